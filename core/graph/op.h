@@ -1,0 +1,74 @@
+// The operator interface of the graph IR. An Op is immutable once built (weights included),
+// so Networks can share ops and a quantized network can copy a float one cheaply,
+// replacing only the nodes it quantizes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace qcnn {
+
+enum class DType { Float, Int64 };
+
+// Layers whose weights Q-CNN quantizes.
+enum class LayerKind { Conv, Fc };
+
+// What is known about a value when a network is planned for concrete input shapes:
+// its shape, its element type, and its contents when they do not depend on the inputs
+// (initializers, Constant nodes, and the Shape/Gather/Concat chains PyTorch emits, which
+// are folded at plan time).
+struct ValueInfo {
+    Shape shape;
+    DType dtype = DType::Float;
+    std::shared_ptr<const Tensor> fconst;                // float contents, when constant
+    std::shared_ptr<const std::vector<int64_t>> iconst;  // int64 contents, when constant
+
+    bool is_const() const { return fconst != nullptr || iconst != nullptr; }
+};
+
+struct ExecContext {
+    int threads = 1;  // resolved thread count (>= 1)
+};
+
+struct RunArgs {
+    const std::vector<const Tensor*>& in;    // float inputs; nullptr for int64 or omitted ones
+    const std::vector<const ValueInfo*>& in_info;  // every input's plan-time info (nullptr if omitted)
+    const std::vector<Tensor*>& out;         // outputs, already sized to the planned shapes
+    const ExecContext& ctx;
+};
+
+class Op {
+public:
+    virtual ~Op() = default;
+
+    // ONNX op type ("Conv", "Gemm", ...) or the project's own ("QConv", "QFc").
+    virtual std::string type() const = 0;
+
+    // Output infos for the given input infos (omitted optional inputs are nullptr).
+    // Throws qcnn::Error describing what does not fit; the planner prefixes the node name.
+    // An op that can compute an output at plan time (shape arithmetic) sets its iconst/fconst.
+    virtual std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const = 0;
+
+    // Computes the outputs. Only called for nodes that infer() did not fold.
+    virtual void run(const RunArgs& a) const = 0;
+
+    // Weight layers report their parameter count and multiply-add count.
+    virtual int64_t params() const { return 0; }
+    virtual int64_t flops(const std::vector<const ValueInfo*>& in,
+                          const std::vector<ValueInfo>& out) const {
+        return 0;
+    }
+    // Conv and Fc layers (float or quantized) return true and their kind.
+    virtual bool weight_layer(LayerKind* kind = nullptr) const { return false; }
+
+    // One-line description of attributes for tables ("3x3 s1 p1", "9216->4096").
+    virtual std::string describe() const { return {}; }
+};
+
+using OpPtr = std::shared_ptr<const Op>;
+
+}  // namespace qcnn

@@ -1,0 +1,234 @@
+#include "core/graph/plan.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+
+namespace qcnn {
+
+namespace {
+
+ValueInfo initializer_info(const ValueDecl& v) {
+    ValueInfo info;
+    info.dtype = v.dtype;
+    info.shape = v.shape;
+    info.fconst = v.init_f;
+    info.iconst = v.init_i;
+    if (v.init_f) info.shape = v.init_f->shape;
+    return info;
+}
+
+bool all_const(const std::vector<const ValueInfo*>& in) {
+    for (auto* p : in)
+        if (p && !p->is_const()) return false;
+    return true;
+}
+
+}  // namespace
+
+Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes)
+    : nodes_(net.nodes), inputs_(net.inputs), outputs_(net.outputs), source_(net.source) {
+    const size_t nv = net.values.size();
+    infos_.resize(nv);
+    std::vector<char> known(nv, 0);
+    for (size_t i = 0; i < nv; ++i)
+        if (net.values[i].is_initializer()) {
+            infos_[i] = initializer_info(net.values[i]);
+            known[i] = 1;
+        }
+    if (input_shapes.size() != inputs_.size())
+        fail(source_, ": the network takes ", inputs_.size(), " input(s), got ", input_shapes.size());
+    for (size_t k = 0; k < inputs_.size(); ++k) {
+        const ValueDecl& decl = net.values[inputs_[k]];
+        const Shape& given = input_shapes[k];
+        bool ok = decl.shape.empty() || decl.shape.size() == given.size();
+        for (size_t d = 0; ok && d < decl.shape.size(); ++d)
+            if (decl.shape[d] >= 0 && decl.shape[d] != given[d]) ok = false;
+        if (!ok)
+            fail(source_, ": input '", decl.name, "' expects shape ", to_string(decl.shape), ", got ",
+                 to_string(given));
+        infos_[inputs_[k]].shape = given;
+        infos_[inputs_[k]].dtype = decl.dtype;
+        known[inputs_[k]] = 1;
+    }
+
+    // Shape inference and constant folding, node by node.
+    ExecContext fold_ctx{1};
+    for (size_t ni = 0; ni < nodes_.size(); ++ni) {
+        const Node& n = nodes_[ni];
+        std::vector<const ValueInfo*> in;
+        for (int id : n.inputs) {
+            if (id < 0) {
+                in.push_back(nullptr);
+                continue;
+            }
+            if (!known[id])
+                fail(source_, ": node '", n.name, "' (", n.op->type(), ") reads '", net.values[id].name,
+                     "', which nothing produces before it");
+            in.push_back(&infos_[id]);
+        }
+        std::vector<ValueInfo> out;
+        try {
+            out = n.op->infer(in);
+        } catch (const Cancelled&) {
+            throw;
+        } catch (const Error& e) {
+            fail(source_, ": node '", n.name, "' (", n.op->type(), "): ", e.what());
+        }
+        if (out.size() < n.outputs.size())
+            fail(source_, ": node '", n.name, "' (", n.op->type(), ") produces ", out.size(),
+                 " outputs, the graph expects ", n.outputs.size());
+        bool folded = true;
+        for (size_t j = 0; j < n.outputs.size(); ++j) folded = folded && out[j].is_const();
+        if (!folded && all_const(in) && !n.inputs.empty()) {
+            bool float_out = true;
+            for (size_t j = 0; j < n.outputs.size(); ++j) float_out = float_out && out[j].dtype == DType::Float;
+            if (float_out) {
+                std::vector<const Tensor*> tin;
+                for (auto* p : in) tin.push_back(p ? p->fconst.get() : nullptr);
+                std::vector<std::shared_ptr<Tensor>> touts;
+                std::vector<Tensor*> tout;
+                for (size_t j = 0; j < n.outputs.size(); ++j) {
+                    touts.push_back(std::make_shared<Tensor>(out[j].shape));
+                    tout.push_back(touts.back().get());
+                }
+                try {
+                    n.op->run(RunArgs{tin, in, tout, fold_ctx});
+                } catch (const Error& e) {
+                    fail(source_, ": node '", n.name, "' (", n.op->type(), "): ", e.what());
+                }
+                for (size_t j = 0; j < n.outputs.size(); ++j) out[j].fconst = touts[j];
+                folded = true;
+            }
+        }
+        for (size_t j = 0; j < n.outputs.size(); ++j) {
+            infos_[n.outputs[j]] = std::move(out[j]);
+            known[n.outputs[j]] = 1;
+        }
+        if (!folded) run_nodes_.push_back(static_cast<int>(ni));
+    }
+    for (int id : outputs_)
+        if (id < 0 || !known[id]) fail(source_, ": a graph output is never produced");
+
+    // Buffer assignment: runtime values get slots, reused once their last reader has run.
+    std::vector<int> last_use(nv, -1);
+    for (int ni : run_nodes_)
+        for (int id : nodes_[ni].inputs)
+            if (id >= 0) last_use[id] = ni;
+    for (int id : outputs_) last_use[id] = static_cast<int>(nodes_.size());
+    slot_of_.assign(nv, -1);
+    std::vector<int> free_slots;
+    for (int ni : run_nodes_) {
+        for (int id : nodes_[ni].outputs) {
+            if (infos_[id].is_const()) continue;
+            int64_t need = numel(infos_[id].shape);
+            int best = -1;
+            for (size_t k = 0; k < free_slots.size(); ++k) {
+                int s = free_slots[k];
+                if (best < 0 || (slot_capacity_[s] >= need && (slot_capacity_[best] < need ||
+                                                               slot_capacity_[s] < slot_capacity_[best])) ||
+                    (slot_capacity_[best] < need && slot_capacity_[s] > slot_capacity_[best]))
+                    best = static_cast<int>(k);
+            }
+            int slot;
+            if (best >= 0) {
+                slot = free_slots[best];
+                free_slots.erase(free_slots.begin() + best);
+            } else {
+                slot = static_cast<int>(slot_capacity_.size());
+                slot_capacity_.push_back(0);
+            }
+            slot_capacity_[slot] = std::max(slot_capacity_[slot], need);
+            slot_of_[id] = slot;
+            if (last_use[id] < 0) free_slots.push_back(slot);  // dead output: reuse at once
+        }
+        for (int id : nodes_[ni].inputs)
+            if (id >= 0 && slot_of_[id] >= 0 && last_use[id] == ni) {
+                bool is_out = std::find(nodes_[ni].outputs.begin(), nodes_[ni].outputs.end(), id) !=
+                              nodes_[ni].outputs.end();
+                if (!is_out) free_slots.push_back(slot_of_[id]);
+            }
+    }
+    slots_.resize(slot_capacity_.size());
+    for (size_t s = 0; s < slots_.size(); ++s) slots_[s].data.reserve(slot_capacity_[s]);
+}
+
+Tensor& Plan::buffer(int value_id) {
+    Tensor& t = slots_[slot_of_[value_id]];
+    t.resize(infos_[value_id].shape);
+    return t;
+}
+
+int64_t Plan::activation_bytes() const {
+    int64_t b = 0;
+    for (int64_t c : slot_capacity_) b += c * static_cast<int64_t>(sizeof(float));
+    return b;
+}
+
+void Plan::run(const std::vector<const Tensor*>& inputs, const ExecContext& ctx,
+               std::vector<double>* node_seconds) {
+    if (inputs.size() != inputs_.size())
+        fail(source_, ": run() got ", inputs.size(), " inputs, the plan takes ", inputs_.size());
+    for (size_t k = 0; k < inputs.size(); ++k)
+        if (inputs[k]->shape != infos_[inputs_[k]].shape)
+            fail(source_, ": input shape ", to_string(inputs[k]->shape), " differs from the planned ",
+                 to_string(infos_[inputs_[k]].shape));
+    if (node_seconds) node_seconds->assign(nodes_.size(), 0.0);
+    std::vector<const Tensor*> in;
+    std::vector<const ValueInfo*> in_info;
+    std::vector<Tensor*> out;
+    auto tensor_of = [&](int id) -> const Tensor* {
+        const ValueInfo& vi = infos_[id];
+        if (vi.fconst) return vi.fconst.get();
+        if (vi.dtype != DType::Float) return nullptr;
+        for (size_t k = 0; k < inputs_.size(); ++k)
+            if (inputs_[k] == id) return inputs[k];
+        return &slots_[slot_of_[id]];
+    };
+    for (int ni : run_nodes_) {
+        const Node& n = nodes_[ni];
+        in.clear();
+        in_info.clear();
+        out.clear();
+        for (int id : n.inputs) {
+            in.push_back(id < 0 ? nullptr : tensor_of(id));
+            in_info.push_back(id < 0 ? nullptr : &infos_[id]);
+        }
+        for (int id : n.outputs) out.push_back(slot_of_[id] >= 0 ? &buffer(id) : nullptr);
+        auto t0 = std::chrono::steady_clock::now();
+        n.op->run(RunArgs{in, in_info, out, ctx});
+        if (node_seconds)
+            (*node_seconds)[ni] =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+}
+
+const Tensor& Plan::output(size_t i) const {
+    int id = outputs_.at(i);
+    if (infos_[id].fconst) return *infos_[id].fconst;
+    return slots_[slot_of_[id]];
+}
+
+Engine::Engine(std::shared_ptr<const Network> net, int threads) : net_(std::move(net)) {
+    ctx_.threads = resolve_threads(threads);
+}
+
+void Engine::set_threads(int threads) { ctx_.threads = resolve_threads(threads); }
+
+Plan& Engine::plan_for(const Shape& input_shape) {
+    for (auto& [s, p] : plans_)
+        if (s == input_shape) return *p;
+    if (plans_.size() >= 4) plans_.erase(plans_.begin());
+    plans_.emplace_back(input_shape, std::make_unique<Plan>(*net_, std::vector<Shape>{input_shape}));
+    return *plans_.back().second;
+}
+
+const Tensor& Engine::forward(const Tensor& input, std::vector<double>* node_seconds) {
+    Plan& p = plan_for(input.shape);
+    p.run({&input}, ctx_, node_seconds);
+    return p.output(0);
+}
+
+}  // namespace qcnn

@@ -1,0 +1,62 @@
+// A Network planned for concrete input shapes: shapes inferred, constant sub-graphs folded
+// (initializer arithmetic, PyTorch's Shape/Gather/Unsqueeze/Concat chains), activation
+// buffers assigned with reuse by liveness. Re-plan for another batch size (cheap).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/graph/network.h"
+
+namespace qcnn {
+
+class Plan {
+public:
+    Plan(const Network& net, const std::vector<Shape>& input_shapes);
+
+    // Runs the planned nodes. Input shapes must equal the planned ones.
+    // node_seconds, when given, receives per-node wall time indexed like Network::nodes
+    // (folded nodes get 0).
+    void run(const std::vector<const Tensor*>& inputs, const ExecContext& ctx,
+             std::vector<double>* node_seconds = nullptr);
+
+    const Tensor& output(size_t i) const;
+    size_t num_outputs() const { return outputs_.size(); }
+    const ValueInfo& info(int value_id) const { return infos_.at(value_id); }
+    const std::vector<ValueInfo>& infos() const { return infos_; }
+    // Bytes of activation buffers after liveness-based reuse (the run-time working set).
+    int64_t activation_bytes() const;
+    // Nodes that run at run time (others were folded at plan time).
+    const std::vector<int>& runtime_nodes() const { return run_nodes_; }
+
+private:
+    std::vector<Node> nodes_;
+    std::vector<int> inputs_, outputs_;
+    std::vector<ValueInfo> infos_;
+    std::vector<int> slot_of_;            // value id -> buffer slot, -1 when none
+    std::vector<Tensor> slots_;
+    std::vector<int64_t> slot_capacity_;
+    std::vector<int> run_nodes_;
+    std::string source_;
+
+    Tensor& buffer(int value_id);
+};
+
+// Convenience: runs a single-input network on batches, caching plans per input shape.
+class Engine {
+public:
+    explicit Engine(std::shared_ptr<const Network> net, int threads = 0);
+    const Network& network() const { return *net_; }
+    int threads() const { return ctx_.threads; }
+    void set_threads(int threads);
+    // input: {N, ...sample shape}; returns the first output (e.g. logits {N, classes}).
+    const Tensor& forward(const Tensor& input, std::vector<double>* node_seconds = nullptr);
+    Plan& plan_for(const Shape& input_shape);
+
+private:
+    std::shared_ptr<const Network> net_;
+    ExecContext ctx_;
+    std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
+};
+
+}  // namespace qcnn

@@ -1,0 +1,245 @@
+#include "core/ops/conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/util/error.h"
+
+namespace qcnn {
+
+std::array<int64_t, 2> ConvParams::output_hw(int64_t in_h, int64_t in_w, ConvParams* resolved) const {
+    ConvParams r = *this;
+    const int64_t ekh = dilation_h * (kernel_h - 1) + 1;
+    const int64_t ekw = dilation_w * (kernel_w - 1) + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        const int64_t oh = (in_h + stride_h - 1) / stride_h, ow = (in_w + stride_w - 1) / stride_w;
+        const int64_t ph = std::max<int64_t>(0, (oh - 1) * stride_h + ekh - in_h);
+        const int64_t pw = std::max<int64_t>(0, (ow - 1) * stride_w + ekw - in_w);
+        const bool upper = auto_pad == "SAME_UPPER";
+        r.pad_top = upper ? ph / 2 : ph - ph / 2;
+        r.pad_bottom = ph - r.pad_top;
+        r.pad_left = upper ? pw / 2 : pw - pw / 2;
+        r.pad_right = pw - r.pad_left;
+    } else if (auto_pad == "VALID") {
+        r.pad_top = r.pad_left = r.pad_bottom = r.pad_right = 0;
+    } else if (auto_pad != "NOTSET" && !auto_pad.empty()) {
+        fail("unknown auto_pad '", auto_pad, "' (expected NOTSET, SAME_UPPER, SAME_LOWER or VALID)");
+    }
+    r.auto_pad = "NOTSET";
+    const int64_t hp = in_h + r.pad_top + r.pad_bottom, wp = in_w + r.pad_left + r.pad_right;
+    if (hp < ekh || wp < ekw)
+        fail("kernel ", kernel_h, "x", kernel_w, " (dilation ", dilation_h, "x", dilation_w,
+             ") does not fit the padded input ", hp, "x", wp);
+    if (resolved) *resolved = r;
+    return {(hp - ekh) / stride_h + 1, (wp - ekw) / stride_w + 1};
+}
+
+std::string ConvParams::describe() const {
+    std::string s = cat(kernel_h, "x", kernel_w);
+    if (stride_h != 1 || stride_w != 1) s += cat(" s", stride_h, stride_h != stride_w ? cat("x", stride_w) : "");
+    if (pad_top || pad_left || pad_bottom || pad_right)
+        s += (pad_top == pad_bottom && pad_left == pad_right && pad_top == pad_left)
+                 ? cat(" p", pad_top)
+                 : cat(" p", pad_top, ",", pad_left, ",", pad_bottom, ",", pad_right);
+    if (auto_pad != "NOTSET" && !auto_pad.empty()) s += " " + auto_pad;
+    if (dilation_h != 1 || dilation_w != 1) s += cat(" d", dilation_h);
+    if (group != 1) s += cat(" g", group);
+    return s;
+}
+
+Shape conv_output_shape(const Shape& x, const ConvParams& params, const Shape& w) {
+    ConvParams p = params;
+    if (x.size() != 4) fail("Conv expects a 4-D NCHW input, got ", to_string(x));
+    if (w.size() != 4) fail("Conv weight must be 4-D {C_t, C_s/group, kh, kw}, got ", to_string(w));
+    if (x[1] != w[1] * p.group)
+        fail("input has ", x[1], " channels, the weight ", to_string(w), " with group ", p.group, " expects ",
+             w[1] * p.group);
+    p.kernel_h = w[2];
+    p.kernel_w = w[3];
+    auto [oh, ow] = p.output_hw(x[2], x[3]);
+    return {x[0], w[0], oh, ow};
+}
+
+ConvOp::ConvOp(ConvParams p, Tensor weight, std::vector<float> bias)
+    : p_(std::move(p)), w_(std::move(weight)), b_(std::move(bias)) {
+    if (w_.rank() != 4) fail("Conv weight must be 4-D {C_t, C_s/group, kh, kw}, got ", to_string(w_.shape));
+    if (p_.group < 1) fail("Conv group must be >= 1, got ", p_.group);
+    if (w_.shape[0] % p_.group != 0)
+        fail("Conv output channels ", w_.shape[0], " are not divisible by group ", p_.group);
+    if (p_.stride_h < 1 || p_.stride_w < 1 || p_.dilation_h < 1 || p_.dilation_w < 1)
+        fail("Conv strides and dilations must be >= 1");
+    if (p_.pad_top < 0 || p_.pad_left < 0 || p_.pad_bottom < 0 || p_.pad_right < 0)
+        fail("Conv pads must be >= 0");
+    p_.kernel_h = w_.shape[2];
+    p_.kernel_w = w_.shape[3];
+    if (!b_.empty() && static_cast<int64_t>(b_.size()) != w_.shape[0])
+        fail("Conv bias has ", b_.size(), " values, expected ", w_.shape[0]);
+}
+
+std::vector<ValueInfo> ConvOp::infer(const std::vector<const ValueInfo*>& in) const {
+    if (in.empty() || !in[0]) fail("Conv needs an input");
+    ValueInfo out;
+    out.shape = conv_output_shape(in[0]->shape, p_, w_.shape);
+    return {out};
+}
+
+int64_t ConvOp::params() const { return w_.size() + static_cast<int64_t>(b_.size()); }
+
+int64_t ConvOp::flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const {
+    // Multiply-adds per sample: d_t^2 * C_t * d_k^2 * C_s/group.
+    const Shape& o = out.at(0).shape;
+    return o[2] * o[3] * o[1] * w_.shape[1] * w_.shape[2] * w_.shape[3];
+}
+
+bool ConvOp::weight_layer(LayerKind* kind) const {
+    if (kind) *kind = LayerKind::Conv;
+    return true;
+}
+
+std::string ConvOp::describe() const {
+    return cat(in_channels(), "->", out_channels(), " ", p_.describe());
+}
+
+namespace {
+
+// Fills col {C_g*kh*kw, ncols} for image x (one group's channels starting at c0),
+// writing columns [col_offset, col_offset + oh*ow) of a row stride ld.
+void im2col(const float* x, int64_t cin, int64_t h, int64_t w, const ConvParams& p, int64_t oh, int64_t ow,
+            float* col, int64_t ld, int64_t col_offset) {
+    for (int64_t c = 0; c < cin; ++c) {
+        const float* xc = x + c * h * w;
+        for (int64_t ki = 0; ki < p.kernel_h; ++ki)
+            for (int64_t kj = 0; kj < p.kernel_w; ++kj) {
+                float* row = col + ((c * p.kernel_h + ki) * p.kernel_w + kj) * ld + col_offset;
+                for (int64_t y = 0; y < oh; ++y) {
+                    const int64_t iy = y * p.stride_h - p.pad_top + ki * p.dilation_h;
+                    float* dst = row + y * ow;
+                    if (iy < 0 || iy >= h) {
+                        std::memset(dst, 0, sizeof(float) * ow);
+                        continue;
+                    }
+                    const float* src = xc + iy * w;
+                    const int64_t off = kj * p.dilation_w - p.pad_left;
+                    if (p.stride_w == 1) {
+                        // Valid x range: 0 <= xx + off < w.
+                        const int64_t lo = std::clamp<int64_t>(-off, 0, ow);
+                        const int64_t hi = std::clamp<int64_t>(w - off, lo, ow);
+                        std::fill(dst, dst + lo, 0.0f);
+                        std::memcpy(dst + lo, src + lo + off, sizeof(float) * (hi - lo));
+                        std::fill(dst + hi, dst + ow, 0.0f);
+                    } else {
+                        for (int64_t xx = 0; xx < ow; ++xx) {
+                            const int64_t ix = xx * p.stride_w + off;
+                            dst[xx] = (ix >= 0 && ix < w) ? src[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+    }
+}
+
+}  // namespace
+
+void ConvOp::run(const RunArgs& a) const {
+    const Tensor& x = *a.in[0];
+    Tensor& y = *a.out[0];
+    ConvParams p;
+    auto [oh, ow] = p_.output_hw(x.shape[2], x.shape[3], &p);
+    const int64_t n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3];
+    const int64_t cout = w_.shape[0], g = p.group, cin_g = cin / g, cout_g = cout / g;
+    const int64_t kdim = cin_g * p.kernel_h * p.kernel_w;
+    const int64_t hw = oh * ow;
+    const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                           p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+    // Images per GEMM: enough columns to keep the GEMM efficient on small feature maps.
+    const int64_t per_chunk = pointwise ? 1 : std::clamp<int64_t>(512 / std::max<int64_t>(hw, 1), 1, n);
+    const int64_t nchunks = (n + per_chunk - 1) / per_chunk;
+    const int threads = static_cast<int>(std::min<int64_t>(a.ctx.threads, nchunks));
+
+    auto work = [&](int64_t chunk, AlignedVector<float>& col, AlignedVector<float>& tmp) {
+        const int64_t n0 = chunk * per_chunk, nb = std::min(per_chunk, n - n0);
+        const int64_t ncols = nb * hw;
+        for (int64_t gi = 0; gi < g; ++gi) {
+            ConstMatMapF wg(w_.ptr() + gi * cout_g * kdim, cout_g, kdim);
+            if (pointwise) {
+                ConstMatMapF xin(x.ptr() + (n0 * cin + gi * cin_g) * hw, cin_g, hw);
+                Eigen::Map<RowMatrixXf> yout(y.ptr() + (n0 * cout + gi * cout_g) * hw, cout_g, hw);
+                yout.noalias() = wg * xin;
+                continue;
+            }
+            col.resize(kdim * ncols);
+            for (int64_t i = 0; i < nb; ++i)
+                im2col(x.ptr() + ((n0 + i) * cin + gi * cin_g) * h * w, cin_g, h, w, p, oh, ow, col.data(),
+                       ncols, i * hw);
+            ConstMatMapF cm(col.data(), kdim, ncols);
+            if (nb == 1) {
+                Eigen::Map<RowMatrixXf> yout(y.ptr() + (n0 * cout + gi * cout_g) * hw, cout_g, hw);
+                yout.noalias() = wg * cm;
+            } else {
+                tmp.resize(cout_g * ncols);
+                Eigen::Map<RowMatrixXf> t(tmp.data(), cout_g, ncols);
+                t.noalias() = wg * cm;
+                for (int64_t i = 0; i < nb; ++i)
+                    for (int64_t c = 0; c < cout_g; ++c)
+                        std::memcpy(y.ptr() + ((n0 + i) * cout + gi * cout_g + c) * hw, tmp.data() + c * ncols + i * hw,
+                                    sizeof(float) * hw);
+            }
+        }
+        if (!b_.empty())
+            for (int64_t i = n0; i < n0 + nb; ++i)
+                for (int64_t c = 0; c < cout; ++c) {
+                    float* yc = y.ptr() + (i * cout + c) * hw;
+                    const float bc = b_[c];
+                    for (int64_t k = 0; k < hw; ++k) yc[k] += bc;
+                }
+    };
+
+    if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+        {
+            AlignedVector<float> col, tmp;
+#pragma omp for schedule(static)
+            for (int64_t c = 0; c < nchunks; ++c) work(c, col, tmp);
+        }
+    } else {
+        // One chunk (or one thread): let Eigen's GEMM use the threads.
+        omp_set_num_threads(a.ctx.threads);
+        AlignedVector<float> col, tmp;
+        for (int64_t c = 0; c < nchunks; ++c) work(c, col, tmp);
+    }
+}
+
+Tensor conv_reference(const Tensor& x, const ConvParams& params, const Tensor& weight, const std::vector<float>& bias) {
+    Shape os = conv_output_shape(x.shape, params, weight.shape);
+    ConvParams p = params;
+    p.kernel_h = weight.shape[2];
+    p.kernel_w = weight.shape[3];
+    p.output_hw(x.shape[2], x.shape[3], &p);
+    Tensor y(os);
+    const int64_t cin_g = weight.shape[1], cout_g = os[1] / p.group;
+    for (int64_t n = 0; n < os[0]; ++n)
+        for (int64_t co = 0; co < os[1]; ++co) {
+            const int64_t gi = co / cout_g;
+            for (int64_t oy = 0; oy < os[2]; ++oy)
+                for (int64_t ox = 0; ox < os[3]; ++ox) {
+                    double acc = bias.empty() ? 0.0 : bias[co];
+                    for (int64_t ci = 0; ci < cin_g; ++ci)
+                        for (int64_t ki = 0; ki < p.kernel_h; ++ki)
+                            for (int64_t kj = 0; kj < p.kernel_w; ++kj) {
+                                const int64_t iy = oy * p.stride_h - p.pad_top + ki * p.dilation_h;
+                                const int64_t ix = ox * p.stride_w - p.pad_left + kj * p.dilation_w;
+                                if (iy < 0 || iy >= x.shape[2] || ix < 0 || ix >= x.shape[3]) continue;
+                                const float xv =
+                                    x.data[((n * x.shape[1] + gi * cin_g + ci) * x.shape[2] + iy) * x.shape[3] + ix];
+                                const float wv = weight.data[((co * cin_g + ci) * p.kernel_h + ki) * p.kernel_w + kj];
+                                acc += static_cast<double>(xv) * wv;
+                            }
+                    y.data[((n * os[1] + co) * os[2] + oy) * os[3] + ox] = static_cast<float>(acc);
+                }
+        }
+    return y;
+}
+
+}  // namespace qcnn

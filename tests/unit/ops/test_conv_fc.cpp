@@ -1,0 +1,136 @@
+// ConvOp / FcOp (im2col + GEMM) against their plain loop twins over awkward shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/graph/plan.h"
+#include "core/ops/conv.h"
+#include "core/ops/fc.h"
+#include "core/util/error.h"
+
+namespace qcnn {
+namespace {
+
+Tensor random_tensor(Shape s, std::mt19937& rng) {
+    Tensor t(std::move(s));
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    for (auto& v : t.data) v = d(rng);
+    return t;
+}
+
+// |sum x_i w_i| error bound for float accumulation of `reduction` terms of |x|,|w| <= ~4.
+float tolerance(int64_t reduction) { return 16.0f * 1.2e-7f * std::sqrt(float(reduction)) * 16.0f + 1e-5f; }
+
+Tensor run_op(const Op& op, const Tensor& x, int threads) {
+    ValueInfo xi;
+    xi.shape = x.shape;
+    auto out = op.infer({&xi});
+    Tensor y(out[0].shape, std::nanf(""));
+    std::vector<const Tensor*> in{&x};
+    std::vector<const ValueInfo*> info{&xi};
+    std::vector<Tensor*> outs{&y};
+    ExecContext ctx{threads};
+    op.run(RunArgs{in, info, outs, ctx});
+    return y;
+}
+
+struct ConvCase {
+    int64_t n, cin, cout, h, w, k, stride, pad, dil, group;
+};
+
+class ConvVsReference : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvVsReference, MatchesLoopNest) {
+    const ConvCase c = GetParam();
+    const unsigned seed = 1234u + static_cast<unsigned>(c.cin * 7 + c.cout * 13 + c.h);
+    std::mt19937 rng(seed);
+    ConvParams p;
+    p.stride_h = c.stride;
+    p.stride_w = c.stride;
+    p.pad_top = p.pad_left = c.pad;
+    p.pad_bottom = c.pad + (c.h % 2);  // asymmetric on odd sizes
+    p.pad_right = c.pad;
+    p.dilation_h = p.dilation_w = c.dil;
+    p.group = c.group;
+    Tensor w = random_tensor({c.cout, c.cin / c.group, c.k, c.k}, rng);
+    std::vector<float> b(c.cout);
+    for (auto& v : b) v = std::normal_distribution<float>(0, 1)(rng);
+    ConvOp op(p, w, b);
+    Tensor x = random_tensor({c.n, c.cin, c.h, c.w}, rng);
+    Tensor ref = conv_reference(x, p, w, b);
+    for (int threads : {1, 2}) {
+        Tensor y = run_op(op, x, threads);
+        ASSERT_EQ(y.shape, ref.shape);
+        const float tol = tolerance(c.cin / c.group * c.k * c.k);
+        for (int64_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y.data[i], ref.data[i], tol) << "seed " << seed << " index " << i << " threads " << threads;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AwkwardShapes, ConvVsReference,
+                         ::testing::Values(ConvCase{1, 1, 1, 1, 1, 1, 1, 0, 1, 1}, ConvCase{1, 3, 5, 7, 9, 3, 1, 1, 1, 1},
+                                           ConvCase{2, 4, 6, 15, 17, 3, 2, 1, 1, 2},
+                                           ConvCase{3, 8, 8, 16, 16, 3, 1, 2, 2, 8},
+                                           ConvCase{1, 16, 33, 31, 33, 5, 1, 2, 1, 1},
+                                           ConvCase{5, 6, 4, 9, 8, 1, 1, 0, 1, 2},
+                                           ConvCase{2, 17, 65, 8, 8, 1, 2, 0, 1, 1},
+                                           ConvCase{64, 3, 8, 5, 5, 3, 1, 1, 1, 1},
+                                           ConvCase{4, 32, 32, 7, 7, 3, 1, 1, 1, 1},
+                                           ConvCase{2, 6, 9, 11, 6, 4, 3, 0, 1, 3}));
+
+TEST(ConvParams, AutoPadSameUpperMatchesOnnxRule) {
+    ConvParams p;
+    p.kernel_h = p.kernel_w = 3;
+    p.stride_h = p.stride_w = 2;
+    p.auto_pad = "SAME_UPPER";
+    ConvParams r;
+    auto hw = p.output_hw(5, 6, &r);
+    EXPECT_EQ(hw[0], 3);
+    EXPECT_EQ(hw[1], 3);
+    EXPECT_EQ(r.pad_top, 1);
+    EXPECT_EQ(r.pad_bottom, 1);
+    EXPECT_EQ(r.pad_left, 0);   // total 1: SAME_UPPER puts the extra at the end
+    EXPECT_EQ(r.pad_right, 1);
+}
+
+TEST(ConvOp, RejectsKernelLargerThanInput) {
+    std::mt19937 rng(1);
+    ConvOp op(ConvParams{}, random_tensor({2, 3, 5, 5}, rng), {});
+    ValueInfo xi;
+    xi.shape = {1, 3, 4, 4};
+    EXPECT_THROW(op.infer({&xi}), Error);
+    xi.shape = {1, 4, 8, 8};
+    try {
+        op.infer({&xi});
+        FAIL() << "channel mismatch accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("4 channels"), std::string::npos) << e.what();
+    }
+}
+
+class FcVsReference : public ::testing::TestWithParam<std::array<int64_t, 3>> {};
+
+TEST_P(FcVsReference, MatchesLoop) {
+    auto [n, cs, ct] = GetParam();
+    const unsigned seed = static_cast<unsigned>(n * 1000 + cs * 10 + ct);
+    std::mt19937 rng(seed);
+    Tensor w = random_tensor({ct, cs}, rng);
+    std::vector<float> b(ct, 0.5f);
+    FcOp op(w, b);
+    Tensor x = random_tensor({n, cs}, rng);
+    Tensor ref = fc_reference(x, w, b);
+    for (int threads : {1, 2}) {
+        Tensor y = run_op(op, x, threads);
+        for (int64_t i = 0; i < y.size(); ++i)
+            ASSERT_NEAR(y.data[i], ref.data[i], tolerance(cs)) << "seed " << seed << " threads " << threads;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AwkwardShapes, FcVsReference,
+                         ::testing::Values(std::array<int64_t, 3>{1, 1, 1}, std::array<int64_t, 3>{1, 17, 65},
+                                           std::array<int64_t, 3>{3, 33, 63}, std::array<int64_t, 3>{5, 64, 129},
+                                           std::array<int64_t, 3>{64, 400, 120}, std::array<int64_t, 3>{1, 1152, 256}));
+
+}  // namespace
+}  // namespace qcnn
