@@ -32,6 +32,13 @@ struct ValueInfo {
 
 struct ExecContext {
     int threads = 1;  // resolved thread count (>= 1)
+
+    // Threads worth using for `work` elementary operations: waking a team costs a few
+    // microseconds (far more on a loaded machine), so small work stays on one thread.
+    int threads_for(int64_t work, int64_t min_work_per_thread = int64_t(1) << 18) const {
+        const int64_t t = work / min_work_per_thread;
+        return t < 1 ? 1 : (t < threads ? static_cast<int>(t) : threads);
+    }
 };
 
 struct RunArgs {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 
 #include "core/util/error.h"
 #include "core/util/parallel.h"
@@ -28,7 +29,7 @@ bool all_const(const std::vector<const ValueInfo*>& in) {
 
 }  // namespace
 
-Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes)
+Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std::vector<int>& keep)
     : nodes_(net.nodes), inputs_(net.inputs), outputs_(net.outputs), source_(net.source) {
     const size_t nv = net.values.size();
     infos_.resize(nv);
@@ -118,6 +119,10 @@ Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes)
         for (int id : nodes_[ni].inputs)
             if (id >= 0) last_use[id] = ni;
     for (int id : outputs_) last_use[id] = static_cast<int>(nodes_.size());
+    for (int id : keep) {
+        if (id < 0 || id >= static_cast<int>(nv)) fail(source_, ": kept value id ", id, " out of range");
+        last_use[id] = static_cast<int>(nodes_.size());
+    }
     slot_of_.assign(nv, -1);
     std::vector<int> free_slots;
     for (int ni : run_nodes_) {
@@ -205,9 +210,11 @@ void Plan::run(const std::vector<const Tensor*>& inputs, const ExecContext& ctx,
     }
 }
 
-const Tensor& Plan::output(size_t i) const {
-    int id = outputs_.at(i);
-    if (infos_[id].fconst) return *infos_[id].fconst;
+const Tensor& Plan::output(size_t i) const { return value(outputs_.at(i)); }
+
+const Tensor& Plan::value(int id) const {
+    if (infos_.at(id).fconst) return *infos_[id].fconst;
+    if (slot_of_[id] < 0) fail(source_, ": value '", id, "' is not kept by this plan");
     return slots_[slot_of_[id]];
 }
 
@@ -226,9 +233,50 @@ Plan& Engine::plan_for(const Shape& input_shape) {
 }
 
 const Tensor& Engine::forward(const Tensor& input, std::vector<double>* node_seconds) {
-    Plan& p = plan_for(input.shape);
-    p.run({&input}, ctx_, node_seconds);
-    return p.output(0);
+    const int t = ctx_.threads;
+    const int64_t n = input.shape.empty() ? 0 : input.shape[0];
+    if (t <= 1 || n < 2 * t || node_seconds) {
+        Plan& p = plan_for(input.shape);
+        p.run({&input}, ctx_, node_seconds);
+        return p.output(0);
+    }
+    const int64_t per_sample = n ? input.size() / n : 0;
+    slices_.resize(t);
+    for (int i = 0; i < t; ++i) {
+        const int64_t b0 = n * i / t, b1 = n * (i + 1) / t;
+        Shape s = input.shape;
+        s[0] = b1 - b0;
+        if (!slices_[i].plan || slices_[i].shape != s) {
+            slices_[i].plan = std::make_unique<Plan>(*net_, std::vector<Shape>{s});
+            slices_[i].shape = s;
+        }
+        slices_[i].input.resize(s);
+    }
+    std::exception_ptr error;
+#pragma omp parallel for schedule(static, 1) num_threads(t)
+    for (int i = 0; i < t; ++i) {
+        try {
+            Slice& sl = slices_[i];
+            const int64_t b0 = n * i / t;
+            std::copy_n(input.ptr() + b0 * per_sample, sl.input.size(), sl.input.ptr());
+            sl.plan->run({&sl.input}, ExecContext{1});
+        } catch (...) {
+#pragma omp critical(qcnn_engine_error)
+            if (!error) error = std::current_exception();
+        }
+    }
+    if (error) std::rethrow_exception(error);
+    // Gather the slices' first outputs along the batch dimension.
+    Shape os = slices_[0].plan->output(0).shape;
+    os[0] = n;
+    split_output_.resize(os);
+    int64_t off = 0;
+    for (auto& sl : slices_) {
+        const Tensor& o = sl.plan->output(0);
+        std::copy_n(o.ptr(), o.size(), split_output_.ptr() + off);
+        off += o.size();
+    }
+    return split_output_;
 }
 
 }  // namespace qcnn

@@ -12,7 +12,9 @@ namespace qcnn {
 
 class Plan {
 public:
-    Plan(const Network& net, const std::vector<Shape>& input_shapes);
+    // keep: value ids whose contents must stay readable after run() (layer inputs/outputs
+    // for calibration and response errors); they get buffers of their own.
+    Plan(const Network& net, const std::vector<Shape>& input_shapes, const std::vector<int>& keep = {});
 
     // Runs the planned nodes. Input shapes must equal the planned ones.
     // node_seconds, when given, receives per-node wall time indexed like Network::nodes
@@ -21,6 +23,8 @@ public:
              std::vector<double>* node_seconds = nullptr);
 
     const Tensor& output(size_t i) const;
+    // Contents of a kept value (see keep), a graph output or a constant after run().
+    const Tensor& value(int value_id) const;
     size_t num_outputs() const { return outputs_.size(); }
     const ValueInfo& info(int value_id) const { return infos_.at(value_id); }
     const std::vector<ValueInfo>& infos() const { return infos_; }
@@ -42,7 +46,10 @@ private:
     Tensor& buffer(int value_id);
 };
 
-// Convenience: runs a single-input network on batches, caching plans per input shape.
+// Runs a single-input network on batches, caching plans per input shape.
+// Threads: a batch of at least 2 samples per thread is split into one contiguous slice per
+// thread, each running the whole network single-threaded (one parallel region per forward,
+// not one per op); smaller batches use the threads inside each op.
 class Engine {
 public:
     explicit Engine(std::shared_ptr<const Network> net, int threads = 0);
@@ -57,6 +64,13 @@ private:
     std::shared_ptr<const Network> net_;
     ExecContext ctx_;
     std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
+    struct Slice {
+        Shape shape;
+        std::unique_ptr<Plan> plan;
+        Tensor input;
+    };
+    std::vector<Slice> slices_;  // one per thread, for split batches
+    Tensor split_output_;
 };
 
 }  // namespace qcnn

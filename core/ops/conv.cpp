@@ -156,7 +156,8 @@ void ConvOp::run(const RunArgs& a) const {
     // Images per GEMM: enough columns to keep the GEMM efficient on small feature maps.
     const int64_t per_chunk = pointwise ? 1 : std::clamp<int64_t>(512 / std::max<int64_t>(hw, 1), 1, n);
     const int64_t nchunks = (n + per_chunk - 1) / per_chunk;
-    const int threads = static_cast<int>(std::min<int64_t>(a.ctx.threads, nchunks));
+    const int useful = a.ctx.threads_for(n * cout * hw * kdim);
+    const int threads = static_cast<int>(std::min<int64_t>(useful, nchunks));
 
     auto work = [&](int64_t chunk, AlignedVector<float>& col, AlignedVector<float>& tmp) {
         const int64_t n0 = chunk * per_chunk, nb = std::min(per_chunk, n - n0);
@@ -205,7 +206,7 @@ void ConvOp::run(const RunArgs& a) const {
         }
     } else {
         // One chunk (or one thread): let Eigen's GEMM use the threads.
-        omp_set_num_threads(a.ctx.threads);
+        omp_set_num_threads(useful);
         AlignedVector<float> col, tmp;
         for (int64_t c = 0; c < nchunks; ++c) work(c, col, tmp);
     }

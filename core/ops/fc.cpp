@@ -51,7 +51,7 @@ void FcOp::run(const RunArgs& a) const {
     const int64_t cs = in_features(), ct = out_features();
     const int64_t rows = x.size() / cs;
     ConstMatMapF w(w_.ptr(), ct, cs);
-    const int threads = a.ctx.threads;
+    const int threads = a.ctx.threads_for(rows * cs * ct);
     if (rows <= 4) {
         // GEMV regime (memory bound): split the output features over threads.
         const int64_t block = 64;
