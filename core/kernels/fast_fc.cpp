@@ -1,0 +1,250 @@
+#include "core/kernels/fast_fc.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/kernels/scan.h"
+#include "core/util/error.h"
+
+namespace qcnn {
+namespace {
+
+// The calling thread's buffers of a run (the team shares them).
+struct RunBuffers {
+    Scratch<uint8_t> lutq;           // rows x M x Kp 8-bit tables + read pad
+    Scratch<float> scale, offset_sum;  // per vector
+    Scratch<float> xt, off;          // one vector's transposed input and row minima (split-subspace runs)
+    Scratch<const uint8_t*> ptrs;    // per vector: its tables
+};
+
+int team_size(int threads, int64_t items) {
+    return static_cast<int>(std::clamp<int64_t>(items, 1, std::max(threads, 1)));
+}
+
+}  // namespace
+
+FastFc::FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
+               std::span<const float> bias, KernelIsa isa)
+    : geo_(geo) {
+    if (geo.groups != 1 || geo.kernel_h != 1 || geo.kernel_w != 1)
+        fail("FastFc: an FC layer has groups 1 and a 1x1 kernel, got groups ", geo.groups, ", kernel ",
+             geo.kernel_h, "x", geo.kernel_w);
+    geo_.validate("FastFc", codebooks, codes, bias);
+    isa_ = resolve_isa(isa);
+    method_ = choose_lut_method(geo_.K, isa_);
+    kp_ = lut_row_length(method_, geo_.K);
+    const int64_t M = geo_.subspaces();
+    dt_ = transpose_codebooks(codebooks, M, geo_.K, geo_.dsub, kp_);
+    if (method_ != LutMethod::Float) dk_ = codebooks_subspace_minor(codebooks, M, geo_.K, geo_.dsub);
+    codes_.assign(codes.begin(), codes.end());
+    bias_.assign(geo_.out_channels, 0.0f);
+    std::copy(bias.begin(), bias.end(), bias_.begin());
+    if (method_ != LutMethod::Float) {
+        block_ = lut_scan::block_width(isa_);
+        packed_ = lut_scan::pack_codes(codes_, geo_.out_channels, 1, 1, M, block_, lut_scan::code_layout(isa_, method_));
+    }
+}
+
+int64_t FastFc::weight_bytes() const {
+    return static_cast<int64_t>(packed_.empty() ? codes_.size() : packed_.size()) +
+           static_cast<int64_t>((dt_.size() + dk_.size() + bias_.size()) * sizeof(float));
+}
+
+int64_t FastFc::lut_bytes(int64_t rows) const {
+    const int64_t M = geo_.subspaces();
+    if (method_ == LutMethod::Float) return rows * M * kp_ * 4;
+    return rows * (M * kp_ + 8) + lut_scan::kLutReadPad + (geo_.in_channels + M) * 4;  // tables, scales, scratch
+}
+
+void FastFc::transpose_input(const float* x, int64_t m0, int64_t m1, float* xt) const {
+    const int64_t M = geo_.subspaces(), dsub = geo_.dsub;
+    for (int64_t l = 0; l < dsub; ++l)
+        for (int64_t m = m0; m < m1; ++m) xt[l * M + m] = x[m * dsub + l];
+}
+
+void FastFc::sample_lut(const float* x, float* xt, float* off, uint8_t* q, float* scale, float* offset_sum) const {
+    const int64_t M = geo_.subspaces();
+    transpose_input(x, 0, M, xt);
+    const LutRange range = lut_minima_subspaces(xt, dk_.data(), M, 0, M, geo_.dsub, geo_.K, off);
+    if (!range.finite) {
+        std::fill(q, q + M * kp_, uint8_t(0));
+        *scale = 1.0f;
+        *offset_sum = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    *scale = lut_scale(range.max_range);
+    quantize_lut_rows(x, 1, 1, dt_.data(), M, 0, M, geo_.dsub, geo_.K, kp_, off, 1, *scale, q);
+    *offset_sum = sum_lut_offsets(off, M);
+}
+
+void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* trace) const {
+    if (rows <= 0) return;
+    if (method_ == LutMethod::Float) {
+        run_float(x, rows, y, threads);
+        if (trace) *trace = {};
+        return;
+    }
+    const int64_t M = geo_.subspaces(), K = geo_.K, cs = geo_.in_channels, ct = geo_.out_channels;
+    const int64_t Kp = kp_, B = block_, nblocks = (ct + B - 1) / B;
+    const int64_t block_bytes = lut_scan::packed_block_bytes(1, M, B, lut_scan::code_layout(isa_, method_));
+    // Buffers kept per thread across calls (steady-state runs allocate nothing).
+    static thread_local RunBuffers buffers;
+    Scratch<uint8_t>& lutq = buffers.lutq;
+    Scratch<float>& scale = buffers.scale;
+    Scratch<float>& offset_sum = buffers.offset_sum;
+    Scratch<float>& shared_xt = buffers.xt;
+    Scratch<float>& shared_off = buffers.off;
+    Scratch<const uint8_t*>& ptrs = buffers.ptrs;
+    lutq.resize(rows * M * Kp + lut_scan::kLutReadPad);
+    std::fill(lutq.data() + rows * M * Kp, lutq.data() + rows * M * Kp + lut_scan::kLutReadPad, uint8_t(0));
+    scale.resize(rows);
+    offset_sum.resize(rows);
+    ptrs.resize(rows);
+    for (int64_t n = 0; n < rows; ++n) ptrs[n] = lutq.data() + n * M * Kp;
+    if (trace) {
+        trace->acc.assign(rows * ct, 0);
+        trace->scale.assign(rows, 0.0f);
+    }
+
+    const int team = team_size(threads, std::max(rows, nblocks));
+    // Vectors split over threads, or (fewer vectors than threads) each vector's subspaces.
+    const bool split_vectors = rows >= team;
+    const int64_t mchunks = split_vectors ? 1 : std::min<int64_t>(M, 4 * team);
+    if (!split_vectors) {
+        shared_xt.resize(cs);
+        shared_off.resize(M);
+    }
+    std::vector<LutRange> partial(mchunks);
+
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        if (split_vectors) {
+            static thread_local Scratch<float> xt, off;
+            xt.resize(cs);
+            off.resize(M);
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < rows; ++n)
+                sample_lut(x + n * cs, xt.data(), off.data(), lutq.data() + n * M * Kp, &scale[n], &offset_sum[n]);
+        } else {
+            for (int64_t n = 0; n < rows; ++n) {
+                // Same arithmetic as sample_lut, rows split in chunks; the max is order-free.
+#pragma omp for schedule(static)
+                for (int64_t ch = 0; ch < mchunks; ++ch) {
+                    const int64_t m0 = M * ch / mchunks, m1 = M * (ch + 1) / mchunks;
+                    transpose_input(x + n * cs, m0, m1, shared_xt.data());
+                    partial[ch] = lut_minima_subspaces(shared_xt.data(), dk_.data(), M, m0, m1, geo_.dsub, K,
+                                                       shared_off.data());
+                }
+#pragma omp single
+                {
+                    LutRange range;
+                    for (const LutRange& r : partial) range.merge(r);
+                    partial[0] = range;
+                    scale[n] = range.finite ? lut_scale(range.max_range) : 1.0f;
+                    offset_sum[n] = range.finite ? sum_lut_offsets(shared_off.data(), M)
+                                                 : std::numeric_limits<float>::quiet_NaN();
+                }
+                const bool finite = partial[0].finite;
+#pragma omp for schedule(static)
+                for (int64_t ch = 0; ch < mchunks; ++ch) {
+                    const int64_t m0 = M * ch / mchunks, m1 = M * (ch + 1) / mchunks;
+                    if (finite)
+                        quantize_lut_rows(x + n * cs, 1, 1, dt_.data(), M, m0, m1, geo_.dsub, K, Kp,
+                                          shared_off.data(), 1, scale[n], lutq.data() + n * M * Kp);
+                    else
+                        std::fill(lutq.data() + (n * M + m0) * Kp, lutq.data() + (n * M + m1) * Kp, uint8_t(0));
+                }
+            }
+        }
+
+        static thread_local Scratch<uint32_t> acc;
+        acc.resize(B * rows);
+#pragma omp for schedule(static)
+        for (int64_t bi = 0; bi < nblocks; ++bi) {
+            lut_scan::ScanJob job;
+            job.codes = packed_.data() + bi * block_bytes;
+            job.luts = ptrs.data();
+            job.rows = rows;
+            job.taps = 1;
+            job.terms = M;
+            job.acc = acc.data();
+            job.acc_stride = rows;
+            lut_scan::scan(isa_, method_, job);
+            const int64_t c0 = bi * B, nc = std::min(B, ct - c0);
+            for (int64_t n = 0; n < rows; ++n) {
+                finish_lut_row(acc.data() + n, rows, nc, 1.0f / scale[n], offset_sum[n], bias_.data() + c0,
+                               y + n * ct + c0);
+                if (trace)
+                    for (int64_t c = 0; c < nc; ++c) trace->acc[n * ct + c0 + c] = acc[c * rows + n];
+            }
+        }
+    }
+    if (trace) std::copy(scale.data(), scale.data() + rows, trace->scale.begin());
+}
+
+void FastFc::run_reference(const float* x, int64_t rows, float* y, LutTrace* trace) const {
+    const int64_t M = geo_.subspaces(), K = geo_.K, cs = geo_.in_channels, ct = geo_.out_channels;
+    if (trace) *trace = {};
+    if (method_ == LutMethod::Float) {
+        std::vector<float> lut(M * K);
+        for (int64_t n = 0; n < rows; ++n) {
+            build_lut_rows(x + n * cs, 1, 1, dt_.data(), M, 0, M, geo_.dsub, K, lut.data());
+            for (int64_t c = 0; c < ct; ++c) {
+                float acc = 0.0f;
+                for (int64_t m = 0; m < M; ++m) acc += lut[m * K + codes_[c * M + m]];
+                y[n * ct + c] = acc + bias_[c];
+            }
+        }
+        return;
+    }
+    const int64_t Kp = kp_;
+    std::vector<float> xt(cs), off(M);
+    std::vector<uint8_t> q(M * Kp);
+    std::vector<uint32_t> acc(ct);
+    for (int64_t n = 0; n < rows; ++n) {
+        float scale, offset_sum;
+        sample_lut(x + n * cs, xt.data(), off.data(), q.data(), &scale, &offset_sum);
+        for (int64_t c = 0; c < ct; ++c) {
+            uint32_t a = 0;
+            for (int64_t m = 0; m < M; ++m) a += q[m * Kp + codes_[c * M + m]];
+            acc[c] = a;
+        }
+        finish_lut_row(acc.data(), 1, ct, 1.0f / scale, offset_sum, bias_.data(), y + n * ct);
+        if (trace) {
+            trace->acc.insert(trace->acc.end(), acc.begin(), acc.end());
+            trace->scale.push_back(scale);
+        }
+    }
+}
+
+void FastFc::run_float(const float* x, int64_t rows, float* y, int threads) const {
+    const int64_t M = geo_.subspaces(), K = geo_.K, cs = geo_.in_channels, ct = geo_.out_channels;
+    static thread_local Scratch<float> lut_buffer;  // the calling thread's, shared by the team
+    lut_buffer.resize(rows * M * K);
+    float* const lut = lut_buffer.data();
+    const int team = team_size(threads, std::max<int64_t>(rows, ct / 64));
+    const int64_t mchunks = std::min<int64_t>(M, 4 * team);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+#pragma omp for schedule(static) collapse(2)
+        for (int64_t n = 0; n < rows; ++n)
+            for (int64_t ch = 0; ch < mchunks; ++ch) {
+                const int64_t m0 = M * ch / mchunks, m1 = M * (ch + 1) / mchunks;
+                build_lut_rows(x + n * cs, 1, 1, dt_.data(), M, m0, m1, geo_.dsub, K, lut + n * M * K);
+            }
+#pragma omp for schedule(static) collapse(2)
+        for (int64_t n = 0; n < rows; ++n)
+            for (int64_t c = 0; c < ct; ++c) {
+                const float* ln = lut + n * M * K;
+                const uint8_t* code = codes_.data() + c * M;
+                float acc = 0.0f;
+                for (int64_t m = 0; m < M; ++m) acc += ln[m * K + code[m]];
+                y[n * ct + c] = acc + bias_[c];
+            }
+    }
+}
+
+}  // namespace qcnn

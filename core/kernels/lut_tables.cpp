@@ -1,0 +1,364 @@
+#include "core/kernels/lut_tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/util/error.h"
+
+namespace qcnn {
+
+const char* lut_method_name(LutMethod m) {
+    switch (m) {
+        case LutMethod::Shuffle16: return "shuffle16";
+        case LutMethod::Perm64: return "perm64";
+        case LutMethod::Perm128: return "perm128";
+        case LutMethod::Perm256: return "perm256";
+        case LutMethod::Float: return "float";
+    }
+    return "?";
+}
+
+LutMethod choose_lut_method(int64_t K, KernelIsa isa) {
+    QCNN_ASSERT(isa != KernelIsa::Auto, "choose_lut_method needs a resolved instruction set");
+    if (K <= 16) return LutMethod::Shuffle16;
+    if ((isa == KernelIsa::Avx512 || isa == KernelIsa::Avx512Vnni) && cpu_features().avx512vbmi)
+        return K <= 64 ? LutMethod::Perm64 : K <= 128 ? LutMethod::Perm128 : LutMethod::Perm256;
+    return LutMethod::Float;
+}
+
+int64_t lut_row_length(LutMethod m, int64_t K) {
+    switch (m) {
+        case LutMethod::Shuffle16: return 16;
+        case LutMethod::Perm64: return 64;
+        case LutMethod::Perm128: return 128;
+        case LutMethod::Perm256: return 256;
+        case LutMethod::Float: return K;
+    }
+    return K;
+}
+
+void LutGeometry::validate(const std::string& what) const {
+    if (out_channels < 1 || in_channels < 1) fail(what, ": channel counts must be >= 1, got C_t = ", out_channels,
+                                                  ", C_s = ", in_channels);
+    if (groups < 1 || in_channels % groups != 0 || out_channels % groups != 0)
+        fail(what, ": groups = ", groups, " must divide C_s = ", in_channels, " and C_t = ", out_channels);
+    if (kernel_h < 1 || kernel_w < 1) fail(what, ": kernel ", kernel_h, "x", kernel_w, " must be at least 1x1");
+    if (dsub < 1 || (in_channels / groups) % dsub != 0)
+        fail(what, ": C_s' = ", dsub, " must divide the ", in_channels / groups, " input channels per group");
+    if (K < 1 || K > 256) fail(what, ": K = ", K, " codewords; expected 1..256");
+    if (kernel_size() * subspaces_per_group() > kMaxLutTerms)
+        fail(what, ": ", kernel_size() * subspaces_per_group(), " lookup terms per output exceed the limit ",
+             kMaxLutTerms);
+}
+
+void LutGeometry::validate(const std::string& what, std::span<const float> codebooks,
+                           std::span<const uint8_t> codes, std::span<const float> bias) const {
+    validate(what);
+    const int64_t M = subspaces();
+    if (static_cast<int64_t>(codebooks.size()) != M * K * dsub)
+        fail(what, ": codebooks have ", codebooks.size(), " floats, expected M x K x dsub = ", M, " x ", K, " x ",
+             dsub);
+    for (size_t i = 0; i < codebooks.size(); ++i)
+        if (!std::isfinite(codebooks[i])) fail(what, ": codebook value ", i, " is not finite");
+    const int64_t ncodes = out_channels * kernel_size() * subspaces_per_group();
+    if (static_cast<int64_t>(codes.size()) != ncodes)
+        fail(what, ": ", codes.size(), " codes, expected C_t x P x Mg = ", ncodes);
+    for (size_t i = 0; i < codes.size(); ++i)
+        if (codes[i] >= K) fail(what, ": code ", int(codes[i]), " at index ", i, " is not below K = ", K);
+    if (!bias.empty() && static_cast<int64_t>(bias.size()) != out_channels)
+        fail(what, ": bias has ", bias.size(), " values, expected ", out_channels);
+}
+
+std::vector<float> transpose_codebooks(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub,
+                                       int64_t Kp) {
+    QCNN_ASSERT(static_cast<int64_t>(codebooks.size()) == M * K * dsub && Kp >= K, "transpose_codebooks sizes");
+    std::vector<float> dt(M * dsub * Kp, 0.0f);
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t l = 0; l < dsub; ++l) dt[(m * dsub + l) * Kp + k] = codebooks[(m * K + k) * dsub + l];
+    return dt;
+}
+
+std::vector<float> codebooks_subspace_minor(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub) {
+    QCNN_ASSERT(static_cast<int64_t>(codebooks.size()) == M * K * dsub, "codebooks_subspace_minor sizes");
+    std::vector<float> dk(M * K * dsub);
+    for (int64_t m = 0; m < M; ++m)
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t l = 0; l < dsub; ++l) dk[(k * dsub + l) * M + m] = codebooks[(m * K + k) * dsub + l];
+    return dk;
+}
+
+// The 64-byte vector helpers below are internal to this file; without AVX-512 GCC notes that
+// passing such vectors by value has no stable ABI, which does not matter here.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace {
+
+// Rows of 16 entries (K <= 16) as GCC vector-extension values: always vectorised (one zmm, two
+// ymm or four xmm registers, whatever the build targets).
+using F16 = float __attribute__((vector_size(64)));
+using I16 = int32_t __attribute__((vector_size(64)));
+using U16 = uint8_t __attribute__((vector_size(16)));
+
+inline F16 load16(const float* p) {
+    F16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// L(k) for k < 16 from x_l = xm[l*cstride] and d[l*16 + k].
+inline F16 row16(const float* xm, int64_t cstride, const float* d, int64_t dsub) {
+    F16 r = xm[0] * load16(d);
+    for (int64_t l = 1; l < dsub; ++l) r += xm[l * cstride] * load16(d + 16 * l);
+    return r;
+}
+
+// L(k) for k < n from x_l = xm[l*cstride] and d[l*n + k].
+inline void row_any(const float* xm, int64_t cstride, const float* d, int64_t dsub, int64_t n, float* r) {
+    const float x0 = xm[0];
+    for (int64_t k = 0; k < n; ++k) r[k] = x0 * d[k];
+    for (int64_t l = 1; l < dsub; ++l) {
+        const float xv = xm[l * cstride];
+        const float* dl = d + l * n;
+        for (int64_t k = 0; k < n; ++k) r[k] += xv * dl[k];
+    }
+}
+
+struct MinMax16 {
+    F16 mn, mx;
+};
+
+// Min / max over k < K of 16 lanes of entries L_lane(k) = sum_l x_l[lane] * d_l(k)[lane], with
+// x_l = xv(l) and d_l(k) = dv(k, l) (a 16-lane vector or a scalar for every lane).
+// DSUB > 0 fixes dsub at compile time (the x vectors then stay in registers).
+template <int DSUB, class XV, class DV>
+inline __attribute__((always_inline)) MinMax16 min_max16(XV xv, DV dv, int64_t dsub_rt, int64_t K) {
+    const int64_t dsub = DSUB > 0 ? DSUB : dsub_rt;
+    F16 xr[DSUB > 0 ? DSUB : 1];
+    if constexpr (DSUB > 0)
+        for (int l = 0; l < DSUB; ++l) xr[l] = xv(l);
+    auto x = [&](int64_t l) { return DSUB > 0 ? xr[l] : xv(l); };
+    F16 t = x(0) * dv(0, 0);
+    for (int64_t l = 1; l < dsub; ++l) t += x(l) * dv(0, l);
+    F16 mn = t, mx = t;
+    for (int64_t k = 1; k < K; ++k) {
+        t = x(0) * dv(k, 0);
+        for (int64_t l = 1; l < dsub; ++l) t += x(l) * dv(k, l);
+        mn = t < mn ? t : mn;
+        mx = t > mx ? t : mx;
+    }
+    return {mn, mx};
+}
+
+// Accumulates x*0 of the inputs and range*0 into nf, which turns NaN when an input or a range
+// is not finite (with finite codebooks an entry is finite or +-inf, and an infinite entry
+// makes its row's range inf or NaN), and the lane-wise largest range.
+template <class XV>
+inline __attribute__((always_inline)) void account16(XV xv, int64_t dsub, const MinMax16& r, F16& range, F16& nf) {
+    F16 z = xv(0) * 0.0f;
+    for (int64_t l = 1; l < dsub; ++l) z += xv(l) * 0.0f;
+    const F16 width = r.mx - r.mn;
+    nf += z + width * 0.0f;
+    range = width > range ? width : range;
+}
+
+LutRange finish_range(F16 range, F16 nf) {
+    float r = 0.0f, z = 0.0f;
+    for (int i = 0; i < 16; ++i) {
+        r = std::max(r, range[i]);
+        z += nf[i];
+    }
+    LutRange out;
+    out.finite = std::isfinite(z) && std::isfinite(r);
+    out.max_range = out.finite ? r : 0.0f;
+    return out;
+}
+
+// Pass B for rows of 16 entries: subspace-outer, so the dsub codeword vectors stay in registers
+// while the positions stream by. DSUB > 0 fixes dsub at compile time.
+template <int DSUB>
+void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
+                int64_t dsub_rt, int64_t K, const float* off, int64_t off_stride, float scale, uint8_t* q) {
+    const int64_t dsub = DSUB > 0 ? DSUB : dsub_rt;
+    const I16 lo{}, hi = I16{} + 255;
+    U16 keep;  // entries k >= K are 0
+    for (int k = 0; k < 16; ++k) keep[k] = k < K ? 0xFF : 0;
+    constexpr int kRegs = DSUB > 0 ? DSUB : 1;
+    for (int64_t m = m0; m < m1; ++m) {
+        const float* d = dt + m * dsub * 16;
+        F16 dv[kRegs];
+        if (DSUB > 0)
+            for (int l = 0; l < DSUB; ++l) dv[l] = load16(d + 16 * l);
+        const float* xm = x + m * dsub * cstride;
+        const float* om = off + m * off_stride;
+        uint8_t* qm = q + m * 16;
+        for (int64_t pos = 0; pos < npos; ++pos) {
+            F16 r;
+            if (DSUB > 0) {
+                r = xm[pos] * dv[0];
+                for (int l = 1; l < DSUB; ++l) r += xm[l * cstride + pos] * dv[l];
+            } else {
+                r = row16(xm + pos, cstride, d, dsub);
+            }
+            // (L - off) * scale + 0.5 lies in [0.5, 255.5] (pass A computes L alike); the
+            // integer clamp only guards the conversion.
+            I16 v = __builtin_convertvector((r - om[pos]) * scale + 0.5f, I16);
+            v = v < 0 ? lo : v;
+            v = v > 255 ? hi : v;
+            const U16 b = __builtin_convertvector(v, U16) & keep;
+            std::memcpy(qm + pos * M * 16, &b, sizeof b);
+        }
+    }
+}
+
+}  // namespace
+
+void build_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
+                    int64_t dsub, int64_t Kp, float* lut) {
+    for (int64_t pos = 0; pos < npos; ++pos)
+        for (int64_t m = m0; m < m1; ++m) {
+            const float* xm = x + m * dsub * cstride + pos;
+            const float* d = dt + m * dsub * Kp;
+            float* out = lut + (pos * M + m) * Kp;
+            if (Kp == 16) {
+                const F16 r = row16(xm, cstride, d, dsub);
+                std::memcpy(out, &r, sizeof r);
+            } else {
+                row_any(xm, cstride, d, dsub, Kp, out);
+            }
+        }
+}
+
+void LutRange::merge(const LutRange& o) {
+    max_range = std::max(max_range, o.max_range);
+    finite = finite && o.finite;
+}
+
+namespace {
+
+template <int DSUB>
+LutRange minima_positions(const float* x, int64_t cstride, int64_t npos, const float* codebooks, int64_t M,
+                          int64_t dsub, int64_t K, float* off, int64_t off_stride) {
+    F16 range{}, nf{};
+    std::vector<float> tail;  // a last chunk of fewer than 16 positions, zero-padded (zeros add range 0)
+    for (int64_t p0 = 0; p0 < npos; p0 += 16) {
+        const int64_t n = std::min<int64_t>(16, npos - p0);
+        for (int64_t m = 0; m < M; ++m) {
+            const float* xm = x + m * dsub * cstride + p0;
+            int64_t xs = cstride;
+            if (n < 16) {
+                tail.assign(dsub * 16, 0.0f);
+                for (int64_t l = 0; l < dsub; ++l) std::copy(xm + l * cstride, xm + l * cstride + n, tail.data() + l * 16);
+                xm = tail.data();
+                xs = 16;
+            }
+            const float* dm = codebooks + m * K * dsub;
+            auto xv = [=](int64_t l) { return load16(xm + l * xs); };
+            const MinMax16 r = min_max16<DSUB>(xv, [=](int64_t k, int64_t l) { return dm[k * dsub + l]; }, dsub, K);
+            account16(xv, dsub, r, range, nf);
+            float* o = off + m * off_stride + p0;
+            if (n == 16) std::memcpy(o, &r.mn, sizeof r.mn);
+            else for (int64_t i = 0; i < n; ++i) o[i] = r.mn[i];
+        }
+    }
+    return finish_range(range, nf);
+}
+
+}  // namespace
+
+LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, const float* codebooks, int64_t M,
+                              int64_t dsub, int64_t K, float* off, int64_t off_stride) {
+    switch (dsub) {
+        case 1: return minima_positions<1>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
+        case 2: return minima_positions<2>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
+        case 4: return minima_positions<4>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
+        case 8: return minima_positions<8>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
+        default: return minima_positions<0>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
+    }
+}
+
+LutRange lut_minima_subspaces(const float* xt, const float* dk, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
+                              int64_t K, float* off) {
+    F16 range{}, nf{};
+    std::vector<float> tx, td;  // a last chunk of fewer than 16 subspaces, zero-padded
+    for (int64_t c0 = m0; c0 < m1; c0 += 16) {
+        const int64_t n = std::min<int64_t>(16, m1 - c0);
+        const float* xb = xt + c0;
+        const float* db = dk + c0;
+        int64_t xs = M, ds = M;
+        if (n < 16) {
+            tx.assign(dsub * 16, 0.0f);
+            td.assign(K * dsub * 16, 0.0f);
+            for (int64_t l = 0; l < dsub; ++l) std::copy(xb + l * M, xb + l * M + n, tx.data() + l * 16);
+            for (int64_t kl = 0; kl < K * dsub; ++kl) std::copy(db + kl * M, db + kl * M + n, td.data() + kl * 16);
+            xb = tx.data();
+            db = td.data();
+            xs = ds = 16;
+        }
+        auto xv = [=](int64_t l) { return load16(xb + l * xs); };
+        const MinMax16 r =
+            min_max16<0>(xv, [=](int64_t k, int64_t l) { return load16(db + (k * dsub + l) * ds); }, dsub, K);
+        account16(xv, dsub, r, range, nf);
+        if (n == 16) std::memcpy(off + c0, &r.mn, sizeof r.mn);
+        else for (int64_t i = 0; i < n; ++i) off[c0 + i] = r.mn[i];
+    }
+    return finish_range(range, nf);
+}
+
+float lut_scale(float max_range) { return 255.0f / std::max(max_range, kMinLutRange); }
+
+void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0,
+                       int64_t m1, int64_t dsub, int64_t K, int64_t Kp, const float* off, int64_t off_stride,
+                       float scale, uint8_t* q) {
+    QCNN_ASSERT(Kp <= 256, "quantize_lut_rows: rows of at most 256 entries");
+    if (Kp == 16) {
+        switch (dsub) {
+            case 1: quantize16<1>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
+            case 2: quantize16<2>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
+            case 4: quantize16<4>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
+            case 8: quantize16<8>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
+            default: quantize16<0>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
+        }
+    }
+    float buf[256];
+    for (int64_t pos = 0; pos < npos; ++pos)
+        for (int64_t m = m0; m < m1; ++m) {
+            const float o = off[m * off_stride + pos];
+            uint8_t* qr = q + (pos * M + m) * Kp;
+            row_any(x + m * dsub * cstride + pos, cstride, dt + m * dsub * Kp, dsub, Kp, buf);
+            for (int64_t k = 0; k < K; ++k) {
+                const float v = std::clamp((buf[k] - o) * scale + 0.5f, 0.0f, 255.0f);
+                qr[k] = static_cast<uint8_t>(static_cast<int32_t>(v));
+            }
+            for (int64_t k = K; k < Kp; ++k) qr[k] = 0;
+        }
+}
+
+float sum_lut_offsets(const float* off, int64_t n) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; ++i) s += off[i];
+    return s;
+}
+
+void finish_lut_row(const uint32_t* acc, int64_t acc_stride, int64_t count, float inv_scale, float offset_sum,
+                    const float* bias, float* y) {
+    for (int64_t i = 0; i < count; ++i)
+        y[i] = static_cast<float>(acc[i * acc_stride]) * inv_scale + offset_sum + bias[i];
+}
+
+void finish_lut_tile(const uint32_t* acc, int64_t acc_stride, int64_t channels, int64_t th, int64_t tw,
+                     float inv_scale, const float* offsets, const float* bias, float* y, int64_t y_cstride,
+                     int64_t y_rstride) {
+    for (int64_t c = 0; c < channels; ++c) {
+        const float b = bias[c];
+        for (int64_t ty = 0; ty < th; ++ty) {
+            const uint32_t* a = acc + c * acc_stride + ty * tw;
+            const float* o = offsets + ty * tw;
+            float* yr = y + c * y_cstride + ty * y_rstride;
+            for (int64_t tx = 0; tx < tw; ++tx) yr[tx] = static_cast<float>(a[tx]) * inv_scale + o[tx] + b;
+        }
+    }
+}
+
+}  // namespace qcnn

@@ -1,0 +1,162 @@
+// Lookup tables of the Q-CNN test phase (qcnn-method.md sections 1-2), shared by the fast
+// kernels (FastFc, FastConv) and their scalar reference twins, so both see bit-identical
+// tables and only the lookup-add scans differ.
+//
+// Float LUT row (one input position, one subspace m):  L[k] = <x(m), D(m)_k>, k < K.
+// 8-bit quantization of a set of rows that are summed together (the LUT of one FC input
+// vector, or of one conv tile):
+//   offset_r = min_k L_r[k]                       (per row)
+//   scale    = 255 / max_r (max_k L_r[k] - offset_r)  (one per vector / tile)
+//   q_r[k]   = floor((L_r[k] - offset_r) * scale + 0.5), in [0, 255]
+// An output summing T rows is  acc / scale + sum of the T offsets,  acc = sum of T entries
+// q (exact integer arithmetic). Each entry is off by at most 0.5 / scale, so
+//   |output - float LUT output| <= T * 0.5 / scale   (+ float rounding of the two sums)
+// with T = M for FC and T = (valid kernel taps) * Mg for conv.
+// Accumulators: the vpshufb / vpermb scans add entries as uint16 and widen to 32 bits every
+// <= 256 terms (256 * 255 < 2^16); the VNNI scan adds 4 entries at a time into int32; so no
+// accumulator overflows for any T <= kMaxLutTerms.
+// Non-finite LUT entries (from non-finite inputs) make every output of that vector / tile NaN.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/kernels/isa.h"
+
+namespace qcnn {
+
+// How a prepared layer looks its tables up.
+enum class LutMethod {
+    Shuffle16,  // K <= 16: 4-bit codes, 8-bit tables, vpshufb / vpermb+vpdpbusd / portable scan
+    Perm64,     // 16 < K <= 64: 8-bit codes and tables, vpermb (AVX512-VBMI)
+    Perm128,    // K <= 128: vpermi2b
+    Perm256,    // K <= 256: two vpermi2b + blend on the code's top bit
+    Float,      // exact float tables and a scalar gather (K > 16 without AVX512-VBMI)
+};
+const char* lut_method_name(LutMethod m);  // "shuffle16", "perm64", ...
+
+// The best method for K codewords on a resolved instruction set.
+LutMethod choose_lut_method(int64_t K, KernelIsa resolved_isa);
+// Length of one table row: 16, 64, 128, 256 bytes (8-bit methods) or K floats (Float).
+int64_t lut_row_length(LutMethod m, int64_t K);
+
+// More terms per output than this could overflow an int32 accumulator of 8-bit entries.
+inline constexpr int64_t kMaxLutTerms = (int64_t(1) << 31) / 255 - 1;
+// Ranges below this are treated as this (scale stays finite; entries are then all 0).
+inline constexpr float kMinLutRange = 1e-30f;
+
+// The shape a prepared layer computes, with PQGeometry's names (core/quant/product_quantizer.h).
+// FC: groups = 1, kernel 1x1. Subspace m = gi*Mg + j covers input channels [m*dsub, (m+1)*dsub).
+struct LutGeometry {
+    int64_t out_channels = 0;  // C_t
+    int64_t in_channels = 0;   // C_s, all groups
+    int64_t groups = 1;        // g
+    int64_t kernel_h = 1, kernel_w = 1;
+    int64_t dsub = 0;          // C_s'
+    int64_t K = 0;             // codewords per subspace, 1..256
+
+    int64_t kernel_size() const { return kernel_h * kernel_w; }                  // P
+    int64_t outputs_per_group() const { return out_channels / groups; }          // C_t/g
+    int64_t subspaces_per_group() const { return in_channels / groups / dsub; }  // Mg
+    int64_t subspaces() const { return in_channels / dsub; }                     // M
+    // Throws qcnn::Error prefixed by `what` when the fields are inconsistent.
+    void validate(const std::string& what) const;
+    // Also checks the weights: codebooks M x K x dsub finite floats, codes C_t x P x Mg with
+    // values < K, bias C_t values or empty.
+    void validate(const std::string& what, std::span<const float> codebooks, std::span<const uint8_t> codes,
+                  std::span<const float> bias) const;
+};
+
+// Integer view of a run, for tests and diagnostics (filled only when requested).
+struct LutTrace {
+    // Sum of the 8-bit entries of every output (empty for LutMethod::Float):
+    // FC rows x C_t, conv N x C_t x H_t x W_t (the output's layout).
+    std::vector<uint32_t> acc;
+    // The quantization scale of every input vector (FC, rows) or tile (conv, N x tiles).
+    std::vector<float> scale;
+};
+
+// Uninitialised 64-byte-aligned scratch memory.
+template <class T>
+class Scratch {
+public:
+    Scratch() = default;
+    explicit Scratch(int64_t n) { resize(n); }
+    void resize(int64_t n) {
+        if (n <= size_) return;
+        p_.reset(static_cast<T*>(::operator new(sizeof(T) * static_cast<size_t>(n), std::align_val_t(64))));
+        size_ = n;
+    }
+    T* data() { return p_.get(); }
+    const T* data() const { return p_.get(); }
+    T& operator[](int64_t i) { return p_.get()[i]; }
+
+private:
+    struct Free {
+        void operator()(T* p) const { ::operator delete(p, std::align_val_t(64)); }
+    };
+    std::unique_ptr<T, Free> p_;
+    int64_t size_ = 0;
+};
+
+// Codebooks (M x K x dsub, row-major) transposed per subspace and zero-padded to rows of Kp:
+// dt[(m*dsub + l)*Kp + k] = D(m)_k[l] for k < K, 0 for K <= k < Kp.
+std::vector<float> transpose_codebooks(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub,
+                                       int64_t Kp);
+// Codebooks with the subspace innermost: dk[(k*dsub + l)*M + m] = D(m)_k[l] (K x dsub x M).
+std::vector<float> codebooks_subspace_minor(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub);
+
+// Every function below computes a table entry with the same arithmetic,
+//   L = x_0*D_k[0], then L += x_l*D_k[l] for l = 1..dsub-1,
+// where x_l = x[(m*dsub + l)*cstride + pos] (input channel stride cstride, position stride 1).
+
+// Float LUT rows of npos positions and the subspaces [m0, m1):
+//   lut[(pos*M + m)*Kp + k] = L(pos, m, k) for every k < Kp (0 for k >= K).
+void build_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
+                    int64_t dsub, int64_t Kp, float* lut);
+
+struct LutRange {
+    float max_range = 0;  // max over rows of (max_k L - min_k L)
+    bool finite = true;   // every input and every row range was finite (so every entry was)
+    void merge(const LutRange& o);
+};
+
+// Row minima, vectorised over positions (conv): off[m*off_stride + pos] = min_{k<K} L(pos, m, k)
+// for every position and subspace (codebooks M x K x dsub). Returns the largest row range.
+LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, const float* codebooks, int64_t M,
+                              int64_t dsub, int64_t K, float* off, int64_t off_stride);
+// Row minima of one position, vectorised over subspaces (FC): off[m] = min_{k<K} L(m, k) for
+// m in [m0, m1). xt: the input transposed to dsub x M (xt[l*M + m] = x[m*dsub + l]);
+// dk: codebooks_subspace_minor().
+LutRange lut_minima_subspaces(const float* xt, const float* dk, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
+                              int64_t K, float* off);
+
+// 255 / max(max_range, kMinLutRange).
+float lut_scale(float max_range);
+
+// 8-bit rows of npos positions and the subspaces [m0, m1) (the entries are rebuilt, not stored):
+//   q[(pos*M + m)*Kp + k] = floor((L(pos, m, k) - off[m*off_stride + pos]) * scale + 0.5) clamped
+// to [0, 255] for k < K, and 0 for K <= k < Kp.
+void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0,
+                       int64_t m1, int64_t dsub, int64_t K, int64_t Kp, const float* off, int64_t off_stride,
+                       float scale, uint8_t* q);
+
+// Sum of n offsets in index order (one loop for every path, so every path rounds alike).
+float sum_lut_offsets(const float* off, int64_t n);
+
+// Epilogues (one compiled copy each, used by the fast paths and the twins alike):
+// y[i] = float(acc[i*acc_stride]) * inv_scale + offset_sum + bias[i], i < count.
+void finish_lut_row(const uint32_t* acc, int64_t acc_stride, int64_t count, float inv_scale, float offset_sum,
+                    const float* bias, float* y);
+// A tile of th x tw output positions t = ty*tw + tx and `channels` channels c (sums
+// channel-major): y[c*y_cstride + ty*y_rstride + tx] =
+//   float(acc[c*acc_stride + t]) * inv_scale + offsets[t] + bias[c].
+void finish_lut_tile(const uint32_t* acc, int64_t acc_stride, int64_t channels, int64_t th, int64_t tw,
+                     float inv_scale, const float* offsets, const float* bias, float* y, int64_t y_cstride,
+                     int64_t y_rstride);
+
+}  // namespace qcnn

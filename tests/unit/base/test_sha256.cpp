@@ -1,0 +1,29 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/util/sha256.h"
+
+namespace qcnn {
+namespace {
+
+// FIPS 180-4 / NIST example vectors.
+TEST(Sha256, KnownVectors) {
+    EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Sha256, IncrementalEqualsOneShot) {
+    std::string data;
+    for (int i = 0; i < 1000; ++i) data += static_cast<char>(i * 37);
+    Sha256 s;
+    for (size_t i = 0; i < data.size(); i += 63) s.update(data.data() + i, std::min<size_t>(63, data.size() - i));
+    EXPECT_EQ(s.hex_digest(), sha256_hex(data));
+}
+
+}  // namespace
+}  // namespace qcnn
