@@ -241,9 +241,12 @@ const Tensor& Engine::forward(const Tensor& input, std::vector<double>* node_sec
         return p.output(0);
     }
     const int64_t per_sample = n ? input.size() / n : 0;
-    slices_.resize(t);
-    for (int i = 0; i < t; ++i) {
-        const int64_t b0 = n * i / t, b1 = n * (i + 1) / t;
+    // More slices than threads, taken dynamically: a thread the OS delays (a loaded
+    // machine) does not hold the others up. Each slice has its own plan and buffers.
+    const int ns = static_cast<int>(std::min<int64_t>(4 * t, n / 2));
+    slices_.resize(ns);
+    for (int i = 0; i < ns; ++i) {
+        const int64_t b0 = n * i / ns, b1 = n * (i + 1) / ns;
         Shape s = input.shape;
         s[0] = b1 - b0;
         if (!slices_[i].plan || slices_[i].shape != s) {
@@ -253,11 +256,11 @@ const Tensor& Engine::forward(const Tensor& input, std::vector<double>* node_sec
         slices_[i].input.resize(s);
     }
     std::exception_ptr error;
-#pragma omp parallel for schedule(static, 1) num_threads(t)
-    for (int i = 0; i < t; ++i) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(t)
+    for (int i = 0; i < ns; ++i) {
         try {
             Slice& sl = slices_[i];
-            const int64_t b0 = n * i / t;
+            const int64_t b0 = n * i / ns;
             std::copy_n(input.ptr() + b0 * per_sample, sl.input.size(), sl.input.ptr());
             sl.plan->run({&sl.input}, ExecContext{1});
         } catch (...) {

@@ -47,9 +47,9 @@ private:
 };
 
 // Runs a single-input network on batches, caching plans per input shape.
-// Threads: a batch of at least 2 samples per thread is split into one contiguous slice per
-// thread, each running the whole network single-threaded (one parallel region per forward,
-// not one per op); smaller batches use the threads inside each op.
+// Threads: a batch of at least 2 samples per thread is split into contiguous slices (up to 4
+// per thread, handed out dynamically), each running the whole network single-threaded: one
+// parallel region per forward, not one per op. Smaller batches use threads inside each op.
 class Engine {
 public:
     explicit Engine(std::shared_ptr<const Network> net, int threads = 0);
@@ -69,7 +69,7 @@ private:
         std::unique_ptr<Plan> plan;
         Tensor input;
     };
-    std::vector<Slice> slices_;  // one per thread, for split batches
+    std::vector<Slice> slices_;  // split batches
     Tensor split_output_;
 };
 

@@ -1,0 +1,43 @@
+// Model files: ONNX (float, as exported) and the project's quantized model format.
+//
+// Quantized model file (HDF5, format "qcnn-quantized-model", version 1; docs/model-format.md):
+//   /onnx      uint8 [bytes]  the source ONNX model with the weight data of quantized layers
+//                             removed (dims kept): graph structure + every dense layer
+//   /payload   uint8 [bytes]  per quantized layer, in order: codebooks (float32 LE,
+//                             M x K x C_s' row-major), packed codes (C_t x P x M_g indices at
+//                             ceil(log2 K) bits, LSB first), bias (float32 LE, C_t)
+//   attributes on "/" (strings): format, format_version, layers (one line per quantized
+//     layer: "node kind groups dsub K bits weight_shape codebook_off codebook_len codes_off
+//     codes_len bias_off bias_len"), stripped (initializer names, one per line), settings,
+//     seed, ec, source_path, source_sha256, created_utc, app_version,
+//     onnx_sha256, payload_sha256 (checked on load: a mismatch is refused as corrupt).
+#pragma once
+
+#include <string>
+
+#include "core/graph/network.h"
+
+namespace qcnn {
+
+struct ModelProvenance {
+    std::string settings;   // the settings string as given ("conv=8/128,fc=4/32")
+    std::string seed;
+    std::string ec;         // error-correction mode
+    std::string source_path;
+    std::string source_sha256;
+    std::string created_utc;
+    std::string app_version;
+};
+
+// True when the file starts with the HDF5 signature.
+bool is_hdf5_file(const std::string& path);
+
+// Loads either an ONNX model or a quantized model file (by content, not extension).
+// prov (optional) receives the quantized file's provenance (empty for ONNX).
+Network load_model(const std::string& path, ModelProvenance* prov = nullptr);
+
+// Writes `net` (a float network with some nodes quantized, loaded from `net.source`, an
+// ONNX or quantized model file) as a quantized model file. Throws qcnn::Error naming the file.
+void save_quantized_model(const std::string& path, const Network& net, const ModelProvenance& prov);
+
+}  // namespace qcnn

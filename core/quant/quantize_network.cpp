@@ -1,0 +1,166 @@
+#include "core/quant/quantize_network.h"
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "core/ops/conv.h"
+#include "core/ops/fc.h"
+#include "core/quant/calibration.h"
+#include "core/quant/error_correction.h"
+#include "core/quant/quantized_ops.h"
+#include "core/quant/random.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+
+namespace qcnn {
+
+std::string to_string(EcMode mode) {
+    switch (mode) {
+        case EcMode::None: return "none";
+        case EcMode::Layer: return "layer";
+        case EcMode::Network: return "network";
+    }
+    QCNN_ASSERT(false, "unknown EcMode ", static_cast<int>(mode));
+    return {};
+}
+
+EcMode parse_ec_mode(const std::string& text) {
+    for (EcMode m : {EcMode::None, EcMode::Layer, EcMode::Network})
+        if (text == to_string(m)) return m;
+    fail("error correction mode '", text, "': expected none, layer or network");
+}
+
+namespace {
+
+QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resolved, const QuantizeOptions& opt,
+                               const Tensor* calibration, const ProgressFn& progress) {
+    if (opt.ec != EcMode::None) {
+        if (!calibration)
+            fail(net.source, ": error correction (ec ", to_string(opt.ec), ") needs calibration images");
+        if (calibration->rank() < 2 || calibration->shape[0] < 1)
+            fail(net.source, ": error correction needs a non-empty batch of calibration images {N, ...}, got ",
+                 to_string(calibration->shape));
+        if (opt.ec_conv_images < 1 || opt.ec_fc_images < 1)
+            fail(net.source, ": error correction needs at least 1 calibration image per conv and FC layer, got ",
+                 opt.ec_conv_images, " and ", opt.ec_fc_images);
+        if (opt.ec_positions < 0) fail(net.source, ": ec positions per image must be >= 0, got ", opt.ec_positions);
+        if (opt.ec_iterations < 0) fail(net.source, ": ec iterations must be >= 0, got ", opt.ec_iterations);
+    }
+    const std::vector<int> weight_layers = net.weight_layers();
+    if (resolved.layers.size() != weight_layers.size())
+        fail(net.source, ": the resolved settings list ", resolved.layers.size(), " layers, the network has ",
+             weight_layers.size(), " weight layers (resolved against another network?)");
+    for (size_t i = 0; i < weight_layers.size(); ++i) {
+        const ResolvedLayer& r = resolved.layers[i];
+        const Node& n = net.nodes[weight_layers[i]];
+        if (r.node != weight_layers[i] || r.name != n.name || r.alias != n.alias)
+            fail(net.source, ": resolved setting ", i, " is for node '", r.name, "', the network's weight layer ", i,
+                 " is '", n.name, "' (resolved against another network?)");
+    }
+
+    int64_t to_quantize = 0;
+    for (const ResolvedLayer& r : resolved.layers)
+        if (!r.setting.dense && !r.already_quantized) ++to_quantize;
+
+    QuantizedNetwork out{net, {}};
+    PQTrainOptions po;
+    po.max_iter = opt.max_iter;
+    po.tol = opt.tol;
+    po.max_train = opt.max_train;
+    po.threads = resolve_threads(opt.threads);
+
+    // Network EC reads each layer's inputs from the network quantized so far. It runs the
+    // quantized layers below as dense layers with their decoded weights W_hat: the same function
+    // as the lookup-table path up to float rounding, on the fast dense kernels.
+    Network decoded = opt.ec == EcMode::Network ? net : Network{};
+
+    int64_t done = 0;
+    for (size_t i = 0; i < resolved.layers.size(); ++i) {
+        const ResolvedLayer& r = resolved.layers[i];
+        LayerQuantInfo info;
+        info.node = r.node;
+        info.name = r.name;
+        info.alias = r.alias;
+        info.kind = r.kind;
+        info.setting = r.setting;
+        info.note = r.note;
+        if (!r.setting.dense && !r.already_quantized) {
+            const std::string label = r.alias.empty() ? r.name : r.alias;
+            report(progress, Progress{"quantize", label, done, to_quantize});
+            po.seed = derive_seed(opt.seed, static_cast<uint64_t>(i));
+            PQTrainStats st;
+            Node& node = out.network.nodes[r.node];
+            const auto* conv = dynamic_cast<const ConvOp*>(node.op.get());
+            const auto* fc = dynamic_cast<const FcOp*>(node.op.get());
+            if (!conv && !fc)
+                fail(net.source, ": layer ", label, " (", node.op->type(), ") is not a float conv or FC layer");
+            PQWeights w = conv ? train_pq(conv->weight(), LayerKind::Conv, conv->conv_params().group, r.setting.pq, po,
+                                          label, progress, &st)
+                               : train_pq(fc->weight(), LayerKind::Fc, 1, r.setting.pq, po, label, progress, &st);
+            if (opt.ec != EcMode::None) {
+                const auto t0 = std::chrono::steady_clock::now();
+                CalibrationOptions co;
+                co.images = conv ? opt.ec_conv_images : opt.ec_fc_images;
+                co.positions_per_image = opt.ec_positions;
+                co.seed = derive_seed(po.seed, kEcPositionStream);
+                co.batch = opt.ec_batch;
+                co.threads = po.threads;
+                const Network& inputs = opt.ec == EcMode::Network ? decoded : net;
+                const LayerStats stats = capture_layer_stats(inputs, net, r.node, *calibration, co, label, progress);
+                EcOptions eo;
+                eo.iterations = opt.ec_iterations;
+                eo.tol = opt.ec_tol;
+                eo.threads = po.threads;
+                EcResult ec = error_correct(stats, std::move(w), eo, label, progress);
+                w = std::move(ec.weights);
+                info.error_corrected = true;
+                info.calibration_images = stats.images;
+                info.calibration_rows = stats.rows;
+                info.response_error_before = ec.error_before;
+                info.response_error_after = ec.error_after;
+                info.ec_iterations = ec.iterations;
+                info.ec_code_changes = ec.code_changes;
+                info.ec_objective = std::move(ec.objective);
+                info.ec_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            }
+            if (opt.ec == EcMode::Network)
+                decoded.nodes[r.node].op = conv ? OpPtr(std::make_shared<ConvOp>(conv->conv_params(), w.decode(), conv->bias()))
+                                                : OpPtr(std::make_shared<FcOp>(w.decode(), fc->bias(), fc->type()));
+            if (info.error_corrected) {  // the weight error of the corrected weights
+                const Tensor& wf = conv ? conv->weight() : fc->weight();
+                const Tensor wd = w.decode();
+                double se = 0;
+                for (int64_t k = 0; k < wd.size(); ++k) se += std::pow(double(wf.data[k]) - double(wd.data[k]), 2);
+                st.mse = se / double(wd.size());
+            }
+            if (conv)
+                node.op = std::make_shared<QConvOp>(conv->conv_params(), std::move(w), conv->bias());
+            else
+                node.op = std::make_shared<QFcOp>(std::move(w), fc->bias(), fc->type());
+            info.quantized = true;
+            info.weight_mse = st.mse;
+            info.weight_mean_square = st.weight_mean_square;
+            info.kmeans_iterations = st.iterations;
+            info.seconds = st.seconds;
+            ++done;
+        }
+        out.layers.push_back(std::move(info));
+    }
+    report(progress, Progress{"quantize", "", done, to_quantize});
+    return out;
+}
+
+}  // namespace
+
+QuantizedNetwork quantize_network(const Network& net, const ResolvedSettings& resolved, const QuantizeOptions& opt,
+                                  const ProgressFn& progress) {
+    return quantize_impl(net, resolved, opt, nullptr, progress);
+}
+
+QuantizedNetwork quantize_network(const Network& net, const ResolvedSettings& resolved, const QuantizeOptions& opt,
+                                  const Tensor& calibration, const ProgressFn& progress) {
+    return quantize_impl(net, resolved, opt, &calibration, progress);
+}
+
+}  // namespace qcnn

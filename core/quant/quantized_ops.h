@@ -1,0 +1,93 @@
+// Quantized weight layers: the paper's test-phase computation with float lookup tables
+// (qcnn-method.md sections 1-2). This is the REFERENCE path: plain loops, OpenMP over
+// samples or positions; faster kernels are tested against it.
+//
+// Op types: QFcOp::type() is "QFc" and QConvOp::type() is "QConv" (the project's own op
+// types, as core/graph/op.h lists them), so code that dispatches on "Conv"/"Gemm" and
+// casts to ConvOp/FcOp never meets a quantized op by surprise. source_type() keeps the
+// ONNX type the layer came from ("Conv", "Gemm", "MatMul"); weight_layer() reports the
+// kind (Conv/Fc) exactly like the float ops, so aliases and weight-layer lists are shared.
+//
+// Buffers (per sample, float32):
+//   FC   LUT {M, K}:          LUT[m][k] = <x[m*dsub : (m+1)*dsub], D(m)_k>
+//        y[c] = bias[c] + sum_m LUT[m][code(c, m)]                      (m ascending)
+//   Conv LUT {H*W, M, K}:     LUT[p_s][m][k] = <x[m*dsub : (m+1)*dsub, p_s], D(m)_k>
+//        y[c, p_t] = bias[c] + sum over kernel offsets p_k = (ki, kj) in row-major order
+//        whose input position p_s = (oy*s_h - pad_top + ki*d_h, ox*s_w - pad_left + kj*d_w)
+//        lies inside the input (zero padding = skipped), sum over j < Mg of
+//        LUT[p_s][gi*Mg + j][code(c, p_k, j)]            (gi = group of output c)
+// Each output is accumulated in float in this fixed order, so results do not depend on the
+// thread count.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/graph/op.h"
+#include "core/ops/conv.h"
+#include "core/quant/product_quantizer.h"
+
+namespace qcnn {
+
+class QFcOp : public Op {
+public:
+    // w.geo.kind must be Fc; throws qcnn::Error if w is inconsistent or the bias length
+    // differs from C_t.
+    QFcOp(PQWeights w, std::vector<float> bias, std::string source_type = "Gemm");
+
+    std::string type() const override { return "QFc"; }
+    // Input {..., C_s} (rank >= 2) -> {..., C_t}, like FcOp.
+    std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
+    void run(const RunArgs& a) const override;
+    // Codebook floats + codes + bias values.
+    int64_t params() const override;
+    // Per sample row: C_s*K (LUT) + C_t*M (lookup-adds).
+    int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
+    bool weight_layer(LayerKind* kind) const override;
+    std::string describe() const override;
+
+    const PQWeights& pq() const { return w_; }
+    const std::vector<float>& bias() const { return b_; }
+    const std::string& source_type() const { return source_type_; }
+    const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x M
+
+private:
+    PQWeights w_;
+    std::vector<float> b_;
+    std::string source_type_;
+    std::vector<uint8_t> codes_;
+    std::vector<float> dt_;  // codebooks transposed per subspace: M x dsub x K
+};
+
+class QConvOp : public Op {
+public:
+    // w.geo.kind must be Conv and agree with p (group); p's kernel size is taken from w.
+    // Throws qcnn::Error on inconsistent weights, parameters or bias length.
+    QConvOp(ConvParams p, PQWeights w, std::vector<float> bias);
+
+    std::string type() const override { return "QConv"; }
+    std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
+    void run(const RunArgs& a) const override;
+    // Codebook floats + codes + bias values.
+    int64_t params() const override;
+    // Per sample: H*W*C_s*K (LUT) + H_t*W_t*C_t*kh*kw*Mg (lookup-adds).
+    int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
+    bool weight_layer(LayerKind* kind) const override;
+    std::string describe() const override;
+
+    const ConvParams& conv_params() const { return p_; }
+    const PQWeights& pq() const { return w_; }
+    const std::vector<float>& bias() const { return b_; }
+    std::string source_type() const { return "Conv"; }
+    const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x kh*kw x Mg
+
+private:
+    ConvParams p_;
+    PQWeights w_;
+    std::vector<float> b_;
+    std::vector<uint8_t> codes_;
+    std::vector<float> dt_;  // M x dsub x K
+};
+
+}  // namespace qcnn

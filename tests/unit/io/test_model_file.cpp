@@ -1,0 +1,138 @@
+// Quantized model files: save/load round trip, size, and refusal of corrupt files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "core/graph/plan.h"
+#include "core/io/model_file.h"
+#include "core/io/onnx_import.h"
+#include "core/quant/quantize_network.h"
+#include "core/quant/quantized_ops.h"
+#include "core/quant/settings.h"
+#include "core/util/error.h"
+
+namespace qcnn {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kLenet = std::string(QCNN_DATASETS_DIR) + "/lenet5.onnx";
+
+fs::path temp_file(const std::string& name) {
+    fs::path dir = fs::temp_directory_path() / "qcnn_model_file_test";
+    fs::create_directories(dir);
+    return dir / name;
+}
+
+Network quantized_lenet(const std::string& settings) {
+    Network net = import_onnx(kLenet);
+    QuantizeOptions opt;
+    opt.seed = 7;
+    opt.threads = 1;
+    return quantize_network(net, resolve_settings(net, parse_layer_settings(settings)), opt).network;
+}
+
+Tensor logits(const Network& net, const Tensor& x) {
+    Engine e(std::make_shared<Network>(net), 1);
+    return e.forward(x);
+}
+
+Tensor sample_input() {
+    Tensor x({3, 1, 28, 28});
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(0, 1);
+    for (auto& v : x.data) v = u(rng);
+    return x;
+}
+
+TEST(ModelFile, RoundTripGivesBitIdenticalOutputs) {
+    Network q = quantized_lenet("conv=4/16,fc=4/16");
+    const fs::path path = temp_file("lenet_q.h5");
+    ModelProvenance prov;
+    prov.settings = "conv=4/16,fc=4/16";
+    prov.seed = "7";
+    save_quantized_model(path.string(), q, prov);
+    ASSERT_TRUE(is_hdf5_file(path.string()));
+    ModelProvenance back;
+    Network loaded = load_model(path.string(), &back);
+    EXPECT_EQ(back.settings, "conv=4/16,fc=4/16");
+    EXPECT_EQ(back.seed, "7");
+    ASSERT_EQ(loaded.nodes.size(), q.nodes.size());
+    int quantized = 0;
+    for (const auto& n : loaded.nodes) quantized += n.op->type() == "QConv" || n.op->type() == "QFc";
+    EXPECT_EQ(quantized, 3);  // conv1 has one input channel: 4/16 does not fit, it stays dense
+    const Tensor x = sample_input();
+    const Tensor a = logits(q, x), b = logits(loaded, x);
+    ASSERT_EQ(a.shape, b.shape);
+    for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data[i], b.data[i]) << i;
+    // Saving a loaded quantized model again works (its graph comes from the file itself).
+    const fs::path again = temp_file("lenet_q2.h5");
+    save_quantized_model(again.string(), loaded, prov);
+    const Tensor c = logits(load_model(again.string()), x);
+    for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data[i], c.data[i]) << i;
+}
+
+TEST(ModelFile, QuantizedFileIsMuchSmallerThanTheFloatModel) {
+    Network q = quantized_lenet("conv=4/16,fc=4/16");
+    const fs::path path = temp_file("lenet_small.h5");
+    save_quantized_model(path.string(), q, {});
+    EXPECT_LT(fs::file_size(path) * 4, fs::file_size(kLenet));
+}
+
+TEST(ModelFile, RefusesCorruptPayloadAndGraph) {
+    Network q = quantized_lenet("fc=4/16");
+    const fs::path path = temp_file("lenet_corrupt.h5");
+    save_quantized_model(path.string(), q, {});
+    std::string bytes;
+    {
+        std::ifstream f(path, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    // Locate the stored codebooks of the first quantized layer and the stored ONNX graph.
+    const QFcOp* fc = nullptr;
+    for (const auto& n : q.nodes)
+        if (!fc) fc = dynamic_cast<const QFcOp*>(n.op.get());
+    ASSERT_NE(fc, nullptr);
+    const std::string codebook(reinterpret_cast<const char*>(fc->pq().codebooks.data()), 64);
+    const size_t in_payload = bytes.find(codebook);
+    const size_t in_graph = bytes.find("pytorch");
+    ASSERT_NE(in_payload, std::string::npos);
+    ASSERT_NE(in_graph, std::string::npos);
+    for (size_t pos : {in_payload + 13, in_graph + 2}) {
+        std::string bad = bytes;
+        bad[pos] ^= 0x5a;
+        const fs::path p = temp_file("flip.h5");
+        std::ofstream(p, std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+        try {
+            load_model(p.string());
+            FAIL() << "a flipped byte at " << pos << " was not detected";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(ModelFile, RefusesTruncatedAndMissingFiles) {
+    Network q = quantized_lenet("fc=4/16");
+    const fs::path path = temp_file("lenet_trunc.h5");
+    save_quantized_model(path.string(), q, {});
+    fs::resize_file(path, fs::file_size(path) / 2);
+    EXPECT_THROW(load_model(path.string()), Error);
+    try {
+        load_model(temp_file("does_not_exist.h5").string());
+        FAIL() << "missing file accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("does_not_exist.h5"), std::string::npos);
+    }
+}
+
+TEST(ModelFile, RefusesSavingAnUnquantizedNetwork) {
+    Network net = import_onnx(kLenet);
+    EXPECT_THROW(save_quantized_model(temp_file("dense.h5").string(), net, {}), Error);
+}
+
+}  // namespace
+}  // namespace qcnn
