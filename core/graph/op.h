@@ -30,8 +30,14 @@ struct ValueInfo {
     bool is_const() const { return fconst != nullptr || iconst != nullptr; }
 };
 
+// How quantized layers compute their lookup tables (core/quant/quantized_ops.h):
+// Fast: the SIMD kernels of core/kernels (8-bit tables, error bounded and documented there);
+// Reference: the paper's float tables, the path the fast kernels are tested against.
+enum class LutKernel { Fast, Reference };
+
 struct ExecContext {
     int threads = 1;  // resolved thread count (>= 1)
+    LutKernel lut_kernel = LutKernel::Fast;
 
     // Threads worth using for `work` elementary operations: waking a team costs a few
     // microseconds (far more on a loaded machine), so small work stays on one thread.

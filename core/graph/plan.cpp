@@ -262,7 +262,7 @@ const Tensor& Engine::forward(const Tensor& input, std::vector<double>* node_sec
             Slice& sl = slices_[i];
             const int64_t b0 = n * i / ns;
             std::copy_n(input.ptr() + b0 * per_sample, sl.input.size(), sl.input.ptr());
-            sl.plan->run({&sl.input}, ExecContext{1});
+            sl.plan->run({&sl.input}, ExecContext{1, ctx_.lut_kernel});
         } catch (...) {
 #pragma omp critical(qcnn_engine_error)
             if (!error) error = std::current_exception();

@@ -56,6 +56,8 @@ public:
     const Network& network() const { return *net_; }
     int threads() const { return ctx_.threads; }
     void set_threads(int threads);
+    void set_lut_kernel(LutKernel k) { ctx_.lut_kernel = k; }
+    LutKernel lut_kernel() const { return ctx_.lut_kernel; }
     // input: {N, ...sample shape}; returns the first output (e.g. logits {N, classes}).
     const Tensor& forward(const Tensor& input, std::vector<double>* node_seconds = nullptr);
     Plan& plan_for(const Shape& input_shape);

@@ -83,7 +83,7 @@ public:
                     for (size_t n = 0; n < nets_.size(); ++n) {
                         if (!w.plans[n] || w.shape != w.x.shape)
                             w.plans[n] = std::make_unique<Plan>(*nets_[n], std::vector<Shape>{w.x.shape}, keep_[n]);
-                        w.plans[n]->run({&w.x}, ExecContext{1});
+                        w.plans[n]->run({&w.x}, ExecContext{1, LutKernel::Reference});
                     }
                     w.shape = w.x.shape;
                 } catch (...) {
@@ -388,7 +388,7 @@ std::vector<LayerResponseError> response_errors(const Network& reference, const 
     }
 
     const int64_t total = images.shape[0];
-    const ExecContext one{1};
+    const ExecContext one{1, LutKernel::Reference};
     Tensor y;
     report(progress, Progress{"response-error", "", 0, total});
     runner.run(

@@ -42,6 +42,10 @@ void check_bias(const std::vector<float>& b, int64_t ct, const char* what) {
 
 // ---------------------------------------------------------------------------------- QFc --
 
+static LutGeometry lut_geometry(const PQGeometry& g) {
+    return LutGeometry{g.out_channels, g.in_channels, g.groups, g.kernel_h, g.kernel_w, g.dsub, g.K};
+}
+
 QFcOp::QFcOp(PQWeights w, std::vector<float> bias, std::string source_type)
     : w_(std::move(w)), b_(std::move(bias)), source_type_(std::move(source_type)) {
     if (w_.geo.kind != LayerKind::Fc || w_.geo.groups != 1) fail("QFc: the product-quantized weight is not an FC weight");
@@ -49,6 +53,7 @@ QFcOp::QFcOp(PQWeights w, std::vector<float> bias, std::string source_type)
     check_bias(b_, w_.geo.out_channels, "QFc");
     codes_ = w_.unpacked_codes();
     dt_ = transpose_codebooks(w_);
+    fast_ = std::make_shared<const FastFc>(lut_geometry(w_.geo), w_.codebooks, codes_, b_);
 }
 
 std::vector<ValueInfo> QFcOp::infer(const std::vector<const ValueInfo*>& in) const {
@@ -90,6 +95,10 @@ void QFcOp::run(const RunArgs& a) const {
     const int64_t M = w_.geo.subspaces(), K = w_.geo.K, dsub = w_.geo.dsub;
     const int64_t rows = x.size() / cs;
     const int threads = a.ctx.threads_for(rows * (cs * K + ct * M));
+    if (a.ctx.lut_kernel == LutKernel::Fast) {
+        fast_->run(x.ptr(), rows, y.ptr(), threads);
+        return;
+    }
     const float* bias = b_.empty() ? nullptr : b_.data();
 
     auto accumulate = [&](const float* lut, float* yr, int64_t c0, int64_t c1) {
@@ -144,6 +153,7 @@ QConvOp::QConvOp(ConvParams p, PQWeights w, std::vector<float> bias)
     check_bias(b_, w_.geo.out_channels, "QConv");
     codes_ = w_.unpacked_codes();
     dt_ = transpose_codebooks(w_);
+    fast_ = std::make_shared<const FastConv>(lut_geometry(w_.geo), w_.codebooks, codes_, b_);
 }
 
 std::vector<ValueInfo> QConvOp::infer(const std::vector<const ValueInfo*>& in) const {
@@ -185,6 +195,13 @@ void QConvOp::run(const RunArgs& a) const {
     const int64_t M = g.subspaces(), Mg = g.subspaces_per_group(), K = g.K, dsub = g.dsub;
     const int64_t kh = p.kernel_h, kw = p.kernel_w, P = kh * kw;
     const int threads = a.ctx.threads_for(n * (hw * cs * K + oh * ow * ct * P * Mg));
+    if (a.ctx.lut_kernel == LutKernel::Fast) {
+        fast_->run(x.ptr(), n, h, w,
+                   ConvWindow{p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.pad_bottom, p.pad_right, p.dilation_h,
+                              p.dilation_w},
+                   y.ptr(), threads);
+        return;
+    }
 
     // LUT {hw, M, K} for positions [p0, p1) of sample xs.
     auto build = [&](const float* xs, float* lut, int64_t p0, int64_t p1) {

@@ -18,13 +18,21 @@
 //        LUT[p_s][gi*Mg + j][code(c, p_k, j)]            (gi = group of output c)
 // Each output is accumulated in float in this fixed order, so results do not depend on the
 // thread count.
+//
+// With ExecContext::lut_kernel == Fast (the default) run() uses core/kernels' FastFc /
+// FastConv instead: 8-bit tables, output error at most (terms) * 0.5 / scale (fast_fc.h);
+// Reference selects the float path above.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "core/graph/op.h"
+#include "core/kernels/fast_conv.h"
+#include "core/kernels/fast_fc.h"
 #include "core/ops/conv.h"
 #include "core/quant/product_quantizer.h"
 
@@ -58,6 +66,7 @@ private:
     std::string source_type_;
     std::vector<uint8_t> codes_;
     std::vector<float> dt_;  // codebooks transposed per subspace: M x dsub x K
+    std::shared_ptr<const FastFc> fast_;  // SIMD path (ExecContext::lut_kernel == Fast)
 };
 
 class QConvOp : public Op {
@@ -88,6 +97,7 @@ private:
     std::vector<float> b_;
     std::vector<uint8_t> codes_;
     std::vector<float> dt_;  // M x dsub x K
+    std::shared_ptr<const FastConv> fast_;  // SIMD path (ExecContext::lut_kernel == Fast)
 };
 
 }  // namespace qcnn

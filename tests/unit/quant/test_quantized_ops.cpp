@@ -57,7 +57,7 @@ Tensor run_op(const Op& op, const Tensor& x, int threads) {
     std::vector<const Tensor*> in{&x};
     std::vector<const ValueInfo*> info{&xi};
     std::vector<Tensor*> outs{&y};
-    ExecContext ctx{threads};
+    ExecContext ctx{threads, LutKernel::Reference};
     op.run(RunArgs{in, info, outs, ctx});
     return y;
 }
