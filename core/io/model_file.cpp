@@ -331,7 +331,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
 
 }  // namespace
 
-Network load_model(const std::string& path, ModelProvenance* prov) {
+Network load_model_file(const std::string& path, ModelProvenance* prov) {
     if (prov) *prov = {};
     {
         std::ifstream f(path, std::ios::binary);

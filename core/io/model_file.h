@@ -34,7 +34,7 @@ bool is_hdf5_file(const std::string& path);
 
 // Loads either an ONNX model or a quantized model file (by content, not extension).
 // prov (optional) receives the quantized file's provenance (empty for ONNX).
-Network load_model(const std::string& path, ModelProvenance* prov = nullptr);
+Network load_model_file(const std::string& path, ModelProvenance* prov = nullptr);
 
 // Writes `net` (a float network with some nodes quantized, loaded from `net.source`, an
 // ONNX or quantized model file) as a quantized model file. Throws qcnn::Error naming the file.

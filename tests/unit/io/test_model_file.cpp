@@ -56,7 +56,7 @@ TEST(ModelFile, RoundTripGivesBitIdenticalOutputs) {
     save_quantized_model(path.string(), q, prov);
     ASSERT_TRUE(is_hdf5_file(path.string()));
     ModelProvenance back;
-    Network loaded = load_model(path.string(), &back);
+    Network loaded = load_model_file(path.string(), &back);
     EXPECT_EQ(back.settings, "conv=4/16,fc=4/16");
     EXPECT_EQ(back.seed, "7");
     ASSERT_EQ(loaded.nodes.size(), q.nodes.size());
@@ -70,7 +70,7 @@ TEST(ModelFile, RoundTripGivesBitIdenticalOutputs) {
     // Saving a loaded quantized model again works (its graph comes from the file itself).
     const fs::path again = temp_file("lenet_q2.h5");
     save_quantized_model(again.string(), loaded, prov);
-    const Tensor c = logits(load_model(again.string()), x);
+    const Tensor c = logits(load_model_file(again.string()), x);
     for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data[i], c.data[i]) << i;
 }
 
@@ -106,7 +106,7 @@ TEST(ModelFile, RefusesCorruptPayloadAndGraph) {
         const fs::path p = temp_file("flip.h5");
         std::ofstream(p, std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
         try {
-            load_model(p.string());
+            load_model_file(p.string());
             FAIL() << "a flipped byte at " << pos << " was not detected";
         } catch (const Error& e) {
             EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos) << e.what();
@@ -120,9 +120,9 @@ TEST(ModelFile, RefusesTruncatedAndMissingFiles) {
     const fs::path path = temp_file("lenet_trunc.h5");
     save_quantized_model(path.string(), q, {});
     fs::resize_file(path, fs::file_size(path) / 2);
-    EXPECT_THROW(load_model(path.string()), Error);
+    EXPECT_THROW(load_model_file(path.string()), Error);
     try {
-        load_model(temp_file("does_not_exist.h5").string());
+        load_model_file(temp_file("does_not_exist.h5").string());
         FAIL() << "missing file accepted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("does_not_exist.h5"), std::string::npos);
