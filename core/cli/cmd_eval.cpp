@@ -1,0 +1,118 @@
+// qcnn eval: accuracy of a model on a labelled dataset.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <ostream>
+
+#include "core/cli/command.h"
+#include "core/cli/json.h"
+#include "core/cli/progress_bar.h"
+#include "core/eval/evaluate.h"
+#include "core/eval/model_summary.h"
+
+namespace qcnn::cli {
+
+namespace {
+
+struct EvalReport {
+    std::string model, data, data_description, logits_path;
+    EvalResult r;
+};
+
+void print_json(const EvalReport& e, std::ostream& out) {
+    const EvalResult& r = e.r;
+    json::Writer w(out);
+    w.begin_object();
+    w.field("model", e.model).field("data", e.data).field("data_description", e.data_description);
+    w.field("samples", r.samples)
+        .field("top1", r.top1)
+        .field("top5", r.top5)
+        .field("top1_correct", r.top1_correct)
+        .field("top5_correct", r.top5_correct)
+        .field("seconds", r.seconds)
+        .field("forward_seconds", r.forward_seconds)
+        .field("images_per_second", r.images_per_second)
+        .field("batch", r.batch)
+        .field("threads", r.threads);
+    w.key("per_class").begin_array();
+    for (size_t c = 0; c < r.per_class.size(); ++c) {
+        const ClassAccuracy& pc = r.per_class[c];
+        w.begin_object().field("class", static_cast<int64_t>(c)).field("name", pc.name).field("samples", pc.samples);
+        w.field("top1_correct", pc.top1_correct).field("top1", pc.top1());
+        w.end_object();
+    }
+    w.end_array();
+    if (!e.logits_path.empty()) w.field("logits", e.logits_path);
+    w.end_object();
+    out << '\n';
+}
+
+void print_text(const EvalReport& e, std::ostream& out) {
+    const EvalResult& r = e.r;
+    char speed[64];
+    std::snprintf(speed, sizeof speed, "%.1f", r.images_per_second);
+    out << "model:   " << e.model << "\n"
+        << "data:    " << e.data << " (" << e.data_description << ")\n"
+        << "samples: " << thousands(r.samples) << " (batch " << r.batch << ", " << r.threads
+        << (r.threads == 1 ? " thread" : " threads") << ")\n"
+        << "top-1:   " << percent(r.top1) << "  (" << thousands(r.top1_correct) << "/" << thousands(r.samples) << ")\n"
+        << "top-5:   " << percent(r.top5) << "  (" << thousands(r.top5_correct) << "/" << thousands(r.samples) << ")\n"
+        << "speed:   " << speed << " images/s (" << format_duration(r.seconds) << " in total, "
+        << format_duration(r.forward_seconds) << " in the network)\n";
+    if (!e.logits_path.empty()) out << "logits:  " << e.logits_path << "\n";
+    out << "\nper-class top-1:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (size_t c = 0; c < r.per_class.size(); ++c) {
+        const ClassAccuracy& pc = r.per_class[c];
+        rows.push_back({std::to_string(c), pc.name, percent(pc.top1()),
+                        thousands(pc.top1_correct) + "/" + thousands(pc.samples)});
+    }
+    out << format_table({"class", "name", "top-1", "correct"}, rows, {true, false, true, true});
+}
+
+}  // namespace
+
+int run_eval(const Args& args, CommandContext& ctx) {
+    EvalReport e;
+    e.model = args.str("--model", bundled_model(kDefaultModel));
+    e.data = args.str("--data", kDefaultData);
+    EvalOptions opts;
+    opts.limit = args.integer("--limit", 0, 0, INT64_MAX);
+    opts.batch = args.integer("--batch", 64, 1, 1 << 20);
+    opts.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    DataOptions dopts;
+    dopts.mean = args.float_list("--mean");
+    dopts.std = args.float_list("--std");
+    dopts.limit = opts.limit;
+    e.logits_path = args.str("--logits", "");
+
+    const auto net = load_model(e.model);
+    if (args.has("--convert")) dopts.sample_shape = net->sample_shape();
+    const auto data = open_dataset(e.data, dopts);
+    e.data_description = data->description();
+
+    std::ofstream logits;
+    LogitsCsvWriter csv(logits);
+    if (!e.logits_path.empty()) {
+        logits.open(e.logits_path, std::ios::binary | std::ios::trunc);
+        if (!logits) fail("cannot create logits file ", e.logits_path, ": ", std::strerror(errno));
+        opts.logits_sink = std::ref(csv);
+    }
+
+    ProgressBar bar(ctx.err, ctx.err_is_terminal, "evaluate");
+    e.r = evaluate(net, *data, e.data, opts, bar.callback());
+    bar.finish();
+    if (logits.is_open()) {
+        logits.close();
+        if (!logits) fail("cannot write logits file ", e.logits_path);
+    }
+
+    if (args.has("--json"))
+        print_json(e, ctx.out);
+    else
+        print_text(e, ctx.out);
+    return 0;
+}
+
+}  // namespace qcnn::cli

@@ -1,0 +1,102 @@
+// The `qcnn` command line: a table of subcommands, each with its option specs and a run
+// function. A subcommand is added by writing its function and one entry in commands()
+// (commands.cpp); parsing, `--help` texts and error reporting are shared.
+//
+// Exit codes: 0 success, 1 failure (bad file, bad data, cancelled), 2 usage error (unknown
+// option, bad option value, unexpected argument). Errors are one line on stderr:
+// "qcnn: error: <message>".
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/util/error.h"
+
+namespace qcnn::cli {
+
+// Bad command-line usage (exit code 2).
+class UsageError : public Error {
+public:
+    using Error::Error;
+};
+
+struct OptionSpec {
+    std::string name;      // "--model"
+    std::string metavar;   // "M" for an option taking a value; empty for a flag
+    std::string help;      // one line; mention the default here
+};
+
+// Parsed options of one subcommand invocation.
+class Args {
+public:
+    Args(std::string command, std::vector<std::pair<std::string, std::string>> values)
+        : command_(std::move(command)), values_(std::move(values)) {}
+
+    const std::string& command() const { return command_; }
+    // True when the option was given (flags and valued options alike).
+    bool has(std::string_view name) const;
+    // The option's value (the last one when repeated), or `fallback` when absent.
+    std::string str(std::string_view name, const std::string& fallback) const;
+    // Integer in [min, max]; UsageError naming the option otherwise.
+    int64_t integer(std::string_view name, int64_t fallback, int64_t min, int64_t max) const;
+    // Comma-separated floats ("0.5" or "0.485,0.456,0.406"); empty vector when absent.
+    std::vector<float> float_list(std::string_view name) const;
+
+private:
+    const std::string* find(std::string_view name) const;
+    std::string command_;
+    std::vector<std::pair<std::string, std::string>> values_;
+};
+
+struct CommandContext {
+    std::ostream& out;
+    std::ostream& err;
+    bool err_is_terminal;  // progress bars only when true
+};
+
+struct Command {
+    std::string name;
+    std::string summary;       // one line for `qcnn --help`
+    std::string description;   // a paragraph for `qcnn <name> --help`
+    std::vector<OptionSpec> options;
+    std::function<int(const Args&, CommandContext&)> run;
+};
+
+// All subcommands, in the order `qcnn --help` lists them.
+const std::vector<Command>& commands();
+
+// Parses the arguments after the subcommand name. `--name value` and `--name=value` both
+// work; `--help`/`-h` is handled by the caller (help_requested). Throws UsageError for an
+// unknown option (naming it and the command), a missing value, a value given to a flag, or a
+// positional argument.
+Args parse_args(const Command& cmd, const std::vector<std::string>& argv);
+bool help_requested(const std::vector<std::string>& argv);
+
+// The text `qcnn <name> --help` prints.
+std::string command_help(const Command& cmd);
+
+// Default paths of the bundled files (the source tree's datasets/ folder).
+std::string bundled_model(const std::string& name);  // e.g. "vgg7" -> ".../datasets/vgg7.onnx"
+inline constexpr const char* kDefaultModel = "vgg7";
+inline constexpr const char* kDefaultData = "fashion-mnist:test";
+
+// Text table: columns padded to their widest cell, separated by two spaces; columns with
+// right_align[i] set are right-aligned (numbers). A dashed rule follows the header.
+std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right_align);
+
+// "1,234,567".
+std::string thousands(int64_t v);
+// "91.53%" with `decimals` decimals; "n/a" for NaN.
+std::string percent(double fraction, int decimals = 2);
+
+// Subcommand entry points (one file each).
+int run_info(const Args& args, CommandContext& ctx);
+int run_eval(const Args& args, CommandContext& ctx);
+int run_quantize(const Args& args, CommandContext& ctx);
+
+}  // namespace qcnn::cli

@@ -1,0 +1,79 @@
+// The subcommand table. A new subcommand: write int run_<name>(const Args&, CommandContext&)
+// in its own file, declare it in command.h and add one entry here.
+#include "core/cli/command.h"
+#include "core/data/dataset.h"
+
+namespace qcnn::cli {
+
+namespace {
+
+OptionSpec model_option() {
+    return {"--model", "M", "ONNX model file (default: the bundled " + bundled_model(kDefaultModel) + ")"};
+}
+
+OptionSpec data_option() {
+    std::string help = cat("dataset (default: ", kDefaultData, "), one of:");
+    for (const std::string& form : dataset_spec_forms()) help += "\n  " + form;
+    return {"--data", "SPEC", help};
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table = {
+        {"info",
+         "per-layer table of a model: shapes, parameters, FLOPs",
+         "Prints one row per layer that runs at inference time: ONNX node name, alias (conv1, fc1, ...),\n"
+         "operator, input and output shape for one image, parameters and FLOPs (multiply-adds per\n"
+         "image), then the totals.",
+         {model_option(), {"--json", "", "print one JSON object instead of the table"}},
+         run_info},
+        {"eval",
+         "classification accuracy of a model on a dataset",
+         "Runs the model on a labelled dataset and prints top-1, top-5 and per-class accuracy and the\n"
+         "throughput. Images are fed as float32 = uint8/255 (then (x - mean) / std if given), NCHW.\n"
+         "A progress bar is drawn on stderr when it is a terminal.",
+         {model_option(),
+          data_option(),
+          {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
+          {"--batch", "B", "images per forward pass (default: 64)"},
+          {"--threads", "T", "threads (default: 0 = all cores)"},
+          {"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
+          {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
+          {"--convert", "", "convert images to the model's input shape (1<->3 channels, bilinear resize)\n"
+                            "instead of failing when they differ"},
+          {"--logits", "FILE", "write a CSV row per image: label, then the raw outputs (%.9g)"},
+          {"--json", "", "print one JSON object instead of the text report"}},
+         run_eval},
+        {"quantize",
+         "product-quantize a model per layer, evaluate it and report the cost model",
+         "Quantizes every weight layer with the per-layer setting C_s'/K (sub-space dimension / codewords)\n"
+         "or keeps it dense, optionally with error correction fitted to each layer's response on\n"
+         "calibration images, then evaluates the float and the quantized model on --data. Reports per\n"
+         "layer and in total: theoretical speed-up, compression, memory, response error (relative L2\n"
+         "error of the layer's output against the float network on calibration images) and top-1/top-5.\n"
+         "Calibration uses the training split of --data (fashion-mnist:test -> fashion-mnist:train)\n"
+         "unless --calib-data says otherwise; calibrating on the evaluation set is flagged.",
+         {model_option(),
+          data_option(),
+          {"--layers", "CFG", "per-layer settings, e.g. conv=8/128,fc=4/32,conv1=dense (defaults per layer type,\n"
+                              "overrides by ONNX node name or alias)"},
+          {"--ec", "MODE", "error correction: none, layer or network (default: none)"},
+          {"--calib-data", "SPEC", "calibration dataset (default: the training split of --data)"},
+          {"--calib", "N", "calibration images (default: 256 without error correction, 5000 with)"},
+          {"--seed", "S", "seed of every random choice (default: 0)"},
+          {"--kmeans-iters", "I", "k-means iterations per sub-space (default: 25)"},
+          {"--ec-iters", "I", "error-correction sweeps over the sub-spaces (default: 4)"},
+          {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
+          {"--batch", "B", "images per forward pass (default: 64)"},
+          {"--threads", "T", "threads (default: 0 = all cores)"},
+          {"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
+          {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
+          {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
+          {"--json", "", "print one JSON object instead of the text report"}},
+         run_quantize},
+    };
+    return table;
+}
+
+}  // namespace qcnn::cli
