@@ -2,6 +2,7 @@
 // evaluate it against the float model, and report per layer and in total the cost model's
 // figures, the response errors and the accuracies. -o saves the quantized model.
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <ctime>
 #include <ostream>
@@ -11,6 +12,7 @@
 #include "core/cli/progress_bar.h"
 #include "core/cost/cost_model.h"
 #include "core/eval/evaluate.h"
+#include "core/eval/run.h"
 #include "core/eval/model_summary.h"
 #include "core/io/model_file.h"
 #include "core/quant/calibration.h"
@@ -40,25 +42,13 @@ std::string bytes_text(int64_t b) {
     return thousands(b) + " B";
 }
 
-struct QuantizeReport {
-    std::string model, data, calib_data, settings, output;
-    bool calib_is_eval = false;
-    uint64_t seed = 0;
-    EcMode ec = EcMode::None;
-    int64_t calib_images = 0;
-    QuantizedNetwork q;
-    NetworkCost cost;
-    std::vector<LayerResponseError> response;
-    EvalResult float_eval, quant_eval;
-    double quantize_seconds = 0;
-};
-
-void print_json(const QuantizeReport& r, std::ostream& out) {
+void print_json(const RunResult& r, const std::string& output, std::ostream& out) {
     json::Writer w(out);
     w.begin_object();
-    w.field("model", r.model).field("data", r.data).field("calib_data", r.calib_data);
-    w.field("calibrated_on_eval_set", r.calib_is_eval).field("calib_images", r.calib_images);
-    w.field("settings", r.settings).field("seed", static_cast<int64_t>(r.seed)).field("ec", to_string(r.ec));
+    const RunSpec& s = r.spec;
+    w.field("model", s.model).field("data", s.data).field("calib_data", s.calib_data);
+    w.field("calibrated_on_eval_set", r.calib_is_eval).field("calib_images", s.calib_images);
+    w.field("settings", s.layers).field("seed", static_cast<int64_t>(s.seed)).field("ec", to_string(s.ec));
     w.field("samples", r.quant_eval.samples);
     w.field("top1_float", r.float_eval.top1).field("top5_float", r.float_eval.top5);
     w.field("top1", r.quant_eval.top1).field("top5", r.quant_eval.top5);
@@ -69,7 +59,7 @@ void print_json(const QuantizeReport& r, std::ostream& out) {
     w.field("weight_bits_dense", r.cost.weight_bits_dense).field("weight_bits_quantized", r.cost.weight_bits_qcnn);
     w.field("memory_bytes_dense", r.cost.dense.peak_bytes).field("memory_bytes_quantized", r.cost.quantized.peak_bytes);
     w.field("quantize_seconds", r.quantize_seconds);
-    if (!r.output.empty()) w.field("output", r.output);
+    if (!output.empty()) w.field("output", output);
     w.key("layers").begin_array();
     for (size_t i = 0; i < r.q.layers.size(); ++i) {
         const LayerQuantInfo& l = r.q.layers[i];
@@ -94,10 +84,11 @@ void print_json(const QuantizeReport& r, std::ostream& out) {
     out << '\n';
 }
 
-void print_text(const QuantizeReport& r, std::ostream& out) {
-    out << "model:    " << r.model << "\n"
-        << "settings: " << r.settings << "  (seed " << r.seed << ", error correction " << to_string(r.ec) << ")\n"
-        << "calib:    " << r.calib_data << ", " << thousands(r.calib_images) << " images"
+void print_text(const RunResult& r, const std::string& output, std::ostream& out) {
+    const RunSpec& s = r.spec;
+    out << "model:    " << s.model << "\n"
+        << "settings: " << s.layers << "  (seed " << s.seed << ", error correction " << to_string(s.ec) << ")\n"
+        << "calib:    " << s.calib_data << ", " << thousands(s.calib_images) << " images"
         << (r.calib_is_eval ? "  ** calibrated on the evaluation set, as asked **" : "") << "\n\n";
     std::vector<std::vector<std::string>> rows;
     for (size_t i = 0; i < r.q.layers.size(); ++i) {
@@ -122,116 +113,132 @@ void print_text(const QuantizeReport& r, std::ostream& out) {
         << "quantization time:    " << fixed(r.quantize_seconds, 2) << " s\n"
         << "top-1:                " << percent(r.float_eval.top1) << " float -> " << percent(r.quant_eval.top1)
         << " quantized  (loss " << fixed(100.0 * (r.float_eval.top1 - r.quant_eval.top1), 2) << " points, "
-        << thousands(r.quant_eval.samples) << " images of " << r.data << ")\n"
+        << thousands(r.quant_eval.samples) << " images of " << s.data << ")\n"
         << "top-5:                " << percent(r.float_eval.top5) << " float -> " << percent(r.quant_eval.top5)
         << " quantized\n";
-    if (!r.output.empty()) out << "saved:                " << r.output << "\n";
+    if (!output.empty()) out << "saved:                " << output << "\n";
+}
+
+
+// Progress of a run as one bar per stage.
+class StageBars {
+public:
+    explicit StageBars(CommandContext& ctx) : ctx_(ctx) {}
+    ProgressFn callback() {
+        return [this](const Progress& p) {
+            // The k-means and error-correction stages nest inside "quantize": show the layer.
+            const std::string label = p.layer.empty() ? p.stage : p.stage + " " + p.layer;
+            if (!bar_ || label != label_) {
+                if (bar_) bar_->finish();
+                bar_ = std::make_unique<ProgressBar>(ctx_.err, ctx_.err_is_terminal, label);
+                label_ = label;
+            }
+            bar_->update(p.done, p.total);
+            return true;
+        };
+    }
+    void finish() {
+        if (bar_) bar_->finish();
+        bar_.reset();
+    }
+
+private:
+    CommandContext& ctx_;
+    std::unique_ptr<ProgressBar> bar_;
+    std::string label_;
+};
+
+RunSpec run_spec_from(const Args& args) {
+    RunSpec spec;
+    spec.model = args.str("--model", bundled_model(kDefaultModel));
+    spec.data = args.str("--data", kDefaultData);
+    if (!args.has("--layers")) throw UsageError("quantize needs --layers, e.g. --layers conv=8/128,fc=4/32");
+    spec.layers = args.str("--layers", "");
+    spec.seed = static_cast<uint64_t>(args.integer("--seed", 0, 0, INT64_MAX));
+    spec.ec = parse_ec_mode(args.str("--ec", "none"));
+    spec.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    spec.limit = args.integer("--limit", 0, 0, INT64_MAX);
+    spec.batch = args.integer("--batch", 64, 1, 1 << 20);
+    spec.calib_data = args.str("--calib-data", "");
+    if (spec.calib_data.empty() && !calibration_split(spec.data))
+        throw UsageError(cat("no training split is known for ", spec.data,
+                             "; give calibration data with --calib-data SPEC (to calibrate on the evaluation set "
+                             "itself, pass it explicitly)"));
+    spec.calib_images = args.integer("--calib", 0, 0, int64_t(1) << 24);
+    spec.kmeans_iters = static_cast<int>(args.integer("--kmeans-iters", 25, 1, 10000));
+    spec.ec_iters = static_cast<int>(args.integer("--ec-iters", 4, 1, 1000));
+    spec.mean = args.float_list("--mean");
+    spec.std = args.float_list("--std");
+    return spec;
 }
 
 }  // namespace
 
 int run_quantize(const Args& args, CommandContext& ctx) {
-    QuantizeReport r;
-    r.model = args.str("--model", bundled_model(kDefaultModel));
-    r.data = args.str("--data", kDefaultData);
-    if (!args.has("--layers")) throw UsageError("quantize needs --layers, e.g. --layers conv=8/128,fc=4/32");
-    r.settings = args.str("--layers", "");
-    r.seed = static_cast<uint64_t>(args.integer("--seed", 0, 0, INT64_MAX));
-    r.ec = parse_ec_mode(args.str("--ec", "none"));
-    const int threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
-    const int64_t limit = args.integer("--limit", 0, 0, INT64_MAX);
-    const int64_t batch = args.integer("--batch", 64, 1, 1 << 20);
-    r.output = args.str("-o", "");
-
-    // Calibration: the training split of the evaluation data unless asked otherwise.
-    if (args.has("--calib-data")) {
-        r.calib_data = args.str("--calib-data", "");
-    } else if (auto split = calibration_split(r.data)) {
-        r.calib_data = *split;
-    } else {
-        throw UsageError(cat("no training split is known for ", r.data,
-                             "; give calibration data with --calib-data SPEC (to calibrate on the evaluation set "
-                             "itself, pass it explicitly)"));
-    }
-    r.calib_is_eval = r.calib_data == r.data;
-    const int64_t calib_default = r.ec == EcMode::None ? 256 : 5000;
-    r.calib_images = args.integer("--calib", calib_default, 1, int64_t(1) << 24);
-
-    const auto net = load_model(r.model);
-    const LayerSettings settings = parse_layer_settings(r.settings);
-    const ResolvedSettings resolved = resolve_settings(*net, settings);
-    const Shape sample = net->sample_shape();
-
-    DataOptions copts;
-    copts.mean = args.float_list("--mean");
-    copts.std = args.float_list("--std");
-    const auto calib = open_dataset(r.calib_data, copts);
-    check_compatible(*net, *calib, r.calib_data);
-    r.calib_images = std::min(r.calib_images, calib->size());
-    const std::vector<int64_t> idx = calibration_indices(calib->size(), r.calib_images, r.seed);
-    Tensor calib_images;
-    std::vector<int> calib_labels;
-    calib->gather(idx, calib_images, calib_labels);
-
-    QuantizeOptions qopt;
-    qopt.seed = r.seed;
-    qopt.threads = threads;
-    qopt.ec = r.ec;
-    qopt.max_iter = static_cast<int>(args.integer("--kmeans-iters", 25, 1, 10000));
-    qopt.ec_iterations = static_cast<int>(args.integer("--ec-iters", qopt.ec_iterations, 1, 1000));
-
-    ProgressBar qbar(ctx.err, ctx.err_is_terminal, "quantize");
-    const auto t0 = std::chrono::steady_clock::now();
-    r.q = quantize_network(*net, resolved, qopt, calib_images, [&](const Progress& p) {
-        qbar.update(p.done, p.total);
-        return true;
-    });
-    r.quantize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    qbar.finish();
-
-    std::vector<QuantSetting> per_layer;
-    for (const auto& l : r.q.layers) per_layer.push_back(l.setting);
-    r.cost = network_cost(network_geometry(*net, sample), per_layer);
-    {
-        // Response errors on (at most 256 of) the calibration images, for every run, EC or not.
-        const int64_t n = std::min<int64_t>(256, calib_images.shape[0]);
-        Tensor sub = calib_images;
-        Shape s = sub.shape;
-        s[0] = n;
-        sub.data.resize(numel(s));
-        sub.shape = s;
-        r.response = response_errors(*net, r.q.network, sub, 64, threads);
-    }
-
-    DataOptions dopts = copts;
-    dopts.limit = limit;
-    const auto data = open_dataset(r.data, dopts);
-    EvalOptions eopt;
-    eopt.batch = batch;
-    eopt.threads = threads;
-    eopt.limit = limit;
-    ProgressBar fbar(ctx.err, ctx.err_is_terminal, "evaluate float");
-    r.float_eval = evaluate(net, *data, r.data, eopt, fbar.callback());
-    fbar.finish();
-    ProgressBar ebar(ctx.err, ctx.err_is_terminal, "evaluate quantized");
-    r.quant_eval = evaluate(std::make_shared<const Network>(r.q.network), *data, r.data, eopt, ebar.callback());
-    ebar.finish();
-
-    if (!r.output.empty()) {
+    const RunSpec spec = run_spec_from(args);
+    const std::string output = args.str("-o", "");
+    StageBars bars(ctx);
+    const RunResult r = run_quantization(spec, bars.callback());
+    bars.finish();
+    if (!output.empty()) {
         ModelProvenance prov;
-        prov.settings = r.settings;
-        prov.seed = std::to_string(r.seed);
-        prov.ec = to_string(r.ec);
-        prov.source_path = r.model;
-        prov.source_sha256 = sha256_file(r.model);
+        prov.settings = spec.layers;
+        prov.seed = std::to_string(spec.seed);
+        prov.ec = to_string(spec.ec);
+        prov.source_path = spec.model;
+        prov.source_sha256 = sha256_file(spec.model);
         prov.created_utc = utc_now();
         prov.app_version = QCNN_VERSION;
-        save_quantized_model(r.output, r.q.network, prov);
+        save_quantized_model(output, r.q.network, prov);
     }
     if (args.has("--json"))
-        print_json(r, ctx.out);
+        print_json(r, output, ctx.out);
     else
-        print_text(r, ctx.out);
+        print_text(r, output, ctx.out);
+    return 0;
+}
+
+int run_demo(const Args& args, CommandContext& ctx) {
+    const std::string model = args.str("--model", bundled_model(kDefaultModel));
+    const int64_t limit = args.integer("--limit", 0, 0, INT64_MAX);
+    const int threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    const std::vector<std::pair<std::string, std::string>> settings = {
+        {"fc=4/32", "FC layers only, C_s'=4, K=32"},
+        {"conv=8/128,fc=4/32", "the paper's setting: conv 8/128, FC 4/32"},
+        {"conv=4/16,fc=4/16", "fast setting, K=16 (4-bit codes)"},
+        {"conv=8/16,fc=8/16", "high compression: C_s'=8, K=16"},
+    };
+    ctx.out << "QCNN Workbench headless demo: product quantization (Wu et al., CVPR 2016) of\n"
+            << model << " on Fashion-MNIST, calibrated on the training split, evaluated on the\n"
+            << (limit ? thousands(limit) + " first" : std::string("10,000")) << " test images.\n\n";
+    std::vector<std::vector<std::string>> rows;
+    EvalResult float_eval;
+    bool have_float = false;
+    for (const auto& [layers, what] : settings) {
+        RunSpec spec;
+        spec.model = model;
+        spec.data = kDefaultData;
+        spec.layers = layers;
+        spec.limit = limit;
+        spec.threads = threads;
+        StageBars bars(ctx);
+        const RunResult r = run_quantization(spec, have_float ? &float_eval : nullptr, bars.callback());
+        bars.finish();
+        if (!have_float) {
+            float_eval = r.float_eval;
+            have_float = true;
+            rows.push_back({"float", "the trained network", percent(float_eval.top1), "-", "1.00x", "1.00x", "-"});
+        }
+        rows.push_back({layers, what, percent(r.quant_eval.top1),
+                        fixed(100.0 * (r.float_eval.top1 - r.quant_eval.top1), 2), fixed(r.cost.compression(), 2) + "x",
+                        fixed(r.cost.speedup(), 2) + "x", fixed(r.quantize_seconds, 1) + " s"});
+        ctx.out << "  done: " << layers << "\n";
+    }
+    ctx.out << "\n"
+            << format_table({"setting", "what", "top-1", "loss (pts)", "compression", "speed-up (theory)", "quantize"},
+                            rows, {false, false, true, true, true, true, true})
+            << "\nNext: qcnn quantize --layers conv=8/128,fc=4/32 --ec network  (error correction),\n"
+            << "      qcnn info --layers ...  (cost model only), qcnn-workbench (the GUI).\n";
     return 0;
 }
 

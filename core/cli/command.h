@@ -98,5 +98,6 @@ std::string percent(double fraction, int decimals = 2);
 int run_info(const Args& args, CommandContext& ctx);
 int run_eval(const Args& args, CommandContext& ctx);
 int run_quantize(const Args& args, CommandContext& ctx);
+int run_demo(const Args& args, CommandContext& ctx);
 
 }  // namespace qcnn::cli

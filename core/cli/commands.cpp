@@ -72,6 +72,15 @@ const std::vector<Command>& commands() {
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}},
          run_quantize},
+        {"demo",
+         "headless demo: quantize the bundled network at four settings and compare",
+         "Evaluates the bundled network on Fashion-MNIST, then quantizes it at four settings (FC only,\n"
+         "the paper's conv 8/128 + FC 4/32, K=16, high compression) and prints accuracy, compression\n"
+         "and theoretical speed-up side by side. What `bash .ci/bootstrap.sh run` shows without a display.",
+         {model_option(),
+          {"--limit", "N", "evaluate only the first N test images (default: 0 = all)"},
+          {"--threads", "T", "threads (default: 0 = all cores)"}},
+         run_demo},
     };
     return table;
 }

@@ -1,0 +1,53 @@
+// One run = quantize a model with per-layer settings (optionally with error correction),
+// evaluate float and quantized models, and price it with the cost model. The CLI
+// (`qcnn quantize`, `qcnn demo`) and the workbench both call run_quantization(), so every
+// number they show comes from here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cost/cost_model.h"
+#include "core/eval/evaluate.h"
+#include "core/quant/calibration.h"
+#include "core/quant/quantize_network.h"
+
+namespace qcnn {
+
+struct RunSpec {
+    std::string model;             // ONNX or quantized model file
+    std::string data;              // evaluation data spec
+    std::string calib_data;        // empty: the training split of `data` (error if none is known)
+    std::string layers;            // settings text, "conv=8/128,fc=4/32,conv1=dense"
+    EcMode ec = EcMode::None;
+    int64_t calib_images = 0;      // 0: 256 without error correction, 5000 with (bounded by the data)
+    uint64_t seed = 0;
+    int kmeans_iters = 25;
+    int ec_iters = 4;
+    int64_t limit = 0;             // evaluation images (0: all)
+    int64_t batch = 64;
+    int threads = 0;               // 0: all cores
+    std::vector<float> mean, std;  // preprocessing after scaling to [0,1]
+};
+
+struct RunResult {
+    RunSpec spec;                  // with calib_data and calib_images resolved
+    bool calib_is_eval = false;    // calibrated on the evaluation set (asked for explicitly)
+    QuantizedNetwork q;
+    NetworkCost cost;
+    std::vector<LayerResponseError> response;  // per weight layer, on up to 256 calibration images
+    EvalResult float_eval, quant_eval;
+    double quantize_seconds = 0;
+};
+
+// Stages reported through progress: "calibration data", "quantize"/"kmeans"/"calibration"/
+// "error-correction" (from quantize_network), "response-error", "evaluate float",
+// "evaluate quantized". A false return cancels (qcnn::Cancelled). Errors name what is wrong.
+RunResult run_quantization(const RunSpec& spec, const ProgressFn& progress = {});
+
+// A float model evaluated once can be reused across runs: pass it in to skip re-evaluation.
+RunResult run_quantization(const RunSpec& spec, const EvalResult* float_eval, const ProgressFn& progress);
+
+}  // namespace qcnn
