@@ -1,9 +1,12 @@
 // qcnn info: the per-layer table of a model.
+#include <cstdio>
 #include <ostream>
 
 #include "core/cli/command.h"
 #include "core/cli/json.h"
+#include "core/cost/cost_model.h"
 #include "core/eval/model_summary.h"
+#include "core/quant/settings.h"
 
 namespace qcnn::cli {
 
@@ -60,10 +63,78 @@ void print_text(const ModelSummary& m, std::ostream& out) {
         << thousands(m.total_flops) << " FLOPs per image (multiply-adds)\n";
 }
 
+std::string ratio(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3fx", v);
+    return buf;
+}
+
+// The cost model for a settings string, without running anything (qcnn-method.md section 4).
+int print_cost(const Network& net, const std::string& text, bool json, std::ostream& out) {
+    const ResolvedSettings rs = resolve_settings(net, parse_layer_settings(text));
+    std::vector<QuantSetting> settings;
+    for (const auto& l : rs.layers) settings.push_back(l.setting);
+    const NetworkGeometry geo = network_geometry(net, net.sample_shape());
+    const NetworkCost c = network_cost(geo, settings);
+    bool grouped = false;
+    for (const auto& l : geo.layers) grouped = grouped || l.group > 1;
+    CostOptions shared_opt;
+    shared_opt.group_codebooks = GroupCodebooks::Shared;
+    const NetworkCost shared = network_cost(geo, settings, shared_opt);
+    if (json) {
+        json::Writer w(out);
+        w.begin_object().field("model", net.source).field("settings", text);
+        w.field("flops_dense", c.flops_dense).field("flops_quantized", c.flops_qcnn);
+        w.field("theoretical_speedup", c.speedup());
+        w.field("weight_bits_dense", c.weight_bits_dense).field("weight_bits_quantized", c.weight_bits_qcnn);
+        w.field("compression", c.compression()).field("compression_with_biases", c.compression_with_biases());
+        if (grouped) w.field("compression_shared_group_codebooks", shared.compression());
+        w.field("memory_bytes_dense", c.dense.peak_bytes).field("memory_bytes_quantized", c.quantized.peak_bytes);
+        w.field("lut_bytes", c.quantized.lut_bytes).field("activation_bytes", c.dense.activation_bytes);
+        w.key("layers").begin_array();
+        for (size_t i = 0; i < rs.layers.size(); ++i) {
+            const LayerCost& L = c.layers[i];
+            w.begin_object().field("name", rs.layers[i].name).field("alias", rs.layers[i].alias);
+            w.field("setting", rs.layers[i].setting.to_string()).field("note", rs.layers[i].note);
+            w.field("flops_dense", L.flops_dense).field("flops_quantized", L.flops_qcnn).field("speedup", L.speedup());
+            w.field("weight_bits_dense", L.weight_bits_dense).field("weight_bits_quantized", L.weight_bits_qcnn);
+            w.field("compression", L.compression()).field("lut_bytes", L.lut_bytes);
+            w.end_object();
+        }
+        w.end_array().end_object();
+        out << '\n';
+        return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (size_t i = 0; i < rs.layers.size(); ++i) {
+        const LayerCost& L = c.layers[i];
+        rows.push_back({rs.layers[i].alias, rs.layers[i].name, rs.layers[i].setting.to_string(), thousands(L.flops_dense),
+                        thousands(L.flops_qcnn), ratio(L.speedup()), thousands(L.weight_bits_dense),
+                        thousands(L.weight_bits_qcnn), ratio(L.compression()), thousands(L.lut_bytes),
+                        rs.layers[i].note});
+    }
+    out << "\ncost model for " << text << " (one image; FLOPs = multiply-adds or lookup-adds):\n"
+        << format_table({"layer", "node", "C_s'/K", "FLOPs dense", "FLOPs Q-CNN", "speed-up", "bits dense", "bits Q-CNN",
+                         "compr.", "LUT bytes", "note"},
+                        rows, {false, false, false, true, true, true, true, true, true, true, false})
+        << "\ntheoretical speed-up: " << ratio(c.speedup()) << " (" << thousands(c.flops_dense) << " -> "
+        << thousands(c.flops_qcnn) << " FLOPs)\n"
+        << "compression:          " << ratio(c.compression()) << " over weights (" << thousands(c.weight_bits_dense)
+        << " -> " << thousands(c.weight_bits_qcnn) << " bits), " << ratio(c.compression_with_biases())
+        << " with biases\n";
+    if (grouped)
+        out << "                      " << ratio(shared.compression())
+            << " if grouped layers share one codebook set across groups (the authors' reference code)\n";
+    out << "run-time memory:      " << thousands(c.dense.peak_bytes) << " bytes dense -> "
+        << thousands(c.quantized.peak_bytes) << " bytes quantized (weights + biases + activations + LUTs)\n";
+    return 0;
+}
+
 }  // namespace
 
 int run_info(const Args& args, CommandContext& ctx) {
     const auto net = load_model(args.str("--model", bundled_model(kDefaultModel)));
+    if (args.has("--layers")) return print_cost(*net, args.str("--layers", ""), args.has("--json"), ctx.out);
     const ModelSummary m = summarize(*net);
     if (args.has("--json"))
         print_json(m, ctx.out);

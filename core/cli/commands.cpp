@@ -8,7 +8,9 @@ namespace qcnn::cli {
 namespace {
 
 OptionSpec model_option() {
-    return {"--model", "M", "ONNX model file (default: the bundled " + bundled_model(kDefaultModel) + ")"};
+    return {"--model", "M",
+            "ONNX or quantized model file, or builtin:alexnet|vgg16|cnn-s (random weights, for cost and\n"
+            "speed work) (default: the bundled " + bundled_model(kDefaultModel) + ")"};
 }
 
 OptionSpec data_option() {
@@ -26,7 +28,10 @@ const std::vector<Command>& commands() {
          "Prints one row per layer that runs at inference time: ONNX node name, alias (conv1, fc1, ...),\n"
          "operator, input and output shape for one image, parameters and FLOPs (multiply-adds per\n"
          "image), then the totals.",
-         {model_option(), {"--json", "", "print one JSON object instead of the table"}},
+         {model_option(),
+          {"--layers", "CFG", "print the cost model for these settings instead (e.g. conv=8/128,fc=4/32):\n"
+                              "FLOPs, weight bits, speed-up, compression, memory; nothing is run"},
+          {"--json", "", "print one JSON object instead of the table"}},
          run_info},
         {"eval",
          "classification accuracy of a model on a dataset",

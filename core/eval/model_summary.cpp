@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/graph/plan.h"
+#include "core/cost/builtin_networks.h"
 #include "core/io/model_file.h"
 #include "core/io/onnx_import.h"
 #include "core/util/error.h"
@@ -29,6 +30,7 @@ std::string format_dims(const Shape& s) {
 }
 
 std::shared_ptr<const Network> load_model(const std::string& path) {
+    if (path.rfind("builtin:", 0) == 0) return builtin_network(path.substr(8), /*seed=*/0);
     return std::make_shared<const Network>(load_model_file(path));
 }
 
