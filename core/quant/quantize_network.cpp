@@ -106,7 +106,8 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
                 co.seed = derive_seed(po.seed, kEcPositionStream);
                 co.batch = opt.ec_batch;
                 co.threads = po.threads;
-                const Network& inputs = opt.ec == EcMode::Network ? decoded : net;
+                // (Until a layer is quantized the two networks compute the same: one pass.)
+                const Network& inputs = opt.ec == EcMode::Network && done > 0 ? decoded : net;
                 const LayerStats stats = capture_layer_stats(inputs, net, r.node, *calibration, co, label, progress);
                 EcOptions eo;
                 eo.iterations = opt.ec_iterations;
