@@ -286,7 +286,9 @@ double kmeans_assign(const XRef& x, const XRef& centroids, int threads, int32_t*
     return total;
 }
 
-KMeansResult kmeans(const XRef& x_all, const KMeansOptions& opt, const KMeansIterationFn& on_iteration) {
+namespace {
+
+KMeansResult kmeans_once(const XRef& x_all, const KMeansOptions& opt, const KMeansIterationFn& on_iteration) {
     const int64_t n_all = x_all.rows(), d = x_all.cols(), k = opt.k;
     QCNN_ASSERT(k >= 1, "kmeans: k = ", k);
     QCNN_ASSERT(n_all >= 1 && d >= 1, "kmeans: empty training set ", n_all, "x", d);
@@ -374,6 +376,19 @@ KMeansResult kmeans(const XRef& x_all, const KMeansOptions& opt, const KMeansIte
     res.assign.resize(n_all);
     res.inertia = kmeans_assign(x_all, c, threads, res.assign.data());
     return res;
+}
+
+}  // namespace
+
+KMeansResult kmeans(const XRef& x, const KMeansOptions& opt, const KMeansIterationFn& on_iteration) {
+    KMeansResult best = kmeans_once(x, opt, on_iteration);
+    for (int r = 1; r < opt.n_init; ++r) {
+        KMeansOptions o = opt;
+        o.seed = derive_seed(opt.seed, kRestartStream + static_cast<uint64_t>(r));
+        KMeansResult res = kmeans_once(x, o, {});
+        if (res.inertia < best.inertia) best = std::move(res);
+    }
+    return best;
 }
 
 }  // namespace qcnn

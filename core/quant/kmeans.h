@@ -45,7 +45,12 @@ struct KMeansOptions {
     int64_t max_train = 0;   // > 0: train on a seeded random subset of this many vectors
     uint64_t seed = 0;
     int threads = 1;         // resolved thread count (>= 1); does not change the result
+    // Restarts: run n_init times (run r > 0 seeded derive_seed(seed, kRestartStream + r)) and
+    // keep the lowest inertia (the first on ties). Only run 0 calls on_iteration.
+    int n_init = 1;
 };
+
+inline constexpr uint64_t kRestartStream = 0x524553'54'0000ULL;  // "REST"
 
 struct KMeansResult {
     RowMatrixXf centroids;        // k x d, row-major

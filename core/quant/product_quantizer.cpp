@@ -127,6 +127,9 @@ RowMatrixXf pq_training_set(const Tensor& weight, const PQGeometry& geo, int64_t
 
 namespace {
 
+constexpr int64_t kSmallProblem = 65536;
+constexpr int kSmallProblemRestarts = 5;
+
 // Trains subspace m and writes its codebook and codes into the unpacked outputs.
 int train_subspace(const Tensor& weight, const PQGeometry& geo, int64_t m, const PQTrainOptions& opt, int threads,
                    float* codebooks, uint8_t* codes, const KMeansIterationFn& on_iter) {
@@ -139,7 +142,11 @@ int train_subspace(const Tensor& weight, const PQGeometry& geo, int64_t m, const
     ko.max_train = opt.max_train;
     ko.seed = derive_seed(opt.seed, static_cast<uint64_t>(m));
     ko.threads = threads;
-    const KMeansResult r = kmeans(pq_training_set(weight, geo, m), ko, on_iter);
+    // Small training sets: k-means++ from one seed can land in a poor local minimum, and
+    // restarts cost next to nothing there (kSmallProblem: vectors x K).
+    const RowMatrixXf x = pq_training_set(weight, geo, m);
+    ko.n_init = x.rows() * geo.K < kSmallProblem ? kSmallProblemRestarts : 1;
+    const KMeansResult r = kmeans(x, ko, on_iter);
     std::copy(r.centroids.data(), r.centroids.data() + geo.K * geo.dsub, codebooks + m * geo.K * geo.dsub);
     for (int64_t cl = 0; cl < ctg; ++cl)
         for (int64_t p = 0; p < P; ++p)
