@@ -81,6 +81,7 @@ int run_eval(const Args& args, CommandContext& ctx) {
     opts.limit = args.integer("--limit", 0, 0, INT64_MAX);
     opts.batch = args.integer("--batch", 64, 1, 1 << 20);
     opts.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    opts.lut_kernel = parse_lut_kernel(args.str("--kernel", "fast"));
     DataOptions dopts;
     dopts.mean = args.float_list("--mean");
     dopts.std = args.float_list("--std");

@@ -157,6 +157,7 @@ RunSpec run_spec_from(const Args& args) {
     spec.seed = static_cast<uint64_t>(args.integer("--seed", 0, 0, INT64_MAX));
     spec.ec = parse_ec_mode(args.str("--ec", "none"));
     spec.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    spec.lut_kernel = parse_lut_kernel(args.str("--kernel", "fast"));
     spec.limit = args.integer("--limit", 0, 0, INT64_MAX);
     spec.batch = args.integer("--batch", 64, 1, 1 << 20);
     spec.calib_data = args.str("--calib-data", "");

@@ -64,6 +64,12 @@ std::vector<float> Args::float_list(std::string_view name) const {
     return out;
 }
 
+LutKernel parse_lut_kernel(const std::string& text) {
+    if (text == "fast") return LutKernel::Fast;
+    if (text == "reference") return LutKernel::Reference;
+    throw UsageError(cat("--kernel: expected fast or reference, got '", text, "'"));
+}
+
 bool help_requested(const std::vector<std::string>& argv) {
     for (const auto& a : argv) {
         if (a == "--") break;

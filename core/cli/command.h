@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/graph/op.h"
 #include "core/util/error.h"
 
 namespace qcnn::cli {
@@ -88,6 +89,9 @@ inline constexpr const char* kDefaultData = "fashion-mnist:test";
 // right_align[i] set are right-aligned (numbers). A dashed rule follows the header.
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                          const std::vector<bool>& right_align);
+
+// "fast" or "reference" (--kernel); UsageError otherwise.
+LutKernel parse_lut_kernel(const std::string& text);
 
 // "1,234,567".
 std::string thousands(int64_t v);

@@ -47,6 +47,8 @@ const std::vector<Command>& commands() {
           {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
           {"--convert", "", "convert images to the model's input shape (1<->3 channels, bilinear resize)\n"
                             "instead of failing when they differ"},
+          {"--kernel", "K", "quantized layers: fast (SIMD lookup tables, 8-bit entries; default) or reference\n"
+                            "(the paper's float lookup tables)"},
           {"--logits", "FILE", "write a CSV row per image: label, then the raw outputs (%.9g)"},
           {"--json", "", "print one JSON object instead of the text report"}},
          run_eval},
@@ -74,6 +76,8 @@ const std::vector<Command>& commands() {
           {"--threads", "T", "threads (default: 0 = all cores)"},
           {"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
           {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
+          {"--kernel", "K", "quantized layers: fast (SIMD lookup tables, 8-bit entries; default) or reference\n"
+                            "(the paper's float lookup tables)"},
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}},
          run_quantize},

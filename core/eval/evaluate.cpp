@@ -58,6 +58,7 @@ EvalResult evaluate(Engine& engine, const Dataset& data, const std::string& data
     const int64_t total = options.limit > 0 ? std::min(options.limit, data.size()) : data.size();
     if (total == 0) fail("dataset ", dataset_name, " has no samples");
     engine.set_threads(options.threads);
+    engine.set_lut_kernel(options.lut_kernel);
 
     const int num_classes = data.num_classes();
     const std::vector<std::string> names = data.class_names();

@@ -32,6 +32,7 @@ struct EvalOptions {
     int64_t batch = 64;   // samples per forward pass (the last batch may be smaller)
     int threads = 0;      // engine threads; 0 = all cores
     int64_t limit = 0;    // evaluate only the first `limit` samples; 0 = all
+    LutKernel lut_kernel = LutKernel::Fast;  // quantized layers: SIMD kernels or the float reference
     LogitsSink logits_sink;
 };
 

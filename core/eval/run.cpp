@@ -79,6 +79,7 @@ RunResult run_quantization(const RunSpec& spec, const EvalResult* float_eval, co
     eopt.batch = spec.batch;
     eopt.threads = spec.threads;
     eopt.limit = spec.limit;
+    eopt.lut_kernel = spec.lut_kernel;
     r.float_eval = float_eval ? *float_eval : evaluate(net, *data, spec.data, eopt, staged(progress, "evaluate float"));
     r.quant_eval = evaluate(std::make_shared<const Network>(r.q.network), *data, spec.data, eopt,
                             staged(progress, "evaluate quantized"));

@@ -29,6 +29,7 @@ struct RunSpec {
     int64_t limit = 0;             // evaluation images (0: all)
     int64_t batch = 64;
     int threads = 0;               // 0: all cores
+    LutKernel lut_kernel = LutKernel::Fast;  // how the quantized model is evaluated
     std::vector<float> mean, std;  // preprocessing after scaling to [0,1]
 };
 
