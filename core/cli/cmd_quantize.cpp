@@ -167,7 +167,7 @@ RunSpec run_spec_from(const Args& args) {
                              "itself, pass it explicitly)"));
     spec.calib_images = args.integer("--calib", 0, 0, int64_t(1) << 24);
     spec.kmeans_iters = static_cast<int>(args.integer("--kmeans-iters", 25, 1, 10000));
-    spec.ec_iters = static_cast<int>(args.integer("--ec-iters", 4, 1, 1000));
+    spec.ec_iters = static_cast<int>(args.integer("--ec-iters", QuantizeOptions{}.ec_iterations, 1, 1000));
     spec.mean = args.float_list("--mean");
     spec.std = args.float_list("--std");
     return spec;

@@ -67,10 +67,11 @@ const std::vector<Command>& commands() {
                               "overrides by ONNX node name or alias)"},
           {"--ec", "MODE", "error correction: none, layer or network (default: none)"},
           {"--calib-data", "SPEC", "calibration dataset (default: the training split of --data)"},
-          {"--calib", "N", "calibration images (default: 256 without error correction, 5000 with)"},
+          {"--calib", "N", "calibration images (default: 256 without error correction, 20000 with; conv layers\n"
+                           "use the first 1000 of them, 64 sampled positions each)"},
           {"--seed", "S", "seed of every random choice (default: 0)"},
           {"--kmeans-iters", "I", "k-means iterations per sub-space (default: 25)"},
-          {"--ec-iters", "I", "error-correction sweeps over the sub-spaces (default: 4)"},
+          {"--ec-iters", "I", "error-correction sweeps over the sub-spaces (default: 6)"},
           {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
           {"--batch", "B", "images per forward pass (default: 64)"},
           {"--threads", "T", "threads (default: 0 = all cores)"},

@@ -35,7 +35,7 @@ RunResult run_quantization(const RunSpec& spec, const EvalResult* float_eval, co
         r.spec.calib_data = *split;
     }
     r.calib_is_eval = r.spec.calib_data == spec.data;
-    if (r.spec.calib_images <= 0) r.spec.calib_images = spec.ec == EcMode::None ? 256 : 5000;
+    if (r.spec.calib_images <= 0) r.spec.calib_images = spec.ec == EcMode::None ? 256 : QuantizeOptions{}.ec_fc_images;
 
     const auto net = load_model(spec.model);
     const ResolvedSettings resolved = resolve_settings(*net, parse_layer_settings(spec.layers));

@@ -22,10 +22,11 @@ struct RunSpec {
     std::string calib_data;        // empty: the training split of `data` (error if none is known)
     std::string layers;            // settings text, "conv=8/128,fc=4/32,conv1=dense"
     EcMode ec = EcMode::None;
-    int64_t calib_images = 0;      // 0: 256 without error correction, 5000 with (bounded by the data)
+    int64_t calib_images = 0;      // 0: 256 without error correction, QuantizeOptions' FC image
+                                   // count with it (bounded by the data)
     uint64_t seed = 0;
     int kmeans_iters = 25;
-    int ec_iters = 4;
+    int ec_iters = QuantizeOptions{}.ec_iterations;
     int64_t limit = 0;             // evaluation images (0: all)
     int64_t batch = 64;
     int threads = 0;               // 0: all cores

@@ -58,7 +58,7 @@ namespace qcnn {
 inline constexpr int kMaxCodeSweeps = 8;
 
 struct EcOptions {
-    int iterations = 4;   // sweeps over all subspaces (each subspace visit: one D step, one B step)
+    int iterations = 6;   // sweeps over all subspaces (each subspace visit: one D step, one B step)
     double tol = 1e-5;    // stop after a sweep lowering the objective by less than tol x its value
                           // before the sweep; 0: run every sweep
     double ridge = 1e-6;  // proximal weight of the D step relative to trace(H) / n (> 0)
@@ -82,7 +82,8 @@ struct EcResult {
 class EcSolver {
 public:
     // init: the layer's product-quantized weights (k-means), geometry matching stats.layer.
-    // Throws qcnn::Error naming `layer` when they do not fit. ridge > 0.
+    // Throws qcnn::Error naming `layer` when they do not fit. ridge > 0. `stats` is referenced,
+    // not copied: it must outlive the solver.
     EcSolver(const LayerStats& stats, PQWeights init, double ridge, int threads, std::string layer = {});
 
     int64_t subspaces() const { return geo_.subspaces(); }
