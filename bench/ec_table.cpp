@@ -8,7 +8,8 @@
 //
 //   ec_table [--model lenet5|vgg7|FILE.onnx] [--settings S]... [--modes none,layer,network]
 //            [--conv-images 500] [--fc-images 5000] [--positions 64] [--iterations 4]
-//            [--seed 1] [--threads 2] [--layers] [--peak-gap]
+//            [--seed 1] [--threads 2] [--ec-bias] [--layers] [--peak-gap]
+// --ec-bias also refits the float biases (QuantizeOptions::ec_bias, not in the paper).
 // --layers prints every layer's response errors; --peak-gap reports the longest interval
 // between two progress reports (the bound on how long a cancel can take).
 #include <algorithm>
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
             else if (a == "--iterations") base.ec_iterations = std::stoi(next());
             else if (a == "--seed") base.seed = std::stoull(next());
             else if (a == "--threads") base.threads = std::stoi(next());
+            else if (a == "--ec-bias") base.ec_bias = true;
             else if (a == "--layers") layers = true;
             else if (a == "--peak-gap") peak_gap = true;
             else fail("unknown option ", a);
@@ -100,11 +102,11 @@ int main(int argc, char** argv) {
         const NetworkGeometry geo = network_geometry(*net, net->sample_shape());
         std::printf("# %s: float top-1 %.2f%% on fashion-mnist:test (%lld images); calibration: %lld train images "
                     "(seed %llu), conv layers %lld images x %lld positions, FC layers %lld images, %d EC sweeps, "
-                    "%d threads; %s\n",
+                    "%d threads%s; %s\n",
                     model.c_str(), 100 * ref.top1, (long long)ref.samples, (long long)calib.shape[0],
                     (unsigned long long)base.seed, (long long)std::min<int64_t>(base.ec_conv_images, calib.shape[0]),
                     (long long)base.ec_positions, (long long)std::min<int64_t>(base.ec_fc_images, calib.shape[0]),
-                    base.ec_iterations, base.threads, bench::cpu_model().c_str());
+                    base.ec_iterations, base.threads, base.ec_bias ? ", biases refit" : "", bench::cpu_model().c_str());
         std::printf("| settings | EC | top-1 %% | loss (pp) | top-1 %%, fast kernels | compression | speed-up | "
                     "quant. time (s) | logits rel. error |\n");
         std::printf("|---|---|---|---|---|---|---|---|---|\n");

@@ -152,6 +152,8 @@ public:
             for (int64_t j = 1; j < d; ++j)
                 for (int64_t i = 0; i < j; ++i) a(i, j) = a(j, i);
             s_.target_sq[g] += t.squaredNorm();
+            s_.input_sum[g] += x.colwise().sum().transpose();
+            s_.target_sum[g] += t.colwise().sum().transpose();
         }
         omp_set_num_threads(prev);
         s_.rows += n_;
@@ -196,16 +198,29 @@ LayerStats LayerStats::empty(CalibLayer layer) {
     s.gram.assign(s.layer.groups, Eigen::MatrixXd::Zero(d, d));
     s.cross.assign(s.layer.groups, RowMatrixXd::Zero(cg, d));
     s.target_sq.assign(s.layer.groups, 0.0);
+    s.input_sum.assign(s.layer.groups, Eigen::VectorXd::Zero(d));
+    s.target_sum.assign(s.layer.groups, Eigen::VectorXd::Zero(cg));
     return s;
 }
 
-double LayerStats::objective(const Tensor& w_hat) const {
+double LayerStats::objective(const Tensor& w_hat) const { return objective(w_hat, layer.bias); }
+
+double LayerStats::objective(const Tensor& w_hat, const std::vector<float>& bias) const {
     const int64_t d = layer.group_dim(), cg = layer.out_channels / layer.groups;
     QCNN_ASSERT(w_hat.size() == layer.out_channels * d, "weight ", to_string(w_hat.shape), " does not fit the layer");
+    QCNN_ASSERT(bias.empty() || int64_t(bias.size()) == layer.out_channels, "bias of ", bias.size(), " values");
     double obj = 0;
     for (int64_t g = 0; g < layer.groups; ++g) {
         const RowMatrixXd w = ConstMatMapF(w_hat.ptr() + g * cg * d, cg, d).cast<double>();
         obj += target_sq[g] - 2.0 * (w.cwiseProduct(cross[g])).sum() + (w * gram[g]).cwiseProduct(w).sum();
+        // A bias changed by delta: sum_r (T' - delta - W x_r)^2 = E(W) - 2 delta.(s_T - W s_X) + rows |delta|^2.
+        const Eigen::VectorXd a = target_sum[g] - w * input_sum[g];
+        for (int64_t c = 0; c < cg; ++c) {
+            const int64_t co = g * cg + c;
+            const double delta = (bias.empty() ? 0.0 : double(bias[co])) -
+                                 (layer.bias.empty() ? 0.0 : double(layer.bias[co]));
+            obj += -2.0 * delta * a(c) + double(rows) * delta * delta;
+        }
     }
     return std::max(obj, 0.0);
 }

@@ -25,6 +25,8 @@
 //     gram[gi]   d x d, symmetric:  sum_r X_g[r, i] * X_g[r, i']
 //     cross[gi]  Cg x d, row-major: sum_r T'[r, gi*Cg + c] * X_g[r, i]   (T' = T - bias)
 //     target_sq[gi]                 sum_r sum_c T'[r, gi*Cg + c]^2
+//     input_sum[gi]   d:            sum_r X_g[r, i]            (first moments, for a bias refit)
+//     target_sum[gi]  Cg:           sum_r T'[r, gi*Cg + c]
 // A subspace m = gi*Mg + j (qcnn-method.md: channels [j*dsub, (j+1)*dsub) of group gi) owns
 // the contiguous column block [j*dsub*P, (j+1)*dsub*P) of its group. All sums are in double
 // (the float inputs and targets are converted; products of floats are exact in double).
@@ -68,6 +70,8 @@ struct LayerStats {
     std::vector<Eigen::MatrixXd> gram;  // per group: d x d
     std::vector<RowMatrixXd> cross;     // per group: Cg x d
     std::vector<double> target_sq;      // per group: sum of T'^2
+    std::vector<Eigen::VectorXd> input_sum;   // per group: d
+    std::vector<Eigen::VectorXd> target_sum;  // per group: Cg
     double response_sq = 0;             // sum of T^2 over all rows and outputs (bias included)
 
     // Zeroed statistics for `layer`.
@@ -75,6 +79,8 @@ struct LayerStats {
     // sum over rows of ||T - T_hat||^2 for a dense weight w_hat in the layer's weight layout
     // ({C_t, C_s} or {C_t, C_s/g, kh, kw}), with the layer's bias: the EC objective.
     double objective(const Tensor& w_hat) const;
+    // The same with the bias replaced by `bias` (C_t values).
+    double objective(const Tensor& w_hat, const std::vector<float>& bias) const;
     // sqrt(objective / response_sq): the relative L2 response error ||T - T_hat|| / ||T|| (0 when
     // the targets are all zero).
     double relative_error(double objective) const;

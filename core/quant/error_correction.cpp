@@ -58,8 +58,10 @@ struct EcSolver::Subspace {
     RowMatrixXd U;          // Cg x pd: X_m^T R_m per output
 };
 
-EcSolver::EcSolver(const LayerStats& stats, PQWeights init, double ridge, int threads, std::string layer)
-    : stats_(stats), geo_(init.geo), ridge_(ridge), threads_(std::max(1, threads)), layer_(std::move(layer)) {
+EcSolver::EcSolver(const LayerStats& stats, PQWeights init, double ridge, int threads, std::string layer,
+                   bool fit_bias)
+    : stats_(stats), geo_(init.geo), ridge_(ridge), threads_(std::max(1, threads)), layer_(std::move(layer)),
+      fit_bias_(fit_bias), delta_(Eigen::VectorXd::Zero(init.geo.out_channels)) {
     QCNN_ASSERT(ridge > 0, "ridge must be > 0");
     const CalibLayer& L = stats.layer;
     const int64_t P = L.kind == LayerKind::Conv ? L.conv.kernel_h * L.conv.kernel_w : 1;
@@ -114,6 +116,9 @@ EcSolver::Subspace EcSolver::prepare(int64_t m) const {
     for_row_chunks(cg, s.pd * s.pd, threads_, [&](int64_t r0, int64_t nr) {
         s.U.middleRows(r0, nr) = stats_.cross[s.g].block(r0, s.o, nr, s.pd) - wa_[s.g].block(r0, s.o, nr, s.pd);
         s.U.middleRows(r0, nr).noalias() += w_[s.g].block(r0, s.o, nr, s.pd) * s.Q;
+        if (fit_bias_)
+            for (int64_t c = r0; c < r0 + nr; ++c)
+                s.U.row(c) -= delta_(s.g * cg + c) * stats_.input_sum[s.g].segment(s.o, s.pd).transpose();
     });
     return s;
 }
@@ -131,9 +136,50 @@ void EcSolver::apply_block(int64_t m, const RowMatrixXd& w_new) {
 
 double EcSolver::recompute_objective() const {
     double obj = 0;
-    for (size_t g = 0; g < w_.size(); ++g)
+    const int64_t cg = geo_.outputs_per_group();
+    for (size_t g = 0; g < w_.size(); ++g) {
         obj += stats_.target_sq[g] - 2.0 * w_[g].cwiseProduct(stats_.cross[g]).sum() + w_[g].cwiseProduct(wa_[g]).sum();
+        const Eigen::VectorXd a = stats_.target_sum[g] - w_[g] * stats_.input_sum[g];
+        const auto delta = delta_.segment(g * cg, cg);
+        obj += -2.0 * delta.dot(a) + double(stats_.rows) * delta.squaredNorm();
+    }
     return std::max(obj, 0.0);
+}
+
+double EcSolver::bias_step() {
+    QCNN_ASSERT(fit_bias_, "bias_step without fit_bias");
+    const double n = double(stats_.rows);
+    if (!(n > 0)) return obj_;
+    const int64_t cg = geo_.outputs_per_group();
+    const std::vector<float>& b0 = stats_.layer.bias;
+    double change = 0;
+    for (size_t g = 0; g < w_.size(); ++g) {
+        // Objective as a function of delta_c: -2 delta_c a_c + n delta_c^2 (+ terms without it).
+        const Eigen::VectorXd a = stats_.target_sum[g] - w_[g] * stats_.input_sum[g];
+        for (int64_t c = 0; c < cg; ++c) {
+            const int64_t co = g * cg + c;
+            const double orig = b0.empty() ? 0.0 : double(b0[co]);
+            // The float bias the layer will store, and the shift it really makes.
+            const double d_new = double(static_cast<float>(orig + a(c) / n)) - orig;
+            const double d_old = delta_(co);
+            const double dc = -2.0 * (d_new - d_old) * a(c) + n * (d_new * d_new - d_old * d_old);
+            if (dc < 0) {
+                delta_(co) = d_new;
+                change += dc;
+            }
+        }
+    }
+    obj_ = std::max(0.0, obj_ + change);
+    return obj_;
+}
+
+std::vector<float> EcSolver::bias() const {
+    const std::vector<float>& b0 = stats_.layer.bias;
+    if (!fit_bias_) return b0;
+    std::vector<float> b(geo_.out_channels);
+    for (int64_t c = 0; c < geo_.out_channels; ++c)
+        b[c] = static_cast<float>((b0.empty() ? 0.0 : double(b0[c])) + delta_(c));
+    return b;
 }
 
 double EcSolver::d_step(int64_t m) {
@@ -314,9 +360,10 @@ EcResult error_correct(const LayerStats& stats, PQWeights init, const EcOptions&
                        const ProgressFn& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     if (options.iterations < 0) fail("error correction of layer ", layer, ": iterations must be >= 0, got ", options.iterations);
-    EcSolver solver(stats, std::move(init), options.ridge, options.threads, layer);
+    EcSolver solver(stats, std::move(init), options.ridge, options.threads, layer, options.fit_bias);
     EcResult res;
     res.objective.push_back(solver.objective());
+    if (options.fit_bias) res.objective.push_back(solver.bias_step());
     const int64_t M = solver.subspaces(), total = int64_t(options.iterations) * M;
     for (int it = 0; it < options.iterations; ++it) {
         const double before = solver.objective();
@@ -325,11 +372,13 @@ EcResult error_correct(const LayerStats& stats, PQWeights init, const EcOptions&
             res.objective.push_back(solver.d_step(m));
             res.objective.push_back(solver.b_step(m, &res.code_changes));
         }
+        if (options.fit_bias) res.objective.push_back(solver.bias_step());
         ++res.iterations;
         if (!(before > 0) || (options.tol > 0 && before - solver.objective() < options.tol * before)) break;
     }
     report(progress, Progress{"error-correction", layer, total, total});
     res.weights = solver.weights();
+    res.bias = solver.bias();
     res.error_before = stats.relative_error(res.objective.front());
     res.error_after = stats.relative_error(res.objective.back());
     res.seconds = seconds_since(t0);

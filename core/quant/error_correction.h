@@ -38,6 +38,14 @@
 // A code changes only for a strictly lower value (ties keep the current code), so the
 // objective never increases. Outputs are independent: parallel over c.
 //
+// Bias refit (EcOptions::fit_bias; off by default, as the paper keeps the float biases as they
+// are): the biases stay float32 and cost the same either way, so they may as well absorb the mean
+// of the residual. With the weights fixed, output c's bias shift delta_c minimising the objective
+// is the mean over the calibration rows of T'[r, c] - <W_hat[c, :], X[r, :]> (read from the
+// first moments of the statistics); the subspace residuals then include -delta. The bias step
+// runs before the first sweep and after every sweep, is exact, and keeps a rounded-to-float bias
+// only where that does not increase the objective.
+//
 // All of this runs in double on the statistics. The tracked objective starts from the Gram
 // form E = ||T'||^2 - 2 <W, X^T T'> + <W, W X^T X> and then moves by each step's own computed
 // change (never positive), so the recorded sequence is non-increasing exactly; it equals the
@@ -62,13 +70,16 @@ struct EcOptions {
     double tol = 1e-5;    // stop after a sweep lowering the objective by less than tol x its value
                           // before the sweep; 0: run every sweep
     double ridge = 1e-6;  // proximal weight of the D step relative to trace(H) / n (> 0)
+    bool fit_bias = false;  // also refit every output's float bias (see the top of this file)
     int threads = 1;      // resolved thread count; the result does not depend on it
 };
 
 struct EcResult {
     PQWeights weights;
-    // objective[0]: the initial (k-means) objective; then one value after every D step and
-    // every B step, in order (subspace visits of sweep 1, then sweep 2, ...). Non-increasing.
+    std::vector<float> bias;  // the layer's bias after EC (refit with fit_bias, else unchanged)
+    // objective[0]: the initial (k-means) objective; then one value after every step, in order:
+    // with fit_bias the first bias step; then per sweep the D and B step of every subspace
+    // visit and, with fit_bias, the sweep's bias step. Non-increasing.
     std::vector<double> objective;
     int iterations = 0;         // sweeps run
     int64_t code_changes = 0;   // codes changed by the B steps, summed
@@ -84,7 +95,8 @@ public:
     // init: the layer's product-quantized weights (k-means), geometry matching stats.layer.
     // Throws qcnn::Error naming `layer` when they do not fit. ridge > 0. `stats` is referenced,
     // not copied: it must outlive the solver.
-    EcSolver(const LayerStats& stats, PQWeights init, double ridge, int threads, std::string layer = {});
+    EcSolver(const LayerStats& stats, PQWeights init, double ridge, int threads, std::string layer = {},
+             bool fit_bias = false);
 
     int64_t subspaces() const { return geo_.subspaces(); }
     // Current objective E(D, B) (sum of squared response errors over the calibration rows), as
@@ -94,8 +106,12 @@ public:
     // number of changed codes to *changes when given.
     double d_step(int64_t m);
     double b_step(int64_t m, int64_t* changes = nullptr);
+    // The bias step (fit_bias only, asserted); returns the objective after it.
+    double bias_step();
     // Current codebooks and codes.
     PQWeights weights() const;
+    // Current bias: the layer's own, or with fit_bias its refit values (C_t floats).
+    std::vector<float> bias() const;
 
 private:
     struct Subspace;  // the per-visit quantities of one subspace (U_m, Q, codewords in double)
@@ -112,6 +128,8 @@ private:
     double ridge_;
     int threads_;
     std::string layer_;
+    bool fit_bias_;
+    Eigen::VectorXd delta_;  // C_t bias shifts (exact differences of the float biases)
     double obj_ = 0;
 };
 

@@ -98,6 +98,7 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
             PQWeights w = conv ? train_pq(conv->weight(), LayerKind::Conv, conv->conv_params().group, r.setting.pq, po,
                                           label, progress, &st)
                                : train_pq(fc->weight(), LayerKind::Fc, 1, r.setting.pq, po, label, progress, &st);
+            std::vector<float> bias = conv ? conv->bias() : fc->bias();
             if (opt.ec != EcMode::None) {
                 const auto t0 = std::chrono::steady_clock::now();
                 CalibrationOptions co;
@@ -112,9 +113,11 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
                 EcOptions eo;
                 eo.iterations = opt.ec_iterations;
                 eo.tol = opt.ec_tol;
+                eo.fit_bias = opt.ec_bias;
                 eo.threads = po.threads;
                 EcResult ec = error_correct(stats, std::move(w), eo, label, progress);
                 w = std::move(ec.weights);
+                bias = std::move(ec.bias);
                 info.error_corrected = true;
                 info.calibration_images = stats.images;
                 info.calibration_rows = stats.rows;
@@ -126,8 +129,8 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
                 info.ec_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             }
             if (opt.ec == EcMode::Network)
-                decoded.nodes[r.node].op = conv ? OpPtr(std::make_shared<ConvOp>(conv->conv_params(), w.decode(), conv->bias()))
-                                                : OpPtr(std::make_shared<FcOp>(w.decode(), fc->bias(), fc->type()));
+                decoded.nodes[r.node].op = conv ? OpPtr(std::make_shared<ConvOp>(conv->conv_params(), w.decode(), bias))
+                                                : OpPtr(std::make_shared<FcOp>(w.decode(), bias, fc->type()));
             if (info.error_corrected) {  // the weight error of the corrected weights
                 const Tensor& wf = conv ? conv->weight() : fc->weight();
                 const Tensor wd = w.decode();
@@ -136,9 +139,9 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
                 st.mse = se / double(wd.size());
             }
             if (conv)
-                node.op = std::make_shared<QConvOp>(conv->conv_params(), std::move(w), conv->bias());
+                node.op = std::make_shared<QConvOp>(conv->conv_params(), std::move(w), std::move(bias));
             else
-                node.op = std::make_shared<QFcOp>(std::move(w), fc->bias(), fc->type());
+                node.op = std::make_shared<QFcOp>(std::move(w), std::move(bias), fc->type());
             info.quantized = true;
             info.weight_mse = st.mse;
             info.weight_mean_square = st.weight_mean_square;

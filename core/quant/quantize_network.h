@@ -55,6 +55,8 @@ struct QuantizeOptions {
                                     // derive_seed(seed, i), kEcPositionStream), n)
     int ec_iterations = 6;          // sweeps over the subspaces (EcOptions::iterations)
     double ec_tol = 1e-5;           // EcOptions::tol
+    bool ec_bias = false;           // EcOptions::fit_bias: also refit the float biases (not in
+                                    // the paper, which keeps them)
     int64_t ec_batch = 64;          // calibration images per forward pass (per thread)
 };
 

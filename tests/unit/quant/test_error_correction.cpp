@@ -277,6 +277,65 @@ TEST(ErrorCorrection, BetterResponseThanPlainPQ) {
     }
 }
 
+TEST(Calibration, BiasShiftObjectiveMatchesBruteForce) {
+    for (const Problem& pr : problems()) {
+        SCOPED_TRACE(pr.what);
+        const Tensor w_hat = init_for(pr).decode();
+        std::vector<float> b = as_vector(random_tensor({pr.layer.out_channels}, 5, 0.3f));
+        Problem shifted = pr;
+        shifted.bias = b;
+        const double brute = shifted.brute_objective(w_hat);
+        EXPECT_NEAR(pr.stats.objective(w_hat, b), brute, 1e-5 * brute);
+        EXPECT_EQ(pr.stats.objective(w_hat, pr.bias), pr.stats.objective(w_hat));
+    }
+}
+
+TEST(EcSolver, BiasStepIsExactAndMonotone) {
+    for (const Problem& pr : problems()) {
+        SCOPED_TRACE(pr.what);
+        EcSolver s(pr.stats, init_for(pr), 1e-6, 2, "test", true);
+        const double first = s.objective();
+        double prev = first;
+        for (int sweep = 0; sweep < 2; ++sweep) {
+            const double after_bias = s.bias_step();
+            EXPECT_LE(after_bias, prev);
+            const Tensor w = s.weights().decode();
+            const std::vector<float> b = s.bias();
+            ASSERT_EQ(int64_t(b.size()), pr.layer.out_channels);
+            EXPECT_NEAR(after_bias, pr.stats.objective(w, b), 1e-9 * pr.stats.response_sq);
+            // Exact in every output's bias: moving one by +-eps does not help.
+            for (int64_t c = 0; c < pr.layer.out_channels; ++c)
+                for (float eps : {-1e-3f, 1e-3f}) {
+                    std::vector<float> bb = b;
+                    bb[c] += eps;
+                    EXPECT_GE(pr.stats.objective(w, bb), after_bias - 1e-9 * pr.stats.response_sq) << "output " << c;
+                }
+            prev = after_bias;
+            for (int64_t m = 0; m < s.subspaces(); ++m) {
+                const double d = s.d_step(m);
+                EXPECT_LE(d, prev);
+                const double bstep = s.b_step(m);
+                EXPECT_LE(bstep, d);
+                EXPECT_NEAR(bstep, pr.stats.objective(s.weights().decode(), s.bias()), 1e-9 * pr.stats.response_sq);
+                prev = bstep;
+            }
+        }
+        // Against the plain objective: refitting the biases can only help.
+        EcOptions o;
+        o.iterations = 2;
+        const EcResult plain = error_correct(pr.stats, init_for(pr), o);
+        o.fit_bias = true;
+        const EcResult with_bias = error_correct(pr.stats, init_for(pr), o);
+        EXPECT_EQ(plain.bias, pr.bias);
+        ASSERT_EQ(with_bias.objective.size(), size_t(1 + 1 + 2 * (2 * s.subspaces() + 1)));
+        for (size_t i = 1; i < with_bias.objective.size(); ++i) EXPECT_LE(with_bias.objective[i], with_bias.objective[i - 1]);
+        Problem refit = pr;
+        refit.bias = with_bias.bias;
+        EXPECT_NEAR(with_bias.objective.back(), refit.brute_objective(with_bias.weights.decode()),
+                    1e-4 * with_bias.objective.back() + 1e-9 * pr.stats.response_sq);
+    }
+}
+
 TEST(ErrorCorrection, StopsEarlyByTolerance) {
     const Problem pr = fc_problem(16, 33, 40, 1, 17);
     EcOptions o;

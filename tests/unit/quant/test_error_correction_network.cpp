@@ -253,6 +253,30 @@ TEST(QuantizeNetworkEc, PositionSubsamplingIsSeededPerLayer) {
     EXPECT_LT(a.layers[0].response_error_after, a.layers[0].response_error_before);
 }
 
+TEST(QuantizeNetworkEc, BiasRefitChangesOnlyBiasesOfCorrectedLayers) {
+    const Network net = small_net(17);
+    const ResolvedSettings rs = resolve_settings(net, parse_layer_settings("conv=1/8,conv2=2/4,fc1=4/8"));
+    const Tensor calib = images(40, 18);
+    QuantizeOptions o = ec_options(EcMode::Network);
+    const QuantizedNetwork plain = quantize_network(net, rs, o, calib);
+    o.ec_bias = true;
+    const QuantizedNetwork refit = quantize_network(net, rs, o, calib);
+    const auto& fc_float = dynamic_cast<const FcOp&>(*net.nodes[5].op);
+    const auto& fc_plain = dynamic_cast<const QFcOp&>(*plain.network.nodes[5].op);
+    const auto& fc_refit = dynamic_cast<const QFcOp&>(*refit.network.nodes[5].op);
+    EXPECT_EQ(fc_plain.bias(), fc_float.bias());
+    EXPECT_NE(fc_refit.bias(), fc_float.bias());
+    EXPECT_EQ(refit.network.nodes[7].op.get(), net.nodes[7].op.get());  // fc2 left dense
+    for (size_t i = 0; i < 3; ++i) {
+        EXPECT_LE(refit.layers[i].response_error_after, refit.layers[i].response_error_before);
+        for (size_t k = 1; k < refit.layers[i].ec_objective.size(); ++k)
+            EXPECT_LE(refit.layers[i].ec_objective[k], refit.layers[i].ec_objective[k - 1]);
+    }
+    // fc1's error after EC is what response_errors measures for the refit network.
+    const double measured = response_errors(net, refit.network, calib)[2].network_error;
+    EXPECT_NEAR(refit.layers[2].response_error_after, measured, 1e-4 * measured);
+}
+
 TEST(ResponseErrors, DenseLayersAndTheFirstQuantizedLayer) {
     const Network net = small_net(11);
     const ResolvedSettings rs = resolve_settings(net, parse_layer_settings("conv2=2/4,fc=4/8"));
