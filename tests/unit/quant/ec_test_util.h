@@ -12,20 +12,12 @@
 #include "core/quant/calibration.h"
 #include "core/quant/product_quantizer.h"
 #include "core/quant/random.h"
+#include "quant_test_util.h"
 
 namespace qcnn::ectest {
 
-inline Tensor random_tensor(Shape s, uint64_t seed, float scale = 1.0f) {
-    Rng rng(seed);
-    Tensor t(std::move(s));
-    for (auto& v : t.data) {
-        const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
-        v = scale * static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
-    }
-    return t;
-}
-
-inline std::vector<float> as_vector(const Tensor& t) { return {t.data.begin(), t.data.end()}; }
+using testutil::as_vector;
+using testutil::random_tensor;
 
 // Mixes the channels (dimension 1 when channel_dim == 1, the last one otherwise) of random
 // inputs so that they are correlated across subspaces, as real activations are: with

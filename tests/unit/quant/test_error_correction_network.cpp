@@ -21,13 +21,7 @@ namespace qcnn {
 namespace {
 
 using namespace ectest;
-
-ValueDecl value(std::string name, Shape shape) {
-    ValueDecl v;
-    v.name = std::move(name);
-    v.shape = std::move(shape);
-    return v;
-}
+using testutil::value;
 
 // x {N,3,8,8} -> Conv_0 (3->8, 3x3 p1) -> Relu_1 -> Conv_2 (8->16, 3x3 p1, group 2) -> Relu_3
 //   -> Flatten_4 -> Gemm_5 (1024->32) -> Relu_6 -> Gemm_7 (32->10)

@@ -2,6 +2,8 @@
 // per-layer info, determinism, progress/cancel, and the quantized network's output.
 #include <gtest/gtest.h>
 
+#include "quant_test_util.h"
+
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -18,24 +20,9 @@
 namespace qcnn {
 namespace {
 
-Tensor random_tensor(Shape s, uint64_t seed, float scale = 1.0f) {
-    Rng rng(seed);
-    Tensor t(std::move(s));
-    for (auto& v : t.data) {
-        const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
-        v = scale * static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
-    }
-    return t;
-}
-
-std::vector<float> as_vector(const Tensor& t) { return {t.data.begin(), t.data.end()}; }
-
-ValueDecl value(std::string name, Shape shape) {
-    ValueDecl v;
-    v.name = std::move(name);
-    v.shape = std::move(shape);
-    return v;
-}
+using testutil::as_vector;
+using testutil::random_tensor;
+using testutil::value;
 
 // x {N,3,8,8} -> Conv_0 (3->8, 3x3 p1) -> Relu_1 -> Conv_2 (8->16, 3x3 p1, group 2)
 //   -> Flatten_3 -> Gemm_4 (1024->32) -> Relu_5 -> Gemm_6 (32->10)

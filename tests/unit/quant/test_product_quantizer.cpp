@@ -2,6 +2,8 @@
 // exactness with few distinct sub-vectors, error vs K, determinism, progress and cancel.
 #include <gtest/gtest.h>
 
+#include "quant_test_util.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,15 +15,7 @@
 namespace qcnn {
 namespace {
 
-Tensor random_weight(Shape s, uint64_t seed) {
-    Rng rng(seed);
-    Tensor t(std::move(s));
-    for (auto& v : t.data) {
-        const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
-        v = static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
-    }
-    return t;
-}
+Tensor random_weight(Shape s, uint64_t seed) { return testutil::random_tensor(std::move(s), seed); }
 
 std::string error_of(const std::function<void()>& f) {
     try {

@@ -2,6 +2,8 @@
 // conv_reference) run with the decoded weights W_hat, over awkward shapes and thread counts.
 #include <gtest/gtest.h>
 
+#include "quant_test_util.h"
+
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -15,15 +17,7 @@
 namespace qcnn {
 namespace {
 
-Tensor random_tensor(Shape s, uint64_t seed) {
-    Rng rng(seed);
-    Tensor t(std::move(s));
-    for (auto& v : t.data) {
-        const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
-        v = static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
-    }
-    return t;
-}
+using testutil::random_tensor;
 
 float max_abs(const Tensor& t) {
     float m = 0;
