@@ -6,7 +6,7 @@
 #include <ostream>
 
 #include "core/cli/command.h"
-#include "core/cli/json.h"
+#include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/eval/evaluate.h"
 #include "core/eval/model_summary.h"

@@ -3,7 +3,7 @@
 #include <ostream>
 
 #include "core/cli/command.h"
-#include "core/cli/json.h"
+#include "core/util/json.h"
 #include "core/cost/cost_model.h"
 #include "core/eval/model_summary.h"
 #include "core/quant/settings.h"

@@ -8,7 +8,7 @@
 #include <ostream>
 
 #include "core/cli/command.h"
-#include "core/cli/json.h"
+#include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/cost/cost_model.h"
 #include "core/eval/evaluate.h"

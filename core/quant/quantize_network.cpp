@@ -99,7 +99,7 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
                                           label, progress, &st)
                                : train_pq(fc->weight(), LayerKind::Fc, 1, r.setting.pq, po, label, progress, &st);
             std::vector<float> bias = conv ? conv->bias() : fc->bias();
-            if (opt.ec != EcMode::None) {
+            if (opt.ec != EcMode::None && r.setting.ec) {
                 const auto t0 = std::chrono::steady_clock::now();
                 CalibrationOptions co;
                 co.images = conv ? opt.ec_conv_images : opt.ec_fc_images;

@@ -42,11 +42,19 @@ int64_t parse_count(const std::string& s) {
 
 QuantSetting parse_value(const std::string& value, const std::string& item) {
     if (value == "dense") return QuantSetting::make_dense();
+    static const std::string kNoEc = ":noec";
+    if (value.size() > kNoEc.size() && value.ends_with(kNoEc)) {
+        QuantSetting s = parse_value(trim(value.substr(0, value.size() - kNoEc.size())), item);
+        if (s.dense) fail("layer settings item '", item, "': ':noec' applies to a C_s'/K setting, not to dense");
+        s.ec = false;
+        return s;
+    }
     const size_t slash = value.find('/');
     const int64_t dsub = slash == std::string::npos ? -1 : parse_count(trim(value.substr(0, slash)));
     const int64_t K = slash == std::string::npos ? -1 : parse_count(trim(value.substr(slash + 1)));
     if (dsub < 0 || K < 0)
-        fail("layer settings item '", item, "': expected \"C_s'/K\" (e.g. 8/128) or \"dense\", got '", value, "'");
+        fail("layer settings item '", item, "': expected \"C_s'/K\" (e.g. 8/128), \"C_s'/K:noec\" or \"dense\", got '",
+             value, "'");
     if (dsub < 1) fail("layer settings item '", item, "': C_s' must be >= 1, got ", dsub);
     if (K < kMinCodewords || K > kMaxCodewords)
         fail("layer settings item '", item, "': K = ", K, " is out of range (", kMinCodewords, "..", kMaxCodewords,
@@ -69,7 +77,9 @@ std::string layer_list(const Network& net) {
 
 }  // namespace
 
-std::string QuantSetting::to_string() const { return dense ? "dense" : cat(pq.dsub, "/", pq.K); }
+std::string QuantSetting::to_string() const {
+    return dense ? "dense" : cat(pq.dsub, "/", pq.K, ec ? "" : ":noec");
+}
 
 LayerSettings parse_layer_settings(const std::string& text) {
     LayerSettings s;

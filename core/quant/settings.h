@@ -6,7 +6,9 @@
 //   item     := key "=" value
 //   key      := "conv" | "fc"            per-type default (all conv / all FC layers)
 //             | <layer>                   one layer, by alias ("conv1", "fc2") or ONNX node name
-//   value    := "dense" | <C_s'> "/" <K>  (decimal integers; C_s' >= 1, 2 <= K <= 256)
+//   value    := "dense" | <C_s'> "/" <K> [":noec"]
+//               (decimal integers; C_s' >= 1, 2 <= K <= 256; ":noec" keeps that layer out of error
+//               correction when a run uses it: plain k-means codebooks for that layer)
 // Example: "conv=8/128,fc=4/32,conv1=dense". Layers without a setting stay dense. A key may
 // appear once, and one layer may not be named twice (by alias and by name). Names cannot
 // contain ',' or '=' ("conv" and "fc" always mean the defaults; use the alias for a node
@@ -30,11 +32,12 @@ namespace qcnn {
 
 struct QuantSetting {
     bool dense = true;
-    PQConfig pq;  // used when !dense
+    PQConfig pq;    // used when !dense
+    bool ec = true; // error-correct this layer when the run uses error correction (!dense only)
 
     static QuantSetting make_dense() { return {}; }
-    static QuantSetting make_pq(int64_t dsub, int64_t K) { return {false, PQConfig{dsub, K}}; }
-    std::string to_string() const;  // "dense" or "C_s'/K"
+    static QuantSetting make_pq(int64_t dsub, int64_t K, bool ec = true) { return {false, PQConfig{dsub, K}, ec}; }
+    std::string to_string() const;  // "dense", "C_s'/K" or "C_s'/K:noec"
     bool operator==(const QuantSetting&) const = default;
 };
 

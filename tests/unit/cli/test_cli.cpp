@@ -5,7 +5,7 @@
 
 #include "cli_test_util.h"
 #include "core/cli/command.h"
-#include "core/cli/json.h"
+#include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 
 namespace qcnn {

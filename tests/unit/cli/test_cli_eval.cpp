@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "cli_test_util.h"
-#include "core/cli/json.h"
+#include "core/util/json.h"
 
 namespace qcnn {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/cli/cli.h"
-#include "core/cli/json.h"
+#include "core/util/json.h"
 
 namespace qcnn::cli {
 namespace {

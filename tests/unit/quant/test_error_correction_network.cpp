@@ -142,6 +142,29 @@ TEST(QuantizeNetworkEc, ErrorsNameTheProblem) {
     }
 }
 
+// ":noec" keeps one layer out of error correction: its codebooks and codes are exactly plain
+// k-means's (same seed), while the other layers are corrected.
+TEST(QuantizeNetworkEc, NoEcLayerKeepsItsKMeansWeights) {
+    const Network net = small_net(2);
+    const LayerSettings base = parse_layer_settings(kSettings);
+    const ResolvedSettings plain_rs = resolve_settings(net, base);
+    LayerSettings s = base;  // kSettings sets conv2 (layer 1) explicitly: mark it ":noec"
+    ASSERT_EQ(plain_rs.layers[1].alias, "conv2");
+    for (auto& [key, v] : s.layers)
+        if (key == "conv2") v.ec = false;
+    const ResolvedSettings rs = resolve_settings(net, s);
+    const QuantizedNetwork plain = quantize_network(net, plain_rs, ec_options(EcMode::None));
+    for (EcMode mode : {EcMode::Layer, EcMode::Network}) {
+        const QuantizedNetwork q = quantize_network(net, rs, ec_options(mode), images(16, 3));
+        ASSERT_EQ(q.layers.size(), plain.layers.size());
+        for (size_t i = 0; i < q.layers.size(); ++i) {
+            SCOPED_TRACE(q.layers[i].alias);
+            EXPECT_EQ(q.layers[i].error_corrected, i != 1);
+            EXPECT_EQ(q.layers[i].weight_mse == plain.layers[i].weight_mse, i == 1);
+        }
+    }
+}
+
 // Layer mode: every layer's objective uses float inputs; its response errors before and after
 // EC are the per-layer errors response_errors() measures independently, with k-means weights
 // (plain quantization, same seed) and with the corrected weights.

@@ -30,6 +30,18 @@ TEST(LayerSettingsSyntax, ParsesDefaultsAndOverrides) {
     EXPECT_EQ(to_string(s), "conv=8/128,fc=4/32,conv1=dense,/features/Conv_3=6/64");
 }
 
+TEST(LayerSettingsSyntax, NoEcFlag) {
+    const LayerSettings s = parse_layer_settings("conv=8/128:noec, fc2 = 4/32 :noec ,fc=4/16");
+    ASSERT_TRUE(s.conv.has_value());
+    EXPECT_EQ(*s.conv, QuantSetting::make_pq(8, 128, false));
+    EXPECT_EQ(*s.fc, QuantSetting::make_pq(4, 16));
+    EXPECT_FALSE(s.layers[0].second.ec);
+    EXPECT_EQ(to_string(s), "conv=8/128:noec,fc=4/16,fc2=4/32:noec");
+    EXPECT_EQ(error_of("fc=dense:noec"), "layer settings item 'fc=dense:noec': ':noec' applies to a C_s'/K setting, not to dense");
+    EXPECT_EQ(error_of("fc=4/32:ec"),
+              "layer settings item 'fc=4/32:ec': expected \"C_s'/K\" (e.g. 8/128), \"C_s'/K:noec\" or \"dense\", got '4/32:ec'");
+}
+
 TEST(LayerSettingsSyntax, CanonicalPrinting) {
     EXPECT_EQ(to_string(parse_layer_settings("")), "");
     EXPECT_EQ(to_string(parse_layer_settings("  ")), "");
@@ -44,7 +56,7 @@ TEST(LayerSettingsSyntax, RoundTripRandomSettings) {
     auto random_setting = [&] {
         return rng.below(4) == 0 ? QuantSetting::make_dense()
                                  : QuantSetting::make_pq(1 + static_cast<int64_t>(rng.below(16)),
-                                                         2 + static_cast<int64_t>(rng.below(255)));
+                                                         2 + static_cast<int64_t>(rng.below(255)), rng.below(3) != 0);
     };
     for (int trial = 0; trial < 200; ++trial) {
         LayerSettings s;
@@ -63,11 +75,11 @@ TEST(LayerSettingsSyntax, ErrorMessages) {
     EXPECT_EQ(error_of("fc=4/1"), "layer settings item 'fc=4/1': K = 1 is out of range (2..256)");
     EXPECT_EQ(error_of("conv=0/16"), "layer settings item 'conv=0/16': C_s' must be >= 1, got 0");
     EXPECT_EQ(error_of("conv=8"),
-              "layer settings item 'conv=8': expected \"C_s'/K\" (e.g. 8/128) or \"dense\", got '8'");
+              "layer settings item 'conv=8': expected \"C_s'/K\" (e.g. 8/128), \"C_s'/K:noec\" or \"dense\", got '8'");
     EXPECT_EQ(error_of("conv=-4/16"),
-              "layer settings item 'conv=-4/16': expected \"C_s'/K\" (e.g. 8/128) or \"dense\", got '-4/16'");
+              "layer settings item 'conv=-4/16': expected \"C_s'/K\" (e.g. 8/128), \"C_s'/K:noec\" or \"dense\", got '-4/16'");
     EXPECT_EQ(error_of("conv=Dense"),
-              "layer settings item 'conv=Dense': expected \"C_s'/K\" (e.g. 8/128) or \"dense\", got 'Dense'");
+              "layer settings item 'conv=Dense': expected \"C_s'/K\" (e.g. 8/128), \"C_s'/K:noec\" or \"dense\", got 'Dense'");
     EXPECT_EQ(error_of("conv"), "layer settings item 'conv': expected key=value (e.g. conv=8/128, fc1=dense)");
     EXPECT_EQ(error_of("=4/16"), "layer settings item '=4/16': missing layer name or type before '='");
     EXPECT_EQ(error_of("conv=8/128=3"), "layer settings item 'conv=8/128=3': more than one '='");
@@ -75,7 +87,7 @@ TEST(LayerSettingsSyntax, ErrorMessages) {
     EXPECT_EQ(error_of("conv=8/128,conv=4/16"), "layer settings 'conv=8/128,conv=4/16': 'conv' is given twice");
     EXPECT_EQ(error_of("fc1=dense, fc1=4/16"), "layer settings 'fc1=dense, fc1=4/16': 'fc1' is given twice");
     EXPECT_EQ(error_of("conv=99999999999/16"),
-              "layer settings item 'conv=99999999999/16': expected \"C_s'/K\" (e.g. 8/128) or \"dense\", got "
+              "layer settings item 'conv=99999999999/16': expected \"C_s'/K\" (e.g. 8/128), \"C_s'/K:noec\" or \"dense\", got "
               "'99999999999/16'");
 }
 

@@ -6,7 +6,7 @@
 #include <random>
 #include <sstream>
 
-#include "core/cli/json.h"
+#include "core/util/json.h"
 #include "core/util/error.h"
 
 namespace qcnn {

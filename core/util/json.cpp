@@ -1,4 +1,4 @@
-#include "core/cli/json.h"
+#include "core/util/json.h"
 
 #include <charconv>
 #include <cmath>
