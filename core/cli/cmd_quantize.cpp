@@ -58,6 +58,9 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
     w.field("flops_dense", r.cost.flops_dense).field("flops_quantized", r.cost.flops_qcnn);
     w.field("weight_bits_dense", r.cost.weight_bits_dense).field("weight_bits_quantized", r.cost.weight_bits_qcnn);
     w.field("memory_bytes_dense", r.cost.dense.peak_bytes).field("memory_bytes_quantized", r.cost.quantized.peak_bytes);
+    // Stored sizes: float weights vs packed codes + codebooks (dense layers as floats), biases.
+    w.field("weight_bytes_dense", r.cost.dense.weight_bytes).field("weight_bytes_quantized", r.cost.quantized.weight_bytes);
+    w.field("bias_bytes", r.cost.bias_bytes);
     w.field("quantize_seconds", r.quantize_seconds);
     if (!output.empty()) w.field("output", output);
     w.key("layers").begin_array();
@@ -168,6 +171,8 @@ RunSpec run_spec_from(const Args& args) {
     spec.calib_images = args.integer("--calib", 0, 0, int64_t(1) << 24);
     spec.kmeans_iters = static_cast<int>(args.integer("--kmeans-iters", 25, 1, 10000));
     spec.ec_iters = static_cast<int>(args.integer("--ec-iters", QuantizeOptions{}.ec_iterations, 1, 1000));
+    spec.ec_conv_images = args.integer("--ec-conv-images", QuantizeOptions{}.ec_conv_images, 1, int64_t(1) << 24);
+    spec.ec_positions = args.integer("--ec-positions", QuantizeOptions{}.ec_positions, 0, int64_t(1) << 24);
     spec.mean = args.float_list("--mean");
     spec.std = args.float_list("--std");
     return spec;

@@ -83,8 +83,16 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv) {
     const std::string hint = cat(" (see 'qcnn ", cmd.name, " --help')");
     for (size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
-        if (a.size() < 2 || a[0] != '-')
-            throw UsageError(cat("unexpected argument '", a, "' for 'qcnn ", cmd.name, "'", hint));
+        if (a.size() < 2 || a[0] != '-') {
+            const auto positional = std::find_if(cmd.options.begin(), cmd.options.end(), [&](const OptionSpec& o) {
+                return !o.name.empty() && o.name[0] != '-' &&
+                       std::none_of(values.begin(), values.end(), [&](const auto& v) { return v.first == o.name; });
+            });
+            if (positional == cmd.options.end())
+                throw UsageError(cat("unexpected argument '", a, "' for 'qcnn ", cmd.name, "'", hint));
+            values.emplace_back(positional->name, a);
+            continue;
+        }
         std::string name = a, value;
         bool inline_value = false;
         if (const size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
@@ -107,7 +115,10 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv) {
 
 std::string command_help(const Command& cmd) {
     std::ostringstream os;
-    os << "usage: qcnn " << cmd.name << " [options]\n\n" << cmd.description << "\n\noptions:\n";
+    os << "usage: qcnn " << cmd.name << " [options]";
+    for (const auto& o : cmd.options)
+        if (!o.name.empty() && o.name[0] != '-') os << " " << o.name;
+    os << "\n\n" << cmd.description << "\n\noptions:\n";
     size_t width = std::string("-h, --help").size();
     std::vector<std::string> left;
     for (const auto& o : cmd.options) {

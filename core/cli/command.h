@@ -25,6 +25,8 @@ public:
     using Error::Error;
 };
 
+// A name without a leading '-' ("SPEC") declares a positional argument: parse_args stores the
+// first non-option argument under that name (Args::str("SPEC", ...)).
 struct OptionSpec {
     std::string name;      // "--model"
     std::string metavar;   // "M" for an option taking a value; empty for a flag
@@ -73,7 +75,7 @@ const std::vector<Command>& commands();
 // Parses the arguments after the subcommand name. `--name value` and `--name=value` both
 // work; `--help`/`-h` is handled by the caller (help_requested). Throws UsageError for an
 // unknown option (naming it and the command), a missing value, a value given to a flag, or a
-// positional argument.
+// positional argument the command does not declare.
 Args parse_args(const Command& cmd, const std::vector<std::string>& argv);
 bool help_requested(const std::vector<std::string>& argv);
 
@@ -103,5 +105,6 @@ int run_info(const Args& args, CommandContext& ctx);
 int run_eval(const Args& args, CommandContext& ctx);
 int run_quantize(const Args& args, CommandContext& ctx);
 int run_demo(const Args& args, CommandContext& ctx);
+int run_sweep(const Args& args, CommandContext& ctx);
 
 }  // namespace qcnn::cli

@@ -72,6 +72,9 @@ const std::vector<Command>& commands() {
           {"--seed", "S", "seed of every random choice (default: 0)"},
           {"--kmeans-iters", "I", "k-means iterations per sub-space (default: 25)"},
           {"--ec-iters", "I", "error-correction sweeps over the sub-spaces (default: 6)"},
+          {"--ec-conv-images", "N", "error correction of conv layers uses the first N calibration images (default: 1000)"},
+          {"--ec-positions", "P", "conv layers: output positions sampled per calibration image, seeded (default: 64;\n"
+                                  "0 = every position)"},
           {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
           {"--batch", "B", "images per forward pass (default: 64)"},
           {"--threads", "T", "threads (default: 0 = all cores)"},
@@ -91,6 +94,20 @@ const std::vector<Command>& commands() {
           {"--limit", "N", "evaluate only the first N test images (default: 0 = all)"},
           {"--threads", "T", "threads (default: 0 = all cores)"}},
          run_demo},
+        {"sweep",
+         "run a sweep spec: many quantization settings, results appended to an HDF5 file",
+         "Runs every setting of a sweep spec (JSON, docs/sweeps.md; the workbench saves the same file):\n"
+         "the product of per-layer-group C_s'/K grids, error-correction modes and seeds. Each finished\n"
+         "run is appended to RESULTS.h5 (group /sweeps/<id>, tables runs and layers; pandas.read_hdf\n"
+         "reads them) and flushed before the next starts, so an interrupted sweep keeps every finished\n"
+         "run; --resume completes the newest sweep of the same spec in the file with the same numbers.\n"
+         "A progress bar with ETA and one line per finished run go to stderr, a summary table to stdout.",
+         {{"SPEC", "", "the sweep spec, e.g. docs/examples/lenet5-quick.json"},
+          {"-o", "RESULTS.h5", "HDF5 results file (required; created when absent, appended to otherwise)"},
+          {"--resume", "", "skip the runs already in the newest sweep of RESULTS.h5 with this spec, run the rest"},
+          {"--threads", "T", "threads (default: the spec's threads; 0 = all cores)"},
+          {"--json", "", "print one JSON object (every run and layer row) instead of the summary table"}},
+         run_sweep},
     };
     return table;
 }

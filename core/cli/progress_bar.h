@@ -21,6 +21,8 @@ public:
     // A ProgressFn that draws and never cancels.
     ProgressFn callback();
     void update(int64_t done, int64_t total);
+    // Changes the label shown from the next redraw on (elapsed time and ETA keep counting).
+    void set_label(std::string label) { label_ = std::move(label); }
     // Erases the bar so the results print on a clean line.
     void finish();
 

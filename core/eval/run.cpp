@@ -57,6 +57,9 @@ RunResult run_quantization(const RunSpec& spec, const EvalResult* float_eval, co
     qopt.ec = spec.ec;
     qopt.max_iter = spec.kmeans_iters;
     qopt.ec_iterations = spec.ec_iters;
+    qopt.ec_conv_images = spec.ec_conv_images;
+    qopt.ec_fc_images = r.spec.calib_images;
+    qopt.ec_positions = spec.ec_positions;
     const auto t0 = std::chrono::steady_clock::now();
     r.q = quantize_network(*net, resolved, qopt, images, progress);
     r.quantize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

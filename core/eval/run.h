@@ -27,6 +27,8 @@ struct RunSpec {
     uint64_t seed = 0;
     int kmeans_iters = 25;
     int ec_iters = QuantizeOptions{}.ec_iterations;
+    int64_t ec_conv_images = QuantizeOptions{}.ec_conv_images;  // of the calibration images
+    int64_t ec_positions = QuantizeOptions{}.ec_positions;      // conv output positions per image (0: all)
     int64_t limit = 0;             // evaluation images (0: all)
     int64_t batch = 64;
     int threads = 0;               // 0: all cores

@@ -145,22 +145,25 @@ void assign_all(const XRef& x, const XRef& c, int threads, const int32_t* prev_a
     }
 }
 
-// k-means++ seeding with exact D^2 distances. Deterministic for any thread count: D^2 is
-// per point and the sampling walks fixed chunk sums in order.
-RowMatrixXf kmeanspp_init(const XRef& x, int64_t k, Rng& rng, int threads) {
+// k-means++ seeding with exact D^2 distances; `trials` > 1 is greedy k-means++: each step
+// samples that many candidates by D^2 and keeps the one that lowers the potential sum(D^2)
+// most (ties: the first sampled). Deterministic for any thread count: D^2 is per point, the
+// potential is summed over fixed chunks in order, and the sampling walks chunk sums in order.
+RowMatrixXf kmeanspp_init(const XRef& x, int64_t k, int trials, Rng& rng, int threads) {
     const int64_t n = x.rows(), d = x.cols();
     RowMatrixXf c(k, d);
-    std::vector<float> d2(n, std::numeric_limits<float>::infinity());
     const int64_t nchunks = num_chunks(n);
-    std::vector<double> chunk_sum(nchunks, 0.0);
     const int team = team_size(threads, nchunks, n * d);
+    // D^2 of every point and its chunk sums: current, and the candidate being evaluated.
+    std::vector<float> d2(n, std::numeric_limits<float>::infinity()), cand_d2(n), best_d2(n);
+    std::vector<double> chunk_sum(nchunks, 0.0), cand_sum(nchunks), best_sum(nchunks);
 
     // x transposed (d x n), so the distance update vectorizes over points. Each distance is
     // summed over l in ascending order, like squared_distance(): exact 0 for x == c.
     const RowMatrixXf xt = x.transpose();
-    auto add_centroid = [&](int64_t j, int64_t point) {
-        c.row(j) = x.row(point);
-        const float* cj = &c(j, 0);
+    // out_d2 = min(d2, ||x - x_point||^2) per point, out_sum its chunk sums; returns the total.
+    auto with_point = [&](int64_t point, std::vector<float>& out_d2, std::vector<double>& out_sum) {
+        const float* cp = x.data() + point * x.outerStride();
 #pragma omp parallel num_threads(team) if (team > 1)
         {
             std::vector<float> acc(kChunkRows);
@@ -170,38 +173,30 @@ RowMatrixXf kmeanspp_init(const XRef& x, int64_t k, Rng& rng, int threads) {
                 std::fill(acc.begin(), acc.begin() + len, 0.0f);
                 for (int64_t l = 0; l < d; ++l) {
                     const float* xl = xt.data() + l * n + i0;
-                    const float cl = cj[l];
+                    const float cl = cp[l];
 #pragma omp simd
                     for (int64_t i = 0; i < len; ++i) {
                         const float t = xl[i] - cl;
                         acc[i] += t * t;
                     }
                 }
-                double s = 0.0;
+                double sum = 0.0;
                 for (int64_t i = 0; i < len; ++i) {
-                    float& v = d2[i0 + i];
-                    v = acc[i] < v ? acc[i] : v;
-                    s += v;
+                    const float v = acc[i] < d2[i0 + i] ? acc[i] : d2[i0 + i];
+                    out_d2[i0 + i] = v;
+                    sum += v;
                 }
-                chunk_sum[ch] = s;
+                out_sum[ch] = sum;
             }
         }
+        return std::accumulate(out_sum.begin(), out_sum.end(), 0.0);
     };
-
-    add_centroid(0, static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
-    for (int64_t j = 1; j < k; ++j) {
-        const double total = std::accumulate(chunk_sum.begin(), chunk_sum.end(), 0.0);
-        if (!(total > 0.0)) {
-            // Every vector coincides with a centroid: repeat the distinct ones.
-            for (int64_t r = j; r < k; ++r) c.row(r) = c.row(r % j);
-            break;
-        }
-        const double u = rng.uniform() * total;
-        // Walk chunks, then points, to the first cumulative sum exceeding u. Rounding can
-        // leave u past the end: fall back to the last point with D^2 > 0.
-        int64_t pick = -1, last_positive = -1;
+    // The point where the cumulative D^2 first exceeds u (walking chunks, then points).
+    // Rounding can leave u past the end: fall back to the last point with D^2 > 0.
+    auto sample = [&](double u) {
+        int64_t last_positive = -1;
         double acc = 0.0;
-        for (int64_t ch = 0; ch < nchunks && pick < 0; ++ch) {
+        for (int64_t ch = 0; ch < nchunks; ++ch) {
             if (chunk_sum[ch] <= 0.0) continue;
             const int64_t i0 = ch * kChunkRows, i1 = std::min(n, i0 + kChunkRows);
             if (acc + chunk_sum[ch] <= u) {
@@ -217,15 +212,38 @@ RowMatrixXf kmeanspp_init(const XRef& x, int64_t k, Rng& rng, int threads) {
                 if (d2[i] <= 0.0f) continue;
                 last_positive = i;
                 acc += d2[i];
-                if (acc > u) {
-                    pick = i;
-                    break;
-                }
+                if (acc > u) return i;
             }
         }
-        if (pick < 0) pick = last_positive;
-        QCNN_ASSERT(pick >= 0, "k-means++: no point with positive D^2 although the total is ", total);
-        add_centroid(j, pick);
+        return last_positive;
+    };
+
+    const int64_t first = static_cast<int64_t>(rng.below(static_cast<uint64_t>(n)));
+    c.row(0) = x.row(first);
+    double total = with_point(first, d2, chunk_sum);
+    for (int64_t j = 1; j < k; ++j) {
+        if (!(total > 0.0)) {
+            // Every vector coincides with a centroid: repeat the distinct ones.
+            for (int64_t r = j; r < k; ++r) c.row(r) = c.row(r % j);
+            break;
+        }
+        int64_t best = -1;
+        double best_total = std::numeric_limits<double>::infinity();
+        for (int t = 0; t < trials; ++t) {
+            const int64_t pick = sample(rng.uniform() * total);
+            QCNN_ASSERT(pick >= 0, "k-means++: no point with positive D^2 although the total is ", total);
+            const double cand_total = with_point(pick, cand_d2, cand_sum);
+            if (cand_total < best_total) {
+                best_total = cand_total;
+                best = pick;
+                std::swap(cand_d2, best_d2);
+                std::swap(cand_sum, best_sum);
+            }
+        }
+        c.row(j) = x.row(best);
+        std::swap(d2, best_d2);
+        std::swap(chunk_sum, best_sum);
+        total = best_total;
     }
     return c;
 }
@@ -322,7 +340,11 @@ KMeansResult kmeans_once(const XRef& x_all, const KMeansOptions& opt, const KMea
         res.inertia = kmeans_assign(x_all, c, threads, res.assign.data());
         return res;
     }
-    c = opt.init == KMeansInit::PlusPlus ? kmeanspp_init(x, k, rng, threads) : random_init(x, k, rng);
+    switch (opt.init) {
+        case KMeansInit::PlusPlus: c = kmeanspp_init(x, k, 1, rng, threads); break;
+        case KMeansInit::GreedyPlusPlus: c = kmeanspp_init(x, k, greedy_trials(k), rng, threads); break;
+        case KMeansInit::Random: c = random_init(x, k, rng); break;
+    }
 
     std::vector<int32_t> assign(n, -1), prev(n, -1);
     std::vector<float> err(n);
@@ -380,14 +402,19 @@ KMeansResult kmeans_once(const XRef& x_all, const KMeansOptions& opt, const KMea
 
 }  // namespace
 
+int greedy_trials(int64_t k) { return 2 + static_cast<int>(std::log(static_cast<double>(std::max<int64_t>(k, 1)))); }
+
 KMeansResult kmeans(const XRef& x, const KMeansOptions& opt, const KMeansIterationFn& on_iteration) {
     KMeansResult best = kmeans_once(x, opt, on_iteration);
+    int all_iterations = best.iterations;
     for (int r = 1; r < opt.n_init; ++r) {
         KMeansOptions o = opt;
         o.seed = derive_seed(opt.seed, kRestartStream + static_cast<uint64_t>(r));
-        KMeansResult res = kmeans_once(x, o, {});
+        KMeansResult res = kmeans_once(x, o, on_iteration);
+        all_iterations += res.iterations;
         if (res.inertia < best.inertia) best = std::move(res);
     }
+    best.all_iterations = all_iterations;
     return best;
 }
 

@@ -125,13 +125,21 @@ RowMatrixXf pq_training_set(const Tensor& weight, const PQGeometry& geo, int64_t
     return x;
 }
 
+int pq_restarts(int64_t vectors, int64_t K) {
+    constexpr int64_t kBudget = int64_t(1) << 18, kMaxRuns = 16;
+    return static_cast<int>(std::clamp<int64_t>(kBudget / std::max<int64_t>(vectors * K, 1), 1, kMaxRuns));
+}
+
 namespace {
 
-constexpr int64_t kSmallProblem = 65536;
-constexpr int kSmallProblemRestarts = 5;
+// k-means runs per subspace under `opt` (the same for every subspace of a layer).
+int runs_per_subspace(const PQGeometry& geo, const PQTrainOptions& opt) {
+    const int64_t v = geo.vectors_per_subspace();
+    return opt.restarts > 0 ? opt.restarts : pq_restarts(opt.max_train > 0 ? std::min(opt.max_train, v) : v, geo.K);
+}
 
 // Trains subspace m and writes its codebook and codes into the unpacked outputs.
-int train_subspace(const Tensor& weight, const PQGeometry& geo, int64_t m, const PQTrainOptions& opt, int threads,
+KMeansResult train_subspace(const Tensor& weight, const PQGeometry& geo, int64_t m, const PQTrainOptions& opt, int threads,
                    float* codebooks, uint8_t* codes, const KMeansIterationFn& on_iter) {
     const int64_t P = geo.kernel_size(), Mg = geo.subspaces_per_group(), ctg = geo.outputs_per_group();
     const int64_t gi = m / Mg, j = m % Mg;
@@ -142,16 +150,14 @@ int train_subspace(const Tensor& weight, const PQGeometry& geo, int64_t m, const
     ko.max_train = opt.max_train;
     ko.seed = derive_seed(opt.seed, static_cast<uint64_t>(m));
     ko.threads = threads;
-    // Small training sets: k-means++ from one seed can land in a poor local minimum, and
-    // restarts cost next to nothing there (kSmallProblem: vectors x K).
     const RowMatrixXf x = pq_training_set(weight, geo, m);
-    ko.n_init = x.rows() * geo.K < kSmallProblem ? kSmallProblemRestarts : 1;
-    const KMeansResult r = kmeans(x, ko, on_iter);
+    ko.n_init = runs_per_subspace(geo, opt);
+    KMeansResult r = kmeans(x, ko, on_iter);
     std::copy(r.centroids.data(), r.centroids.data() + geo.K * geo.dsub, codebooks + m * geo.K * geo.dsub);
     for (int64_t cl = 0; cl < ctg; ++cl)
         for (int64_t p = 0; p < P; ++p)
             codes[((gi * ctg + cl) * P + p) * Mg + j] = static_cast<uint8_t>(r.assign[cl * P + p]);
-    return r.iterations;
+    return r;
 }
 
 }  // namespace
@@ -168,7 +174,9 @@ PQWeights train_pq(const Tensor& weight, LayerKind kind, int64_t groups, PQConfi
 
     const int64_t M = geo.subspaces();
     const int threads = std::max(opt.threads, 1);
-    const int64_t total = M * std::max(opt.max_iter, 1);
+    // Progress counts Lloyd iterations of every run; runs that stop early fill up their share.
+    const int64_t per_subspace = int64_t(std::max(opt.max_iter, 1)) * runs_per_subspace(geo, opt);
+    const int64_t total = M * per_subspace;
     q.codebooks.assign(M * geo.K * geo.dsub, 0.0f);
     std::vector<uint8_t> codes(geo.num_codes());
     int64_t iterations = 0;
@@ -203,9 +211,9 @@ PQWeights train_pq(const Tensor& weight, LayerKind kind, int64_t groups, PQConfi
                     if (reporter) report_done(d);
                 };
                 for (int64_t m = next.fetch_add(1); m < M && !stop.load(); m = next.fetch_add(1)) {
-                    const int it = train_subspace(weight, geo, m, opt, 1, q.codebooks.data(), codes.data(), on_iter);
-                    done.fetch_add(std::max(opt.max_iter, 1) - it);
-                    iterations += it;
+                    const KMeansResult r = train_subspace(weight, geo, m, opt, 1, q.codebooks.data(), codes.data(), on_iter);
+                    done.fetch_add(per_subspace - r.all_iterations);
+                    iterations += r.iterations;
                 }
             } catch (...) {
                 record();
@@ -238,9 +246,9 @@ PQWeights train_pq(const Tensor& weight, LayerKind kind, int64_t groups, PQConfi
         int64_t done = 0;
         for (int64_t m = 0; m < M; ++m) {
             auto on_iter = [&](int, double) { report_done(++done); };
-            const int it = train_subspace(weight, geo, m, opt, threads, q.codebooks.data(), codes.data(), on_iter);
-            done += std::max(opt.max_iter, 1) - it;
-            iterations += it;
+            const KMeansResult r = train_subspace(weight, geo, m, opt, threads, q.codebooks.data(), codes.data(), on_iter);
+            done += per_subspace - r.all_iterations;
+            iterations += r.iterations;
         }
     }
     report_done(total);

@@ -94,7 +94,13 @@ struct PQTrainOptions {
     int64_t max_train = 0;  // > 0: subsample each subspace's training set to this many vectors
     uint64_t seed = 0;      // subspace m uses derive_seed(seed, m)
     int threads = 1;        // does not change the result
+    int restarts = 0;       // k-means runs per subspace, best kept (0: pq_restarts(vectors, K))
 };
+
+// Restarts for a subspace of `vectors` training vectors and K codewords: small training sets
+// land in poor local minima from one seed and restarts cost next to nothing there, so runs
+// fill a budget of vectors x K x runs = 2^18, between 1 and 16 runs.
+int pq_restarts(int64_t vectors, int64_t K);
 
 struct PQTrainStats {
     double mse = 0;              // mean over weight elements of (W - W_hat)^2

@@ -52,6 +52,13 @@ TEST(QuantizeCli, SavedModelReproducesTheReportedTop1Exactly) {
     const CliRun e = qcnn({"eval", "--model", out.string(), "--limit", "2000", "--threads", "1", "--json"});
     ASSERT_EQ(e.code, 0) << e.err;
     EXPECT_EQ(json::parse(e.out)["top1"].as_number(), r["top1"].as_number());
+    // On disk: the cost model's stored bytes (packed codes + codebooks of the quantized layers,
+    // float weights of the dense ones, biases) within 10% (HDF5 metadata and provenance on top).
+    const double stored = r["weight_bytes_quantized"].as_number() + r["bias_bytes"].as_number();
+    const double size = static_cast<double>(fs::file_size(out));
+    EXPECT_GT(stored, 0.0);
+    EXPECT_LE(size, 1.10 * stored) << "file " << size << " bytes, cost model " << stored;
+    EXPECT_GE(size, 0.90 * stored) << "file " << size << " bytes, cost model " << stored;
 }
 
 TEST(QuantizeCli, CalibratingOnTheEvaluationSetIsFlagged) {

@@ -104,6 +104,32 @@ TEST(KMeans, SameSeedSameBitsAcrossThreadCounts) {
     }
 }
 
+// Greedy k-means++ keeps, per step, the best of greedy_trials(k) D^2-sampled candidates: its
+// seeding potential (inertia before any Lloyd iteration) is lower than plain k-means++'s on
+// average over seeds, and it keeps the same-seed-same-bits property for any thread count.
+TEST(KMeans, GreedySeedingBeatsPlainSeeding) {
+    EXPECT_EQ(greedy_trials(1), 2);
+    EXPECT_EQ(greedy_trials(16), 4);   // 2 + floor(ln 16 = 2.77)
+    EXPECT_EQ(greedy_trials(256), 7);  // 2 + floor(5.55)
+    const RowMatrixXf x = random_normal(2000, 4, 11);
+    double plain = 0, greedy = 0;
+    for (uint64_t seed = 0; seed < 12; ++seed) {
+        KMeansOptions o;
+        o.k = 32;
+        o.max_iter = 0;
+        o.seed = seed;
+        o.init = KMeansInit::PlusPlus;
+        plain += kmeans(x, o).inertia;
+        o.init = KMeansInit::GreedyPlusPlus;
+        const KMeansResult g1 = kmeans(x, o);
+        o.threads = 2;
+        const KMeansResult g2 = kmeans(x, o);
+        EXPECT_TRUE(same_bits(g1.centroids, g2.centroids)) << "seed " << seed;
+        greedy += g1.inertia;
+    }
+    EXPECT_LT(greedy, 0.95 * plain) << "greedy " << greedy << " plain " << plain;
+}
+
 TEST(KMeans, ExactWhenKCoversDistinctPoints) {
     // 9 distinct 3-d points, each repeated a different number of times, shuffled.
     const uint64_t seed = 11;

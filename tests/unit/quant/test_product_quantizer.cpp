@@ -236,12 +236,15 @@ TEST(ProductQuantizer, ProgressAndCancel) {
             return true;
         });
         ASSERT_GE(seen.size(), 2u);
+        // 8 subspaces x 5 iterations x the k-means runs of each (64 vectors x K = 8: 16 runs).
+        const int64_t total = 8 * 5 * pq_restarts(64, 8);
+        EXPECT_EQ(pq_restarts(64, 8), 16);
         EXPECT_EQ(seen.front().done, 0);
-        EXPECT_EQ(seen.back().done, 8 * 5);
+        EXPECT_EQ(seen.back().done, total);
         for (const Progress& p : seen) {
             EXPECT_EQ(p.stage, "kmeans");
             EXPECT_EQ(p.layer, "fc7");
-            EXPECT_EQ(p.total, 8 * 5);
+            EXPECT_EQ(p.total, total);
             EXPECT_LE(p.done, p.total);
         }
         // One thread reports every iteration, so a cancel takes effect at once. With threads,

@@ -1,0 +1,70 @@
+// HDF5 results of sweeps (docs/sweeps.md has the full layout):
+//   /sweeps/<id>            group; attributes: spec (the JSON as given), schema_version,
+//                           app_version, git_commit, seed(s), host, cpu_model, threads,
+//                           qt_version ("" from the CLI), eigen_version, hdf5_version,
+//                           start_utc, end_utc, status, model_path, model_sha256, data_spec,
+//                           samples
+//   /sweeps/<id>/runs       chunked, extendable 1-D compound dataset of RunRow
+//   /sweeps/<id>/layers     chunked, extendable 1-D compound dataset of LayerRow
+// Fixed-length strings only, snake_case field names with units. Each append is flushed to
+// disk before it returns, so a killed process leaves every appended run readable.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/sweep/sweep.h"
+
+namespace qcnn {
+
+inline constexpr int kResultsSchemaVersion = 1;
+
+struct SweepAttributes {
+    std::string spec_json, app_version, git_commit, seeds, host, cpu_model, qt_version, eigen_version,
+        hdf5_version, start_utc, end_utc, status, model_path, model_sha256, data_spec;
+    int64_t threads = 0, samples = 0;
+    // Attribute spec_canonical: to_json() of the parsed spec (model path resolved); --resume
+    // matches a sweep by it, so layout and whitespace changes to the spec file do not matter.
+    std::string spec_canonical;
+};
+
+// Host, CPU model, library versions, app version and git commit (when known) of this build.
+SweepAttributes environment_attributes();
+
+class ResultsFile {
+public:
+    // Creates `path` (or opens it when it exists) and a new group /sweeps/<id>. Errors name
+    // the path.
+    static ResultsFile create(const std::string& path, const std::string& sweep_id, const SweepAttributes& attrs);
+    // Opens an existing sweep for appending (--resume). Errors name the path and the id.
+    static ResultsFile open(const std::string& path, const std::string& sweep_id);
+    // Opens an existing sweep read-only (append and set_status then throw). Errors name the
+    // path and the id.
+    static ResultsFile read(const std::string& path, const std::string& sweep_id);
+
+    ResultsFile(ResultsFile&&) noexcept;
+    ResultsFile& operator=(ResultsFile&&) noexcept;
+    ~ResultsFile();
+
+    // Appends one run and its layers, then flushes the file.
+    void append(const RunRow& run, const std::vector<LayerRow>& layers);
+    void set_status(const std::string& status, const std::string& end_utc);
+    SweepAttributes attributes() const;
+    std::vector<RunRow> runs() const;
+    std::vector<LayerRow> layers() const;
+
+private:
+    struct Impl;
+    explicit ResultsFile(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Ids of the sweeps in a results file, in creation order.
+std::vector<std::string> list_sweeps(const std::string& path);
+
+// CSV of a runs table (header line of the field names, one line per row).
+std::string runs_csv(const std::vector<RunRow>& rows);
+
+}  // namespace qcnn

@@ -1,0 +1,203 @@
+// run_sweep: every point of a spec, one run after the other, each appended to the results file
+// and flushed before the next starts; --resume completes the newest sweep of the same spec.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "core/eval/model_summary.h"
+#include "core/quant/settings.h"
+#include "core/sweep/results_file.h"
+#include "core/sweep/sweep.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+#include "core/util/sha256.h"
+
+namespace qcnn {
+
+namespace {
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// "20250314T093012Z", with "_2", "_3", ... appended when the file already has that id.
+std::string new_sweep_id(const std::string& path) {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    std::set<std::string> taken;
+    if (std::filesystem::exists(path))
+        for (const std::string& id : list_sweeps(path)) taken.insert(id);
+    std::string id = buf;
+    for (int n = 2; taken.count(id); ++n) id = cat(buf, "_", n);
+    return id;
+}
+
+std::string seeds_text(const std::vector<uint64_t>& seeds) {
+    std::string s;
+    for (uint64_t x : seeds) s += cat(s.empty() ? "" : ",", x);
+    return s;
+}
+
+bool same_point(const RunRow& row, const SweepPoint& p) {
+    return row.settings == p.layers && row.ec == to_string(p.ec) && row.seed == p.seed;
+}
+
+}  // namespace
+
+SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, const std::string& results_path,
+                       const SweepOptions& opt, const ProgressFn& progress, const RunFinished& on_run) {
+    const auto t_start = std::chrono::steady_clock::now();
+    SweepSpec spec = spec_in;
+    if (opt.threads >= 0) spec.threads = opt.threads;
+    const std::vector<SweepPoint> points = expand(spec);
+    const int64_t total = static_cast<int64_t>(points.size());
+
+    // Everything that can be checked before a run starts is checked before the file is touched:
+    // the model, the data and every run's settings against the model's layers.
+    const auto net = load_model(spec.model);
+    DataOptions dopts;
+    dopts.mean = spec.mean;
+    dopts.std = spec.std;
+    dopts.limit = spec.limit;
+    const int64_t samples = [&] {
+        const auto data = open_dataset(spec.data, dopts);
+        check_compatible(*net, *data, spec.data);
+        return data->size();
+    }();
+    {
+        std::set<std::string> checked;
+        for (const SweepPoint& p : points) {
+            if (!checked.insert(p.layers).second) continue;
+            try {
+                resolve_settings(*net, parse_layer_settings(p.layers));
+            } catch (const Error& e) {
+                fail("sweep run ", p.index, " ('", p.layers, "'): ", e.what());
+            }
+        }
+    }
+    const std::string canonical = to_json(spec_in);
+    const std::string model_sha = sha256_file(spec.model);
+
+    SweepOutcome out;
+    out.runs_total = total;
+    std::optional<ResultsFile> file;
+    std::map<int64_t, RunRow> rows;          // by run index
+    std::map<int64_t, std::vector<LayerRow>> layer_rows_by_run;
+    if (opt.resume) {
+        if (!std::filesystem::exists(results_path))
+            fail(results_path, ": --resume: no such file (run without --resume to start the sweep)");
+        const std::vector<std::string> ids = list_sweeps(results_path);
+        for (auto it = ids.rbegin(); it != ids.rend() && out.sweep_id.empty(); ++it)
+            if (ResultsFile::read(results_path, *it).attributes().spec_canonical == canonical) out.sweep_id = *it;
+        if (out.sweep_id.empty()) {
+            std::string list;
+            for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
+            fail(results_path, ": --resume: no sweep in this file was started with this spec (sweeps: ",
+                 list.empty() ? "none" : list, "); run without --resume to start a new sweep");
+        }
+        file.emplace(ResultsFile::open(results_path, out.sweep_id));
+        const SweepAttributes attrs = file->attributes();
+        if (attrs.model_sha256 != model_sha)
+            fail(results_path, ": --resume: sweep '", out.sweep_id, "': the model ", spec.model,
+                 " changed since the sweep started (SHA-256 ", attrs.model_sha256, ", now ", model_sha, ")");
+        for (RunRow& r : file->runs()) {
+            if (r.run_index < 0 || r.run_index >= total || !same_point(r, points[static_cast<size_t>(r.run_index)]))
+                fail(results_path, ": sweep '", out.sweep_id, "': run ", r.run_index, " ('", r.settings,
+                     "') does not match the spec's run order");
+            rows[r.run_index] = std::move(r);
+        }
+        for (LayerRow& l : file->layers()) layer_rows_by_run[l.run_index].push_back(std::move(l));
+        out.runs_skipped = static_cast<int64_t>(rows.size());
+        file->set_status("running", "");
+    } else {
+        SweepAttributes attrs = environment_attributes();
+        attrs.spec_json = spec_text.empty() ? canonical : spec_text;
+        attrs.spec_canonical = canonical;
+        attrs.seeds = seeds_text(spec.seeds);
+        attrs.threads = resolve_threads(spec.threads);
+        attrs.start_utc = utc_now();
+        attrs.status = "running";
+        attrs.model_path = spec.model;
+        attrs.model_sha256 = model_sha;
+        attrs.data_spec = spec.data;
+        attrs.samples = samples;
+        out.sweep_id = new_sweep_id(results_path);
+        file.emplace(ResultsFile::create(results_path, out.sweep_id, attrs));
+    }
+
+    // Marks the sweep in the file, keeping the original exception when that fails too.
+    const auto mark = [&](const char* status) {
+        try {
+            file->set_status(status, utc_now());
+        } catch (const std::exception&) {
+        }
+    };
+    try {
+        int64_t done = static_cast<int64_t>(rows.size());
+        report(progress, {"sweep", "", done, total});
+        EvalResult float_eval;
+        bool have_float = false;
+        for (const SweepPoint& p : points) {
+            if (rows.count(p.index)) continue;
+            const std::string label = cat("run ", p.index + 1, "/", total);
+            ProgressFn nested;
+            if (progress)
+                nested = [&progress, &label](const Progress& q) {
+                    Progress x = q;
+                    x.layer = label;
+                    return progress(x);
+                };
+            // The float network is evaluated once (same data, batch and threads for every run).
+            const RunResult r = run_quantization(run_spec(spec, p), have_float ? &float_eval : nullptr, nested);
+            if (!have_float) {
+                float_eval = r.float_eval;
+                have_float = true;
+            }
+            std::optional<SpeedMeasurement> speed;
+            if (spec.measure_speed)
+                speed = measure_speed(*net, r.q.network, net->sample_shape(), spec.threads, spec.kernel);
+            const SpeedMeasurement* sp = speed ? &*speed : nullptr;
+            RunRow row = run_row(p, r, sp);
+            std::vector<LayerRow> lrows = layer_rows(p, r, sp);
+            file->append(row, lrows);
+            ++out.runs_done;
+            rows[p.index] = row;
+            layer_rows_by_run[p.index] = std::move(lrows);
+            if (on_run) on_run(p, r, row);
+            ++done;
+            // After the last run there is nothing left to cancel.
+            if (done < total)
+                report(progress, {"sweep", "", done, total});
+            else if (progress)
+                progress({"sweep", "", done, total});
+        }
+        file->set_status("completed", utc_now());
+    } catch (const Cancelled&) {
+        mark("cancelled");
+        throw;
+    } catch (...) {
+        mark("failed");
+        throw;
+    }
+    out.status = "completed";
+    for (auto& [index, row] : rows) {
+        out.rows.push_back(std::move(row));
+        for (LayerRow& l : layer_rows_by_run[index]) out.layer_rows.push_back(std::move(l));
+    }
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    return out;
+}
+
+}  // namespace qcnn

@@ -1,0 +1,160 @@
+// Sweeps: one versioned JSON spec (docs/sweeps.md) shared by `qcnn sweep` and the workbench,
+// expanded into runs in a fixed order; each finished run is one row of `runs` and one row
+// per weight layer of `layers` in an HDF5 results file (core/sweep/results_file.h).
+//
+// Spec, version 1 (keys not listed are an error, so typos do not pass silently):
+//   {
+//     "qcnn_sweep": 1,                       required: the schema version
+//     "model": "datasets/vgg7.onnx",         relative paths: relative to the spec file
+//     "data": "fashion-mnist:test",          evaluation dataset spec (core/data/dataset.h)
+//     "calib_data": "",                      "" = the training split of "data"
+//     "calib_images": 0,                     0 = RunSpec's default
+//     "mean": [], "std": [],                 preprocessing after scaling to [0,1]
+//     "limit": 0, "batch": 64,               evaluation images (0 = all), batch size
+//     "base": "conv1=dense",                 settings applied to every run (settings.h syntax)
+//     "grid": [                              one entry per layer group; the runs are the
+//       {"layers": "conv",                   cartesian product of every group's values
+//        "settings": ["8/128", "4/16"]},     ("conv", "fc", or one layer's alias / node name;
+//       {"layers": "fc",                      each value is a settings.h value: "C_s'/K",
+//        "subspace_dims": [2, 4],             "C_s'/K:noec" or "dense"). Either "settings" or
+//        "codewords": [16, 32]}               subspace_dims x codewords (+ "dense": true to add
+//     ],                                      the dense option).
+//     "ec": ["none", "network"],             error-correction modes (each run takes one)
+//     "seeds": [0],                          each run takes one
+//     "threads": 0,                          0 = all cores
+//     "kmeans_iters": 25, "ec_iters": 6,
+//     "kernel": "fast",                      quantized evaluation kernel: fast | reference
+//     "measure_speed": false                 time dense vs quantized forward passes per run
+//   }
+// Run order: ec mode outermost, then seeds, then grid groups in spec order with the last
+// group varying fastest. A run's settings text is `base` followed by one item per group.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/eval/run.h"
+#include "core/util/json.h"
+#include "core/util/progress.h"
+
+namespace qcnn {
+
+inline constexpr int kSweepSpecVersion = 1;
+
+struct SweepGroup {
+    std::string layers;                 // "conv", "fc", or a layer alias / ONNX node name
+    std::vector<std::string> settings;  // values in settings.h syntax, in run order
+
+    bool operator==(const SweepGroup&) const = default;
+};
+
+struct SweepSpec {
+    std::string model, data, calib_data;
+    int64_t calib_images = 0;
+    std::vector<float> mean, std;
+    int64_t limit = 0;
+    int64_t batch = 64;
+    std::string base;                   // settings applied to every run
+    std::vector<SweepGroup> grid;       // empty: one run of `base` per ec mode and seed
+    std::vector<EcMode> ec = {EcMode::None};
+    std::vector<uint64_t> seeds = {0};
+    int threads = 0;
+    int kmeans_iters = 25;
+    int ec_iters = QuantizeOptions{}.ec_iterations;
+    LutKernel kernel = LutKernel::Fast;
+    bool measure_speed = false;
+
+    bool operator==(const SweepSpec&) const = default;
+};
+
+// Parses and validates a spec (every settings value, ec mode and group name; model
+// existence is checked when the sweep runs). `what` names the source in errors, which name
+// the offending key, e.g. "sweep.json: grid[1].codewords[0]: K = 300 is out of range (2..256)".
+// `base_dir` resolves relative model paths ("" leaves them as written).
+SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const std::string& base_dir = "");
+SweepSpec load_sweep_spec(const std::string& path);
+// Canonical JSON (what the workbench saves); parse_sweep_spec(json::parse(to_json(s))) == s.
+std::string to_json(const SweepSpec& s);
+void save_sweep_spec(const std::string& path, const SweepSpec& s);
+
+struct SweepPoint {
+    int64_t index = 0;       // position in run order, 0-based
+    std::string layers;      // settings text of this run (base + one item per group)
+    EcMode ec = EcMode::None;
+    uint64_t seed = 0;
+};
+
+std::vector<SweepPoint> expand(const SweepSpec& s);
+// The RunSpec of one point (model, data, calibration, threads, ... from the spec).
+RunSpec run_spec(const SweepSpec& s, const SweepPoint& p);
+
+// One row of the `runs` table (units in the names).
+struct RunRow {
+    int64_t run_index = 0;
+    std::string settings;    // the point's settings text
+    std::string ec;          // "none" | "layer" | "network"
+    uint64_t seed = 0;
+    double top1 = 0, top5 = 0, top1_float = 0, top5_float = 0;  // fractions in [0, 1]
+    double compression = 0, theoretical_speedup = 0;
+    double measured_speedup = 0;     // NaN when speed was not measured
+    double dense_ms = 0, quantized_ms = 0;  // per batch-1 forward; NaN when not measured
+    int64_t memory_bytes_dense = 0, memory_bytes_quantized = 0;
+    double quantize_seconds = 0, eval_seconds = 0;
+};
+
+// One row of the `layers` table.
+struct LayerRow {
+    int64_t run_index = 0;
+    std::string name, alias, op;     // op: "conv" | "fc"
+    int64_t subspace_dim = 0, codewords = 0;  // 0, 0 for a dense layer
+    std::string ec;                  // the mode applied to this layer ("none" when not corrected)
+    int64_t params = 0;
+    int64_t bytes_dense = 0, bytes_quantized = 0;
+    int64_t flops_dense = 0, flops_quantized = 0;
+    double theoretical_speedup = 0;
+    double dense_ms = 0, quantized_ms = 0;  // NaN when speed was not measured
+    double response_error = 0;       // relative L2 error of the layer's output (0 for dense)
+};
+
+// Measured latency of the float and the quantized network at batch 1 with the spec's
+// threads: median of repeated forwards within `budget_seconds` each, whole network and
+// per weight layer (Engine::forward's node timings).
+struct SpeedMeasurement {
+    double dense_ms = 0, quantized_ms = 0;
+    std::vector<double> layer_dense_ms, layer_quantized_ms;  // per weight layer, network order
+};
+SpeedMeasurement measure_speed(const Network& dense, const Network& quantized, const Shape& sample_shape,
+                               int threads, LutKernel kernel, double budget_seconds = 0.5);
+
+// Rows of one finished run. `speed` null: speeds are NaN.
+RunRow run_row(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* speed);
+std::vector<LayerRow> layer_rows(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* speed);
+
+struct SweepOptions {
+    bool resume = false;     // skip runs already in the file (same spec required)
+    int threads = -1;        // >= 0 overrides the spec's threads
+};
+
+struct SweepOutcome {
+    std::string sweep_id;
+    std::string status;      // "completed" | "cancelled" | "failed"
+    int64_t runs_total = 0, runs_done = 0, runs_skipped = 0;
+    std::vector<RunRow> rows;  // every run of the table, in run order (including resumed ones)
+    std::vector<LayerRow> layer_rows;  // the layer rows of `rows`, in the same order
+    double seconds = 0;
+};
+
+// Called after each run has been appended and flushed.
+using RunFinished = std::function<void(const SweepPoint&, const RunResult&, const RunRow&)>;
+
+// Runs every point of the spec, appending to `results_path` (created when absent; --resume
+// reopens it). Progress: stage "sweep" (done = finished runs, total = runs) with the stages of
+// run_quantization nested inside (Progress::layer = "run i/n"). A cancel marks the sweep
+// "cancelled" in the file and rethrows qcnn::Cancelled; a run that throws marks it "failed",
+// keeps every finished run, and rethrows.
+SweepOutcome run_sweep(const SweepSpec& spec, const std::string& spec_text, const std::string& results_path,
+                       const SweepOptions& opt, const ProgressFn& progress = {}, const RunFinished& on_run = {});
+
+}  // namespace qcnn

@@ -1,0 +1,308 @@
+// run_sweep on the bundled LeNet-5 (4 small runs): the table, progress, cancel, failure,
+// resume giving the same table as an uninterrupted sweep, and a `qcnn sweep` process killed
+// with SIGKILL leaving every finished run readable.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+
+#include "core/eval/model_summary.h"
+#include "core/sweep/results_file.h"
+#include "sweep_test_util.h"
+
+namespace qcnn {
+namespace {
+
+// The uninterrupted sweep every test compares against (computed once).
+const SweepOutcome& reference_outcome() {
+    static const SweepOutcome outcome = [] {
+        const test::ScratchDir dir("-reference");
+        return run_sweep(test::lenet_spec(), "", dir.file("reference.h5"), {});
+    }();
+    return outcome;
+}
+
+TEST(RunSweep, WritesOneRowPerRunAndPerLayerWithTheSpecsSettings) {
+    test::ScratchDir dir;
+    const std::string path = dir.file("r.h5");
+    const SweepSpec spec = test::lenet_spec();
+    std::vector<Progress> sweep_reports;
+    std::map<std::string, int> nested_labels;
+    std::vector<int64_t> finished;
+    const SweepOutcome o = run_sweep(
+        spec, "{\"as\": \"given\"}", path, {},
+        [&](const Progress& p) {
+            if (p.stage == "sweep")
+                sweep_reports.push_back(p);
+            else
+                ++nested_labels[p.layer];
+            return true;
+        },
+        [&](const SweepPoint& p, const RunResult& r, const RunRow& row) {
+            finished.push_back(p.index);
+            EXPECT_EQ(row.top1, r.quant_eval.top1);
+        });
+    EXPECT_EQ(o.status, "completed");
+    EXPECT_EQ(o.runs_total, 4);
+    EXPECT_EQ(o.runs_done, 4);
+    EXPECT_EQ(o.runs_skipped, 0);
+    EXPECT_EQ(finished, (std::vector<int64_t>{0, 1, 2, 3}));
+    ASSERT_EQ(sweep_reports.size(), 5u);
+    for (int64_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(sweep_reports[i].done, i);
+        EXPECT_EQ(sweep_reports[i].total, 4);
+    }
+    EXPECT_EQ(nested_labels.size(), 4u);
+    for (const char* label : {"run 1/4", "run 2/4", "run 3/4", "run 4/4"}) EXPECT_GT(nested_labels[label], 0) << label;
+
+    // The table: the spec's runs in order, with sane values.
+    const std::vector<SweepPoint> points = expand(spec);
+    ASSERT_EQ(o.rows.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+        const RunRow& r = o.rows[i];
+        EXPECT_EQ(r.run_index, static_cast<int64_t>(i));
+        EXPECT_EQ(r.settings, points[i].layers);
+        EXPECT_EQ(r.ec, "none");
+        EXPECT_EQ(r.top1_float, o.rows[0].top1_float);  // one float evaluation for all
+        EXPECT_GT(r.top1, 0.5);
+        EXPECT_LE(r.top1, r.top5);
+        EXPECT_GT(r.compression, 1.0);
+        EXPECT_GT(r.memory_bytes_dense, r.memory_bytes_quantized);
+        EXPECT_TRUE(std::isnan(r.measured_speedup));  // measure_speed is off
+        EXPECT_GT(r.quantize_seconds, 0.0);
+    }
+    EXPECT_EQ(o.rows[0].settings, "conv2=dense,fc=4/16");
+    EXPECT_EQ(o.rows[3].settings, "conv2=4/16,fc=8/16");
+    // LeNet-5: 2 conv + 2 FC layers per run.
+    ASSERT_EQ(o.layer_rows.size(), 4u * 4u);
+    const LayerRow& conv2_dense = o.layer_rows[1];
+    EXPECT_EQ(conv2_dense.alias, "conv2");
+    EXPECT_EQ(conv2_dense.op, "conv");
+    EXPECT_EQ(conv2_dense.subspace_dim, 0);
+    EXPECT_EQ(conv2_dense.bytes_dense, conv2_dense.bytes_quantized);
+    EXPECT_EQ(conv2_dense.response_error, 0.0);
+    const LayerRow& conv2_q = o.layer_rows[4 * 2 + 1];
+    EXPECT_EQ(conv2_q.run_index, 2);
+    EXPECT_EQ(conv2_q.subspace_dim, 4);
+    EXPECT_EQ(conv2_q.codewords, 16);
+    EXPECT_GT(conv2_q.response_error, 0.0);
+    EXPECT_GT(conv2_q.params, 0);
+    EXPECT_LT(conv2_q.bytes_quantized, conv2_q.bytes_dense);
+
+    // The file holds exactly the outcome, and the attributes of the run.
+    const ResultsFile f = ResultsFile::read(path, o.sweep_id);
+    test::expect_same_results(f.runs(), o.rows);
+    test::expect_same_results(f.layers(), o.layer_rows);
+    const SweepAttributes a = f.attributes();
+    EXPECT_EQ(a.status, "completed");
+    EXPECT_EQ(a.spec_json, "{\"as\": \"given\"}");
+    EXPECT_EQ(a.spec_canonical, to_json(spec));
+    EXPECT_EQ(a.model_path, spec.model);
+    EXPECT_EQ(a.model_sha256.size(), 64u);
+    EXPECT_EQ(a.data_spec, "fashion-mnist:test");
+    EXPECT_EQ(a.samples, 64);
+    EXPECT_EQ(a.threads, 2);
+    EXPECT_EQ(a.seeds, "0");
+    EXPECT_EQ(a.end_utc.size(), 20u);
+    EXPECT_EQ(list_sweeps(path), std::vector<std::string>{o.sweep_id});
+}
+
+TEST(RunSweep, CancelAfterTwoRunsThenResumeGivesTheUninterruptedTable) {
+    test::ScratchDir dir;
+    const std::string path = dir.file("r.h5");
+    const SweepSpec spec = test::lenet_spec();
+    const auto cancel_after_two = [](const Progress& p) { return !(p.stage == "sweep" && p.done == 2); };
+    EXPECT_THROW(run_sweep(spec, "", path, {}, cancel_after_two), Cancelled);
+    const std::vector<std::string> ids = list_sweeps(path);
+    ASSERT_EQ(ids.size(), 1u);
+    {
+        const ResultsFile f = ResultsFile::read(path, ids[0]);
+        EXPECT_EQ(f.attributes().status, "cancelled");
+        EXPECT_FALSE(f.attributes().end_utc.empty());
+        ASSERT_EQ(f.runs().size(), 2u);
+        EXPECT_EQ(f.layers().size(), 8u);
+    }
+
+    std::vector<int64_t> ran;
+    SweepOptions resume;
+    resume.resume = true;
+    const SweepOutcome o = run_sweep(spec, "", path, resume, {},
+                                     [&](const SweepPoint& p, const RunResult&, const RunRow&) { ran.push_back(p.index); });
+    EXPECT_EQ(o.sweep_id, ids[0]);
+    EXPECT_EQ(o.runs_skipped, 2);
+    EXPECT_EQ(o.runs_done, 2);
+    EXPECT_EQ(ran, (std::vector<int64_t>{2, 3}));
+    test::expect_same_results(o.rows, reference_outcome().rows);
+    test::expect_same_results(o.layer_rows, reference_outcome().layer_rows);
+    {
+        const ResultsFile f = ResultsFile::read(path, ids[0]);
+        EXPECT_EQ(f.attributes().status, "completed");
+        test::expect_same_results(f.runs(), reference_outcome().rows);
+        test::expect_same_results(f.layers(), reference_outcome().layer_rows);
+    }
+    EXPECT_EQ(list_sweeps(path).size(), 1u);  // resumed in place, no new sweep
+
+    // Resuming a completed sweep runs nothing.
+    const SweepOutcome again = run_sweep(spec, "", path, resume);
+    EXPECT_EQ(again.runs_done, 0);
+    EXPECT_EQ(again.runs_skipped, 4);
+}
+
+TEST(RunSweep, ResumeNeedsASweepOfTheSameSpec) {
+    test::ScratchDir dir;
+    const std::string path = dir.file("r.h5");
+    SweepOptions resume;
+    resume.resume = true;
+    try {
+        run_sweep(test::lenet_spec(), "", path, resume);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  path + ": --resume: no such file (run without --resume to start the sweep)");
+    }
+    SweepSpec one = test::lenet_spec();
+    one.grid = {{"fc", {"4/16"}}};
+    run_sweep(one, "", path, {});
+    try {
+        run_sweep(test::lenet_spec(), "", path, resume);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(path + ": --resume: no sweep in this file was started with this spec"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(RunSweep, AFailingRunMarksTheSweepFailedAndKeepsFinishedRuns) {
+    test::ScratchDir dir;
+    const std::string path = dir.file("r.h5");
+    const auto fail_after_first = [](const SweepPoint& p, const RunResult&, const RunRow&) {
+        if (p.index == 0) fail("run 0 post-processing failed");
+    };
+    EXPECT_THROW(run_sweep(test::lenet_spec(), "", path, {}, {}, fail_after_first), Error);
+    const ResultsFile f = ResultsFile::read(path, list_sweeps(path).at(0));
+    EXPECT_EQ(f.attributes().status, "failed");
+    ASSERT_EQ(f.runs().size(), 1u);
+    EXPECT_EQ(f.runs()[0].settings, "conv2=dense,fc=4/16");
+    EXPECT_GT(f.runs()[0].top1, 0.5);
+    EXPECT_EQ(f.layers().size(), 4u);
+}
+
+TEST(RunSweep, BadSettingsFailBeforeTheFileIsCreated) {
+    test::ScratchDir dir;
+    SweepSpec spec = test::lenet_spec();
+    spec.grid = {{"conv9", {"4/16"}}};
+    try {
+        run_sweep(spec, "", dir.file("r.h5"), {});
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("sweep run 0 ('conv9=4/16'): layer settings: unknown layer 'conv9'"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir.file("r.h5")));
+}
+
+TEST(MeasureSpeed, MediansPerNetworkAndPerWeightLayer) {
+    const auto net = load_model(QCNN_DATASETS_DIR "/lenet5.onnx");
+    const SpeedMeasurement m = measure_speed(*net, *net, net->sample_shape(), 1, LutKernel::Fast, 0.02);
+    EXPECT_GT(m.dense_ms, 0.0);
+    EXPECT_GT(m.quantized_ms, 0.0);
+    ASSERT_EQ(m.layer_dense_ms.size(), 4u);
+    ASSERT_EQ(m.layer_quantized_ms.size(), 4u);
+    double layers = 0;
+    for (double ms : m.layer_dense_ms) {
+        EXPECT_GT(ms, 0.0);
+        layers += ms;
+    }
+    EXPECT_LT(layers, 2.0 * m.dense_ms + 0.05);  // per-layer medians fit in the whole forward
+
+    // Rows take the measurement as given.
+    SweepSpec spec = test::lenet_spec();
+    spec.grid = {{"fc", {"4/16"}}};
+    const SweepPoint p = expand(spec).at(0);
+    const RunResult r = run_quantization(run_spec(spec, p));
+    const RunRow row = run_row(p, r, &m);
+    EXPECT_EQ(row.dense_ms, m.dense_ms);
+    EXPECT_EQ(row.measured_speedup, m.dense_ms / m.quantized_ms);
+    const std::vector<LayerRow> layers_rows = layer_rows(p, r, &m);
+    ASSERT_EQ(layers_rows.size(), 4u);
+    EXPECT_EQ(layers_rows[3].quantized_ms, m.layer_quantized_ms[3]);
+    EXPECT_EQ(layers_rows[3].ec, "none");
+    EXPECT_EQ(layers_rows[3].codewords, 16);
+    EXPECT_EQ(layers_rows[3].params, 1290);
+    EXPECT_EQ(layers_rows[3].bytes_dense, 1280 * 4);
+    EXPECT_EQ(layers_rows[3].bytes_dense, r.cost.layers[3].weight_bits_dense / 8);
+}
+
+// Reads `fd` until `count` lines containing `needle` have been seen (or EOF).
+bool wait_for_lines(int fd, const std::string& needle, int count, std::string& seen) {
+    char buf[4096];
+    int found = 0;
+    size_t scanned = 0;
+    while (found < count) {
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) return false;
+        seen.append(buf, static_cast<size_t>(n));
+        for (size_t at; (at = seen.find(needle, scanned)) != std::string::npos; scanned = at + needle.size()) ++found;
+    }
+    return true;
+}
+
+TEST(RunSweep, KilledProcessLeavesAReadableFileWithEveryFinishedRun) {
+    const std::string qcnn = QCNN_BINARY_DIR "/app/qcnn";
+    ASSERT_TRUE(std::filesystem::exists(qcnn)) << qcnn << " is not built (the test depends on the qcnn target)";
+    test::ScratchDir dir;
+    const std::string spec_path = dir.file("spec.json");
+    const std::string path = dir.file("r.h5");
+    save_sweep_spec(spec_path, test::lenet_spec());
+
+    int err_pipe[2];
+    ASSERT_EQ(pipe(err_pipe), 0);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        dup2(err_pipe[1], STDERR_FILENO);
+        close(err_pipe[0]);
+        close(err_pipe[1]);
+        if (FILE* out = std::freopen("/dev/null", "w", stdout)) (void)out;
+        execl(qcnn.c_str(), qcnn.c_str(), "sweep", spec_path.c_str(), "-o", path.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(err_pipe[1]);
+    // "run i/4 done" is printed after run i was appended and flushed.
+    std::string log;
+    const bool two_done = wait_for_lines(err_pipe[0], " done: ", 2, log);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(err_pipe[0]);
+    ASSERT_TRUE(two_done) << "qcnn sweep ended early; stderr:\n" << log;
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << log;
+
+    const std::vector<std::string> ids = list_sweeps(path);
+    ASSERT_EQ(ids.size(), 1u);
+    {
+        const ResultsFile f = ResultsFile::read(path, ids[0]);
+        EXPECT_EQ(f.attributes().status, "running");  // never marked: the process died
+        EXPECT_EQ(f.attributes().end_utc, "");
+        const std::vector<RunRow> runs = f.runs();
+        ASSERT_GE(runs.size(), 2u);
+        ASSERT_LE(runs.size(), 3u);
+        test::expect_same_results(runs, std::vector<RunRow>(reference_outcome().rows.begin(),
+                                                            reference_outcome().rows.begin() + runs.size()));
+    }
+    // --resume completes it to the uninterrupted table.
+    SweepOptions resume;
+    resume.resume = true;
+    const SweepOutcome o = run_sweep(load_sweep_spec(spec_path), "", path, resume);
+    EXPECT_EQ(o.runs_skipped + o.runs_done, 4);
+    test::expect_same_results(o.rows, reference_outcome().rows);
+    test::expect_same_results(ResultsFile::read(path, ids[0]).layers(), reference_outcome().layer_rows);
+}
+
+}  // namespace
+}  // namespace qcnn
