@@ -4,7 +4,7 @@
 // reference twins. Batch 1 and 32, 1 and 2 threads by default; median of many repetitions.
 //
 //   bench_kernels [--json] [--batches 1,32] [--threads 1,2] [--budget SECONDS] [--layers fc,conv]
-//                 [--setting 4/16] [--isa portable,avx2,avx512] [--no-reference]
+//                 [--setting 4/16] [--isa portable,avx2,avx512] [--no-reference] [--precision auto|8|16]
 //
 // Layers: fc = 4096 -> 4096; conv = 3x3, 64 -> 64 channels, 56x56, pad 1. The setting C_s'/K
 // applies to both. "max|diff|" is the largest difference from the dense output over the
@@ -117,9 +117,18 @@ int main(int argc, char** argv) {
     double budget = 1.0;
     int64_t dsub = 4, K = 16;
     std::vector<KernelIsa> isas = supported_isas();
+    LutPrecision precision = LutPrecision::Auto;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--json") json = true;
+        else if (a == "--precision" && i + 1 < argc) {
+            const std::string p = argv[++i];
+            if (p != "auto" && p != "8" && p != "16") {
+                std::cerr << "--precision: expected auto, 8 or 16\n";
+                return 2;
+            }
+            precision = p == "8" ? LutPrecision::Bits8 : p == "16" ? LutPrecision::Bits16 : LutPrecision::Auto;
+        }
         else if (a == "--no-reference") with_reference = false;
         else if (a == "--batches" && i + 1 < argc) batches = parse_list(argv[++i]);
         else if (a == "--threads" && i + 1 < argc) thread_counts = parse_list(argv[++i]);
@@ -146,7 +155,8 @@ int main(int argc, char** argv) {
             K = std::stoll(s.substr(slash + 1));
         } else {
             std::cout << "usage: bench_kernels [--json] [--batches 1,32] [--threads 1,2] [--budget S] "
-                         "[--layers fc,conv] [--setting 4/16] [--isa portable,avx2,avx512] [--no-reference]\n";
+                         "[--layers fc,conv] [--setting 4/16] [--isa portable,avx2,avx512] [--no-reference] "
+                         "[--precision auto|8|16]\n";
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -155,8 +165,9 @@ int main(int argc, char** argv) {
     std::vector<LayerInfo> infos;
     const std::string setting = std::to_string(dsub) + "/" + std::to_string(K);
     if (!json)
-        std::printf("CPU: %s; setting C_s'/K = %s; median ms per batch over >= %.1f s (reference: >= 3 reps)\n",
-                    bench::cpu_model().c_str(), setting.c_str(), budget);
+        std::printf("CPU: %s; setting C_s'/K = %s; table precision %s; median ms per batch over >= %.1f s "
+                    "(reference: >= 3 reps)\n",
+                    bench::cpu_model().c_str(), setting.c_str(), lut_precision_name(precision), budget);
 
     for (const std::string& which : layers) {
         const bool is_fc = which == "fc";
@@ -186,8 +197,8 @@ int main(int argc, char** argv) {
         std::vector<std::pair<std::string, FastConv>> convs;
         for (KernelIsa isa : isas) {
             const std::string impl = std::string("fast-") + isa_name(isa);
-            if (is_fc) fcs.emplace_back(impl, FastFc(geo, layer.codebooks, layer.codes, layer.bias, isa));
-            else convs.emplace_back(impl, FastConv(geo, layer.codebooks, layer.codes, layer.bias, isa));
+            if (is_fc) fcs.emplace_back(impl, FastFc(geo, layer.codebooks, layer.codes, layer.bias, isa, precision));
+            else convs.emplace_back(impl, FastConv(geo, layer.codebooks, layer.codes, layer.bias, isa, precision));
         }
         LayerInfo info;
         info.name = layer.name;
@@ -197,11 +208,11 @@ int main(int argc, char** argv) {
                           (pixels * geo.in_channels * K + pixels * geo.out_channels * P * M);
         info.dense_weight_bytes = (layer.dense.size() + static_cast<int64_t>(layer.bias.size())) * 4;
         if (is_fc) {
-            const FastFc f(geo, layer.codebooks, layer.codes, layer.bias);
+            const FastFc f(geo, layer.codebooks, layer.codes, layer.bias, KernelIsa::Auto, precision);
             info.fast_weight_bytes = f.weight_bytes();
             info.lut_bytes_per_thread = f.lut_bytes(1);
         } else {
-            const FastConv f(geo, layer.codebooks, layer.codes, layer.bias);
+            const FastConv f(geo, layer.codebooks, layer.codes, layer.bias, KernelIsa::Auto, precision);
             info.fast_weight_bytes = f.weight_bytes();
             info.lut_bytes_per_thread = f.lut_bytes(hw, hw, win);
         }

@@ -1,6 +1,10 @@
 #include "ui/main_window.h"
 
 #include <QAction>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
 #include <QDragEnterEvent>
@@ -9,21 +13,42 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFutureWatcher>
+#include <QGridLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+#include <cmath>
 #include <exception>
+#include <limits>
 
+#include "core/data/dataset.h"
+#include "core/eval/evaluate.h"
+#include "core/sweep/results_file.h"
+#include "ui/choice_delegate.h"
+#include "ui/format.h"
 #include "ui/layer_cost_plot.h"
 #include "ui/layer_table_model.h"
+#include "ui/plots.h"
+#include "ui/results_model.h"
+#include "ui/run_job.h"
+#include "ui/sweep_dialog.h"
+#include "ui/teaching_view.h"
 
 // Resources of the static qcnn_ui library must be registered explicitly (outside any namespace).
 static void initWorkbenchResources() { Q_INIT_RESOURCE(resources); }
@@ -32,22 +57,41 @@ namespace qcnn::ui {
 
 namespace {
 
-// The local .onnx files among dropped URLs.
-QStringList onnxFiles(const QMimeData* mime) {
+constexpr int kMaxRecentFiles = 8;
+constexpr int kProgressPollMs = 50;
+
+QSettings appSettings() { return QSettings(QStringLiteral("qcnn"), QStringLiteral("workbench")); }
+
+bool isSettingsFile(const QString& path) { return path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive); }
+
+// The local .onnx / .qcnn / .json files among dropped URLs.
+QStringList droppableFiles(const QMimeData* mime) {
     QStringList files;
     if (!mime || !mime->hasUrls()) return files;
-    for (const QUrl& url : mime->urls())
-        if (url.isLocalFile() && url.toLocalFile().endsWith(QLatin1String(".onnx"), Qt::CaseInsensitive))
-            files << url.toLocalFile();
+    for (const QUrl& url : mime->urls()) {
+        if (!url.isLocalFile()) continue;
+        const QString f = url.toLocalFile();
+        if (f.endsWith(QLatin1String(".onnx"), Qt::CaseInsensitive) || f.endsWith(QLatin1String(".qcnn"), Qt::CaseInsensitive) ||
+            isSettingsFile(f))
+            files << f;
+    }
     return files;
 }
 
+std::string utcNow() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString(); }
+
+struct FloatEvalResult {
+    std::optional<EvalResult> eval;
+    QString error;
+};
+
 }  // namespace
 
-// What the worker thread hands back: a model and its summary, or the error text.
+// What the worker thread hands back: a model, its summary and geometry, or the error text.
 struct MainWindow::LoadResult {
     std::shared_ptr<const Network> network;
     ModelSummary summary;
+    NetworkGeometry geometry;
     QString error;
 };
 
@@ -56,6 +100,7 @@ MainWindow::LoadResult MainWindow::loadJob(const QString& path) {
     try {
         r.network = load_model(QFile::encodeName(path).toStdString());
         r.summary = summarize(*r.network);
+        r.geometry = network_geometry(*r.network, r.network->sample_shape());
     } catch (const std::bad_alloc&) {
         r.network.reset();
         r.error = tr("out of memory");
@@ -70,61 +115,261 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
       layerModel_(new LayerTableModel(this)),
       costPlot_(new LayerCostPlot),
+      results_(new ResultsModel(this)),
+      compressionPlot_(new TradeoffPlot(TradeoffAxis::Compression)),
+      speedupPlot_(new TradeoffPlot(TradeoffAxis::Speedup)),
+      memoryPlot_(new MemoryPlot),
+      responsePlot_(new ResponseErrorPlot),
+      teaching_(new TeachingView),
       tabs_(new QTabWidget),
       layerView_(new QTableView),
+      resultsView_(new QTableView),
       totalsLabel_(new QLabel),
-      statusModel_(new QLabel) {
+      costLabel_(new QLabel),
+      statusModel_(new QLabel),
+      statusData_(new QLabel),
+      statusFloat_(new QLabel),
+      progressLabel_(new QLabel),
+      stageBar_(new QProgressBar),
+      runsBar_(new QProgressBar),
+      cancelButton_(new QToolButton),
+      presetCombo_(new QComboBox),
+      progressTimer_(new QTimer(this)) {
     initWorkbenchResources();
     setWindowTitle(tr("QCNN Workbench"));
     setWindowIcon(appIcon());
     setAcceptDrops(true);
-    resize(1100, 700);
+    setDockNestingEnabled(true);
+    resize(1500, 920);
 
+    tabs_->addTab(createLayersTab(), tr("Layers"));
+    tabs_->addTab(teaching_, tr("Teaching"));
+    setCentralWidget(tabs_);
+    createDocks();
+
+    statusModel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    statusModel_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // long paths never widen the window
+    statusBar()->addPermanentWidget(statusModel_, 2);
+    statusBar()->addPermanentWidget(statusData_);
+    statusBar()->addPermanentWidget(statusFloat_);
+    progressLabel_->setMinimumWidth(260);
+    stageBar_->setMaximumWidth(160);
+    runsBar_->setFixedWidth(120);
+    runsBar_->setFormat(tr("%v/%m runs done"));
+    stageBar_->setTextVisible(true);
+    for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_),
+                       static_cast<QWidget*>(runsBar_), static_cast<QWidget*>(cancelButton_)}) {
+        statusBar()->addPermanentWidget(w);
+        w->setVisible(false);
+    }
+    createActions();
+
+    progressTimer_->setInterval(kProgressPollMs);
+    connect(progressTimer_, &QTimer::timeout, this, &MainWindow::pollProgress);
+    connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::updateCostText);
+    connect(compressionPlot_, &TradeoffPlot::runClicked, this, &MainWindow::loadRunSettings);
+    connect(speedupPlot_, &TradeoffPlot::runClicked, this, &MainWindow::loadRunSettings);
+    for (PlotPanel* p : std::initializer_list<PlotPanel*>{compressionPlot_, speedupPlot_, memoryPlot_, responsePlot_})
+        connect(p, &PlotPanel::exportFailed, this, [this](const QString&, const QString& reason) { showError(tr("Export failed"), reason); });
+    connect(teaching_, &TeachingView::failed, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    compressionPlot_->setRecords(&results_->records());
+    speedupPlot_->setRecords(&results_->records());
+
+    QSettings s = appSettings();
+    restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+    updateRecentMenu();
+    updateActions();
+    updateStatus();
+}
+
+MainWindow::~MainWindow() {
+    if (floatCancel_) *floatCancel_ = true;
+    job_.reset();  // cancels and waits
+    floatFuture_.waitForFinished();
+}
+
+QWidget* MainWindow::createLayersTab() {
     auto* proxy = new QSortFilterProxyModel(this);
     proxy->setSourceModel(layerModel_);
     proxy->setSortRole(LayerTableModel::SortRole);
     layerView_->setModel(proxy);
+    layerView_->setItemDelegate(new ChoiceDelegate(layerView_));
     layerView_->setSortingEnabled(true);
     layerView_->sortByColumn(-1, Qt::AscendingOrder);  // network order until a header is clicked
     layerView_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    layerView_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::SelectedClicked |
+                                QAbstractItemView::EditKeyPressed | QAbstractItemView::AnyKeyPressed);
     layerView_->setAlternatingRowColors(true);
     layerView_->horizontalHeader()->setStretchLastSection(false);
     layerView_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    layerView_->setColumnHidden(LayerTableModel::Name, true);  // the alias and the op name the node; tooltip has it
     layerView_->verticalHeader()->setVisible(false);
-    layerView_->verticalHeader()->setDefaultSectionSize(layerView_->fontMetrics().height() + 8);
+    layerView_->verticalHeader()->setDefaultSectionSize(layerView_->fontMetrics().height() + 10);
+    connect(layerView_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this, proxy](const QModelIndex& current) {
+        const int layer = layerModel_->layerOfRow(proxy->mapToSource(current).row());
+        if (layer < 0) return;
+        const QuantSetting& s = layerModel_->settings()[layer];
+        if (layerModel_->geometry().layers[layer].alias.empty()) return;
+        teaching_->showLayer(QString::fromStdString(layerModel_->geometry().layers[layer].alias), s.dense ? 0 : s.pq.dsub,
+                             s.dense ? 0 : s.pq.K);
+    });
 
     totalsLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     totalsLabel_->setText(tr("No model. Open an ONNX file (File > Open Model..., or drop it here) or the demo network."));
-    auto* layersTab = new QWidget;
-    auto* layersLayout = new QVBoxLayout(layersTab);
-    layersLayout->addWidget(layerView_);
-    layersLayout->addWidget(totalsLabel_);
-    tabs_->addTab(layersTab, tr("Layers"));
-    setCentralWidget(tabs_);
+    costLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    costLabel_->setWordWrap(true);
 
-    auto* costDock = new QDockWidget(tr("Cost per layer"), this);
-    costDock->setObjectName("costDock");
-    costDock->setWidget(costPlot_);
-    addDockWidget(Qt::BottomDockWidgetArea, costDock);
-
-    statusBar()->addPermanentWidget(statusModel_, 1);
-    createActions(costDock);
+    auto* tab = new QWidget;
+    auto* layout = new QVBoxLayout(tab);
+    layout->addWidget(layerView_, 1);
+    layout->addWidget(totalsLabel_);
+    layout->addWidget(costLabel_);
+    layout->addWidget(createRunOptions());
+    return tab;
 }
 
-MainWindow::~MainWindow() = default;
+QWidget* MainWindow::createRunOptions() {
+    auto* box = new QWidget;
+    auto* grid = new QGridLayout(box);
+    grid->setContentsMargins(0, 4, 0, 0);
+    dataEdit_ = new QLineEdit;
+    dataEdit_->setToolTip(QString::fromStdString([] {
+        std::string s = "Evaluation dataset spec:";
+        for (const std::string& f : dataset_spec_forms()) s += "\n  " + f;
+        return s;
+    }()));
+    limitSpin_ = new QSpinBox;
+    limitSpin_->setRange(0, 100000000);
+    limitSpin_->setSpecialValueText(tr("all"));
+    limitSpin_->setToolTip(tr("Evaluation images (the first N of the dataset; 0 = all)"));
+    calibSpin_ = new QSpinBox;
+    calibSpin_->setRange(0, 1000000);
+    calibSpin_->setSpecialValueText(tr("auto"));
+    calibSpin_->setToolTip(tr("Calibration images from the training split (auto: 256 without error correction, "
+                              "%1 with it)").arg(QuantizeOptions{}.ec_fc_images));
+    ecCombo_ = new QComboBox;
+    for (EcMode m : {EcMode::None, EcMode::Layer, EcMode::Network})
+        ecCombo_->addItem(QString::fromStdString(to_string(m)), static_cast<int>(m));
+    ecCombo_->setToolTip(tr("Error correction of the run: none, layer by layer, or network (bottom-up)"));
+    seedSpin_ = new QSpinBox;
+    seedSpin_->setRange(0, std::numeric_limits<int>::max());
+    itersSpin_ = new QSpinBox;
+    itersSpin_->setRange(0, 1000);
+    threadsSpin_ = new QSpinBox;
+    threadsSpin_->setRange(0, 256);
+    threadsSpin_->setSpecialValueText(tr("all"));
+    speedCheck_ = new QCheckBox(tr("measure speed"));
+    speedCheck_->setToolTip(tr("Time dense and quantized forward passes after each run (the measured speed-up series)"));
 
-void MainWindow::createActions(QDockWidget* costDock) {
+    int col = 0;
+    auto add = [&](const QString& label, QWidget* w, int row) {
+        grid->addWidget(new QLabel(label), row, col);
+        grid->addWidget(w, row, col + 1);
+    };
+    add(tr("Data:"), dataEdit_, 0);
+    add(tr("Images:"), limitSpin_, 1);
+    col = 2;
+    add(tr("Calibration:"), calibSpin_, 0);
+    add(tr("EC:"), ecCombo_, 1);
+    col = 4;
+    add(tr("Seed:"), seedSpin_, 0);
+    add(tr("k-means iters:"), itersSpin_, 1);
+    col = 6;
+    add(tr("Threads:"), threadsSpin_, 0);
+    grid->addWidget(speedCheck_, 1, 6, 1, 2);
+    grid->setColumnStretch(1, 2);
+    setRunOptions(RunOptions{});
+    connect(dataEdit_, &QLineEdit::editingFinished, this, &MainWindow::dataOptionsChanged);
+    connect(limitSpin_, &QSpinBox::editingFinished, this, &MainWindow::dataOptionsChanged);
+    return box;
+}
+
+void MainWindow::createDocks() {
+    auto* plots = new QWidget;
+    auto* pg = new QGridLayout(plots);
+    pg->setContentsMargins(2, 2, 2, 2);
+    pg->addWidget(compressionPlot_, 0, 0);
+    pg->addWidget(speedupPlot_, 0, 1);
+    pg->addWidget(memoryPlot_, 1, 0);
+    pg->addWidget(responsePlot_, 1, 1);
+    plotsDock_ = new QDockWidget(tr("Plots"), this);
+    plotsDock_->setObjectName(QStringLiteral("plotsDock"));
+    plotsDock_->setWidget(plots);
+    addDockWidget(Qt::RightDockWidgetArea, plotsDock_);
+
+    auto* proxy = new QSortFilterProxyModel(this);
+    proxy->setSourceModel(results_);
+    proxy->setSortRole(ResultsModel::SortRole);
+    resultsView_->setModel(proxy);
+    resultsView_->setSortingEnabled(true);
+    resultsView_->sortByColumn(ResultsModel::Run, Qt::AscendingOrder);
+    resultsView_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    resultsView_->setSelectionMode(QAbstractItemView::SingleSelection);
+    resultsView_->setAlternatingRowColors(true);
+    resultsView_->verticalHeader()->setVisible(false);
+    resultsView_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    resultsView_->horizontalHeader()->setSectionResizeMode(ResultsModel::Settings, QHeaderView::Stretch);
+    resultsView_->verticalHeader()->setDefaultSectionSize(resultsView_->fontMetrics().height() + 8);
+    connect(resultsView_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this, proxy](const QModelIndex& current) {
+        if (current.isValid()) selectRun(proxy->mapToSource(current).row());
+    });
+    connect(resultsView_, &QTableView::doubleClicked, this,
+            [this, proxy](const QModelIndex& index) { loadRunSettings(proxy->mapToSource(index).row()); });
+    resultsView_->setToolTip(tr("Double-click a run to load its settings into the layer table"));
+    resultsDock_ = new QDockWidget(tr("Results"), this);
+    resultsDock_->setObjectName(QStringLiteral("resultsDock"));
+    resultsDock_->setWidget(resultsView_);
+    addDockWidget(Qt::BottomDockWidgetArea, resultsDock_);
+
+    costDock_ = new QDockWidget(tr("Cost per layer"), this);
+    costDock_->setObjectName(QStringLiteral("costDock"));
+    costDock_->setWidget(costPlot_);
+    addDockWidget(Qt::BottomDockWidgetArea, costDock_);
+    tabifyDockWidget(resultsDock_, costDock_);
+    resultsDock_->raise();
+    resizeDocks({plotsDock_}, {660}, Qt::Horizontal);
+    resizeDocks({resultsDock_}, {210}, Qt::Vertical);
+}
+
+void MainWindow::createActions() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     QAction* open = file->addAction(tr("&Open Model..."), this, &MainWindow::openModelDialog);
     open->setShortcut(QKeySequence::Open);
-    file->addAction(tr("Open &Demo"), this, &MainWindow::openDemo)
-        ->setStatusTip(tr("Open the bundled network %1").arg(demoModelPath()));
+    QAction* demo = file->addAction(tr("Open &Demo"), this, &MainWindow::openDemo);
+    demo->setStatusTip(tr("Open the bundled network %1 with the Fashion-MNIST test set").arg(demoModelPath()));
+    file->addAction(tr("Open D&ataset..."), this, &MainWindow::openDatasetDialog);
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    file->addSeparator();
+    file->addAction(tr("&Load Settings..."), this, &MainWindow::loadSettingsDialog);
+    saveSettingsAction_ = file->addAction(tr("&Save Settings..."), this, &MainWindow::saveSettingsDialog);
+    saveSettingsAction_->setShortcut(QKeySequence::Save);
+    file->addSeparator();
+    exportHdf5Action_ = file->addAction(tr("Export Results (&HDF5)..."), this, [this] { exportDialog(true); });
+    exportCsvAction_ = file->addAction(tr("Export Results (&CSV)..."), this, [this] { exportDialog(false); });
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 
+    QMenu* settings = menuBar()->addMenu(tr("&Settings"));
+    for (const QString& name : presetNames())
+        settings->addAction(tr("Preset: %1").arg(name), this, [this, name] { applyPreset(name); });
+
+    QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
+    runAction_ = runMenu->addAction(tr("&Run"), this, [this] { run(); });
+    runAction_->setShortcut(Qt::Key_F5);
+    runAction_->setToolTip(tr("Quantize and evaluate the table's settings (F5)"));
+    sweepAction_ = runMenu->addAction(tr("&Sweep..."), this, &MainWindow::sweepDialog);
+    sweepAction_->setShortcut(Qt::CTRL | Qt::Key_R);
+    cancelAction_ = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
+    cancelAction_->setShortcut(Qt::Key_Escape);
+    cancelAction_->setShortcutContext(Qt::ApplicationShortcut);
+    cancelButton_->setDefaultAction(cancelAction_);
+
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    view->addAction(costDock->toggleViewAction());
+    view->addAction(plotsDock_->toggleViewAction());
+    view->addAction(resultsDock_->toggleViewAction());
+    view->addAction(costDock_->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About"), this, [this] {
@@ -133,7 +378,27 @@ void MainWindow::createActions(QDockWidget* costDock) {
                               "CVPR 2016): product quantization of conv and FC weights, error correction "
                               "and lookup-table inference.</p>"));
     });
+
+    QToolBar* bar = addToolBar(tr("Main"));
+    bar->setObjectName(QStringLiteral("mainToolBar"));
+    bar->addAction(open);
+    bar->addAction(demo);
+    bar->addSeparator();
+    bar->addWidget(new QLabel(tr(" Preset: ")));
+    presetCombo_->addItem(tr("(choose)"));
+    presetCombo_->addItems(presetNames());
+    connect(presetCombo_, &QComboBox::activated, this, [this](int index) {
+        if (index > 0) applyPreset(presetCombo_->itemText(index));
+        presetCombo_->setCurrentIndex(0);
+    });
+    bar->addWidget(presetCombo_);
+    bar->addSeparator();
+    bar->addAction(runAction_);
+    bar->addAction(sweepAction_);
+    bar->addAction(cancelAction_);
 }
+
+// ----- models, datasets, presets ----------------------------------------------------------
 
 QString MainWindow::demoModelPath() { return QStringLiteral(QCNN_DATASETS_DIR "/vgg7.onnx"); }
 
@@ -155,15 +420,59 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 QString MainWindow::totalsText() const { return layerModel_->totalsText(); }
+QString MainWindow::costText() const { return layerModel_->costText(); }
+
+QString MainWindow::statusText() const {
+    return QStringList{statusModel_->text(), statusData_->text(), statusFloat_->text()}.join(QStringLiteral(" | "));
+}
+
+QString MainWindow::progressText() const { return isRunning() ? progressLabel_->text() : QString(); }
+
+QStringList MainWindow::presetNames() {
+    return {QStringLiteral("Paper (conv 8/128, FC 4/32)"), QStringLiteral("Fast (K=16)"), QStringLiteral("All dense")};
+}
+
+QString MainWindow::presetSettings(const QString& name) {
+    const QStringList names = presetNames();
+    if (name == names[0]) return QStringLiteral("conv=8/128,fc=4/32");
+    if (name == names[1]) return QStringLiteral("conv=8/16,fc=4/16");
+    return {};
+}
+
+void MainWindow::applyPreset(const QString& name) {
+    if (!layerModel_->hasCost()) return;
+    try {
+        layerModel_->setSettingsText(presetSettings(name));
+        statusBar()->showMessage(tr("Preset %1").arg(name), 4000);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot apply the preset"), QString::fromStdString(e.what()));
+    }
+}
 
 void MainWindow::openModelDialog() {
     const QString start = modelPath_.isEmpty() ? QFileInfo(demoModelPath()).absolutePath() : QFileInfo(modelPath_).absolutePath();
-    const QString path =
-        QFileDialog::getOpenFileName(this, tr("Open ONNX Model"), start, tr("ONNX models (*.onnx);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), start,
+                                                      tr("Models (*.onnx *.qcnn);;ONNX models (*.onnx);;All files (*)"));
     if (!path.isEmpty()) openModel(path);
 }
 
-void MainWindow::openDemo() { openModel(demoModelPath()); }
+void MainWindow::openDatasetDialog() {
+    QStringList items{dataEdit_->text(), QStringLiteral("fashion-mnist:test"), QStringLiteral("fashion-mnist:train")};
+    items.removeDuplicates();
+    QString forms;
+    for (const std::string& f : dataset_spec_forms()) forms += QString::fromStdString(f) + "\n";
+    bool ok = false;
+    const QString spec = QInputDialog::getItem(this, tr("Open Dataset"), tr("Dataset spec, one of:\n%1").arg(forms), items, 0,
+                                               true, &ok);
+    if (!ok || spec.trimmed().isEmpty()) return;
+    dataEdit_->setText(spec.trimmed());
+    dataOptionsChanged();
+}
+
+void MainWindow::openDemo() {
+    dataEdit_->setText(QStringLiteral("fashion-mnist:test"));
+    openModel(demoModelPath());
+}
 
 void MainWindow::openModel(const QString& path) {
     const quint64 generation = ++loadGeneration_;
@@ -182,28 +491,503 @@ void MainWindow::openModel(const QString& path) {
 void MainWindow::finishLoad(const QString& path, const LoadResult& r) {
     statusBar()->clearMessage();
     if (!r.error.isEmpty()) {
+        pendingSpec_.reset();
         emit loadFailed(path, r.error);
         showError(tr("Cannot open model"), r.error);
         return;
     }
     network_ = r.network;
     modelPath_ = path;
-    layerModel_->setSummary(r.summary);
+    layerModel_->setNetwork(r.network, r.summary, r.geometry);
     costPlot_->setSummary(r.summary);
+    teaching_->setNetwork(r.network);
     totalsLabel_->setText(layerModel_->totalsText());
-    statusModel_->setText(tr("%1  —  %2").arg(QDir::toNativeSeparators(path), layerModel_->totalsText()));
+    floatEval_.reset();
+    floatEvalKey_.clear();
+    addRecentFile(path);
+    if (pendingSpec_) {
+        const SweepSpec spec = *pendingSpec_;
+        pendingSpec_.reset();
+        applySpec(spec);
+    }
+    updateStatus();
+    updateActions();
+    evaluateFloat();
     emit modelLoaded(path);
 }
 
+void MainWindow::updateCostText() {
+    costLabel_->setText(layerModel_->costText());
+    updateActions();
+}
+
+// ----- run options and the float baseline -------------------------------------------------
+
+MainWindow::RunOptions MainWindow::runOptions() const {
+    RunOptions o;
+    o.data = dataEdit_->text().trimmed();
+    o.limit = limitSpin_->value();
+    o.calibImages = calibSpin_->value();
+    o.ec = static_cast<EcMode>(ecCombo_->currentData().toInt());
+    o.seed = static_cast<quint64>(seedSpin_->value());
+    o.kmeansIters = itersSpin_->value();
+    o.threads = threadsSpin_->value();
+    o.measureSpeed = speedCheck_->isChecked();
+    return o;
+}
+
+void MainWindow::setRunOptions(const RunOptions& o) {
+    const bool dataChanged = dataEdit_->text() != o.data || limitSpin_->value() != o.limit;
+    dataEdit_->setText(o.data);
+    limitSpin_->setValue(static_cast<int>(o.limit));
+    calibSpin_->setValue(static_cast<int>(o.calibImages));
+    ecCombo_->setCurrentIndex(ecCombo_->findData(static_cast<int>(o.ec)));
+    seedSpin_->setValue(static_cast<int>(o.seed));
+    itersSpin_->setValue(o.kmeansIters);
+    threadsSpin_->setValue(o.threads);
+    speedCheck_->setChecked(o.measureSpeed);
+    if (dataChanged) dataOptionsChanged();
+}
+
+QString MainWindow::floatKey() const {
+    return QStringLiteral("%1|%2|%3").arg(modelPath_, dataEdit_->text().trimmed()).arg(limitSpin_->value());
+}
+
+double MainWindow::floatTop1() const {
+    return floatEval_ && floatEvalKey_ == floatKey() ? floatEval_->top1 : std::numeric_limits<double>::quiet_NaN();
+}
+
+void MainWindow::dataOptionsChanged() {
+    updateStatus();
+    if (network_ && floatEvalKey_ != floatKey()) evaluateFloat();
+}
+
+void MainWindow::evaluateFloat() {
+    if (!network_) return;
+    if (floatCancel_) *floatCancel_ = true;
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    floatCancel_ = cancel;
+    const quint64 generation = ++floatGeneration_;
+    ++floatPending_;
+    const QString key = floatKey();
+    const std::string data = dataEdit_->text().trimmed().toStdString();
+    EvalOptions eopt;
+    eopt.limit = limitSpin_->value();
+    eopt.threads = threadsSpin_->value();
+    statusFloat_->setText(tr("float top-1: evaluating ..."));
+    auto* watcher = new QFutureWatcher<FloatEvalResult>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation, key] {
+        watcher->deleteLater();
+        --floatPending_;
+        if (generation != floatGeneration_) return;
+        const FloatEvalResult r = watcher->result();
+        if (!r.error.isEmpty()) {
+            statusFloat_->setText(tr("float top-1: -"));
+            if (r.error != QLatin1String("cancelled")) showError(tr("Cannot evaluate the float model"), r.error);
+            return;
+        }
+        floatEval_ = r.eval;
+        floatEvalKey_ = key;
+        updateStatus();
+        emit floatEvaluated(r.eval->top1);
+    });
+    const auto net = network_;
+    watcher->setFuture(QtConcurrent::run([net, data, eopt, cancel] {
+        FloatEvalResult r;
+        try {
+            DataOptions dopt;
+            dopt.limit = eopt.limit;
+            const auto ds = open_dataset(data, dopt);
+            r.eval = evaluate(net, *ds, data, eopt, [cancel](const Progress&) { return !cancel->load(); });
+        } catch (const Cancelled&) {
+            r.error = QStringLiteral("cancelled");
+        } catch (const std::exception& e) {
+            r.error = QString::fromStdString(e.what());
+        }
+        return r;
+    }));
+    floatFuture_ = watcher->future();
+}
+
+void MainWindow::updateStatus() {
+    statusModel_->setText(modelPath_.isEmpty() ? tr("no model")
+                                               : tr("%1  —  %2").arg(QDir::toNativeSeparators(modelPath_), layerModel_->totalsText()));
+    statusModel_->setToolTip(statusModel_->text());
+    const qint64 limit = limitSpin_->value();
+    statusData_->setText(tr("data %1 (%2)").arg(dataEdit_->text().trimmed(),
+                                                limit > 0 ? tr("%1 images").arg(formatThousands(limit)) : tr("all images")));
+    const double f = floatTop1();
+    if (std::isfinite(f)) statusFloat_->setText(tr("float top-1 %1").arg(formatPercent(f)));
+    else if (floatPending_ == 0) statusFloat_->setText(tr("float top-1 -"));
+    compressionPlot_->setFloatTop1(f);
+    speedupPlot_->setFloatTop1(f);
+}
+
+// ----- runs -------------------------------------------------------------------------------
+
+SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
+                                  const std::vector<uint64_t>& seeds) const {
+    const RunOptions o = runOptions();
+    SweepSpec s;
+    s.model = QFile::encodeName(modelPath_).toStdString();
+    s.data = o.data.toStdString();
+    s.calib_images = o.calibImages;
+    s.limit = o.limit;
+    QStringList covered;
+    for (const SweepGroup& g : grid)
+        for (int l : layerModel_->layersOfGroup(QString::fromStdString(g.layers)))
+            covered << QString::fromStdString(layerModel_->geometry().layers[l].alias);
+    s.base = layerModel_->settingsText(covered).toStdString();
+    s.grid = grid;
+    s.ec = ec.empty() ? std::vector<EcMode>{o.ec} : ec;
+    s.seeds = seeds.empty() ? std::vector<uint64_t>{o.seed} : seeds;
+    s.threads = o.threads;
+    s.kmeans_iters = o.kmeansIters;
+    s.measure_speed = o.measureSpeed;
+    return s;
+}
+
+bool MainWindow::isRunning() const { return job_ && job_->isRunning(); }
+
+bool MainWindow::run() { return network_ && startJob(currentSpec()); }
+
+bool MainWindow::runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
+                          const std::vector<uint64_t>& seeds) {
+    if (!network_) return false;
+    sweepGrid_.grid = grid;
+    sweepGrid_.ec = ec;
+    sweepGrid_.seeds = seeds;
+    return startJob(currentSpec(grid, ec, seeds));
+}
+
+bool MainWindow::startJob(const SweepSpec& spec) {
+    if (isRunning()) return false;
+    RunJobOptions opts;
+    if (floatEval_ && floatEvalKey_ == floatKey()) opts.floatEval = floatEval_;
+    std::unique_ptr<RunJob> job;
+    try {
+        job = std::make_unique<RunJob>(spec, opts);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot start the run"), QString::fromStdString(e.what()));
+        return false;
+    }
+    const QString key = floatKey();
+    connect(job.get(), &RunJob::runFinished, this, &MainWindow::onRunFinished);
+    connect(job.get(), &RunJob::floatEvaluated, this, [this, key](const EvalResult& e) {
+        if (key != floatKey()) return;
+        floatEval_ = e;
+        floatEvalKey_ = key;
+        updateStatus();
+    });
+    connect(job.get(), &RunJob::finished, this, &MainWindow::onJobFinished);
+    job_ = std::move(job);
+    jobRunsDone_ = 0;
+    const int runs = static_cast<int>(job_->points().size());
+    runsBar_->setRange(0, runs);
+    runsBar_->setValue(0);
+    stageBar_->setRange(0, 1);
+    stageBar_->setValue(0);
+    progressLabel_->setText(tr("starting ..."));
+    for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_), static_cast<QWidget*>(cancelButton_)})
+        w->setVisible(true);
+    runsBar_->setVisible(runs > 1);
+    job_->start();
+    progressTimer_->start();
+    updateActions();
+    emit runStarted(runs);
+    return true;
+}
+
+void MainWindow::cancelRun() {
+    if (!isRunning()) return;
+    job_->cancel();
+    progressLabel_->setText(tr("cancelling ..."));
+}
+
+void MainWindow::pollProgress() {
+    if (!job_) return;
+    const RunJob::Snapshot s = job_->snapshot();
+    if (job_->isCancelRequested()) return;
+    QString text = s.stage.isEmpty() ? tr("starting") : s.stage;
+    if (!s.layer.isEmpty()) text += QStringLiteral(" ") + s.layer;
+    if (s.runs > 1) text = tr("run %1/%2: %3").arg(s.run + 1).arg(s.runs).arg(text);
+    progressLabel_->setText(text);
+    const int total = static_cast<int>(std::min<qint64>(std::max<qint64>(s.total, 1), std::numeric_limits<int>::max()));
+    stageBar_->setRange(0, total);
+    stageBar_->setValue(static_cast<int>(std::min<qint64>(s.done, total)));
+    runsBar_->setValue(jobRunsDone_);
+}
+
+void MainWindow::onRunFinished(const RunRecord& record) {
+    const int run = results_->addRecord(record);
+    ++jobRunsDone_;
+    runsBar_->setValue(jobRunsDone_);
+    compressionPlot_->recordsChanged();
+    speedupPlot_->recordsChanged();
+    selectRun(run);
+    updateActions();
+    emit runAdded(run);
+}
+
+void MainWindow::onJobFinished(const QString& status, const QString& message) {
+    progressTimer_->stop();
+    const int total = job_ ? static_cast<int>(job_->points().size()) : 0;
+    job_.reset();
+    for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_),
+                       static_cast<QWidget*>(runsBar_), static_cast<QWidget*>(cancelButton_)})
+        w->setVisible(false);
+    updateActions();
+    if (status == QLatin1String("failed")) {
+        showError(tr("Run failed"), message);
+    } else if (status == QLatin1String("cancelled")) {
+        statusBar()->showMessage(tr("Cancelled: %1 of %2 runs finished").arg(jobRunsDone_).arg(total), 8000);
+    } else {
+        statusBar()->showMessage(tr("%n run(s) finished", "", jobRunsDone_), 8000);
+    }
+    emit runFinished(status);
+}
+
+double MainWindow::estimateRunSeconds(EcMode ec) const {
+    double sum = 0, any = 0;
+    int n = 0, nAny = 0;
+    for (const RunRecord& r : results_->records()) {
+        const double t = r.row.quantize_seconds + r.row.eval_seconds + (r.measured() ? 1.0 : 0.0);
+        any += t;
+        ++nAny;
+        if (r.row.ec == to_string(ec)) {
+            sum += t;
+            ++n;
+        }
+    }
+    if (n > 0) return sum / n;
+    const double ecFactor = ec == EcMode::None ? 1.0 : 4.0;
+    if (nAny > 0) return any / nAny * ecFactor;
+    // Before any run: evaluating the quantized model (about the float evaluation's time) and
+    // k-means over every quantized layer at ~1 GFLOP/s.
+    double kmeansFlops = 0;
+    for (const LayerCost& c : layerModel_->cost().layers) {
+        if (c.setting.dense) continue;
+        const LayerGeometry& g = c.geometry;
+        kmeansFlops += 3.0 * double(g.c_t) * double(g.k_h * g.k_w) * double(c.m_group) * double(c.setting.pq.K) *
+                       double(c.setting.pq.dsub) * itersSpin_->value();
+    }
+    const double evalSeconds = floatEval_ ? floatEval_->seconds : 2.0;
+    return (evalSeconds + kmeansFlops / 1e9 + 0.5) * ecFactor + (speedCheck_->isChecked() ? 1.0 : 0.0);
+}
+
+void MainWindow::sweepDialog() {
+    if (!network_ || isRunning()) return;
+    SweepDialog dialog(layerModel_, [this](EcMode ec) { return estimateRunSeconds(ec); }, this);
+    if (!sweepGrid_.grid.empty()) dialog.setGrid(sweepGrid_.grid, sweepGrid_.ec, sweepGrid_.seeds);
+    if (dialog.exec() != QDialog::Accepted) return;
+    runSweep(dialog.grid(), dialog.ecModes(), dialog.seeds());
+}
+
+void MainWindow::selectRun(int run) {
+    if (run < 0 || run >= results_->rowCount()) return;
+    selectedRun_ = run;
+    const RunRecord& r = results_->record(run);
+    memoryPlot_->setRecord(&r);
+    responsePlot_->setRecord(&r);
+    compressionPlot_->setSelectedRun(run);
+    speedupPlot_->setSelectedRun(run);
+    auto* proxy = static_cast<QSortFilterProxyModel*>(resultsView_->model());
+    const QModelIndex index = proxy->mapFromSource(results_->index(run, 0));
+    if (resultsView_->currentIndex().row() != index.row()) {
+        const QSignalBlocker block(resultsView_->selectionModel());
+        resultsView_->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        resultsView_->scrollTo(index);
+    }
+}
+
+void MainWindow::loadRunSettings(int run) {
+    if (run < 0 || run >= results_->rowCount()) return;
+    const RunRecord& r = results_->record(run);
+    selectRun(run);
+    if (!network_ || QFile::encodeName(modelPath_).toStdString() != r.model) {
+        showError(tr("Cannot load the run's settings"),
+                  tr("run %1 was made with %2; open that model first").arg(run + 1).arg(QString::fromStdString(r.model)));
+        return;
+    }
+    try {
+        layerModel_->setSettingsText(QString::fromStdString(r.row.settings));
+        ecCombo_->setCurrentIndex(ecCombo_->findData(static_cast<int>(parse_ec_mode(r.row.ec))));
+        seedSpin_->setValue(static_cast<int>(r.row.seed));
+        statusBar()->showMessage(tr("Loaded the settings of run %1").arg(run + 1), 5000);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot load the run's settings"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::updateActions() {
+    const bool running = isRunning();
+    const bool model = network_ != nullptr;
+    runAction_->setEnabled(model && !running);
+    sweepAction_->setEnabled(model && !running);
+    cancelAction_->setEnabled(running);
+    saveSettingsAction_->setEnabled(model);
+    exportHdf5Action_->setEnabled(results_->rowCount() > 0);
+    exportCsvAction_->setEnabled(results_->rowCount() > 0);
+    presetCombo_->setEnabled(model);
+}
+
+// ----- files ------------------------------------------------------------------------------
+
+bool MainWindow::saveSettings(const QString& path) {
+    if (!network_) return false;
+    SweepSpec spec = sweepGrid_.grid.empty() ? currentSpec() : currentSpec(sweepGrid_.grid, sweepGrid_.ec, sweepGrid_.seeds);
+    try {
+        save_sweep_spec(QFile::encodeName(path).toStdString(), spec);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot save the settings"), QString::fromStdString(e.what()));
+        return false;
+    }
+    addRecentFile(path);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    return true;
+}
+
+bool MainWindow::loadSettings(const QString& path) {
+    SweepSpec spec;
+    try {
+        spec = load_sweep_spec(QFile::encodeName(path).toStdString());
+    } catch (const std::exception& e) {
+        showError(tr("Cannot load the settings"), QString::fromStdString(e.what()));
+        return false;
+    }
+    addRecentFile(path);
+    const QString model = QFile::decodeName(spec.model.c_str());
+    if (!network_ || QFileInfo(model).absoluteFilePath() != QFileInfo(modelPath_).absoluteFilePath()) {
+        pendingSpec_ = spec;
+        openModel(model);
+        return true;
+    }
+    applySpec(spec);
+    return true;
+}
+
+void MainWindow::applySpec(const SweepSpec& spec) {
+    RunOptions o;
+    o.data = QString::fromStdString(spec.data);
+    o.limit = spec.limit;
+    o.calibImages = spec.calib_images;
+    o.ec = spec.ec.empty() ? EcMode::None : spec.ec.front();
+    o.seed = spec.seeds.empty() ? 0 : spec.seeds.front();
+    o.kmeansIters = spec.kmeans_iters;
+    o.threads = spec.threads;
+    o.measureSpeed = spec.measure_speed;
+    setRunOptions(o);
+    sweepGrid_ = SweepSpec{};
+    sweepGrid_.grid = spec.grid;
+    sweepGrid_.ec = spec.ec;
+    sweepGrid_.seeds = spec.seeds;
+    try {
+        const std::vector<SweepPoint> points = expand(spec);
+        layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base) : QString::fromStdString(points.front().layers));
+    } catch (const std::exception& e) {
+        showError(tr("Cannot apply the settings"), QString::fromStdString(e.what()));
+    }
+}
+
+bool MainWindow::exportResultsHdf5(const QString& path) {
+    try {
+        SweepAttributes attrs = environment_attributes();
+        const SweepSpec spec = currentSpec();
+        attrs.spec_json = to_json(spec);
+        attrs.qt_version = qVersion();
+        attrs.start_utc = attrs.end_utc = utcNow();
+        attrs.status = "completed";
+        attrs.model_path = spec.model;
+        attrs.data_spec = spec.data;
+        attrs.seeds = std::to_string(spec.seeds.front());
+        attrs.threads = spec.threads;
+        attrs.samples = results_->rowCount() > 0 && floatEval_ ? floatEval_->samples : spec.limit;
+        const QString id = QStringLiteral("workbench-%1").arg(QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")));
+        results_->exportHdf5(path, id, attrs);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export the results"), QString::fromStdString(e.what()));
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported %1 runs to %2").arg(results_->rowCount()).arg(path), 5000);
+    return true;
+}
+
+bool MainWindow::exportResultsCsv(const QString& path) {
+    try {
+        results_->exportCsv(path);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot export the results"), QString::fromStdString(e.what()));
+        return false;
+    }
+    statusBar()->showMessage(tr("Exported %1 runs to %2").arg(results_->rowCount()).arg(path), 5000);
+    return true;
+}
+
+void MainWindow::saveSettingsDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save Settings"), QStringLiteral("sweep.json"),
+                                                      tr("Sweep specs (*.json)"));
+    if (!path.isEmpty()) saveSettings(path);
+}
+
+void MainWindow::loadSettingsDialog() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Load Settings"), QString(), tr("Sweep specs (*.json);;All files (*)"));
+    if (!path.isEmpty()) loadSettings(path);
+}
+
+void MainWindow::exportDialog(bool hdf5) {
+    const QString path = QFileDialog::getSaveFileName(this, hdf5 ? tr("Export Results (HDF5)") : tr("Export Results (CSV)"),
+                                                      hdf5 ? QStringLiteral("results.h5") : QStringLiteral("runs.csv"),
+                                                      hdf5 ? tr("HDF5 files (*.h5 *.hdf5)") : tr("CSV files (*.csv)"));
+    if (path.isEmpty()) return;
+    if (hdf5)
+        exportResultsHdf5(path);
+    else
+        exportResultsCsv(path);
+}
+
+QStringList MainWindow::recentFiles() const { return appSettings().value(QStringLiteral("recentFiles")).toStringList(); }
+
+void MainWindow::addRecentFile(const QString& path) {
+    const QString abs = QFileInfo(path).absoluteFilePath();
+    QStringList files = recentFiles();
+    files.removeAll(abs);
+    files.prepend(abs);
+    while (files.size() > kMaxRecentFiles) files.removeLast();
+    appSettings().setValue(QStringLiteral("recentFiles"), files);
+    updateRecentMenu();
+}
+
+void MainWindow::updateRecentMenu() {
+    recentMenu_->clear();
+    const QStringList files = recentFiles();
+    for (const QString& f : files) recentMenu_->addAction(QDir::toNativeSeparators(f), this, [this, f] { openRecent(f); });
+    recentMenu_->setEnabled(!files.isEmpty());
+}
+
+void MainWindow::openRecent(const QString& path) {
+    if (isSettingsFile(path))
+        loadSettings(path);
+    else
+        openModel(path);
+}
+
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-    if (!onnxFiles(event->mimeData()).isEmpty()) event->acceptProposedAction();
+    if (!droppableFiles(event->mimeData()).isEmpty()) event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
-    const QStringList files = onnxFiles(event->mimeData());
+    const QStringList files = droppableFiles(event->mimeData());
     if (files.isEmpty()) return;
     event->acceptProposedAction();
-    openModel(files.first());
+    openRecent(files.first());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    QSettings s = appSettings();
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    s.setValue(QStringLiteral("window/state"), saveState());
+    if (job_) job_->cancel();
+    QMainWindow::closeEvent(event);
 }
 
 }  // namespace qcnn::ui

@@ -1,28 +1,60 @@
-// The workbench's main window: opens an ONNX model (File > Open Model..., File > Open Demo,
-// or a .onnx file dropped on the window) and shows its per-layer table with totals and a
-// cost-per-layer chart. Models load on a worker thread (QtConcurrent); the GUI thread only
-// receives the finished result, so a large file never freezes the window.
+// The workbench's main window.
 //
-// Layout: the central area is a tab widget (the "Layers" tab today; evaluation and
-// accuracy-vs-compression views join it as tabs), plots and panels live in dock widgets.
+// Layout: the central tab widget holds the editable layer table ("Layers", with the run
+// options and the cost model's totals) and the teaching views ("Teaching"); the result plots
+// (top-1 vs compression, top-1 vs speed-up, run-time memory, per-layer response error) share
+// the right dock; the results table and the cost-per-layer chart are tabbed docks at the
+// bottom. The status bar shows the model, the dataset, the float top-1 and the progress of a
+// run (stage and layer, and runs done for a sweep).
+//
+// Threads: models load, the float model is evaluated, and runs and sweeps execute on worker
+// threads (QtConcurrent, RunJob); the GUI thread only receives finished results and polls
+// progress on a timer, so it never blocks. Esc / Cancel stops a run at core's next progress
+// report. A newer model request supersedes a pending one.
+//
+// Files: the settings file is the sweep spec of core/sweep/sweep.h (File > Save Settings /
+// Load Settings; the CLI's `qcnn sweep` reads it): `base` is the layer table's settings (minus
+// the layers the sweep grid sets) and `grid` the sweep dialog's grid; loading shows its first
+// run in the table. Results export to HDF5 (the sweeps layout of core/sweep/results_file.h) and
+// CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench").
 #pragma once
 
+#include <QFuture>
 #include <QIcon>
 #include <QMainWindow>
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "core/eval/model_summary.h"
+#include "core/sweep/sweep.h"
 
+class QAction;
+class QCheckBox;
+class QComboBox;
 class QDockWidget;
 class QLabel;
+class QLineEdit;
+class QMenu;
+class QProgressBar;
+class QSpinBox;
 class QTabWidget;
 class QTableView;
+class QTimer;
+class QToolButton;
 
 namespace qcnn::ui {
 
-class LayerTableModel;
 class LayerCostPlot;
+class LayerTableModel;
+class MemoryPlot;
+class ResponseErrorPlot;
+class ResultsModel;
+class RunJob;
+class TeachingView;
+class TradeoffPlot;
+struct RunRecord;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -32,13 +64,25 @@ public:
     // handler that records the message instead.
     using ErrorHandler = std::function<void(const QString& title, const QString& message)>;
 
+    // The run options of the Layers tab.
+    struct RunOptions {
+        QString data = QStringLiteral("fashion-mnist:test");
+        qint64 limit = 1000;         // evaluation images (0: all)
+        qint64 calibImages = 0;      // 0: RunSpec's default
+        EcMode ec = EcMode::None;
+        quint64 seed = 0;
+        int kmeansIters = 25;
+        int threads = 0;             // 0: all cores
+        bool measureSpeed = true;
+    };
+
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
     // Starts loading `path`; modelLoaded or loadFailed follows (a newer request supersedes a
     // pending one, whose result is dropped).
     void openModel(const QString& path);
-    // Opens the bundled network (demoModelPath()).
+    // Opens the bundled network (demoModelPath()) with the Fashion-MNIST test set.
     void openDemo();
     static QString demoModelPath();
     static QIcon appIcon();
@@ -49,37 +93,168 @@ public:
     QString modelPath() const { return modelPath_; }
     std::shared_ptr<const Network> network() const { return network_; }
     LayerTableModel* layerModel() const { return layerModel_; }
+    QTableView* layerView() const { return layerView_; }
     LayerCostPlot* costPlot() const { return costPlot_; }
+    ResultsModel* resultsModel() const { return results_; }
+    QTableView* resultsView() const { return resultsView_; }
+    TradeoffPlot* compressionPlot() const { return compressionPlot_; }
+    TradeoffPlot* speedupPlot() const { return speedupPlot_; }
+    MemoryPlot* memoryPlot() const { return memoryPlot_; }
+    ResponseErrorPlot* responsePlot() const { return responsePlot_; }
+    TeachingView* teachingView() const { return teaching_; }
     QString totalsText() const;
+    QString costText() const;
+    QString statusText() const;  // model · dataset · float top-1 (the status bar's labels)
+    QString progressText() const;  // "run 2/8: kmeans conv2" while a job runs
+
+    // Presets of the layer table.
+    static QStringList presetNames();
+    static QString presetSettings(const QString& name);
+    void applyPreset(const QString& name);
+
+    RunOptions runOptions() const;
+    void setRunOptions(const RunOptions& o);
+    // The sweep spec of the current state: model, run options, the table's settings as `base`
+    // (minus the layers `grid` sets), `grid`, EC modes and seeds (empty: the run options' ones).
+    SweepSpec currentSpec(const std::vector<SweepGroup>& grid = {}, const std::vector<EcMode>& ec = {},
+                          const std::vector<uint64_t>& seeds = {}) const;
+    // The sweep grid the settings file saves and the sweep dialog starts from.
+    const SweepSpec& sweepGrid() const { return sweepGrid_; }
+
+    // Runs the table's settings once / a sweep (false, and an error shown, when it cannot start).
+    bool run();
+    bool runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec, const std::vector<uint64_t>& seeds);
+    void cancelRun();
+    bool isRunning() const;
+    // Estimated seconds of one run with error-correction mode `ec` (the sweep dialog's estimate).
+    double estimateRunSeconds(EcMode ec) const;
+
+    // Settings file (sweep spec JSON); errors go to the error handler. Loading a spec for
+    // another model opens it first and applies the settings when it has loaded.
+    bool saveSettings(const QString& path);
+    bool loadSettings(const QString& path);
+    // Results export; errors go to the error handler.
+    bool exportResultsHdf5(const QString& path);
+    bool exportResultsCsv(const QString& path);
+
+    // Loads run `run`'s settings (and EC mode) into the layer table and selects it.
+    void loadRunSettings(int run);
+    void selectRun(int run);
+    int selectedRun() const { return selectedRun_; }
+
+    // The float model's top-1 on the run options' data (NaN until computed).
+    double floatTop1() const;
+    bool isEvaluatingFloat() const { return floatPending_ > 0; }
+
+    QStringList recentFiles() const;
 
 signals:
     void modelLoaded(const QString& path);
     // `message` is the error text (the same the CLI prints after "qcnn: error: ").
     void loadFailed(const QString& path, const QString& message);
+    void floatEvaluated(double top1);
+    void runStarted(int runs);
+    // One run of the current job finished and was added to the results (its index).
+    void runAdded(int run);
+    // The job ended: "completed" | "cancelled" | "failed".
+    void runFinished(const QString& status);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
 
 private:
     struct LoadResult;
     static LoadResult loadJob(const QString& path);
     void finishLoad(const QString& path, const LoadResult& result);
     void openModelDialog();
-    void createActions(QDockWidget* costDock);
+    void openDatasetDialog();
+    void saveSettingsDialog();
+    void loadSettingsDialog();
+    void exportDialog(bool hdf5);
+    void sweepDialog();
+    void createActions();
+    QWidget* createLayersTab();
+    QWidget* createRunOptions();
+    void createDocks();
     void showError(const QString& title, const QString& message);
+    void addRecentFile(const QString& path);
+    void updateRecentMenu();
+    void openRecent(const QString& path);
+    void applySpec(const SweepSpec& spec);
+    bool startJob(const SweepSpec& spec);
+    void onRunFinished(const RunRecord& record);
+    void onJobFinished(const QString& status, const QString& message);
+    void pollProgress();
+    void updateActions();
+    void updateStatus();
+    void updateCostText();
+    QString floatKey() const;
+    void evaluateFloat();
+    void dataOptionsChanged();
 
     LayerTableModel* layerModel_;
     LayerCostPlot* costPlot_;
+    ResultsModel* results_;
+    TradeoffPlot* compressionPlot_;
+    TradeoffPlot* speedupPlot_;
+    MemoryPlot* memoryPlot_;
+    ResponseErrorPlot* responsePlot_;
+    TeachingView* teaching_;
     QTabWidget* tabs_;
     QTableView* layerView_;
+    QTableView* resultsView_;
     QLabel* totalsLabel_;
+    QLabel* costLabel_;
     QLabel* statusModel_;
+    QLabel* statusData_;
+    QLabel* statusFloat_;
+    QLabel* progressLabel_;
+    QProgressBar* stageBar_;
+    QProgressBar* runsBar_;
+    QToolButton* cancelButton_;
+    QComboBox* presetCombo_;
+    // Run options.
+    QLineEdit* dataEdit_;
+    QSpinBox* limitSpin_;
+    QSpinBox* calibSpin_;
+    QComboBox* ecCombo_;
+    QSpinBox* seedSpin_;
+    QSpinBox* itersSpin_;
+    QSpinBox* threadsSpin_;
+    QCheckBox* speedCheck_;
+    // Actions.
+    QAction* runAction_ = nullptr;
+    QAction* sweepAction_ = nullptr;
+    QAction* cancelAction_ = nullptr;
+    QAction* saveSettingsAction_ = nullptr;
+    QAction* exportHdf5Action_ = nullptr;
+    QAction* exportCsvAction_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
+    QDockWidget* plotsDock_ = nullptr;
+    QDockWidget* resultsDock_ = nullptr;
+    QDockWidget* costDock_ = nullptr;
+
     ErrorHandler errorHandler_;
     std::shared_ptr<const Network> network_;
     QString modelPath_;
     quint64 loadGeneration_ = 0;
     int pending_ = 0;
+    std::optional<SweepSpec> pendingSpec_;  // applied when the model it names has loaded
+    SweepSpec sweepGrid_;                   // grid, ec and seeds of the sweep dialog
+
+    std::unique_ptr<RunJob> job_;
+    QTimer* progressTimer_;
+    int jobRunsDone_ = 0;
+    int selectedRun_ = -1;
+
+    std::optional<EvalResult> floatEval_;
+    QString floatEvalKey_;
+    quint64 floatGeneration_ = 0;
+    int floatPending_ = 0;
+    std::shared_ptr<std::atomic<bool>> floatCancel_;
+    QFuture<void> floatFuture_;
 };
 
 }  // namespace qcnn::ui

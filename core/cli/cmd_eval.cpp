@@ -1,4 +1,5 @@
 // qcnn eval: accuracy of a model on a labelled dataset.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/eval/evaluate.h"
+#include "core/eval/kernel_choice.h"
 #include "core/eval/model_summary.h"
 
 namespace qcnn::cli {
@@ -17,8 +19,17 @@ namespace {
 
 struct EvalReport {
     std::string model, data, data_description, logits_path;
+    std::string kernel;           // auto, fast or reference
+    bool timed_choice = false;    // auto on a model with quantized layers: choice.layers is filled
+    KernelChoice choice;
     EvalResult r;
 };
+
+std::string milliseconds(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3f", s * 1e3);
+    return b;
+}
 
 void print_json(const EvalReport& e, std::ostream& out) {
     const EvalResult& r = e.r;
@@ -34,7 +45,22 @@ void print_json(const EvalReport& e, std::ostream& out) {
         .field("forward_seconds", r.forward_seconds)
         .field("images_per_second", r.images_per_second)
         .field("batch", r.batch)
-        .field("threads", r.threads);
+        .field("threads", r.threads)
+        .field("kernel", e.kernel);
+    if (e.timed_choice) {
+        w.key("layer_kernels").begin_array();
+        for (const LayerChoice& c : e.choice.layers) {
+            w.begin_object().field("layer", c.alias).field("node", c.name).field("type", c.op_type);
+            w.field("path", layer_path_name(c.path))
+                .field("quantized_ms", c.quantized_seconds * 1e3)
+                .field("dense_ms", c.dense_seconds * 1e3)
+                .field("timed_samples", c.input_shape.empty() ? int64_t(0) : c.input_shape[0])
+                .field("timed_threads", static_cast<int64_t>(c.threads))
+                .field("reps", static_cast<int64_t>(c.reps));
+            w.end_object();
+        }
+        w.end_array();
+    }
     w.key("per_class").begin_array();
     for (size_t c = 0; c < r.per_class.size(); ++c) {
         const ClassAccuracy& pc = r.per_class[c];
@@ -59,8 +85,30 @@ void print_text(const EvalReport& e, std::ostream& out) {
         << "top-1:   " << percent(r.top1) << "  (" << thousands(r.top1_correct) << "/" << thousands(r.samples) << ")\n"
         << "top-5:   " << percent(r.top5) << "  (" << thousands(r.top5_correct) << "/" << thousands(r.samples) << ")\n"
         << "speed:   " << speed << " images/s (" << format_duration(r.seconds) << " in total, "
-        << format_duration(r.forward_seconds) << " in the network)\n";
+        << format_duration(r.forward_seconds) << " in the network)\n"
+        << "kernel:  " << e.kernel;
+    if (e.timed_choice)
+        out << " (per layer the faster of the fast lookup-table kernels and the dense kernels on the decoded\n"
+            << "         weights: " << e.choice.dense_layers() << " of " << e.choice.layers.size()
+            << " quantized layers run dense)";
+    out << "\n";
     if (!e.logits_path.empty()) out << "logits:  " << e.logits_path << "\n";
+    if (e.timed_choice) {
+        std::vector<std::vector<std::string>> rows;
+        for (const LayerChoice& c : e.choice.layers) {
+            const double speedup = c.quantized_seconds > 0 ? c.dense_seconds / c.quantized_seconds : 0;
+            char sp[32];
+            std::snprintf(sp, sizeof sp, "%.2fx", speedup);
+            rows.push_back({c.alias, c.op_type, layer_path_name(c.path), milliseconds(c.quantized_seconds),
+                            milliseconds(c.dense_seconds), sp});
+        }
+        const LayerChoice& c0 = e.choice.layers.front();
+        out << "\nper-layer kernel choice (timed on " << (c0.input_shape.empty() ? 0 : c0.input_shape[0])
+            << (c0.threads == 1 ? " samples, 1 thread" : " samples, " + std::to_string(c0.threads) + " threads")
+            << "; median ms per run):\n"
+            << format_table({"layer", "type", "path", "quantized ms", "dense ms", "dense/quantized"}, rows,
+                            {false, false, false, true, true, true});
+    }
     out << "\nper-class top-1:\n";
     std::vector<std::vector<std::string>> rows;
     for (size_t c = 0; c < r.per_class.size(); ++c) {
@@ -81,14 +129,17 @@ int run_eval(const Args& args, CommandContext& ctx) {
     opts.limit = args.integer("--limit", 0, 0, INT64_MAX);
     opts.batch = args.integer("--batch", 64, 1, 1 << 20);
     opts.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
-    opts.lut_kernel = parse_lut_kernel(args.str("--kernel", "fast"));
+    e.kernel = args.str("--kernel", "auto");
+    if (e.kernel != "auto" && e.kernel != "fast" && e.kernel != "reference")
+        throw UsageError(cat("--kernel: expected auto, fast or reference, got '", e.kernel, "'"));
+    if (e.kernel != "auto") opts.lut_kernel = parse_lut_kernel(e.kernel);
     DataOptions dopts;
     dopts.mean = args.float_list("--mean");
     dopts.std = args.float_list("--std");
     dopts.limit = opts.limit;
     e.logits_path = args.str("--logits", "");
 
-    const auto net = load_model(e.model);
+    std::shared_ptr<const Network> net = load_model(e.model);
     if (args.has("--convert")) dopts.sample_shape = net->sample_shape();
     const auto data = open_dataset(e.data, dopts);
     e.data_description = data->description();
@@ -99,6 +150,22 @@ int run_eval(const Args& args, CommandContext& ctx) {
         logits.open(e.logits_path, std::ios::binary | std::ios::trunc);
         if (!logits) fail("cannot create logits file ", e.logits_path, ": ", std::strerror(errno));
         opts.logits_sink = std::ref(csv);
+    }
+
+    if (e.kernel == "auto") {
+        // The fast kernels, except in layers where the dense kernels on the decoded weights
+        // are faster at this batch size and thread count (core/eval/kernel_choice.h).
+        bool quantized = false;
+        for (int i : net->weight_layers()) quantized = quantized || dense_twin(*net->nodes[i].op) != nullptr;
+        if (quantized) {
+            KernelChoiceOptions ko;
+            ko.batch = std::max<int64_t>(1, std::min(opts.batch, data->size()));
+            ko.threads = opts.threads;
+            check_compatible(*net, *data, e.data);
+            e.choice = choose_kernels(net, data->sample_shape(), ko);
+            e.timed_choice = true;
+            net = e.choice.network;
+        }
     }
 
     ProgressBar bar(ctx.err, ctx.err_is_terminal, "evaluate");

@@ -47,8 +47,10 @@ const std::vector<Command>& commands() {
           {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
           {"--convert", "", "convert images to the model's input shape (1<->3 channels, bilinear resize)\n"
                             "instead of failing when they differ"},
-          {"--kernel", "K", "quantized layers: fast (SIMD lookup tables, 8-bit entries; default) or reference\n"
-                            "(the paper's float lookup tables)"},
+          {"--kernel", "K", "quantized layers: auto (default: per layer the faster of the fast lookup tables and\n"
+                            "the dense kernels on the decoded weights, timed at this batch and thread count and\n"
+                            "printed), fast (always the SIMD lookup tables: 8-bit entries for K <= 16, 16-bit\n"
+                            "above) or reference (the paper's float lookup tables)"},
           {"--logits", "FILE", "write a CSV row per image: label, then the raw outputs (%.9g)"},
           {"--json", "", "print one JSON object instead of the text report"}},
          run_eval},
@@ -80,8 +82,9 @@ const std::vector<Command>& commands() {
           {"--threads", "T", "threads (default: 0 = all cores)"},
           {"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
           {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
-          {"--kernel", "K", "quantized layers: fast (SIMD lookup tables, 8-bit entries; default) or reference\n"
-                            "(the paper's float lookup tables)"},
+          {"--kernel", "K", "evaluating the quantized layers: fast (SIMD lookup tables: 8-bit entries for K <= 16,\n"
+                            "16-bit above; default) or reference (the paper's float lookup tables). Deterministic,\n"
+                            "so `qcnn eval --kernel fast --model FILE` reproduces the reported top-1 exactly"},
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}},
          run_quantize},

@@ -67,18 +67,25 @@ struct FastConv::TileBuffers {
     Scratch<float> lutf;            // Float: (npos + 1) x M x K LUT; row block npos is zero
     Scratch<float> off;             // M x npos row minima
     Scratch<float> offg;            // g x npos: sum of the minima of each group's subspaces
-    Scratch<uint8_t> lutq;          // (npos + 1) x M x Kp 8-bit LUT + read pad; row block npos is zero
+    // planes x (npos + 1) x M x Kp 8-bit LUT + read pad; row block npos of each plane is zero;
+    // Bits16: plane 0 holds the high bytes, plane 1 (at plane_stride) the low bytes
+    Scratch<uint8_t> lutq;
+    int64_t plane_stride = 0;
     Scratch<int32_t> idx;           // rows x P: input position read by (row, tap); npos if padded
     Scratch<float> offs;            // g x rows: offset sum of each output position
     Scratch<const uint8_t*> ptrs;   // rows x P scan pointers
-    Scratch<uint32_t> acc;          // scan sums, channel-major: B x rows
+    Scratch<uint32_t> acc, acc_lo;  // scan sums, channel-major: B x rows (acc_lo: Bits16 low plane)
     float scale = 1.0f;
 };
 
 FastConv::FastConv(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
-                   std::span<const float> bias, KernelIsa isa)
+                   std::span<const float> bias, KernelIsa isa, LutPrecision precision)
     : geo_(geo) {
     geo_.validate("FastConv", codebooks, codes, bias);
+    const int64_t terms = geo_.kernel_size() * geo_.subspaces_per_group();
+    precision_ = resolve_lut_precision(precision, geo_.K, terms);
+    if (precision_ == LutPrecision::Bits16 && terms > kMaxLutTerms16)
+        fail("FastConv: 16-bit tables allow at most ", kMaxLutTerms16, " terms per output, the layer has ", terms);
     isa_ = resolve_isa(isa);
     method_ = choose_lut_method(geo_.K, isa_);
     kp_ = lut_row_length(method_, geo_.K);
@@ -110,8 +117,8 @@ int64_t FastConv::lut_bytes(int64_t oh, int64_t ow, const ConvWindow& win) const
     const int64_t npos = in_h * in_w, rows = tl.th * tl.tw, M = geo_.subspaces(), P = geo_.kernel_size();
     const int64_t tables = method_ == LutMethod::Float
                                ? (npos + 1) * M * kp_ * 4
-                               : (npos + 1) * M * kp_ + lut_scan::kLutReadPad + npos * (M + geo_.groups) * 4 +
-                                     geo_.groups * rows * 4 + rows * block_ * 4;
+                               : lut_planes(precision_) * ((npos + 1) * M * kp_ + rows * block_ * 4) +
+                                     lut_scan::kLutReadPad + npos * (M + geo_.groups) * 4 + geo_.groups * rows * 4;
     const int64_t input_copy = tl.tiles_x > 1 ? geo_.in_channels * npos * 4 : 0;
     return tables + input_copy + rows * P * (4 + 8);
 }
@@ -177,21 +184,31 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
         std::fill(b.lutf.data() + npos * M * K, b.lutf.data() + (npos + 1) * M * K, 0.0f);
         return;
     }
+    const bool wide = precision_ == LutPrecision::Bits16;
+    const int64_t planes = wide ? 2 : 1;
+    b.plane_stride = (npos + 1) * M * Kp;
     b.off.resize(std::max<int64_t>(npos * M, 1));
-    b.lutq.resize((npos + 1) * M * Kp + lut_scan::kLutReadPad);
+    b.lutq.resize(planes * b.plane_stride + lut_scan::kLutReadPad);
     b.offs.resize(g * rows);
+    uint8_t* lo = wide ? b.lutq.data() + b.plane_stride : nullptr;
     const LutRange range =
         lut_minima_positions(xt, xs, npos, codebooks_.data(), M, geo_.dsub, K, b.off.data(), npos);
-    std::fill(b.lutq.data() + npos * M * Kp, b.lutq.data() + (npos + 1) * M * Kp + lut_scan::kLutReadPad, uint8_t(0));
+    for (int64_t pl = 0; pl < planes; ++pl)
+        std::fill(b.lutq.data() + pl * b.plane_stride + npos * M * Kp, b.lutq.data() + (pl + 1) * b.plane_stride,
+                  uint8_t(0));
+    std::fill(b.lutq.data() + planes * b.plane_stride,
+              b.lutq.data() + planes * b.plane_stride + lut_scan::kLutReadPad, uint8_t(0));
     if (!range.finite) {
-        std::fill(b.lutq.data(), b.lutq.data() + npos * M * Kp, uint8_t(0));
+        for (int64_t pl = 0; pl < planes; ++pl)
+            std::fill(b.lutq.data() + pl * b.plane_stride, b.lutq.data() + pl * b.plane_stride + npos * M * Kp,
+                      uint8_t(0));
         std::fill(b.offs.data(), b.offs.data() + g * rows, std::numeric_limits<float>::quiet_NaN());
         b.scale = 1.0f;
         return;
     }
-    b.scale = lut_scale(range.max_range);
+    b.scale = lut_scale(range.max_range, lut_levels(precision_));
     quantize_lut_rows(xt, xs, npos, dt_.data(), M, 0, M, geo_.dsub, K, Kp, b.off.data(), npos, b.scale,
-                      b.lutq.data());
+                      b.lutq.data(), lo);
     b.offg.resize(std::max<int64_t>(npos * g, 1));
     for (int64_t gi = 0; gi < g; ++gi) {
         float* og = b.offg.data() + gi * npos;
@@ -214,7 +231,8 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
 
 void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y, int threads,
                    LutTrace* trace) const {
-    const auto [oh, ow] = conv_window_output(h, w, geo_.kernel_h, geo_.kernel_w, win);
+    const auto out_hw = conv_window_output(h, w, geo_.kernel_h, geo_.kernel_w, win);
+    const int64_t oh = out_hw[0], ow = out_hw[1];  // not a structured binding: clang 14 cannot capture those in OpenMP regions
     if (n < 0) fail("FastConv: negative batch size ", n);
     if (trace) *trace = {};
     if (n == 0) return;
@@ -266,6 +284,8 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
             b.ptrs.resize(rows * P);
             for (int64_t i = 0; i < rows * P; ++i) b.ptrs[i] = b.lutq.data() + b.idx[i] * M * Kp;
             b.acc.resize(B * rows);
+            const bool wide = precision_ == LutPrecision::Bits16;
+            if (wide) b.acc_lo.resize(B * rows);
             const float inv_scale = 1.0f / b.scale;
             for (int64_t blk = b0; blk < b1; ++blk) {
                 const int64_t gi = blk / nbg, cg0 = (blk % nbg) * B, nc = std::min(B, ctg - cg0);
@@ -280,6 +300,12 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
                 job.acc = b.acc.data();
                 job.acc_stride = rows;
                 lut_scan::scan(isa_, method_, job);
+                if (wide) {
+                    job.lut_offset += b.plane_stride;
+                    job.acc = b.acc_lo.data();
+                    lut_scan::scan(isa_, method_, job);
+                    combine_lut_planes(b.acc.data(), b.acc_lo.data(), B * rows);
+                }
                 float* yt = yn + c0 * ohw + t.oy0 * ow + t.ox0;
                 finish_lut_tile(b.acc.data(), rows, nc, th, tw, inv_scale, b.offs.data() + gi * rows,
                                 bias_.data() + c0, yt, ohw, ow);
@@ -302,7 +328,7 @@ void FastConv::run_reference(const float* x, int64_t n, int64_t h, int64_t w, co
     const int64_t cs = geo_.in_channels, ct = geo_.out_channels, ctg = geo_.outputs_per_group();
     const int64_t M = geo_.subspaces(), Mg = geo_.subspaces_per_group(), Kp = kp_;
     const int64_t kh = geo_.kernel_h, kw = geo_.kernel_w, P = kh * kw, ohw = oh * ow;
-    const bool quantized = method_ != LutMethod::Float;
+    const bool quantized = method_ != LutMethod::Float, wide = precision_ == LutPrecision::Bits16;
     const ConvTiling tl = tiling(oh, ow);
     if (trace && quantized) trace->acc.assign(n * ct * ohw, 0);
     TileBuffers b;
@@ -329,8 +355,9 @@ void FastConv::run_reference(const float* x, int64_t n, int64_t h, int64_t w, co
                             const uint8_t* code = codes_.data() + (c * P + ki * kw + kj) * Mg;
                             for (int64_t j = 0; j < Mg; ++j) {
                                 const int64_t e = (pos * M + gi * Mg + j) * Kp + code[j];
-                                if (quantized) qsum += b.lutq[e];
-                                else fsum += b.lutf[e];
+                                if (!quantized) fsum += b.lutf[e];
+                                else if (wide) qsum += (uint32_t(b.lutq[e]) << 8) + b.lutq[b.plane_stride + e];
+                                else qsum += b.lutq[e];
                             }
                         }
                     if (quantized) acc[c * rows + r] = qsum;

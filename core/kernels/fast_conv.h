@@ -13,8 +13,9 @@
 //
 // The output plane is cut into tiles of up to ~400 positions (conv_tiling(); fixed by the
 // layer's shape, never by the thread count). Per tile and sample, the LUT of the input
-// positions the tile reads is built once (float, then 8-bit with one scale per tile,
-// lut_tables.h) and reused by every kernel tap and every output channel:
+// positions the tile reads is built once (float, then integer with one scale per tile: 8-bit
+// entries, or for K > 16 by default 16-bit entries scanned as two 8-bit planes, lut_tables.h)
+// and reused by every kernel tap and every output channel:
 //   |y - float LUT y| <= (valid taps) * Mg * 0.5 / scale_tile  (+ float rounding).
 // Threads take (sample, tile) items; with fewer items than threads, an item is also split
 // over output-channel blocks (each part builds the tile's LUT itself). Results are
@@ -59,8 +60,11 @@ public:
     FastConv() = default;
     // Throws qcnn::Error naming the field when sizes disagree with geo, a code is >= K, or an
     // explicit isa is not supported by this CPU.
+    // precision: Auto = resolve_lut_precision(Auto, K, P * Mg); an explicit Bits16 with more
+    // than kMaxLutTerms16 terms per output is an error.
     FastConv(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
-             std::span<const float> bias, KernelIsa isa = KernelIsa::Auto);
+             std::span<const float> bias, KernelIsa isa = KernelIsa::Auto,
+             LutPrecision precision = LutPrecision::Auto);
 
     // x {n, C_s, h, w}; y {n, C_t, H_t, W_t} with {H_t, W_t} = conv_window_output(...).
     // threads >= 1 (values < 1 count as 1). Throws qcnn::Error for an invalid window.
@@ -74,6 +78,7 @@ public:
     const LutGeometry& geometry() const { return geo_; }
     KernelIsa isa() const { return isa_; }
     LutMethod method() const { return method_; }
+    LutPrecision precision() const { return precision_; }  // resolved (Bits8 / Bits16)
     const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x P x Mg
     ConvTiling tiling(int64_t out_h, int64_t out_w) const;
     // Bytes of the weights run() reads: packed codes (or, for Float, the unpacked codes), the
@@ -94,6 +99,7 @@ private:
     LutGeometry geo_;
     KernelIsa isa_ = KernelIsa::Portable;
     LutMethod method_ = LutMethod::Float;
+    LutPrecision precision_ = LutPrecision::Bits8;
     int64_t kp_ = 0;     // table row length
     int64_t block_ = 0;  // channels per scan block (8-bit methods)
     std::vector<float> dt_;         // M x dsub x Kp

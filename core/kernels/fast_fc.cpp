@@ -14,9 +14,9 @@ namespace {
 
 // The calling thread's buffers of a run (the team shares them).
 struct RunBuffers {
-    Scratch<uint8_t> lutq;           // rows x M x Kp 8-bit tables + read pad
+    Scratch<uint8_t> lutq;           // planes x rows x M x Kp 8-bit tables + read pad
     Scratch<float> scale, offset_sum;  // per vector
-    Scratch<float> xt, off;          // one vector's transposed input and row minima (split-subspace runs)
+    Scratch<float> xt, off;          // one vector's transposed input and row minima (calling thread)
     Scratch<const uint8_t*> ptrs;    // per vector: its tables
 };
 
@@ -27,7 +27,7 @@ int team_size(int threads, int64_t items) {
 }  // namespace
 
 FastFc::FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
-               std::span<const float> bias, KernelIsa isa)
+               std::span<const float> bias, KernelIsa isa, LutPrecision precision)
     : geo_(geo) {
     if (geo.groups != 1 || geo.kernel_h != 1 || geo.kernel_w != 1)
         fail("FastFc: an FC layer has groups 1 and a 1x1 kernel, got groups ", geo.groups, ", kernel ",
@@ -37,6 +37,9 @@ FastFc::FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::sp
     method_ = choose_lut_method(geo_.K, isa_);
     kp_ = lut_row_length(method_, geo_.K);
     const int64_t M = geo_.subspaces();
+    precision_ = resolve_lut_precision(precision, geo_.K, M);
+    if (precision_ == LutPrecision::Bits16 && M > kMaxLutTerms16)
+        fail("FastFc: 16-bit tables allow at most ", kMaxLutTerms16, " terms per output, the layer has ", M);
     dt_ = transpose_codebooks(codebooks, M, geo_.K, geo_.dsub, kp_);
     if (method_ != LutMethod::Float) dk_ = codebooks_subspace_minor(codebooks, M, geo_.K, geo_.dsub);
     codes_.assign(codes.begin(), codes.end());
@@ -56,7 +59,8 @@ int64_t FastFc::weight_bytes() const {
 int64_t FastFc::lut_bytes(int64_t rows) const {
     const int64_t M = geo_.subspaces();
     if (method_ == LutMethod::Float) return rows * M * kp_ * 4;
-    return rows * (M * kp_ + 8) + lut_scan::kLutReadPad + (geo_.in_channels + M) * 4;  // tables, scales, scratch
+    const int planes = lut_planes(precision_);
+    return rows * (planes * M * kp_ + 8) + lut_scan::kLutReadPad + (geo_.in_channels + M) * 4;  // tables, scales, scratch
 }
 
 void FastFc::transpose_input(const float* x, int64_t m0, int64_t m1, float* xt) const {
@@ -65,18 +69,20 @@ void FastFc::transpose_input(const float* x, int64_t m0, int64_t m1, float* xt) 
         for (int64_t m = m0; m < m1; ++m) xt[l * M + m] = x[m * dsub + l];
 }
 
-void FastFc::sample_lut(const float* x, float* xt, float* off, uint8_t* q, float* scale, float* offset_sum) const {
+void FastFc::sample_lut(const float* x, float* xt, float* off, uint8_t* q, uint8_t* lo, float* scale,
+                        float* offset_sum) const {
     const int64_t M = geo_.subspaces();
     transpose_input(x, 0, M, xt);
     const LutRange range = lut_minima_subspaces(xt, dk_.data(), M, 0, M, geo_.dsub, geo_.K, off);
     if (!range.finite) {
         std::fill(q, q + M * kp_, uint8_t(0));
+        if (lo) std::fill(lo, lo + M * kp_, uint8_t(0));
         *scale = 1.0f;
         *offset_sum = std::numeric_limits<float>::quiet_NaN();
         return;
     }
-    *scale = lut_scale(range.max_range);
-    quantize_lut_rows(x, 1, 1, dt_.data(), M, 0, M, geo_.dsub, geo_.K, kp_, off, 1, *scale, q);
+    *scale = lut_scale(range.max_range, lut_levels(precision_));
+    quantize_lut_rows(x, 1, 1, dt_.data(), M, 0, M, geo_.dsub, geo_.K, kp_, off, 1, *scale, q, lo);
     *offset_sum = sum_lut_offsets(off, M);
 }
 
@@ -87,7 +93,7 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
         if (trace) *trace = {};
         return;
     }
-    const int64_t M = geo_.subspaces(), K = geo_.K, cs = geo_.in_channels, ct = geo_.out_channels;
+    const int64_t M = geo_.subspaces(), cs = geo_.in_channels, ct = geo_.out_channels;
     const int64_t Kp = kp_, B = block_, nblocks = (ct + B - 1) / B;
     const int64_t block_bytes = lut_scan::packed_block_bytes(1, M, B, lut_scan::code_layout(isa_, method_));
     // Buffers kept per thread across calls (steady-state runs allocate nothing).
@@ -98,8 +104,13 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
     Scratch<float>& shared_xt = buffers.xt;
     Scratch<float>& shared_off = buffers.off;
     Scratch<const uint8_t*>& ptrs = buffers.ptrs;
-    lutq.resize(rows * M * Kp + lut_scan::kLutReadPad);
-    std::fill(lutq.data() + rows * M * Kp, lutq.data() + rows * M * Kp + lut_scan::kLutReadPad, uint8_t(0));
+    // Bits16: the low plane follows the high plane (pointers into the high plane; its scan
+    // adds `plane` to them).
+    const bool wide = precision_ == LutPrecision::Bits16;
+    const int64_t plane = rows * M * Kp, planes = wide ? 2 : 1;
+    lutq.resize(planes * plane + lut_scan::kLutReadPad);
+    std::fill(lutq.data() + planes * plane, lutq.data() + planes * plane + lut_scan::kLutReadPad, uint8_t(0));
+    auto low = [&](int64_t n) { return wide ? lutq.data() + plane + n * M * Kp : nullptr; };
     scale.resize(rows);
     offset_sum.resize(rows);
     ptrs.resize(rows);
@@ -110,14 +121,18 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
     }
 
     const int team = team_size(threads, std::max(rows, nblocks));
-    // Vectors split over threads, or (fewer vectors than threads) each vector's subspaces.
+    // Tables: vectors split over the team, or (fewer vectors than threads) built by the calling
+    // thread before the team starts: a vector's table costs C_s * K multiply-adds against the
+    // scan's C_t * M lookups, and a second parallel phase would add barriers, which cost whole
+    // scheduler time slices on a loaded machine.
     const bool split_vectors = rows >= team;
-    const int64_t mchunks = split_vectors ? 1 : std::min<int64_t>(M, 4 * team);
     if (!split_vectors) {
         shared_xt.resize(cs);
         shared_off.resize(M);
+        for (int64_t n = 0; n < rows; ++n)
+            sample_lut(x + n * cs, shared_xt.data(), shared_off.data(), lutq.data() + n * M * Kp, low(n), &scale[n],
+                       &offset_sum[n]);
     }
-    std::vector<LutRange> partial(mchunks);
 
 #pragma omp parallel num_threads(team) if (team > 1)
     {
@@ -127,41 +142,13 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
             off.resize(M);
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < rows; ++n)
-                sample_lut(x + n * cs, xt.data(), off.data(), lutq.data() + n * M * Kp, &scale[n], &offset_sum[n]);
-        } else {
-            for (int64_t n = 0; n < rows; ++n) {
-                // Same arithmetic as sample_lut, rows split in chunks; the max is order-free.
-#pragma omp for schedule(static)
-                for (int64_t ch = 0; ch < mchunks; ++ch) {
-                    const int64_t m0 = M * ch / mchunks, m1 = M * (ch + 1) / mchunks;
-                    transpose_input(x + n * cs, m0, m1, shared_xt.data());
-                    partial[ch] = lut_minima_subspaces(shared_xt.data(), dk_.data(), M, m0, m1, geo_.dsub, K,
-                                                       shared_off.data());
-                }
-#pragma omp single
-                {
-                    LutRange range;
-                    for (const LutRange& r : partial) range.merge(r);
-                    partial[0] = range;
-                    scale[n] = range.finite ? lut_scale(range.max_range) : 1.0f;
-                    offset_sum[n] = range.finite ? sum_lut_offsets(shared_off.data(), M)
-                                                 : std::numeric_limits<float>::quiet_NaN();
-                }
-                const bool finite = partial[0].finite;
-#pragma omp for schedule(static)
-                for (int64_t ch = 0; ch < mchunks; ++ch) {
-                    const int64_t m0 = M * ch / mchunks, m1 = M * (ch + 1) / mchunks;
-                    if (finite)
-                        quantize_lut_rows(x + n * cs, 1, 1, dt_.data(), M, m0, m1, geo_.dsub, K, Kp,
-                                          shared_off.data(), 1, scale[n], lutq.data() + n * M * Kp);
-                    else
-                        std::fill(lutq.data() + (n * M + m0) * Kp, lutq.data() + (n * M + m1) * Kp, uint8_t(0));
-                }
-            }
+                sample_lut(x + n * cs, xt.data(), off.data(), lutq.data() + n * M * Kp, low(n), &scale[n],
+                           &offset_sum[n]);
         }
 
-        static thread_local Scratch<uint32_t> acc;
+        static thread_local Scratch<uint32_t> acc, acc_lo;
         acc.resize(B * rows);
+        if (wide) acc_lo.resize(B * rows);
 #pragma omp for schedule(static)
         for (int64_t bi = 0; bi < nblocks; ++bi) {
             lut_scan::ScanJob job;
@@ -173,6 +160,12 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
             job.acc = acc.data();
             job.acc_stride = rows;
             lut_scan::scan(isa_, method_, job);
+            if (wide) {
+                job.lut_offset = plane;
+                job.acc = acc_lo.data();
+                lut_scan::scan(isa_, method_, job);
+                combine_lut_planes(acc.data(), acc_lo.data(), B * rows);
+            }
             const int64_t c0 = bi * B, nc = std::min(B, ct - c0);
             for (int64_t n = 0; n < rows; ++n) {
                 finish_lut_row(acc.data() + n, rows, nc, 1.0f / scale[n], offset_sum[n], bias_.data() + c0,
@@ -201,15 +194,19 @@ void FastFc::run_reference(const float* x, int64_t rows, float* y, LutTrace* tra
         return;
     }
     const int64_t Kp = kp_;
+    const bool wide = precision_ == LutPrecision::Bits16;
     std::vector<float> xt(cs), off(M);
-    std::vector<uint8_t> q(M * Kp);
+    std::vector<uint8_t> q(M * Kp), lo(wide ? M * Kp : 0);
     std::vector<uint32_t> acc(ct);
     for (int64_t n = 0; n < rows; ++n) {
         float scale, offset_sum;
-        sample_lut(x + n * cs, xt.data(), off.data(), q.data(), &scale, &offset_sum);
+        sample_lut(x + n * cs, xt.data(), off.data(), q.data(), wide ? lo.data() : nullptr, &scale, &offset_sum);
         for (int64_t c = 0; c < ct; ++c) {
             uint32_t a = 0;
-            for (int64_t m = 0; m < M; ++m) a += q[m * Kp + codes_[c * M + m]];
+            for (int64_t m = 0; m < M; ++m) {
+                const int64_t e = m * Kp + codes_[c * M + m];
+                a += wide ? (uint32_t(q[e]) << 8) + lo[e] : q[e];
+            }
             acc[c] = a;
         }
         finish_lut_row(acc.data(), 1, ct, 1.0f / scale, offset_sum, bias_.data(), y + n * ct);

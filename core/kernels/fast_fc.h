@@ -9,10 +9,11 @@
 // Method (lut_tables.h): K <= 16 -> 8-bit tables scanned with vpermb + vpdpbusd (AVX-512 VBMI +
 // VNNI), vpshufb (AVX-512BW / AVX2) or the portable scan; K <= 256 with AVX512-VBMI -> vpermb /
 // vpermi2b; otherwise exact float tables.
-// 8-bit methods quantize each input vector's LUT with one scale (lut_tables.h), so
-//   |y - float LUT y| <= M * 0.5 / scale_n  (+ float rounding).
-// run() threads over input vectors (LUT build; a single vector's subspaces when there are fewer
-// vectors than threads) and 32/64-channel output blocks (scan); the result is bit-identical for
+// The integer methods quantize each input vector's LUT with one scale, to 8-bit entries or (the
+// default for K > 16, LutPrecision) 16-bit entries scanned as two 8-bit planes (lut_tables.h), so
+//   |y - float LUT y| <= M * 0.5 / scale_n  (+ float rounding),  scale_n = Q / (largest row range).
+// run() threads over input vectors (LUT build; with fewer vectors than threads the calling thread
+// builds them first) and 32/64-channel output blocks (scan); the result is bit-identical for
 // every thread count and equal to run_reference(), the scalar twin over the unpacked codes and
 // the same tables. run() keeps its scratch buffers per calling/worker thread across calls and
 // may be called concurrently on one object.
@@ -32,8 +33,11 @@ public:
     FastFc() = default;
     // geo.groups must be 1 and the kernel 1x1. Throws qcnn::Error naming the field when sizes
     // disagree with geo, a code is >= K, or an explicit isa is not supported by this CPU.
+    // precision: Auto = resolve_lut_precision(Auto, K, M); an explicit Bits16 with more than
+    // kMaxLutTerms16 terms is an error.
     FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
-           std::span<const float> bias, KernelIsa isa = KernelIsa::Auto);
+           std::span<const float> bias, KernelIsa isa = KernelIsa::Auto,
+           LutPrecision precision = LutPrecision::Auto);
 
     // threads >= 1 (values < 1 count as 1). trace (optional) receives the integer sums and the
     // per-vector scales.
@@ -44,6 +48,7 @@ public:
     const LutGeometry& geometry() const { return geo_; }
     KernelIsa isa() const { return isa_; }
     LutMethod method() const { return method_; }
+    LutPrecision precision() const { return precision_; }  // resolved (Bits8 / Bits16)
     const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x M
     // Bytes of the weights run() reads: packed codes (or, for Float, the unpacked codes), the
     // codebooks in their two run-time layouts, and the bias. The object also keeps the unpacked
@@ -53,8 +58,10 @@ public:
     int64_t lut_bytes(int64_t rows) const;
 
 private:
-    // 8-bit LUT of one vector: rows q, scale and offset sum; xt (C_s) and off (M) are scratch.
-    void sample_lut(const float* x, float* xt, float* off, uint8_t* q, float* scale, float* offset_sum) const;
+    // Integer LUT of one vector: rows q (and the low plane lo for Bits16, else nullptr), scale
+    // and offset sum; xt (C_s) and off (M) are scratch.
+    void sample_lut(const float* x, float* xt, float* off, uint8_t* q, uint8_t* lo, float* scale,
+                    float* offset_sum) const;
     // Subspaces [m0, m1) of xt = x transposed to dsub x M.
     void transpose_input(const float* x, int64_t m0, int64_t m1, float* xt) const;
     void run_float(const float* x, int64_t rows, float* y, int threads) const;
@@ -62,6 +69,7 @@ private:
     LutGeometry geo_;
     KernelIsa isa_ = KernelIsa::Portable;
     LutMethod method_ = LutMethod::Float;
+    LutPrecision precision_ = LutPrecision::Bits8;
     int64_t kp_ = 0;     // table row length
     int64_t block_ = 0;  // channels per scan block
     std::vector<float> dt_;        // M x dsub x Kp

@@ -19,6 +19,20 @@ const char* lut_method_name(LutMethod m) {
     return "?";
 }
 
+const char* lut_precision_name(LutPrecision p) {
+    switch (p) {
+        case LutPrecision::Auto: return "auto";
+        case LutPrecision::Bits8: return "8";
+        case LutPrecision::Bits16: return "16";
+    }
+    return "?";
+}
+
+LutPrecision resolve_lut_precision(LutPrecision p, int64_t K, int64_t terms) {
+    if (p != LutPrecision::Auto) return p;
+    return K > 16 && terms <= kMaxLutTerms16 ? LutPrecision::Bits16 : LutPrecision::Bits8;
+}
+
 LutMethod choose_lut_method(int64_t K, KernelIsa isa) {
     QCNN_ASSERT(isa != KernelIsa::Auto, "choose_lut_method needs a resolved instruction set");
     if (K <= 16) return LutMethod::Shuffle16;
@@ -179,9 +193,10 @@ LutRange finish_range(F16 range, F16 nf) {
 // while the positions stream by. DSUB > 0 fixes dsub at compile time.
 template <int DSUB>
 void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
-                int64_t dsub_rt, int64_t K, const float* off, int64_t off_stride, float scale, uint8_t* q) {
+                int64_t dsub_rt, int64_t K, const float* off, int64_t off_stride, float scale, uint8_t* q,
+                uint8_t* qlo) {
     const int64_t dsub = DSUB > 0 ? DSUB : dsub_rt;
-    const I16 lo{}, hi = I16{} + 255;
+    const I16 lo{}, hi = I16{} + (qlo ? 65535 : 255);
     U16 keep;  // entries k >= K are 0
     for (int k = 0; k < 16; ++k) keep[k] = k < K ? 0xFF : 0;
     constexpr int kRegs = DSUB > 0 ? DSUB : 1;
@@ -201,11 +216,16 @@ void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, 
             } else {
                 r = row16(xm + pos, cstride, d, dsub);
             }
-            // (L - off) * scale + 0.5 lies in [0.5, 255.5] (pass A computes L alike); the
+            // (L - off) * scale + 0.5 lies in [0.5, Q + 0.5] (pass A computes L alike); the
             // integer clamp only guards the conversion.
             I16 v = __builtin_convertvector((r - om[pos]) * scale + 0.5f, I16);
             v = v < 0 ? lo : v;
-            v = v > 255 ? hi : v;
+            v = v > hi ? hi : v;
+            if (qlo) {
+                const U16 l = __builtin_convertvector(v & 255, U16) & keep;
+                std::memcpy(qlo + m * 16 + pos * M * 16, &l, sizeof l);
+                v = v >> 8;
+            }
             const U16 b = __builtin_convertvector(v, U16) & keep;
             std::memcpy(qm + pos * M * 16, &b, sizeof b);
         }
@@ -306,33 +326,42 @@ LutRange lut_minima_subspaces(const float* xt, const float* dk, int64_t M, int64
     return finish_range(range, nf);
 }
 
-float lut_scale(float max_range) { return 255.0f / std::max(max_range, kMinLutRange); }
+float lut_scale(float max_range, float levels) { return levels / std::max(max_range, kMinLutRange); }
 
 void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0,
                        int64_t m1, int64_t dsub, int64_t K, int64_t Kp, const float* off, int64_t off_stride,
-                       float scale, uint8_t* q) {
+                       float scale, uint8_t* q, uint8_t* lo) {
     QCNN_ASSERT(Kp <= 256, "quantize_lut_rows: rows of at most 256 entries");
     if (Kp == 16) {
         switch (dsub) {
-            case 1: quantize16<1>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
-            case 2: quantize16<2>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
-            case 4: quantize16<4>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
-            case 8: quantize16<8>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
-            default: quantize16<0>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q); return;
+            case 1: quantize16<1>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
+            case 2: quantize16<2>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
+            case 4: quantize16<4>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
+            case 8: quantize16<8>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
+            default: quantize16<0>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
         }
     }
+    const float top = lo ? 65535.0f : 255.0f;
     float buf[256];
     for (int64_t pos = 0; pos < npos; ++pos)
         for (int64_t m = m0; m < m1; ++m) {
             const float o = off[m * off_stride + pos];
             uint8_t* qr = q + (pos * M + m) * Kp;
+            uint8_t* lr = lo ? lo + (pos * M + m) * Kp : nullptr;
             row_any(x + m * dsub * cstride + pos, cstride, dt + m * dsub * Kp, dsub, Kp, buf);
             for (int64_t k = 0; k < K; ++k) {
-                const float v = std::clamp((buf[k] - o) * scale + 0.5f, 0.0f, 255.0f);
-                qr[k] = static_cast<uint8_t>(static_cast<int32_t>(v));
+                const int32_t e = static_cast<int32_t>(std::clamp((buf[k] - o) * scale + 0.5f, 0.0f, top));
+                qr[k] = static_cast<uint8_t>(lr ? e >> 8 : e);
+                if (lr) lr[k] = static_cast<uint8_t>(e & 255);
             }
             for (int64_t k = K; k < Kp; ++k) qr[k] = 0;
+            if (lr)
+                for (int64_t k = K; k < Kp; ++k) lr[k] = 0;
         }
+}
+
+void combine_lut_planes(uint32_t* acc, const uint32_t* lo, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) acc[i] = (acc[i] << 8) + lo[i];
 }
 
 float sum_lut_offsets(const float* off, int64_t n) {

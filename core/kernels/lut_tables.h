@@ -3,18 +3,24 @@
 // tables and only the lookup-add scans differ.
 //
 // Float LUT row (one input position, one subspace m):  L[k] = <x(m), D(m)_k>, k < K.
-// 8-bit quantization of a set of rows that are summed together (the LUT of one FC input
-// vector, or of one conv tile):
-//   offset_r = min_k L_r[k]                       (per row)
-//   scale    = 255 / max_r (max_k L_r[k] - offset_r)  (one per vector / tile)
-//   q_r[k]   = floor((L_r[k] - offset_r) * scale + 0.5), in [0, 255]
+// Integer quantization of a set of rows that are summed together (the LUT of one FC input
+// vector, or of one conv tile), with Q = 255 (LutPrecision::Bits8) or 65535 (Bits16) levels:
+//   offset_r = min_k L_r[k]                           (per row)
+//   scale    = Q / max_r (max_k L_r[k] - offset_r)    (one per vector / tile)
+//   q_r[k]   = floor((L_r[k] - offset_r) * scale + 0.5), in [0, Q]
+// Bits16 entries are stored as two 8-bit planes, high byte q >> 8 and low byte q & 255; the
+// scans run once per plane and acc = 256 * acc_high + acc_low (exact, uint32).
 // An output summing T rows is  acc / scale + sum of the T offsets,  acc = sum of T entries
 // q (exact integer arithmetic). Each entry is off by at most 0.5 / scale, so
 //   |output - float LUT output| <= T * 0.5 / scale   (+ float rounding of the two sums)
-// with T = M for FC and T = (valid kernel taps) * Mg for conv.
-// Accumulators: the vpshufb / vpermb scans add entries as uint16 and widen to 32 bits every
-// <= 256 terms (256 * 255 < 2^16); the VNNI scan adds 4 entries at a time into int32; so no
-// accumulator overflows for any T <= kMaxLutTerms.
+// with T = M for FC and T = (valid kernel taps) * Mg for conv. The scale is set by the LARGEST
+// row range of the vector / tile, so the step (range / Q) is coarse for the other rows: with
+// 8 bits the output error of a conv layer is ~1% of its spread (measured on the VGG-style
+// network); Bits16 makes it 256x smaller for twice the scan work.
+// Accumulators: the vpshufb / vpermb scans add 8-bit entries as uint16 and widen to 32 bits
+// every <= 256 terms (256 * 255 < 2^16); the VNNI scan adds 4 entries at a time into int32; so
+// no accumulator overflows for any T <= kMaxLutTerms (Bits8) or kMaxLutTerms16 (Bits16, where
+// 65535 * T must fit the uint32 combination).
 // Non-finite LUT entries (from non-finite inputs) make every output of that vector / tile NaN.
 #pragma once
 
@@ -39,6 +45,18 @@ enum class LutMethod {
 };
 const char* lut_method_name(LutMethod m);  // "shuffle16", "perm64", ...
 
+// Entry precision of the integer methods (see the top of this file).
+enum class LutPrecision {
+    Auto,    // Bits8 for K <= 16 (the in-register vpshufb / VNNI path), Bits16 for K > 16
+    Bits8,   // one 8-bit plane
+    Bits16,  // 16-bit entries as two 8-bit planes, each scanned
+};
+const char* lut_precision_name(LutPrecision p);  // "auto", "8", "16"
+// Auto resolved for K codewords and T terms per output (Bits16 only when T <= kMaxLutTerms16).
+LutPrecision resolve_lut_precision(LutPrecision p, int64_t K, int64_t terms);
+inline int lut_planes(LutPrecision resolved) { return resolved == LutPrecision::Bits16 ? 2 : 1; }
+inline float lut_levels(LutPrecision resolved) { return resolved == LutPrecision::Bits16 ? 65535.0f : 255.0f; }
+
 // The best method for K codewords on a resolved instruction set.
 LutMethod choose_lut_method(int64_t K, KernelIsa resolved_isa);
 // Length of one table row: 16, 64, 128, 256 bytes (8-bit methods) or K floats (Float).
@@ -46,6 +64,8 @@ int64_t lut_row_length(LutMethod m, int64_t K);
 
 // More terms per output than this could overflow an int32 accumulator of 8-bit entries.
 inline constexpr int64_t kMaxLutTerms = (int64_t(1) << 31) / 255 - 1;
+// With 16-bit entries: 65535 * T must fit the uint32 combination 256 * acc_high + acc_low.
+inline constexpr int64_t kMaxLutTerms16 = int64_t(UINT32_MAX) / 65535;
 // Ranges below this are treated as this (scale stays finite; entries are then all 0).
 inline constexpr float kMinLutRange = 1e-30f;
 
@@ -73,7 +93,8 @@ struct LutGeometry {
 
 // Integer view of a run, for tests and diagnostics (filled only when requested).
 struct LutTrace {
-    // Sum of the 8-bit entries of every output (empty for LutMethod::Float):
+    // Sum of the integer entries of every output (empty for LutMethod::Float; Bits16: the
+    // combined 16-bit sums):
     // FC rows x C_t, conv N x C_t x H_t x W_t (the output's layout).
     std::vector<uint32_t> acc;
     // The quantization scale of every input vector (FC, rows) or tile (conv, N x tiles).
@@ -135,15 +156,19 @@ LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, con
 LutRange lut_minima_subspaces(const float* xt, const float* dk, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
                               int64_t K, float* off);
 
-// 255 / max(max_range, kMinLutRange).
-float lut_scale(float max_range);
+// levels / max(max_range, kMinLutRange); levels = lut_levels(precision).
+float lut_scale(float max_range, float levels = 255.0f);
 
-// 8-bit rows of npos positions and the subspaces [m0, m1) (the entries are rebuilt, not stored):
-//   q[(pos*M + m)*Kp + k] = floor((L(pos, m, k) - off[m*off_stride + pos]) * scale + 0.5) clamped
-// to [0, 255] for k < K, and 0 for K <= k < Kp.
+// Integer rows of npos positions and the subspaces [m0, m1) (the entries are rebuilt, not stored):
+//   e(pos, m, k) = floor((L(pos, m, k) - off[m*off_stride + pos]) * scale + 0.5) clamped to
+// [0, Q] for k < K, and 0 for K <= k < Kp. Without `lo`: Q = 255 and q[(pos*M + m)*Kp + k] = e.
+// With `lo` (Bits16): Q = 65535, q[...] = e >> 8 and lo[(pos*M + m)*Kp + k] = e & 255.
 void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0,
                        int64_t m1, int64_t dsub, int64_t K, int64_t Kp, const float* off, int64_t off_stride,
-                       float scale, uint8_t* q);
+                       float scale, uint8_t* q, uint8_t* lo = nullptr);
+
+// Bits16: acc[i] = 256 * acc[i] + lo[i] for i < n (the high plane's sums become the entries').
+void combine_lut_planes(uint32_t* acc, const uint32_t* lo, int64_t n);
 
 // Sum of n offsets in index order (one loop for every path, so every path rounds alike).
 float sum_lut_offsets(const float* off, int64_t n);

@@ -20,8 +20,10 @@
 // thread count.
 //
 // With ExecContext::lut_kernel == Fast (the default) run() uses core/kernels' FastFc /
-// FastConv instead: 8-bit tables, output error at most (terms) * 0.5 / scale (fast_fc.h);
-// Reference selects the float path above.
+// FastConv instead: integer tables (8-bit entries for K <= 16, 16-bit entries for K > 16,
+// LutPrecision::Auto), output error at most (terms) * 0.5 / scale (core/kernels/lut_tables.h);
+// Reference selects the float path above. Whether a layer is faster quantized than dense at
+// all is decided per layer by core/eval/kernel_choice.h.
 #pragma once
 
 #include <cstdint>

@@ -119,8 +119,9 @@ struct LayerRow {
 };
 
 // Measured latency of the float and the quantized network at batch 1 with the spec's
-// threads: median of repeated forwards within `budget_seconds` each, whole network and
-// per weight layer (Engine::forward's node timings).
+// threads: medians of forwards repeated within `budget_seconds` (the two networks' passes
+// alternate, so load on a shared machine hits both alike), whole network and per weight layer
+// (Engine::forward's node timings).
 struct SpeedMeasurement {
     double dense_ms = 0, quantized_ms = 0;
     std::vector<double> layer_dense_ms, layer_quantized_ms;  // per weight layer, network order

@@ -25,30 +25,46 @@ double median(std::vector<double> v) {
     return 0.5 * (hi + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid)));
 }
 
-// Median milliseconds of forward passes of `net` on `input` (whole network, and each node of
-// `layer_nodes`), repeated until `budget_seconds` have passed (at least 3, at most 10,000 times)
-// after one warm-up pass (planning, buffers, LUT scratch).
-void time_network(const Network& net, const Tensor& input, int threads, LutKernel kernel, double budget_seconds,
-                  const std::vector<int>& layer_nodes, double& total_ms, std::vector<double>& layer_ms) {
+// Median milliseconds of forward passes of each network on `input` (whole network, and each
+// node of `layer_nodes`), after one warm-up pass each (planning, buffers, LUT scratch). The
+// networks' passes alternate, repeated until `budget_seconds` have passed (at least 3, at most
+// 10,000 rounds), so a burst of load on a shared machine hits both sides alike instead of
+// skewing their ratio.
+struct Timing {
+    double total_ms = 0;
+    std::vector<double> layer_ms;
+};
+std::vector<Timing> time_networks(const std::vector<const Network*>& nets, const Tensor& input, int threads,
+                                  LutKernel kernel, double budget_seconds, const std::vector<int>& layer_nodes) {
     using Clock = std::chrono::steady_clock;
-    Engine engine(std::make_shared<const Network>(net), threads);
-    engine.set_lut_kernel(kernel);
+    std::vector<std::unique_ptr<Engine>> engines;
     std::vector<double> node_seconds;
-    engine.forward(input, &node_seconds);
-    std::vector<double> totals;
-    std::vector<std::vector<double>> per_layer(layer_nodes.size());
+    for (const Network* net : nets) {
+        engines.push_back(std::make_unique<Engine>(std::make_shared<const Network>(*net), threads));
+        engines.back()->set_lut_kernel(kernel);
+        engines.back()->forward(input, &node_seconds);
+    }
+    std::vector<std::vector<double>> totals(nets.size());
+    std::vector<std::vector<std::vector<double>>> per_layer(nets.size(), std::vector<std::vector<double>>(layer_nodes.size()));
     const auto start = Clock::now();
+    size_t rounds = 0;
     do {
-        const auto t0 = Clock::now();
-        engine.forward(input, &node_seconds);
-        totals.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-        for (size_t l = 0; l < layer_nodes.size(); ++l)
-            per_layer[l].push_back(node_seconds.at(static_cast<size_t>(layer_nodes[l])));
-    } while ((totals.size() < 3 || std::chrono::duration<double>(Clock::now() - start).count() < budget_seconds) &&
-             totals.size() < 10000);
-    total_ms = 1e3 * median(totals);
-    layer_ms.resize(layer_nodes.size());
-    for (size_t l = 0; l < layer_nodes.size(); ++l) layer_ms[l] = 1e3 * median(per_layer[l]);
+        for (size_t n = 0; n < engines.size(); ++n) {
+            const auto t0 = Clock::now();
+            engines[n]->forward(input, &node_seconds);
+            totals[n].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+            for (size_t l = 0; l < layer_nodes.size(); ++l)
+                per_layer[n][l].push_back(node_seconds.at(static_cast<size_t>(layer_nodes[l])));
+        }
+        ++rounds;
+    } while ((rounds < 3 || std::chrono::duration<double>(Clock::now() - start).count() < budget_seconds) &&
+             rounds < 10000);
+    std::vector<Timing> out(nets.size());
+    for (size_t n = 0; n < nets.size(); ++n) {
+        out[n].total_ms = 1e3 * median(totals[n]);
+        for (auto& v : per_layer[n]) out[n].layer_ms.push_back(1e3 * median(v));
+    }
+    return out;
 }
 
 std::string kind_name(LayerKind k) { return k == LayerKind::Conv ? "conv" : "fc"; }
@@ -72,9 +88,12 @@ SpeedMeasurement measure_speed(const Network& dense, const Network& quantized, c
     std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
     for (float& x : input.data) x = uniform(rng);
 
+    const std::vector<Timing> t = time_networks({&dense, &quantized}, input, threads, kernel, budget_seconds, layers);
     SpeedMeasurement m;
-    time_network(dense, input, threads, kernel, budget_seconds, layers, m.dense_ms, m.layer_dense_ms);
-    time_network(quantized, input, threads, kernel, budget_seconds, layers, m.quantized_ms, m.layer_quantized_ms);
+    m.dense_ms = t[0].total_ms;
+    m.layer_dense_ms = t[0].layer_ms;
+    m.quantized_ms = t[1].total_ms;
+    m.layer_quantized_ms = t[1].layer_ms;
     return m;
 }
 

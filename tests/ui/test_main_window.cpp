@@ -1,6 +1,7 @@
 // The workbench main window, run headless (QT_QPA_PLATFORM=offscreen): opening models from a
 // path, the demo action and drag and drop; the layer table against the cost model; errors
-// reported through the injectable error handler with the CLI's text.
+// reported through the injectable error handler with the CLI's text. The workbench tests
+// (test_workbench.cpp) cover editing, runs, cancel, plots, exports and the teaching views.
 #include <gtest/gtest.h>
 
 #include <QApplication>
@@ -23,35 +24,10 @@
 #include "ui/layer_cost_plot.h"
 #include "ui/layer_table_model.h"
 #include "ui/main_window.h"
+#include "tests/ui/ui_test_util.h"
 
 namespace qcnn::ui {
 namespace {
-
-const QString kLenet = QStringLiteral(QCNN_DATASETS_DIR "/lenet5.onnx");
-constexpr int kTimeoutMs = 60000;
-
-bool exists(const QString& path) { return std::filesystem::exists(path.toStdString()); }
-
-struct ErrorLog {
-    QStringList titles, messages;
-    MainWindow::ErrorHandler handler() {
-        return [this](const QString& title, const QString& message) {
-            titles << title;
-            messages << message;
-        };
-    }
-};
-
-// Opens `path` and waits for the load to finish; true when it loaded.
-bool openAndWait(MainWindow& w, const QString& path) {
-    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
-    QSignalSpy failed(&w, &MainWindow::loadFailed);
-    w.openModel(path);
-    EXPECT_TRUE(w.isLoading());
-    for (int waited = 0; loaded.isEmpty() && failed.isEmpty() && waited < kTimeoutMs; waited += 50) loaded.wait(50);
-    EXPECT_FALSE(w.isLoading());
-    return !loaded.isEmpty();
-}
 
 // Dense FLOPs per image from the cost model's layer geometry (method section 4, Table 1):
 // H_t*W_t * C_t * k_h*k_w * C_s/g, summed over the weight layers.
@@ -143,6 +119,17 @@ TEST(MainWindow, DemoActionOpensTheBundledNetwork) {
     ASSERT_TRUE(loaded.wait(kTimeoutMs));
     EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();
     expectTableMatchesModel(w, MainWindow::demoModelPath());
+    // The demo comes with the Fashion-MNIST test set; the float top-1 follows in the
+    // background and lands in the status bar (the bundled VGG-style network: about 94%).
+    EXPECT_EQ(w.runOptions().data, "fashion-mnist:test");
+    QSignalSpy evaluated(&w, &MainWindow::floatEvaluated);
+    if (w.isEvaluatingFloat()) ASSERT_TRUE(evaluated.wait(kTimeoutMs));
+    EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();
+    const double top1 = w.floatTop1();
+    EXPECT_GT(top1, 0.90);
+    EXPECT_TRUE(w.statusText().contains("float top-1 " + QString::number(top1 * 100, 'f', 2) + "%")) << w.statusText().toStdString();
+    EXPECT_TRUE(w.statusText().contains("vgg7.onnx"));
+    EXPECT_TRUE(w.statusText().contains("fashion-mnist:test"));
 }
 
 TEST(MainWindow, BadFileShowsTheCliErrorAndKeepsTheModel) {
@@ -257,10 +244,3 @@ TEST(LayerTableModel, EmptyAndClear) {
 
 }  // namespace
 }  // namespace qcnn::ui
-
-int main(int argc, char** argv) {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    QApplication app(argc, argv);
-    ::testing::InitGoogleTest(&argc, argv);
-    return RUN_ALL_TESTS();
-}

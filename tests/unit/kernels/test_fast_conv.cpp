@@ -1,6 +1,7 @@
 // FastConv: every instruction set against the scalar twin (bit-exact integer sums and outputs,
 // for 1-3 threads) and against the float LUT math in double within the documented per-tile
-// 8-bit bound, over strides, asymmetric padding, dilation, groups and odd sizes.
+// bound of 8-bit and 16-bit tables, over strides, asymmetric padding, dilation, groups and odd
+// sizes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,15 +37,18 @@ ConvWindow window(int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb, in
     return {sh, sw, pt, pl, pb, pr, dh, dw};
 }
 
-void check_conv(const ConvCase& cc, KernelIsa isa, uint64_t seed) {
+void check_conv(const ConvCase& cc, KernelIsa isa, uint64_t seed, LutPrecision precision) {
     const RandomLayer l = test::random_layer(conv_geometry(cc), seed, seed % 3 != 0);
     const LutGeometry& g = l.geo;
     const ConvWindow& win = cc.win;
     SCOPED_TRACE(testing::Message() << isa_name(isa) << " C_s " << cc.cs << " C_t " << cc.ct << " g " << cc.groups
                                     << " k " << cc.kh << "x" << cc.kw << " s " << win.stride_h << "x" << win.stride_w
                                     << " d " << win.dilation_h << " in " << cc.h << "x" << cc.w << " N " << cc.n
-                                    << " dsub " << cc.dsub << " K " << cc.K << " seed " << seed);
-    const FastConv f(g, l.codebooks, l.codes, l.bias, isa);
+                                    << " dsub " << cc.dsub << " K " << cc.K << " seed " << seed << " precision "
+                                    << lut_precision_name(precision));
+    const FastConv f(g, l.codebooks, l.codes, l.bias, isa, precision);
+    ASSERT_EQ(f.precision(), precision);
+    const double levels = precision == LutPrecision::Bits16 ? 65535.0 : 255.0;
     const std::vector<float> x = test::random_input(cc.n * cc.cs * cc.h * cc.w, seed + 1);
     const auto [oh, ow] = conv_window_output(cc.h, cc.w, cc.kh, cc.kw, win);
     const int64_t ohw = oh * ow, count = cc.n * cc.ct * ohw;
@@ -85,7 +89,7 @@ void check_conv(const ConvCase& cc, KernelIsa isa, uint64_t seed) {
                     double bound = 0;
                     if (quantized) {
                         const double scale = tr.scale[ni * tl.count() + (oy / tl.th) * tl.tiles_x + ox / tl.tw];
-                        ASSERT_GE(scale, 255.0 / image_range * (1 - 1e-4)) << "tile scale of output " << o;
+                        ASSERT_GE(scale, levels / image_range * (1 - 1e-4)) << "tile scale of output " << o;
                         bound = taps[o] * Mg * 0.5 / scale * (1 + 1e-4);
                     }
                     const double tol =
@@ -119,10 +123,11 @@ const std::vector<ConvCase>& cases() {
 TEST(FastConv, MatchesTwinAndFloatLutOnAwkwardShapes) {
     uint64_t seed = 500;
     for (const ConvCase& c : cases())
-        for (KernelIsa isa : test::isas_to_test(c.K)) {
-            check_conv(c, isa, ++seed);
-            if (testing::Test::HasFatalFailure()) return;
-        }
+        for (KernelIsa isa : test::isas_to_test(c.K))
+            for (LutPrecision p : {LutPrecision::Bits8, LutPrecision::Bits16}) {
+                check_conv(c, isa, ++seed, p);
+                if (testing::Test::HasFatalFailure()) return;
+            }
 }
 
 // Worst case: every looked-up entry is 255 and an interior output sums 9 taps x 300 terms
@@ -151,22 +156,48 @@ TEST(FastConv, WorstCaseAccumulationIsExact) {
     }
 }
 
+// The same with 16-bit tables: every entry 65535 (both planes 255), sums up to 65535 x 2700.
+TEST(FastConv, WorstCase16BitAccumulationIsExact) {
+    const int64_t cs = 300, ct = 65;
+    ConvCase cc{cs, ct, 1, 3, 3, window(1, 1, 1, 1, 1, 1, 1, 1), 4, 4, 1, 1, 2};
+    const LutGeometry g = conv_geometry(cc);
+    std::vector<float> cb(cs * 2);
+    for (int64_t m = 0; m < cs; ++m) cb[m * 2 + 1] = 1.0f;
+    const std::vector<uint8_t> codes(ct * 9 * cs, 1);
+    const std::vector<float> x(cs * 16, 1.0f);
+    for (KernelIsa isa : test::isas_to_test()) {
+        const FastConv f(g, cb, codes, {}, isa, LutPrecision::Bits16);
+        std::vector<float> y(ct * 16);
+        LutTrace t;
+        f.run(x.data(), 1, 4, 4, cc.win, y.data(), 2, &t);
+        for (int64_t c = 0; c < ct; ++c)
+            for (int64_t oy = 0; oy < 4; ++oy)
+                for (int64_t ox = 0; ox < 4; ++ox) {
+                    const int64_t taps = (oy == 0 || oy == 3 ? 2 : 3) * (ox == 0 || ox == 3 ? 2 : 3);
+                    const int64_t o = (c * 4 + oy) * 4 + ox;
+                    ASSERT_EQ(t.acc[o], uint32_t(65535 * taps * cs)) << isa_name(isa) << " output " << o;
+                    ASSERT_NEAR(y[o], double(taps * cs), taps * cs * 1e-6) << isa_name(isa) << " output " << o;
+                }
+    }
+}
+
 TEST(FastConv, NonFiniteInputMakesItsTilesNaN) {
     ConvCase cc{4, 5, 1, 3, 3, window(1, 1, 1, 1, 1, 1, 1, 1), 6, 6, 2, 2, 16};
     const RandomLayer l = test::random_layer(conv_geometry(cc), 3);
     std::vector<float> x = test::random_input(2 * 4 * 36, 4);
     x[36 + 7] = std::nanf("");  // sample 0, channel 1
-    for (KernelIsa isa : test::isas_to_test()) {
-        const FastConv f(l.geo, l.codebooks, l.codes, l.bias, isa);
-        std::vector<float> y(2 * 5 * 36), yr(2 * 5 * 36);
-        f.run(x.data(), 2, 6, 6, cc.win, y.data(), 2);
-        f.run_reference(x.data(), 2, 6, 6, cc.win, yr.data());
-        EXPECT_TRUE(test::same_bits(y, yr));
-        for (int64_t i = 0; i < 5 * 36; ++i) {
-            EXPECT_TRUE(std::isnan(y[i])) << isa_name(isa) << " " << i;  // one tile covers sample 0
-            EXPECT_TRUE(std::isfinite(y[5 * 36 + i])) << isa_name(isa) << " " << i;
+    for (KernelIsa isa : test::isas_to_test())
+        for (LutPrecision p : {LutPrecision::Bits8, LutPrecision::Bits16}) {
+            const FastConv f(l.geo, l.codebooks, l.codes, l.bias, isa, p);
+            std::vector<float> y(2 * 5 * 36), yr(2 * 5 * 36);
+            f.run(x.data(), 2, 6, 6, cc.win, y.data(), 2);
+            f.run_reference(x.data(), 2, 6, 6, cc.win, yr.data());
+            EXPECT_TRUE(test::same_bits(y, yr));
+            for (int64_t i = 0; i < 5 * 36; ++i) {
+                EXPECT_TRUE(std::isnan(y[i])) << isa_name(isa) << " " << i;  // one tile covers sample 0
+                EXPECT_TRUE(std::isfinite(y[5 * 36 + i])) << isa_name(isa) << " " << i;
+            }
         }
-    }
 }
 
 TEST(FastConv, RejectsInvalidWindowsAndWeights) {

@@ -1,5 +1,6 @@
 // FastFc: every instruction set against the scalar twin (bit-exact integer sums and outputs)
-// and against the float LUT math in double within the documented 8-bit bound.
+// and against the float LUT math in double within the documented bound of 8-bit and of 16-bit
+// tables.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,13 +25,19 @@ LutGeometry fc_geometry(int64_t ct, int64_t M, int64_t dsub, int64_t K) {
 }
 
 // Runs the fast path (1 thread, and 2 when asked) and the twin, checks they agree bit for bit,
-// and checks the outputs against the float LUT math within M * 0.5 / scale (8-bit) or float
-// rounding.
-void check_fc(const RandomLayer& l, KernelIsa isa, int64_t rows, uint64_t seed, bool two_threads = true) {
+// and checks the outputs against the float LUT math within M * 0.5 / scale, scale = Q / (largest
+// row range) with Q = 255 or 65535, or float rounding.
+void check_fc(const RandomLayer& l, KernelIsa isa, int64_t rows, uint64_t seed, bool two_threads = true,
+              LutPrecision precision = LutPrecision::Auto) {
     const LutGeometry& g = l.geo;
     SCOPED_TRACE(testing::Message() << isa_name(isa) << " C_t " << g.out_channels << " M " << g.subspaces() << " dsub "
-                                    << g.dsub << " K " << g.K << " rows " << rows << " seed " << seed);
-    const FastFc f(g, l.codebooks, l.codes, l.bias, isa);
+                                    << g.dsub << " K " << g.K << " rows " << rows << " seed " << seed << " precision "
+                                    << lut_precision_name(precision));
+    const FastFc f(g, l.codebooks, l.codes, l.bias, isa, precision);
+    if (precision != LutPrecision::Auto) {
+        ASSERT_EQ(f.precision(), precision);
+    }
+    const double levels = f.precision() == LutPrecision::Bits16 ? 65535.0 : 255.0;
     const std::vector<float> x = test::random_input(rows * g.in_channels, seed);
     const int64_t ct = g.out_channels;
     std::vector<float> y1(rows * ct), y2(rows * ct), yr(rows * ct);
@@ -55,7 +62,7 @@ void check_fc(const RandomLayer& l, KernelIsa isa, int64_t rows, uint64_t seed, 
         double bound = 0;
         if (quantized) {
             const double scale = tr.scale[n];
-            ASSERT_NEAR(scale, 255.0 / max_range, 255.0 / max_range * 1e-4) << "sample " << n;
+            ASSERT_NEAR(scale, levels / max_range, levels / max_range * 1e-4) << "sample " << n;
             bound = M * 0.5 / scale * (1 + 1e-4);
         }
         for (int64_t c = 0; c < ct; ++c) {
@@ -71,23 +78,37 @@ TEST(FastFc, MatchesTwinAndFloatLutOnAwkwardShapes) {
         for (KernelIsa isa : test::isas_to_test(K))
             for (int64_t ct : {1, 15, 17, 31, 33, 63, 65})
                 for (int64_t M : {1, 3, 7})
-                    for (int64_t rows : {1, 3}) {
-                        ++seed;
-                        const int64_t dsub = seed % 2 ? 4 : 1;
-                        const RandomLayer l = test::random_layer(fc_geometry(ct, M, dsub, K), seed, seed % 3 != 0);
-                        check_fc(l, isa, rows, seed, seed % 4 == 0);
-                        if (testing::Test::HasFatalFailure()) return;
-                    }
+                    for (int64_t rows : {1, 3})
+                        for (LutPrecision p : {LutPrecision::Bits8, LutPrecision::Bits16}) {
+                            ++seed;
+                            const int64_t dsub = seed % 2 ? 4 : 1;
+                            const RandomLayer l = test::random_layer(fc_geometry(ct, M, dsub, K), seed, seed % 3 != 0);
+                            check_fc(l, isa, rows, seed, seed % 4 == 0, p);
+                            if (testing::Test::HasFatalFailure()) return;
+                        }
+}
+
+TEST(FastFc, PrecisionIs16BitAboveK16UnlessTooManyTerms) {
+    EXPECT_EQ(resolve_lut_precision(LutPrecision::Auto, 16, 100), LutPrecision::Bits8);
+    EXPECT_EQ(resolve_lut_precision(LutPrecision::Auto, 17, 100), LutPrecision::Bits16);
+    EXPECT_EQ(resolve_lut_precision(LutPrecision::Auto, 256, kMaxLutTerms16), LutPrecision::Bits16);
+    EXPECT_EQ(resolve_lut_precision(LutPrecision::Auto, 256, kMaxLutTerms16 + 1), LutPrecision::Bits8);
+    EXPECT_EQ(resolve_lut_precision(LutPrecision::Bits16, 16, 100), LutPrecision::Bits16);
+    EXPECT_EQ(resolve_lut_precision(LutPrecision::Bits8, 256, 100), LutPrecision::Bits8);
+    const RandomLayer l16 = test::random_layer(fc_geometry(8, 4, 2, 16), 1), l32 = test::random_layer(fc_geometry(8, 4, 2, 32), 2);
+    EXPECT_EQ(FastFc(l16.geo, l16.codebooks, l16.codes, l16.bias).precision(), LutPrecision::Bits8);
+    EXPECT_EQ(FastFc(l32.geo, l32.codebooks, l32.codes, l32.bias).precision(), LutPrecision::Bits16);
 }
 
 TEST(FastFc, ManySubspacesCrossUint16Chunks) {
     uint64_t seed = 900;
     for (int64_t K : {16, 64})
-        for (KernelIsa isa : test::isas_to_test(K)) {
-            const RandomLayer l = test::random_layer(fc_geometry(65, 600, 2, K), ++seed);
-            check_fc(l, isa, 5, seed);
-            if (testing::Test::HasFatalFailure()) return;
-        }
+        for (KernelIsa isa : test::isas_to_test(K))
+            for (LutPrecision p : {LutPrecision::Bits8, LutPrecision::Bits16}) {
+                const RandomLayer l = test::random_layer(fc_geometry(65, 600, 2, K), ++seed);
+                check_fc(l, isa, 5, seed, true, p);
+                if (testing::Test::HasFatalFailure()) return;
+            }
 }
 
 // Worst case through the public path: every looked-up entry quantizes to 255 and there are
@@ -109,6 +130,33 @@ TEST(FastFc, WorstCaseAccumulationIsExact) {
             ASSERT_NEAR(y[c], double(M), M * 1e-6) << isa_name(isa) << " channel " << c;
         }
     }
+}
+
+// 16-bit worst case: every entry quantizes to 65535 (high and low byte 255) and there are
+// M = kMaxLutTerms16 terms: the combined sum 65535 * 65537 is exactly UINT32_MAX; one term more
+// is rejected.
+TEST(FastFc, WorstCase16BitAccumulationIsExact) {
+    const int64_t M = kMaxLutTerms16;
+    LutGeometry g = fc_geometry(70, M, 1, 2);
+    std::vector<float> cb(M * 2);
+    for (int64_t m = 0; m < M; ++m) cb[m * 2 + 1] = 1.0f;
+    const std::vector<uint8_t> codes(70 * M, 1);
+    const std::vector<float> x(M, 1.0f);  // LUT row {0, 1}: offset 0, scale 65535, q = {0, 65535}
+    for (KernelIsa isa : test::isas_to_test()) {
+        const FastFc f(g, cb, codes, {}, isa, LutPrecision::Bits16);
+        std::vector<float> y(70);
+        LutTrace t;
+        f.run(x.data(), 1, y.data(), 2, &t);
+        for (int64_t c = 0; c < 70; ++c) {
+            ASSERT_EQ(t.acc[c], uint32_t(UINT32_MAX)) << isa_name(isa) << " channel " << c;
+            ASSERT_NEAR(y[c], double(M), M * 1e-6) << isa_name(isa) << " channel " << c;
+        }
+    }
+    const LutGeometry g2 = fc_geometry(2, M + 1, 1, 2);
+    const std::vector<float> cb2((M + 1) * 2, 0.5f);
+    const std::vector<uint8_t> codes2(2 * (M + 1), 0);
+    EXPECT_THROW(FastFc(g2, cb2, codes2, {}, KernelIsa::Auto, LutPrecision::Bits16), Error);
+    EXPECT_EQ(FastFc(g2, cb2, codes2, {}).precision(), LutPrecision::Bits8);
 }
 
 TEST(FastFc, ResultsDoNotDependOnThreadCount) {

@@ -156,6 +156,43 @@ TEST(LutTables, QuantizationErrorIsAtMostHalfAStep) {
     }
 }
 
+// 16-bit entries (two planes): e = 256 * high + low reconstructs to within 0.5 / scale with
+// scale = 65535 / range, the largest range maps to 65535, entries past K are 0 in both planes.
+TEST(LutTables, SixteenBitQuantizationErrorIsAtMostHalfAStep) {
+    for (int64_t Kp : {16, 128}) {
+        const LutProblem p = lut_problem(5, Kp == 16 ? 13 : 100, 3, 37, 12);
+        const std::vector<float> lut = float_rows(p, Kp);
+        const std::vector<float> dt = transpose_codebooks(p.cb, p.M, p.K, p.dsub, Kp);
+        std::vector<float> off(p.M * p.npos);
+        const LutRange range =
+            lut_minima_positions(p.x.data(), p.cstride, p.npos, p.cb.data(), p.M, p.dsub, p.K, off.data(), p.npos);
+        const float scale = lut_scale(range.max_range, 65535.0f);
+        EXPECT_FLOAT_EQ(scale, 65535.0f / range.max_range);
+        std::vector<uint8_t> hi(p.npos * p.M * Kp, 77), lo(p.npos * p.M * Kp, 77);
+        quantize_lut_rows(p.x.data(), p.cstride, p.npos, dt.data(), p.M, 0, p.M, p.dsub, p.K, Kp, off.data(), p.npos,
+                          scale, hi.data(), lo.data());
+        int max_q = 0;
+        double max_err = 0;
+        for (int64_t pos = 0; pos < p.npos; ++pos)
+            for (int64_t m = 0; m < p.M; ++m)
+                for (int64_t k = 0; k < Kp; ++k) {
+                    const int64_t i = (pos * p.M + m) * Kp + k;
+                    const int e = 256 * hi[i] + lo[i];
+                    if (k >= p.K) {
+                        ASSERT_EQ(e, 0);
+                        continue;
+                    }
+                    max_q = std::max(max_q, e);
+                    const double err = std::abs(e / double(scale) + off[m * p.npos + pos] - lut[i]);
+                    // 0.5 step, plus the float rounding of L itself (a few ulps of |L|)
+                    ASSERT_LE(err, 0.5 / scale * (1 + 1e-3) + 4e-7 * std::abs(lut[i])) << pos << " " << m << " " << k;
+                    max_err = std::max(max_err, err);
+                }
+        EXPECT_EQ(max_q, 65535);
+        EXPECT_LT(max_err, 0.01 * 0.5 * (65535.0 / 255.0) / scale);  // far below the 8-bit half step
+    }
+}
+
 TEST(LutTables, ConstantTablesQuantizeToZero) {
     LutProblem p = lut_problem(2, 16, 2, 3, 4);
     std::fill(p.x.begin(), p.x.end(), 0.0f);

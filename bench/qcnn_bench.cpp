@@ -1,0 +1,780 @@
+// qcnn_bench: the Q-CNN kernels and networks against dense inference, every table measured
+// side by side in one run (issue 5).
+//
+//   qcnn_bench [--json FILE] [--budget S] [--quick] [--part layers|networks|all]
+//              [--threads 1,2] [--batches 1,32] [--big-batches 1,32] [--vgg16-batches 1]
+//              [--layer-batches 1] [--nets lenet5,vgg7,alexnet,vgg16] [--families A,B]
+// --batches: the bundled networks; --big-batches: AlexNet; --vgg16-batches: VGG-16 (batch 32
+// takes minutes per path on 2 cores, so it is off by default). --quick: budget 0.1 s, batch 1,
+// family A only.
+//
+// (a) Per layer (one process): AlexNet conv2-5, fc6, fc7; VGG-16 conv1_2, conv3_1, conv5_1, fc6;
+//     every weight layer of the bundled LeNet-5- and VGG-style networks; and the issue's two
+//     target layers (3x3 conv 64->64 at 56x56, pad 1; fc7 is the 4096x4096 FC). Columns: dense
+//     (the engine's ConvOp / FcOp), Q-CNN float LUT (QConvOp / QFcOp, LutKernel::Reference),
+//     Q-CNN fast (LutKernel::Fast), measured speed-ups and the cost model's FLOP ratio.
+// (b) Whole networks: the bundled networks on 1x28x28 inputs (Fashion-MNIST's shape) and the
+//     built-in AlexNet (3x227x227) and VGG-16 (3x224x224) with random weights. Columns: dense
+//     (own engine), OpenCV DNN fp32 (the same network as ONNX: the bundled files, or the
+//     built-in networks exported by onnx_export.h and checked by a round trip through core/io),
+//     Q-CNN float LUT, Q-CNN fast (every quantized layer on the lookup-table kernels) and fast
+//     (auto) (core/eval/kernel_choice.h: per layer the faster of fast and dense). Every
+//     (network, path, batch, threads) cell runs in a process of its own (fork before anything
+//     is built, so the parent never runs OpenMP): it builds the network, resets the peak-RSS
+//     counter (/proc/self/clear_refs), times forward passes and reports its peak RSS. Beside
+//     it: the cost model's theoretical speed-up and accounted run-time bytes (weights + biases
+//     + peak activations + LUT buffer, core/cost/cost_model.h), dense and quantized.
+// Quantized layers get random codebooks and codes (timing does not depend on the values), so
+// no k-means runs here; accuracy is measured by `qcnn quantize` and the tests.
+// Settings families: A = C_s'/K 4/16 for conv and FC; B = conv 8/32, FC 4/8 (with conv3 at 4/32
+// in the VGG-style network: the setting the lead measured with error correction). A layer a
+// setting does not fit stays dense (resolve_settings' type defaults).
+// Timing: median of repetitions after a warm-up, at least 3 and until --budget seconds passed.
+#include <malloc.h>
+#include <omp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "core/cost/builtin_networks.h"
+#include "core/cost/cost_model.h"
+#include "core/eval/kernel_choice.h"
+#include "core/graph/plan.h"
+#include "core/io/onnx_import.h"
+#include "core/ops/conv.h"
+#include "core/ops/fc.h"
+#include "core/quant/quantized_ops.h"
+#include "core/quant/settings.h"
+#include "core/util/json.h"
+#include "onnx_export.h"
+
+namespace {
+
+using namespace qcnn;
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> v;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) v.push_back(item);
+    return v;
+}
+
+std::vector<int> int_list(const std::string& s) {
+    std::vector<int> v;
+    for (const std::string& x : split(s)) v.push_back(std::stoi(x));
+    return v;
+}
+
+struct Options {
+    std::string json_path;
+    double budget = 0.3;
+    bool quick = false;
+    bool layers = true, networks = true;
+    std::vector<int> threads{1, 2};
+    std::vector<int> batches{1, 32};       // bundled networks
+    std::vector<int> big_batches{1, 32};   // AlexNet
+    std::vector<int> vgg16_batches{1};     // VGG-16 (batch 32 on 2 cores takes minutes per path)
+    std::vector<int> layer_batches{1};
+    std::vector<std::string> nets{"lenet5", "vgg7", "alexnet", "vgg16"};
+    std::vector<std::string> families{"A", "B"};
+};
+
+std::string family_settings(const std::string& net, const std::string& family) {
+    if (family == "A") return "conv=4/16,fc=4/16";
+    if (net == "vgg7") return "conv=8/32,conv3=4/32,fc=4/8";
+    return "conv=8/32,fc=4/8";
+}
+
+bool is_bundled(const std::string& net) { return net == "lenet5" || net == "vgg7"; }
+
+std::string bundled_path(const std::string& net) { return std::string(QCNN_DATASETS_DIR) + "/" + net + ".onnx"; }
+
+std::shared_ptr<Network> load_float(const std::string& net, uint64_t seed) {
+    if (is_bundled(net)) return std::make_shared<Network>(import_onnx(bundled_path(net)));
+    return builtin_network(net, seed);
+}
+
+Shape sample_of(const std::string& net) { return is_bundled(net) ? Shape{1, 28, 28} : builtin_sample_shape(net); }
+
+// A quantized op with random codebooks (N(0, 0.05)) and codes for a dense weight op.
+OpPtr random_pq_op(const Op& op, PQConfig cfg, const std::string& layer, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 0.05f);
+    const auto* conv = dynamic_cast<const ConvOp*>(&op);
+    const auto* fc = dynamic_cast<const FcOp*>(&op);
+    QCNN_ASSERT(conv || fc, "random_pq_op: not a weight op");
+    const Tensor& w = conv ? conv->weight() : fc->weight();
+    PQWeights q;
+    q.geo = pq_geometry(conv ? LayerKind::Conv : LayerKind::Fc, w.shape, conv ? conv->conv_params().group : 1, cfg,
+                        layer);
+    q.codebooks.resize(q.geo.subspaces() * q.geo.K * q.geo.dsub);
+    for (float& v : q.codebooks) v = nd(rng);
+    std::vector<uint8_t> codes(q.geo.num_codes());
+    std::uniform_int_distribution<int> code(0, static_cast<int>(q.geo.K) - 1);
+    for (uint8_t& c : codes) c = static_cast<uint8_t>(code(rng));
+    q.codes = pack_codes(codes, q.geo.bits());
+    if (conv) return std::make_shared<QConvOp>(conv->conv_params(), std::move(q), conv->bias());
+    return std::make_shared<QFcOp>(std::move(q), fc->bias(), fc->type());
+}
+
+// `net` with every layer of `settings` that is not dense replaced by a random quantized op.
+void quantize_randomly(Network& net, const ResolvedSettings& settings, uint64_t seed) {
+    for (size_t i = 0; i < settings.layers.size(); ++i) {
+        const ResolvedLayer& l = settings.layers[i];
+        if (l.setting.dense) continue;
+        net.nodes[l.node].op = random_pq_op(*net.nodes[l.node].op, l.setting.pq, l.alias, seed + i);
+    }
+}
+
+Tensor random_input(const Shape& shape, uint32_t seed) {
+    Tensor x(shape);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    for (float& v : x.data) v = u(rng);
+    return x;
+}
+
+long long status_bytes(const char* key) {
+    std::ifstream f("/proc/self/status");
+    std::string k;
+    while (f >> k) {
+        if (k == key) {
+            long long kb = 0;
+            f >> kb;
+            return kb * 1024;
+        }
+        std::string rest;
+        std::getline(f, rest);
+    }
+    return -1;
+}
+
+void reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    f << "5";
+}
+
+// ------------------------------------------------------------------ child processes --
+
+// Runs fn in a forked child and returns what it wrote to `out` (a text blob); on a crash or
+// a non-zero exit, "error: ..." with what the child said.
+std::string in_child(const std::function<std::string()>& fn) {
+    int fds[2];
+    if (pipe(fds) != 0) return "error: pipe failed";
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0) return "error: fork failed";
+    if (pid == 0) {
+        close(fds[0]);
+        std::string r;
+        try {
+            r = fn();
+        } catch (const std::exception& e) {
+            r = std::string("error: ") + e.what();
+        }
+        size_t off = 0;
+        while (off < r.size()) {
+            const ssize_t n = write(fds[1], r.data() + off, r.size() - off);
+            if (n <= 0) break;
+            off += static_cast<size_t>(n);
+        }
+        close(fds[1]);
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string r;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) r.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return "error: child process died (status " + std::to_string(status) + ")" + (r.empty() ? "" : ": " + r);
+    return r;
+}
+
+// Key-value lines "key value" in and out of child processes.
+using Record = std::map<std::string, std::string>;
+
+std::string encode(const Record& r) {
+    std::string s;
+    for (const auto& [k, v] : r) s += k + "\t" + v + "\n";
+    return s;
+}
+
+Record decode(const std::string& s) {
+    Record r;
+    if (s.rfind("error: ", 0) == 0) {
+        r["error"] = s.substr(7);
+        return r;
+    }
+    std::stringstream ss(s);
+    std::string line;
+    while (std::getline(ss, line)) {
+        const size_t tab = line.find('\t');
+        if (tab != std::string::npos) r[line.substr(0, tab)] = line.substr(tab + 1);
+    }
+    return r;
+}
+
+std::string num(double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.9g", v);
+    return b;
+}
+
+double get(const Record& r, const std::string& k, double fallback = std::nan("")) {
+    auto it = r.find(k);
+    return it == r.end() ? fallback : std::stod(it->second);
+}
+
+std::string outputs_string(const float* p, int64_t n) {
+    std::string s;
+    for (int64_t i = 0; i < std::min<int64_t>(n, 16); ++i) s += (i ? "," : "") + num(p[i]);
+    return s;
+}
+
+std::vector<double> parse_outputs(const Record& r) {
+    std::vector<double> v;
+    auto it = r.find("out");
+    if (it == r.end()) return v;
+    for (const std::string& x : split(it->second)) v.push_back(std::stod(x));
+    return v;
+}
+
+// ------------------------------------------------------------------------ per layer --
+
+struct LayerJob {
+    std::string net, node;  // node name in the network ("" for the synthetic target conv)
+    std::string label;
+};
+
+std::string layer_part(const Options& o) {
+    std::vector<LayerJob> jobs;
+    if (std::find(o.nets.begin(), o.nets.end(), "alexnet") != o.nets.end())
+        for (const char* n : {"conv2", "conv3", "conv4", "conv5", "fc6", "fc7"}) jobs.push_back({"alexnet", n, ""});
+    if (std::find(o.nets.begin(), o.nets.end(), "vgg16") != o.nets.end())
+        for (const char* n : {"conv1_2", "conv3_1", "conv5_1", "fc6"}) jobs.push_back({"vgg16", n, ""});
+    jobs.push_back({"target", "", "conv 3x3 64->64 56x56"});
+    for (const char* net : {"lenet5", "vgg7"})
+        if (std::find(o.nets.begin(), o.nets.end(), net) != o.nets.end()) jobs.push_back({net, "*", ""});
+
+    std::ostringstream out;
+    std::map<std::string, std::shared_ptr<Network>> nets;
+    std::map<std::string, NetworkGeometry> geos;
+    auto network = [&](const std::string& name) -> Network& {
+        if (!nets.count(name)) {
+            if (name == "target") {
+                auto n = std::make_shared<Network>();
+                n->source = "target";
+                ValueDecl in;
+                in.name = "input";
+                in.shape = {-1, 64, 56, 56};
+                n->inputs = {n->add_value(in)};
+                ValueDecl y;
+                y.name = "y";
+                const int yi = n->add_value(y);
+                ConvParams p;
+                p.kernel_h = p.kernel_w = 3;
+                p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+                Tensor w({64, 64, 3, 3});
+                fill_he_normal(w.ptr(), w.size(), 64 * 9, 5);
+                n->nodes.push_back({"conv64", "", std::make_shared<ConvOp>(p, w, std::vector<float>(64, 0.0f)),
+                                    {n->inputs[0]}, {yi}});
+                n->outputs = {yi};
+                n->assign_aliases();
+                nets[name] = n;
+            } else {
+                nets[name] = load_float(name, 1);
+            }
+            const Shape s = name == "target" ? Shape{64, 56, 56} : sample_of(name);
+            geos[name] = network_geometry(*nets[name], s);
+        }
+        return *nets[name];
+    };
+    std::vector<std::pair<std::string, int>> todo;  // (net, node index)
+    for (const LayerJob& j : jobs) {
+        Network& n = network(j.net);
+        if (j.node == "*" || j.node.empty()) {
+            for (int i : n.weight_layers()) todo.push_back({j.net, i});
+        } else {
+            const int i = n.find_node(j.node);
+            if (i < 0) fail("per-layer table: no node ", j.node, " in ", j.net);
+            todo.push_back({j.net, i});
+        }
+    }
+    for (const auto& [netname, ni] : todo) {
+        Network& net = network(netname);
+        const Node& node = net.nodes[ni];
+        const Shape sample = netname == "target" ? Shape{64, 56, 56} : sample_of(netname);
+        const NetworkGeometry& geo = geos[netname];
+        const LayerGeometry* lg = nullptr;
+        for (const LayerGeometry& l : geo.layers)
+            if (l.name == node.name) lg = &l;
+        QCNN_ASSERT(lg, "layer geometry");
+        for (const std::string& fam : o.families) {
+            const bool is_conv = lg->kind == LayerKind::Conv;
+            int64_t dsub = fam == "A" ? 4 : (is_conv ? 8 : 4);
+            const int64_t K = fam == "A" ? 16 : (is_conv ? 32 : 8);
+            const int64_t cg = lg->c_s / lg->group;
+            while (cg % dsub != 0) --dsub;  // the largest C_s' <= the family's that fits
+            const QuantSetting setting = QuantSetting::make_pq(dsub, K);
+            const LayerCost cost = layer_cost(*lg, setting);
+            const OpPtr q = random_pq_op(*node.op, PQConfig{dsub, K}, node.alias, 17);
+            for (int batch : o.layer_batches) {
+                Shape in{batch};
+                in.insert(in.end(), sample.begin(), sample.end());
+                const Plan plan(net, {in});
+                const ValueInfo& xi = plan.info(node.inputs[0]);
+                Tensor x = random_input(xi.shape, 3);
+                const std::vector<ValueInfo> oi = node.op->infer({&xi});
+                Tensor yd(oi[0].shape), yq(oi[0].shape), yr(oi[0].shape);
+                const std::vector<const Tensor*> ins{&x};
+                const std::vector<const ValueInfo*> infos{&xi};
+                const std::vector<Tensor*> od{&yd}, oq{&yq}, orf{&yr};
+                for (int t : o.threads) {
+                    omp_set_num_threads(t);
+                    const ExecContext fast{t, LutKernel::Fast}, ref{t, LutKernel::Reference};
+                    const bench::Timing td =
+                        bench::time_it([&] { node.op->run(RunArgs{ins, infos, od, fast}); }, o.budget, 3, 1);
+                    const bench::Timing tf =
+                        bench::time_it([&] { q->run(RunArgs{ins, infos, oq, fast}); }, o.budget, 3, 1);
+                    const bench::Timing tr =
+                        bench::time_it([&] { q->run(RunArgs{ins, infos, orf, ref}); }, o.budget / 3, 3, 1);
+                    double diff = 0, mag = 0;
+                    for (int64_t i = 0; i < yq.size(); ++i) {
+                        diff = std::max(diff, std::fabs(double(yq.data[i]) - yr.data[i]));
+                        mag = std::max(mag, std::fabs(double(yr.data[i])));
+                    }
+                    Record r;
+                    r["net"] = netname;
+                    r["layer"] = node.name;
+                    r["alias"] = node.alias;
+                    r["shape"] = cat(lg->c_s, "->", lg->c_t, lg->kind == LayerKind::Conv
+                                                                 ? cat(" ", lg->k_h, "x", lg->k_w, " g", lg->group, " ",
+                                                                       lg->h_t, "x", lg->w_t)
+                                                                 : std::string());
+                    r["family"] = fam;
+                    r["setting"] = setting.to_string();
+                    r["batch"] = std::to_string(batch);
+                    r["threads"] = std::to_string(t);
+                    r["dense_ms"] = num(td.median_s * 1e3);
+                    r["lut_ref_ms"] = num(tr.median_s * 1e3);
+                    r["fast_ms"] = num(tf.median_s * 1e3);
+                    r["dense_min_ms"] = num(td.min_s * 1e3);
+                    r["lut_ref_min_ms"] = num(tr.min_s * 1e3);
+                    r["fast_min_ms"] = num(tf.min_s * 1e3);
+                    r["theoretical"] = num(cost.speedup());
+                    r["fast_vs_ref_rel_diff"] = num(mag > 0 ? diff / mag : diff);
+                    out << encode(r) << "--\n";
+                }
+            }
+        }
+    }
+    return out.str();
+}
+
+// ------------------------------------------------------------------- whole networks --
+
+enum class Path { Dense, OpenCv, LutRef, Fast, Auto };
+const char* path_name(Path p) {
+    switch (p) {
+        case Path::Dense: return "dense";
+        case Path::OpenCv: return "opencv";
+        case Path::LutRef: return "lut-ref";
+        case Path::Fast: return "fast";
+        case Path::Auto: return "auto";
+    }
+    return "?";
+}
+
+struct Cell {
+    std::string net, family;  // family empty for dense / opencv
+    Path path = Path::Dense;
+    int batch = 1, threads = 1;
+};
+
+std::string onnx_for(const std::string& net) {
+    return is_bundled(net) ? bundled_path(net)
+                           : (std::filesystem::temp_directory_path() / ("qcnn_bench_" + net + ".onnx")).string();
+}
+
+// Exports a built-in network and checks the round trip: core/io reads the file back and
+// computes the same outputs as the network that was written.
+std::string export_child(const std::string& name) {
+    const auto net = load_float(name, 1);
+    const Shape sample = sample_of(name);
+    const std::string path = onnx_for(name);
+    bench::export_onnx(*net, sample, path);
+    const auto back = std::make_shared<Network>(import_onnx(path));
+    Shape in{1};
+    in.insert(in.end(), sample.begin(), sample.end());
+    const Tensor x = random_input(in, 9);
+    Engine a(net, 0), b(back, 0);
+    const Tensor ya = a.forward(x);
+    const Tensor& yb = b.forward(x);
+    double d = ya.shape == yb.shape ? 0.0 : INFINITY;
+    for (int64_t i = 0; d == 0.0 && i < ya.size(); ++i) d = std::max(d, std::fabs(double(ya.data[i]) - yb.data[i]));
+    Record r;
+    r["path"] = path;
+    r["bytes"] = std::to_string(std::filesystem::file_size(path));
+    r["roundtrip_max_diff"] = num(d);
+    return encode(r);
+}
+
+std::string cell_child(const Cell& c, double budget) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 16);  // big buffers come from mmap and go back on free
+    const Shape sample = sample_of(c.net);
+    Shape in{c.batch};
+    in.insert(in.end(), sample.begin(), sample.end());
+    const Tensor x = random_input(in, 7);
+    Record r;
+    std::function<const float*()> forward;
+    int64_t out_size = 0;
+    std::unique_ptr<Engine> engine;
+    cv::dnn::Net cvnet;
+    cv::Mat blob, cv_out;
+    omp_set_num_threads(c.threads);
+    if (c.path == Path::OpenCv) {
+        cvnet = cv::dnn::readNetFromONNX(onnx_for(c.net));
+        cvnet.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+        cvnet.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+        cv::setNumThreads(c.threads);
+        std::vector<int> dims(in.begin(), in.end());
+        blob = cv::Mat(static_cast<int>(dims.size()), dims.data(), CV_32F, const_cast<float*>(x.ptr()));
+        forward = [&]() -> const float* {
+            cvnet.setInput(blob);
+            cv_out = cvnet.forward();
+            out_size = static_cast<int64_t>(cv_out.total());
+            return cv_out.ptr<float>();
+        };
+    } else {
+        std::shared_ptr<Network> net = load_float(c.net, 1);
+        std::shared_ptr<const Network> run = net;
+        if (c.path != Path::Dense) {
+            const ResolvedSettings rs = resolve_settings(*net, parse_layer_settings(family_settings(c.net, c.family)));
+            std::vector<QuantSetting> settings;
+            for (const ResolvedLayer& l : rs.layers) settings.push_back(l.setting);
+            CostOptions co;
+            co.batch = c.batch;
+            const NetworkCost cost = network_cost(network_geometry(*net, sample), settings, co);
+            r["theoretical"] = num(cost.speedup());
+            r["accounted_dense_bytes"] = std::to_string(cost.dense.peak_bytes);
+            r["accounted_quantized_bytes"] = std::to_string(cost.quantized.peak_bytes);
+            quantize_randomly(*net, rs, 100);
+            if (c.path == Path::Auto) {
+                KernelChoiceOptions ko;
+                ko.batch = c.batch;
+                ko.threads = c.threads;
+                ko.budget_s = std::min(0.05, budget / 4);
+                const KernelChoice kc = choose_kernels(net, sample, ko);
+                run = kc.network;
+                std::string dense;
+                for (const LayerChoice& l : kc.layers)
+                    if (l.path == LayerPath::Dense) dense += (dense.empty() ? "" : ",") + l.alias;
+                r["dense_layers"] = dense.empty() ? "-" : dense;
+            }
+        } else {
+            std::vector<QuantSetting> settings(network_geometry(*net, sample).layers.size());
+            CostOptions co;
+            co.batch = c.batch;
+            r["accounted_dense_bytes"] =
+                std::to_string(network_cost(network_geometry(*net, sample), settings, co).dense.peak_bytes);
+        }
+        net.reset();
+        engine = std::make_unique<Engine>(run, c.threads);
+        engine->set_lut_kernel(c.path == Path::LutRef ? LutKernel::Reference : LutKernel::Fast);
+        forward = [&]() -> const float* {
+            const Tensor& y = engine->forward(x);
+            out_size = y.size();
+            return y.ptr();
+        };
+    }
+    malloc_trim(0);
+    reset_peak_rss();
+    r["rss_before_bytes"] = std::to_string(status_bytes("VmRSS:"));
+    const float* y = nullptr;
+    const bench::Timing t = bench::time_it([&] { y = forward(); }, budget, 3, 1);
+    r["rss_peak_bytes"] = std::to_string(status_bytes("VmHWM:"));
+    r["median_ms"] = num(t.median_s * 1e3);
+    r["min_ms"] = num(t.min_s * 1e3);
+    r["reps"] = std::to_string(t.reps);
+    r["out"] = outputs_string(y, out_size);
+    return encode(r);
+}
+
+// ------------------------------------------------------------------------- printing --
+
+std::string fmt(const char* f, double v) {
+    if (std::isnan(v)) return "-";
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return b;
+}
+
+// max |a - b| / max |b| over the first outputs of sample 0.
+double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.empty() || a.size() != b.size()) return std::nan("");
+    double d = 0, m = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        d = std::max(d, std::fabs(a[i] - b[i]));
+        m = std::max(m, std::fabs(b[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    bool batches_set = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::cerr << a << " needs a value\n";
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--json") o.json_path = next();
+        else if (a == "--budget") o.budget = std::stod(next());
+        else if (a == "--quick") o.quick = true;
+        else if (a == "--threads") o.threads = int_list(next());
+        else if (a == "--batches") o.batches = int_list(next()), batches_set = true;
+        else if (a == "--big-batches") o.big_batches = int_list(next());
+        else if (a == "--vgg16-batches") o.vgg16_batches = int_list(next());
+        else if (a == "--layer-batches") o.layer_batches = int_list(next());
+        else if (a == "--nets") o.nets = split(next());
+        else if (a == "--families") o.families = split(next());
+        else if (a == "--part") {
+            const std::string p = next();
+            if (p != "layers" && p != "networks" && p != "all") {
+                std::cerr << "--part: expected layers, networks or all, got '" << p << "'\n";
+                return 2;
+            }
+            o.layers = p == "layers" || p == "all";
+            o.networks = p == "networks" || p == "all";
+        } else {
+            std::cout << "usage: qcnn_bench [--json FILE] [--budget S] [--quick] [--part layers|networks|all]\n"
+                         "                  [--threads 1,2] [--batches 1,32] [--big-batches 1,32] [--vgg16-batches 1]\n"
+                         "                  [--layer-batches 1] [--nets lenet5,vgg7,alexnet,vgg16] [--families A,B]\n";
+            return a == "--help" || a == "-h" ? 0 : 2;
+        }
+    }
+    for (const std::string& f : o.families)
+        if (f != "A" && f != "B") {
+            std::cerr << "--families: expected A and/or B, got '" << f << "'\n";
+            return 2;
+        }
+    for (const std::string& n : o.nets)
+        if (!is_bundled(n) && n != "alexnet" && n != "vgg16") {
+            std::cerr << "--nets: expected lenet5, vgg7, alexnet and/or vgg16, got '" << n << "'\n";
+            return 2;
+        }
+    if (o.quick) {
+        o.budget = std::min(o.budget, 0.1);
+        if (!batches_set) o.batches = {1};
+        o.big_batches = {1};
+        o.vgg16_batches = {1};
+        o.families = {"A"};
+    }
+    std::vector<std::string> skipped;
+    const std::string load = [] {
+        std::ifstream f("/proc/loadavg");
+        std::string a, b, c;
+        f >> a >> b >> c;
+        return a + " " + b + " " + c;
+    }();
+    std::printf("qcnn_bench: CPU %s; OpenCV %s; load average at start %s; median of >= 3 runs over >= %.2f s per "
+                "cell\n",
+                bench::cpu_model().c_str(), CV_VERSION, load.c_str(), o.budget);
+    std::ostringstream js;
+    json::Writer w(js);
+    w.begin_object().field("cpu", bench::cpu_model()).field("opencv", std::string(CV_VERSION));
+    w.field("load_average_start", load).field("budget_s", o.budget);
+
+    if (o.layers) {
+        std::printf("\n(a) per layer: batch %s, median ms per run; speed-up = dense / path (min x: of the fastest "
+                    "runs);\n    theory = the cost model's FLOP ratio; fast-ref = max|fast - float LUT| / max|float LUT|\n",
+                    [&] {
+                        std::string s;
+                        for (int b : o.layer_batches) s += (s.empty() ? "" : ",") + std::to_string(b);
+                        return s;
+                    }()
+                        .c_str());
+        const std::string res = in_child([&] { return layer_part(o); });
+        if (res.rfind("error: ", 0) == 0) {
+            std::printf("per-layer part failed: %s\n", res.c_str());
+            return 1;
+        }
+        std::printf("%-8s %-8s %-24s %-5s %3s %10s %10s %10s %8s %8s %8s %8s %9s\n", "net", "layer", "shape", "set",
+                    "thr", "dense ms", "LUT ms", "fast ms", "ref x", "fast x", "min x", "theory", "fast-ref");
+        w.key("layers").begin_array();
+        std::stringstream ss(res);
+        std::string block, line;
+        Record cur;
+        auto flush_row = [&] {
+            if (cur.empty()) return;
+            const double d = get(cur, "dense_ms"), l = get(cur, "lut_ref_ms"), f = get(cur, "fast_ms");
+            std::printf("%-8s %-8s %-24s %-5s %3s %10.3f %10.3f %10.3f %7.2fx %7.2fx %7.2fx %7.2fx %9.2e\n",
+                        cur["net"].c_str(), (is_bundled(cur["net"]) ? cur["alias"] : cur["layer"]).c_str(),
+                        cur["shape"].c_str(), cur["setting"].c_str(), cur["threads"].c_str(), d, l, f, d / l, d / f,
+                        get(cur, "dense_min_ms") / get(cur, "fast_min_ms"), get(cur, "theoretical"),
+                        get(cur, "fast_vs_ref_rel_diff"));
+            w.begin_object();
+            for (const char* k : {"net", "layer", "alias", "shape", "family", "setting"}) w.field(k, cur[k]);
+            for (const char* k : {"batch", "threads"}) w.field(k, static_cast<int64_t>(get(cur, k)));
+            for (const char* k : {"dense_ms", "lut_ref_ms", "fast_ms", "dense_min_ms", "lut_ref_min_ms", "fast_min_ms",
+                                  "theoretical", "fast_vs_ref_rel_diff"})
+                w.field(k, get(cur, k));
+            w.field("speedup_lut_ref", d / l).field("speedup_fast", d / f);
+            w.end_object();
+            cur.clear();
+        };
+        while (std::getline(ss, line)) {
+            if (line == "--") {
+                flush_row();
+                continue;
+            }
+            const size_t tab = line.find('\t');
+            if (tab != std::string::npos) cur[line.substr(0, tab)] = line.substr(tab + 1);
+        }
+        flush_row();
+        w.end_array();
+        std::fflush(stdout);
+    }
+
+    if (o.networks) {
+        std::printf("\n(b) whole networks: median ms per batch; speed-up = dense / path (OpenCV: dense / OpenCV; min x: "
+                    "of the fastest runs); "
+                    "theory = cost-model FLOP ratio;\n    RSS = process peak while running (own process per cell), "
+                    "acct = cost-model bytes (weights + biases + peak activations + LUT);\n    rel diff = max|diff| / "
+                    "max|reference| over sample 0's first 16 outputs: OpenCV vs dense, fast / auto vs the float LUT\n");
+        std::map<std::string, Record> exports;
+        for (const std::string& net : o.nets)
+            if (!is_bundled(net)) {
+                exports[net] = decode(in_child([&] { return export_child(net); }));
+                if (exports[net].count("error")) {
+                    std::printf("ONNX export of %s failed: %s\n", net.c_str(), exports[net]["error"].c_str());
+                    return 1;
+                }
+                std::printf("ONNX export %s: %s (%.0f MB), round trip through core/io: max|diff| %.3g\n", net.c_str(),
+                            exports[net]["path"].c_str(), get(exports[net], "bytes") / 1e6,
+                            get(exports[net], "roundtrip_max_diff"));
+            }
+        std::printf("%-8s %-4s %5s %3s %-8s %10s %8s %8s %8s %10s %10s %10s %s\n", "net", "fam", "batch", "thr",
+                    "path", "ms", "speedup", "min x", "theory", "RSS MB", "acct MB", "rel diff", "dense layers (auto)");
+        w.key("networks").begin_array();
+        for (const std::string& net : o.nets) {
+            const std::vector<int>& batches =
+                net == "vgg16" ? o.vgg16_batches : net == "alexnet" ? o.big_batches : o.batches;
+            for (int b : {1, 32})
+                if (std::find(batches.begin(), batches.end(), b) == batches.end())
+                    skipped.push_back(cat(net, " batch ", b));
+            for (int batch : batches)
+                for (int t : o.threads) {
+                    Record dense;
+                    std::vector<double> dense_out, ref_out;
+                    auto row = [&](const Cell& c) {
+                        Record r = decode(in_child([&] { return cell_child(c, o.budget); }));
+                        if (c.path == Path::Dense) {
+                            dense = r;
+                            dense_out = parse_outputs(r);
+                        }
+                        const double ms = get(r, "median_ms"), dms = get(dense, "median_ms");
+                        // OpenCV is checked against our dense output; quantized paths
+                        // (random codebooks) against each other: fast / auto vs the float LUT.
+                        if (c.path == Path::LutRef) ref_out = parse_outputs(r);
+                        const double diff = c.path == Path::OpenCv ? rel_diff(parse_outputs(r), dense_out)
+                                            : c.path == Path::Fast || c.path == Path::Auto
+                                                ? rel_diff(parse_outputs(r), ref_out)
+                                                : std::nan("");
+                        const double acct = c.path == Path::Dense ? get(r, "accounted_dense_bytes")
+                                            : c.path == Path::OpenCv ? std::nan("")
+                                                                     : get(r, "accounted_quantized_bytes");
+                        std::printf("%-8s %-4s %5d %3d %-8s %10s %7sx %7sx %7sx %10s %10s %10s %s\n", net.c_str(),
+                                    c.family.empty() ? "-" : c.family.c_str(), batch, t, path_name(c.path),
+                                    fmt("%.3f", ms).c_str(), fmt("%.2f", dms / ms).c_str(),
+                                    fmt("%.2f", get(dense, "min_ms") / get(r, "min_ms")).c_str(),
+                                    fmt("%.2f", get(r, "theoretical")).c_str(),
+                                    fmt("%.1f", get(r, "rss_peak_bytes") / 1e6).c_str(), fmt("%.1f", acct / 1e6).c_str(),
+                                    fmt("%.2e", diff).c_str(),
+                                    r.count("error") ? ("ERROR " + r["error"]).c_str()
+                                                     : (r.count("dense_layers") ? r["dense_layers"].c_str() : ""));
+                        std::fflush(stdout);
+                        w.begin_object().field("net", net).field("family", c.family).field("path", path_name(c.path));
+                        if (!c.family.empty()) w.field("settings", family_settings(net, c.family));
+                        w.field("batch", static_cast<int64_t>(batch)).field("threads", static_cast<int64_t>(t));
+                        if (r.count("error")) w.field("error", r["error"]);
+                        w.field("median_ms", ms).field("min_ms", get(r, "min_ms"));
+                        w.field("reps", static_cast<int64_t>(get(r, "reps", 0)));
+                        w.field("speedup_vs_dense", dms / ms);
+                        if (r.count("theoretical")) w.field("theoretical_speedup", get(r, "theoretical"));
+                        w.field("peak_rss_bytes", static_cast<int64_t>(get(r, "rss_peak_bytes", -1)));
+                        w.field("rss_before_run_bytes", static_cast<int64_t>(get(r, "rss_before_bytes", -1)));
+                        if (!std::isnan(acct)) w.field("accounted_bytes", static_cast<int64_t>(acct));
+                        if (!std::isnan(diff)) w.field("rel_diff_first_outputs", diff);
+                        if (r.count("dense_layers")) w.field("auto_dense_layers", r["dense_layers"]);
+                        w.end_object();
+                    };
+                    row(Cell{net, "", Path::Dense, batch, t});
+                    row(Cell{net, "", Path::OpenCv, batch, t});
+                    for (const std::string& fam : o.families) {
+                        ref_out.clear();
+                        if (batch >= 32 && !is_bundled(net)) {
+                            skipped.push_back(cat(net, " family ", fam, " batch ", batch, " threads ", t,
+                                                  ": float LUT reference (minutes per batch)"));
+                        } else {
+                            row(Cell{net, fam, Path::LutRef, batch, t});
+                        }
+                        row(Cell{net, fam, Path::Fast, batch, t});
+                        row(Cell{net, fam, Path::Auto, batch, t});
+                    }
+                }
+        }
+        w.end_array();
+        w.key("settings").begin_object();
+        for (const std::string& net : o.nets)
+            for (const std::string& fam : o.families) w.field(net + ":" + fam, family_settings(net, fam));
+        w.end_object();
+    }
+    if (!skipped.empty()) {
+        std::printf("\nskipped (select with --batches / --big-batches / --vgg16-batches):\n");
+        for (const std::string& s : skipped) std::printf("  %s\n", s.c_str());
+    }
+    w.key("skipped").begin_array();
+    for (const std::string& s : skipped) w.value(s);
+    w.end_array();
+    w.end_object();
+    if (!o.json_path.empty()) {
+        std::ofstream f(o.json_path);
+        f << js.str() << "\n";
+        if (!f) {
+            std::cerr << "cannot write " << o.json_path << "\n";
+            return 1;
+        }
+        std::printf("\nJSON: %s\n", o.json_path.c_str());
+    }
+    return 0;
+}

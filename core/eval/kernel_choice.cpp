@@ -1,0 +1,125 @@
+#include "core/eval/kernel_choice.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "core/graph/plan.h"
+#include "core/ops/conv.h"
+#include "core/ops/fc.h"
+#include "core/quant/quantized_ops.h"
+#include "core/util/error.h"
+#include "core/util/parallel.h"
+
+namespace qcnn {
+
+const char* layer_path_name(LayerPath p) { return p == LayerPath::Dense ? "dense" : "quantized"; }
+
+int KernelChoice::dense_layers() const {
+    return static_cast<int>(std::count_if(layers.begin(), layers.end(),
+                                          [](const LayerChoice& l) { return l.path == LayerPath::Dense; }));
+}
+
+std::shared_ptr<const Op> dense_twin(const Op& op) {
+    if (const auto* q = dynamic_cast<const QConvOp*>(&op))
+        return std::make_shared<ConvOp>(q->conv_params(), q->pq().decode(), q->bias());
+    if (const auto* q = dynamic_cast<const QFcOp*>(&op))
+        return std::make_shared<FcOp>(q->pq().decode(), q->bias(), q->source_type());
+    return nullptr;
+}
+
+OpRunShape engine_op_run_shape(int64_t batch, int threads) {
+    threads = std::max(threads, 1);
+    if (threads <= 1 || batch < 2 * threads) return {batch, threads};
+    const int64_t slices = std::min<int64_t>(4 * threads, batch / 2);
+    return {(batch + slices - 1) / slices, 1};  // the largest slice
+}
+
+std::shared_ptr<const Network> with_dense_layers(const Network& net, const std::vector<int>& nodes) {
+    auto out = std::make_shared<Network>(net);
+    for (int i : nodes) {
+        if (i < 0 || i >= static_cast<int>(net.nodes.size())) fail("with_dense_layers: no node ", i, " in ", net.source);
+        auto dense = dense_twin(*net.nodes[i].op);
+        if (!dense) fail("node ", net.nodes[i].name, " (", net.nodes[i].op->type(), ") is not a quantized weight layer");
+        out->nodes[i].op = std::move(dense);
+    }
+    return out;
+}
+
+namespace {
+
+double seconds_of(const Op& op, const RunArgs& args) {
+    const auto t0 = std::chrono::steady_clock::now();
+    op.run(args);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+}  // namespace
+
+KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sample_shape,
+                            const KernelChoiceOptions& options, const ProgressFn& progress) {
+    if (options.batch < 1) fail("kernel choice: batch must be >= 1, got ", options.batch);
+    KernelChoice kc;
+    kc.batch = options.batch;
+    kc.threads = resolve_threads(options.threads);
+    const OpRunShape rs = engine_op_run_shape(options.batch, kc.threads);
+    Shape input{rs.samples};
+    input.insert(input.end(), sample_shape.begin(), sample_shape.end());
+    const Plan plan(*net, {input});
+
+    std::vector<int> todo;
+    for (int i : net->weight_layers())
+        if (dense_twin(*net->nodes[i].op)) todo.push_back(i);
+    std::mt19937_64 rng(options.seed);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<int> dense_nodes;
+    for (size_t li = 0; li < todo.size(); ++li) {
+        const Node& node = net->nodes[todo[li]];
+        report(progress, Progress{"kernel-choice", node.alias, static_cast<int64_t>(li),
+                                  static_cast<int64_t>(todo.size())});
+        LayerChoice c;
+        c.node = todo[li];
+        c.name = node.name;
+        c.alias = node.alias;
+        c.op_type = node.op->type();
+        c.threads = rs.threads;
+        const ValueInfo& xi = plan.info(node.inputs.at(0));
+        c.input_shape = xi.shape;
+        Tensor x(xi.shape);
+        for (float& v : x.data) v = u(rng);
+        const std::shared_ptr<const Op> dense = dense_twin(*node.op);
+        const std::vector<ValueInfo> out = node.op->infer({&xi});
+        Tensor yq(out.at(0).shape), yd(out.at(0).shape);
+        const std::vector<const Tensor*> in{&x};
+        const std::vector<const ValueInfo*> in_info{&xi};
+        const std::vector<Tensor*> outq{&yq}, outd{&yd};
+        const ExecContext ctx{rs.threads, LutKernel::Fast};
+        const RunArgs aq{in, in_info, outq, ctx}, ad{in, in_info, outd, ctx};
+        seconds_of(*node.op, aq);  // warm-up: scratch buffers, caches
+        seconds_of(*dense, ad);
+        std::vector<double> tq, td;
+        const auto start = std::chrono::steady_clock::now();
+        while (static_cast<int>(tq.size()) < std::max(options.min_reps, 1) ||
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 2 * options.budget_s) {
+            tq.push_back(seconds_of(*node.op, aq));
+            td.push_back(seconds_of(*dense, ad));
+            if (tq.size() >= 1000) break;
+        }
+        c.quantized_seconds = median(tq);
+        c.dense_seconds = median(td);
+        c.reps = static_cast<int>(tq.size());
+        c.path = c.dense_seconds < c.quantized_seconds ? LayerPath::Dense : LayerPath::Quantized;
+        if (c.path == LayerPath::Dense) dense_nodes.push_back(c.node);
+        kc.layers.push_back(std::move(c));
+    }
+    report(progress, Progress{"kernel-choice", "", static_cast<int64_t>(todo.size()), static_cast<int64_t>(todo.size())});
+    kc.network = dense_nodes.empty() ? net : with_dense_layers(*net, dense_nodes);
+    return kc;
+}
+
+}  // namespace qcnn

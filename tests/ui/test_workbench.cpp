@@ -1,0 +1,457 @@
+// The workbench's acceptance tests (offscreen): editing the layer table against the cost
+// model, presets, the settings file, a run (a point in the plot, a row in the table) while
+// the GUI thread keeps a heartbeat, cancel mid-run, plot and results export read back, the
+// sweep dialog's grid, the teaching views' k-means frames.
+#include <gtest/gtest.h>
+
+#include <QAbstractItemView>
+#include <QApplication>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QImage>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <cmath>
+#include <qcustomplot.h>
+
+#include "core/cost/cost_model.h"
+#include "core/ops/conv.h"
+#include "core/quant/product_quantizer.h"
+#include "core/quant/kmeans.h"
+#include "core/quant/random.h"
+#include "core/sweep/results_file.h"
+#include "tests/ui/ui_test_util.h"
+#include "ui/format.h"
+#include "ui/layer_table_model.h"
+#include "ui/plots.h"
+#include "ui/results_model.h"
+#include "ui/sweep_dialog.h"
+#include "ui/teaching_view.h"
+
+namespace qcnn::ui {
+namespace {
+
+// Small, fast runs on the bundled LeNet: 200 evaluation images, 64 calibration images.
+MainWindow::RunOptions fastOptions() {
+    MainWindow::RunOptions o;
+    o.limit = 200;
+    o.calibImages = 64;
+    o.kmeansIters = 4;
+    o.threads = 1;
+    o.measureSpeed = false;
+    return o;
+}
+
+// The cost model over `text` resolved on the model at `path`, computed without the GUI.
+NetworkCost expectedCost(const QString& path, const std::string& text) {
+    const auto net = load_model(path.toStdString());
+    std::vector<QuantSetting> s;
+    for (const ResolvedLayer& l : resolve_settings(*net, parse_layer_settings(text)).layers) s.push_back(l.setting);
+    return network_cost(network_geometry(*net, net->sample_shape()), s);
+}
+
+// Max gap between ticks of a 10 ms GUI-thread timer while it runs.
+class Heartbeat {
+public:
+    Heartbeat() {
+        timer_.setInterval(10);
+        QObject::connect(&timer_, &QTimer::timeout, [this] {
+            maxGap_ = std::max(maxGap_, clock_.restart());
+        });
+        clock_.start();
+        timer_.start();
+    }
+    qint64 maxGapMs() const { return maxGap_; }
+
+private:
+    QTimer timer_;
+    QElapsedTimer clock_;
+    qint64 maxGap_ = 0;
+};
+
+bool waitFor(const std::function<bool()>& done, int timeoutMs = kTimeoutMs) {
+    QElapsedTimer t;
+    t.start();
+    while (!done() && t.elapsed() < timeoutMs) QTest::qWait(10);
+    return done();
+}
+
+// A window with LeNet loaded and fast run options.
+struct Fixture {
+    MainWindow w;
+    ErrorLog errors;
+    bool ok = false;
+    Fixture() {
+        w.setErrorHandler(errors.handler());
+        w.resize(1500, 900);
+        w.show();
+        w.setRunOptions(fastOptions());
+        ok = openAndWait(w, kLenet);
+    }
+};
+
+int rowOf(const LayerTableModel& m, const QString& alias) {
+    for (int r = 0; r < m.rowCount(); ++r)
+        if (m.data(m.index(r, LayerTableModel::Alias)).toString() == alias) return r;
+    return -1;
+}
+
+TEST(Workbench, EditingACellChangesTheTotalsToTheCostModel) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    LayerTableModel& m = *f.w.layerModel();
+    ASSERT_TRUE(m.hasCost());
+    EXPECT_DOUBLE_EQ(m.cost().speedup(), 1.0);  // everything dense at first
+    EXPECT_EQ(m.settingsText(), "");
+
+    // Only valid values are offered: conv1 has one input channel, conv2 eight.
+    const int conv1 = rowOf(m, "conv1"), conv2 = rowOf(m, "conv2");
+    ASSERT_GE(conv1, 0);
+    ASSERT_GE(conv2, 0);
+    EXPECT_EQ(m.data(m.index(conv1, LayerTableModel::SubspaceDim), LayerTableModel::ChoicesRole).toList(), QVariantList({1}));
+    EXPECT_EQ(m.data(m.index(conv2, LayerTableModel::SubspaceDim), LayerTableModel::ChoicesRole).toList(),
+              QVariantList({1, 2, 4, 8}));
+    EXPECT_EQ(m.data(m.index(conv2, LayerTableModel::Codewords), LayerTableModel::ChoicesRole).toList().size(), 8);
+    EXPECT_FALSE(m.flags(m.index(1, LayerTableModel::SubspaceDim)) & Qt::ItemIsEditable);  // Relu
+
+    // Edit conv2's C_s' through the view's combo-box editor: the layer becomes 4/128.
+    QTableView* view = f.w.layerView();
+    auto* proxy = static_cast<QSortFilterProxyModel*>(view->model());
+    const QModelIndex cell = proxy->mapFromSource(m.index(conv2, LayerTableModel::SubspaceDim));
+    view->setCurrentIndex(cell);
+    view->edit(cell);
+    auto* combo = view->findChild<QComboBox*>();
+    ASSERT_NE(combo, nullptr);
+    combo->setCurrentIndex(combo->findText("4"));
+    emit combo->activated(combo->currentIndex());
+    QApplication::processEvents();
+    EXPECT_EQ(m.settingsText(), "conv2=4/128");
+    NetworkCost want = expectedCost(kLenet, "conv2=4/128");
+    EXPECT_DOUBLE_EQ(m.cost().speedup(), want.speedup());
+    EXPECT_DOUBLE_EQ(m.cost().compression(), want.compression());
+    EXPECT_EQ(m.cost().quantized.peak_bytes, want.quantized.peak_bytes);
+    EXPECT_TRUE(f.w.costText().contains("speed-up " + formatRatio(want.speedup()))) << f.w.costText().toStdString();
+    EXPECT_TRUE(f.w.costText().contains("compression " + formatRatio(want.compression())));
+    EXPECT_EQ(m.data(m.index(conv2, LayerTableModel::Speedup)).toString(), formatRatio(want.layers[1].speedup()));
+
+    // K, EC off, fc1 switched on; an invalid C_s' is refused and changes nothing.
+    EXPECT_TRUE(m.setData(m.index(conv2, LayerTableModel::Codewords), 16));
+    EXPECT_TRUE(m.setData(m.index(conv2, LayerTableModel::ErrorCorrection), Qt::Unchecked, Qt::CheckStateRole));
+    const int fc1 = rowOf(m, "fc1");
+    EXPECT_TRUE(m.setData(m.index(fc1, LayerTableModel::Dense), Qt::Unchecked, Qt::CheckStateRole));
+    EXPECT_FALSE(m.setData(m.index(conv2, LayerTableModel::SubspaceDim), 3));
+    EXPECT_EQ(m.settingsText(), "conv2=4/16:noec,fc1=4/32");
+    want = expectedCost(kLenet, "conv2=4/16:noec,fc1=4/32");
+    EXPECT_DOUBLE_EQ(m.cost().speedup(), want.speedup());
+    EXPECT_DOUBLE_EQ(m.cost().compression(), want.compression());
+    EXPECT_GT(m.cost().compression(), 1.0);
+    EXPECT_TRUE(f.w.costText().contains("compression " + formatRatio(want.compression())));
+
+    // Presets resolve like the CLI: conv1 (one input channel) stays dense under conv=8/128.
+    f.w.applyPreset(MainWindow::presetNames()[0]);
+    want = expectedCost(kLenet, "conv=8/128,fc=4/32");
+    EXPECT_DOUBLE_EQ(m.cost().speedup(), want.speedup());
+    EXPECT_EQ(m.data(m.index(conv1, LayerTableModel::Dense), Qt::CheckStateRole).toInt(), Qt::Checked);
+    EXPECT_EQ(m.settingsText(), "conv2=8/128,fc1=4/32,fc2=4/32");
+    f.w.applyPreset(MainWindow::presetNames()[2]);
+    EXPECT_EQ(m.settingsText(), "");
+    EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
+}
+
+TEST(Workbench, SettingsFileRoundTripsAndBadFilesShowTheLoaderError) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    QTemporaryDir dir;
+    LayerTableModel& m = *f.w.layerModel();
+    m.setSettingsText("conv2=4/64,fc1=2/16:noec");
+    const QString path = dir.filePath("settings.json");
+    ASSERT_TRUE(f.w.saveSettings(path));
+    const SweepSpec spec = load_sweep_spec(path.toStdString());  // the file the CLI reads
+    EXPECT_EQ(spec.base, "conv2=4/64,fc1=2/16:noec");
+    EXPECT_EQ(spec.limit, 200);
+    EXPECT_EQ(spec.calib_images, 64);
+    EXPECT_EQ(QString::fromStdString(spec.model), kLenet);
+
+    f.w.applyPreset(MainWindow::presetNames()[2]);
+    EXPECT_EQ(m.settingsText(), "");
+    ASSERT_TRUE(f.w.loadSettings(path));
+    EXPECT_EQ(m.settingsText(), "conv2=4/64,fc1=2/16:noec");
+    EXPECT_EQ(f.w.recentFiles().value(0), QFileInfo(path).absoluteFilePath());
+
+    // A spec with a grid: base keeps the layers the grid does not set; loading shows run 0.
+    f.w.layerModel()->setSettingsText("conv2=4/64,fc1=2/16");
+    SweepSpec withGrid = f.w.currentSpec({{"fc", {"4/32", "4/16"}}}, {EcMode::None}, {0});
+    EXPECT_EQ(withGrid.base, "conv2=4/64");
+    EXPECT_EQ(expand(withGrid).size(), 2u);
+
+    const QString bad = dir.filePath("bad.json");
+    {
+        QFile file(bad);
+        ASSERT_TRUE(file.open(QIODevice::WriteOnly));
+        file.write("{\"qcnn_sweep\": 1, \"model\": \"x.onnx\", \"data\": \"fashion-mnist:test\", \"grid\": [{\"layers\": \"conv\", "
+                   "\"settings\": [\"8/300\"]}]}");
+    }
+    EXPECT_FALSE(f.w.loadSettings(bad));
+    ASSERT_EQ(f.errors.messages.size(), 1);
+    std::string cli;
+    try {
+        load_sweep_spec(bad.toStdString());
+    } catch (const std::exception& e) {
+        cli = e.what();
+    }
+    EXPECT_FALSE(cli.empty());
+    EXPECT_EQ(f.errors.messages[0].toStdString(), cli);
+    EXPECT_EQ(m.settingsText(), "conv2=4/64,fc1=2/16");  // unchanged
+}
+
+TEST(Workbench, RunAddsAPointAndARowWithoutBlockingAndExportsReadBack) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    ASSERT_TRUE(waitFor([&] { return !f.w.isEvaluatingFloat(); }));
+    const double floatTop1 = f.w.floatTop1();
+    ASSERT_TRUE(std::isfinite(floatTop1));
+    EXPECT_TRUE(f.w.statusText().contains(formatPercent(floatTop1))) << f.w.statusText().toStdString();
+    EXPECT_TRUE(f.w.statusText().contains("fashion-mnist:test"));
+
+    f.w.layerModel()->setSettingsText("conv2=4/16,fc1=4/16,fc2=4/16");
+    const NetworkCost cost = f.w.layerModel()->cost();
+    QSignalSpy finished(&f.w, &MainWindow::runFinished);
+    Heartbeat heartbeat;
+    ASSERT_TRUE(f.w.run());
+    EXPECT_TRUE(f.w.isRunning());
+    EXPECT_FALSE(f.w.run());  // one job at a time
+    ASSERT_TRUE(finished.wait(kTimeoutMs));
+    EXPECT_LT(heartbeat.maxGapMs(), 100);
+    EXPECT_EQ(finished[0][0].toString(), "completed");
+    EXPECT_FALSE(f.w.isRunning());
+    EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
+
+    // A row in the results table, a point in both trade-off plots.
+    ResultsModel& results = *f.w.resultsModel();
+    ASSERT_EQ(results.rowCount(), 1);
+    const RunRow& row = results.record(0).row;
+    EXPECT_EQ(row.settings, "conv2=4/16,fc1=4/16,fc2=4/16");
+    EXPECT_DOUBLE_EQ(row.compression, cost.compression());
+    EXPECT_DOUBLE_EQ(row.theoretical_speedup, cost.speedup());
+    EXPECT_DOUBLE_EQ(row.top1_float, floatTop1);  // the background evaluation was reused
+    EXPECT_GT(row.top1, 0.5);
+    EXPECT_EQ(results.data(results.index(0, ResultsModel::Top1)).toString(), formatPercent(row.top1));
+    EXPECT_EQ(f.w.resultsView()->model()->rowCount(), 1);
+    const QCPGraph* points = f.w.compressionPlot()->runsGraph();
+    ASSERT_EQ(points->data()->size(), 1);
+    EXPECT_DOUBLE_EQ(points->data()->begin()->key, row.compression);
+    EXPECT_DOUBLE_EQ(points->data()->begin()->value, row.top1 * 100.0);
+    EXPECT_EQ(f.w.compressionPlot()->frontGraph()->data()->size(), 1);
+    EXPECT_EQ(f.w.speedupPlot()->runsGraph()->data()->begin()->key, row.theoretical_speedup);
+    EXPECT_EQ(f.w.selectedRun(), 0);
+    EXPECT_EQ(f.w.responsePlot()->bars()->data()->size(), 4);  // one bar per weight layer
+    EXPECT_EQ(f.w.memoryPlot()->weightsBars()->data()->size(), 2);
+
+    // Clicking the point loads its settings into the table.
+    f.w.applyPreset(MainWindow::presetNames()[2]);
+    TradeoffPlot* plot = f.w.compressionPlot();
+    plot->replotNow();
+    const QPoint at(qRound(plot->plot()->xAxis->coordToPixel(row.compression)),
+                    qRound(plot->plot()->yAxis->coordToPixel(row.top1 * 100.0)));
+    EXPECT_EQ(plot->runAt(at), 0);
+    QTest::mouseClick(plot->plot(), Qt::LeftButton, Qt::NoModifier, at);
+    EXPECT_EQ(f.w.layerModel()->settingsText(), "conv2=4/16,fc1=4/16,fc2=4/16");
+
+    // Exports read back: HDF5 (the sweeps layout), CSV, and each plot as PNG and PDF.
+    QTemporaryDir dir;
+    const QString h5 = dir.filePath("results.h5");
+    ASSERT_TRUE(f.w.exportResultsHdf5(h5));
+    const std::vector<std::string> ids = list_sweeps(h5.toStdString());
+    ASSERT_EQ(ids.size(), 1u);
+    const ResultsFile file = ResultsFile::read(h5.toStdString(), ids[0]);
+    const std::vector<RunRow> back = file.runs();
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].settings, row.settings);
+    EXPECT_DOUBLE_EQ(back[0].top1, row.top1);
+    EXPECT_DOUBLE_EQ(back[0].compression, row.compression);
+    EXPECT_EQ(file.layers().size(), 4u);
+    EXPECT_EQ(file.attributes().status, "completed");
+    EXPECT_EQ(file.attributes().qt_version, qVersion());
+
+    const QString csv = dir.filePath("runs.csv");
+    ASSERT_TRUE(f.w.exportResultsCsv(csv));
+    QFile c(csv);
+    ASSERT_TRUE(c.open(QIODevice::ReadOnly));
+    const QString text = QString::fromUtf8(c.readAll());
+    EXPECT_EQ(text.trimmed().split('\n').size(), 2);
+    EXPECT_TRUE(text.contains(QString::fromStdString(row.settings)));
+
+    for (PlotPanel* p : std::initializer_list<PlotPanel*>{f.w.compressionPlot(), f.w.speedupPlot(), f.w.memoryPlot(), f.w.responsePlot()}) {
+        const QString png = dir.filePath(p->title() + ".png"), pdf = dir.filePath(p->title() + ".pdf");
+        ASSERT_TRUE(p->exportPng(png));
+        const QImage img(png);
+        EXPECT_GT(img.width(), 100) << png.toStdString();
+        ASSERT_TRUE(p->exportPdf(pdf));
+        QFile pf(pdf);
+        ASSERT_TRUE(pf.open(QIODevice::ReadOnly));
+        EXPECT_TRUE(pf.read(5).startsWith("%PDF")) << pdf.toStdString();
+    }
+    QString error;
+    EXPECT_FALSE(f.w.compressionPlot()->exportPng("/nonexistent-dir/x.png", &error));
+    EXPECT_TRUE(error.contains("/nonexistent-dir/x.png"));
+    EXPECT_FALSE(f.w.exportResultsCsv("/nonexistent-dir/runs.csv"));
+    EXPECT_TRUE(f.errors.messages.last().contains("/nonexistent-dir/runs.csv"));
+}
+
+TEST(Workbench, CancelMidRunStopsQuicklyAndKeepsTheStateConsistent) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    MainWindow::RunOptions o = fastOptions();
+    o.kmeansIters = 25;
+    f.w.setRunOptions(o);
+    f.w.layerModel()->setSettingsText("conv2=2/256,fc1=2/256,fc2=2/256");
+    const QString settings = f.w.layerModel()->settingsText();
+    QSignalSpy finished(&f.w, &MainWindow::runFinished);
+    // A sweep of 8 runs; cancel as soon as k-means is under way.
+    ASSERT_TRUE(f.w.runSweep({{"fc", {"1/256", "2/256", "4/256", "8/256"}}, {"conv", {"1/256", "2/256"}}}, {EcMode::None}, {0}));
+    ASSERT_TRUE(waitFor([&] { return f.w.progressText().contains("kmeans") || !f.w.isRunning(); }));
+    ASSERT_TRUE(f.w.isRunning()) << "the sweep ended before it could be cancelled";
+    EXPECT_TRUE(f.w.progressText().startsWith("run 1/8")) << f.w.progressText().toStdString();
+    QElapsedTimer t;
+    t.start();
+    QTest::keyClick(&f.w, Qt::Key_Escape);  // the Cancel action's shortcut
+    ASSERT_TRUE(finished.wait(5000));
+    EXPECT_LT(t.elapsed(), 500);
+    EXPECT_EQ(finished[0][0].toString(), "cancelled");
+    EXPECT_FALSE(f.w.isRunning());
+    const int done = f.w.resultsModel()->rowCount();
+    EXPECT_LT(done, 8);
+    EXPECT_EQ(f.w.compressionPlot()->runsGraph()->data()->size(), done);
+    EXPECT_EQ(f.w.layerModel()->settingsText(), settings);
+    EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
+    // Runs again afterwards.
+    o.kmeansIters = 2;
+    f.w.setRunOptions(o);
+    finished.clear();
+    ASSERT_TRUE(f.w.run());
+    ASSERT_TRUE(finished.wait(kTimeoutMs));
+    EXPECT_EQ(finished[0][0].toString(), "completed");
+    EXPECT_EQ(f.w.resultsModel()->rowCount(), done + 1);
+}
+
+TEST(Workbench, ClosingDuringARunCancelsItAndTheWindowStateIsRemembered) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    auto w = std::make_unique<MainWindow>();
+    ErrorLog errors;
+    w->setErrorHandler(errors.handler());
+    w->show();
+    w->resize(1234, 777);
+    const QSize size = w->size();
+    w->setRunOptions(fastOptions());
+    ASSERT_TRUE(openAndWait(*w, kLenet));
+    w->layerModel()->setSettingsText("conv2=2/256,fc1=2/256");
+    ASSERT_TRUE(w->run());
+    ASSERT_TRUE(waitFor([&] { return w->progressText().contains("kmeans") || !w->isRunning(); }));
+    ASSERT_TRUE(w->isRunning());
+    w->close();  // saves the window state and asks the run to stop
+    QElapsedTimer t;
+    t.start();
+    w.reset();   // waits for the worker
+    EXPECT_LT(t.elapsed(), 500);
+    EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();
+    MainWindow again;
+    EXPECT_EQ(again.size(), size);
+}
+
+TEST(Workbench, SweepDialogCountsRunsAndRefusesSettingsThatDoNotFit) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    SweepDialog d(f.w.layerModel(), [](EcMode ec) { return ec == EcMode::None ? 2.0 : 8.0; });
+    d.removeGroups();
+    d.addGroup("conv2", "2, 4", "16, 64", true);
+    d.addGroup("fc", "4", "32", false);
+    d.setGrid(d.grid(), {EcMode::None, EcMode::Network}, {0, 1});
+    EXPECT_EQ(d.runCount(), (2 * 2 + 1) * 1 * 2 * 2);
+    EXPECT_DOUBLE_EQ(d.estimatedSeconds(), 20 * 5.0);
+    EXPECT_TRUE(d.problem().isEmpty()) << d.problem().toStdString();
+    EXPECT_TRUE(d.summaryText().contains("20 run"));
+    const std::vector<SweepGroup> g = d.grid();
+    ASSERT_EQ(g.size(), 2u);
+    EXPECT_EQ(g[0].settings, (std::vector<std::string>{"2/16", "2/64", "4/16", "4/64", "dense"}));
+    d.addGroup("conv2", "8", "16", false);
+    EXPECT_TRUE(d.problem().contains("appears twice")) << d.problem().toStdString();
+    d.removeGroups();
+    d.addGroup("conv2", "3", "16", false);
+    EXPECT_TRUE(d.problem().contains("valid C_s' values: 1, 2, 4, 8")) << d.problem().toStdString();
+    d.removeGroups();
+    d.addGroup("conv9", "2", "16", false);
+    EXPECT_TRUE(d.problem().contains("conv9"));
+}
+
+TEST(Workbench, ParetoFrontKeepsRunsNoOtherRunBeats) {
+    // (compression, top-1): b beats a (more compression, higher top-1); d ties c's top-1 at
+    // larger compression, so c is not on the front.
+    const std::vector<std::pair<double, double>> pts{{2, 80}, {4, 85}, {8, 70}, {10, 70}, {3, 90}, {12, 60}};
+    EXPECT_EQ(TradeoffPlot::paretoFront(pts), (std::vector<int>{4, 1, 3, 5}));
+    EXPECT_TRUE(TradeoffPlot::paretoFront({}).empty());
+}
+
+TEST(Workbench, TeachingViewFramesAreTheKMeansIterations) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    const auto net = load_model(kLenet.toStdString());
+    const TeachingData d = TeachingView::compute(net, "conv2", 2, 16, 1, 0, 10);
+    ASSERT_TRUE(d.error.isEmpty()) << d.error.toStdString();
+    EXPECT_EQ(d.M, 4);  // 8 input channels / C_s' 2
+    // Usage counts every code: C_t x kernel positions x subspaces.
+    double codes = 0;
+    for (double u : d.usage) codes += u;
+    EXPECT_EQ(codes, 16 * 25 * 4);
+    EXPECT_EQ(d.original.size(), d.decoded.size());
+    EXPECT_NE(d.original, d.decoded);
+    // C_s' = 2: the sub-vectors are plotted as they are (subspace 1 = channels 2 and 3).
+    const RowMatrixXf x = [&] {
+        const int node = net->find_node("conv2");
+        const auto* op = dynamic_cast<const ConvOp*>(net->nodes[node].op.get());
+        PQGeometry geo = pq_geometry(LayerKind::Conv, op->weight().shape, 1, {2, 16}, "conv2");
+        return pq_training_set(op->weight(), geo, 1);
+    }();
+    ASSERT_EQ(d.px.size(), x.rows());
+    EXPECT_FLOAT_EQ(d.px[7], x(7, 0));
+    EXPECT_FLOAT_EQ(d.py[7], x(7, 1));
+    // Frames: the initialisation then one per iteration; the objective never rises and the
+    // last frame is kmeans() itself.
+    ASSERT_GE(d.frames.size(), 3u);
+    for (size_t i = 1; i < d.frames.size(); ++i) EXPECT_LE(d.frames[i].objective, d.frames[i - 1].objective * (1 + 1e-9));
+    KMeansOptions ko;
+    ko.k = 16;
+    ko.max_iter = static_cast<int>(d.frames.size()) - 1;
+    ko.seed = derive_seed(0, 1);
+    const KMeansResult km = kmeans(x, ko);
+    EXPECT_NEAR(d.frames.back().objective, km.inertia, 1e-9 * km.inertia);
+    EXPECT_FLOAT_EQ(d.frames.back().cx[3], km.centroids(3, 0));
+
+    // PCA for C_s' > 2 and an error for a layer that does not exist.
+    EXPECT_TRUE(TeachingView::compute(net, "conv2", 4, 16, 0, 0, 3).xLabel.contains("principal"));
+    EXPECT_FALSE(TeachingView::compute(net, "conv7", 2, 16, 0, 0, 3).error.isEmpty());
+
+    // The widget: selecting a layer computes in the background; step and play move frames.
+    TeachingView view;
+    QSignalSpy updated(&view, &TeachingView::updated);
+    view.setNetwork(net);
+    view.showLayer("conv2", 2, 16);
+    ASSERT_TRUE(waitFor([&] { return !view.isBusy() && !updated.isEmpty(); }, kTimeoutMs));
+    EXPECT_EQ(view.data().layer, "conv2");
+    EXPECT_EQ(view.usageBars()->data()->size(), 16);
+    view.setFrame(0);
+    view.step();
+    EXPECT_EQ(view.frame(), 1);
+    EXPECT_EQ(view.scatterPlot()->graph(1)->data()->size(), 16);
+}
+
+}  // namespace
+}  // namespace qcnn::ui

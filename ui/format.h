@@ -1,0 +1,20 @@
+// Number formatting shared by the workbench's tables, labels and tooltips.
+#pragma once
+
+#include <QString>
+#include <cstdint>
+
+namespace qcnn::ui {
+
+// "512 B", "12.5 KB", "3.20 MB" (1 KB = 1024 bytes).
+QString formatBytes(int64_t bytes);
+// "3.21x" (ratios: speed-up, compression); "-" for a non-finite value.
+QString formatRatio(double ratio);
+// "91.53%" for 0.9153; "-" for a non-finite value.
+QString formatPercent(double fraction, int decimals = 2);
+// "1,234,567".
+QString formatThousands(int64_t v);
+// "45 s", "3 min 20 s", "1 h 05 min".
+QString formatDuration(double seconds);
+
+}  // namespace qcnn::ui

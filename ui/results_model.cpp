@@ -1,0 +1,133 @@
+#include "ui/results_model.h"
+
+#include <QFile>
+#include <cmath>
+#include <fstream>
+
+#include "core/util/error.h"
+#include "ui/format.h"
+
+namespace qcnn::ui {
+
+ResultsModel::ResultsModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+int ResultsModel::addRecord(RunRecord record) {
+    const int row = static_cast<int>(records_.size());
+    record.row.run_index = row;
+    for (LayerRow& l : record.layers) l.run_index = row;
+    beginInsertRows({}, row, row);
+    records_.push_back(std::move(record));
+    endInsertRows();
+    return row;
+}
+
+void ResultsModel::clear() {
+    beginResetModel();
+    records_.clear();
+    endResetModel();
+}
+
+void ResultsModel::exportHdf5(const QString& path, const QString& sweepId, const SweepAttributes& attrs) const {
+    ResultsFile file = ResultsFile::create(QFile::encodeName(path).toStdString(), sweepId.toStdString(), attrs);
+    for (const RunRecord& r : records_) file.append(r.row, r.layers);
+    file.set_status("completed", attrs.end_utc);
+}
+
+void ResultsModel::exportCsv(const QString& path) const {
+    std::vector<RunRow> rows;
+    for (const RunRecord& r : records_) rows.push_back(r.row);
+    const std::string p = QFile::encodeName(path).toStdString();
+    std::ofstream f(p, std::ios::binary);
+    if (!f) fail(p, ": cannot create the file");
+    f << runs_csv(rows);
+    f.close();
+    if (!f) fail(p, ": write failed");
+}
+
+int ResultsModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : static_cast<int>(records_.size());
+}
+
+int ResultsModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant ResultsModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || index.row() >= rowCount() || index.column() >= ColumnCount) return {};
+    const RunRecord& rec = records_[index.row()];
+    const RunRow& r = rec.row;
+    const int col = index.column();
+    if (role == SortRole) {
+        switch (col) {
+            case Run: return static_cast<double>(r.run_index);
+            case Settings: return QString::fromStdString(r.settings);
+            case Ec: return QString::fromStdString(r.ec);
+            case Seed: return static_cast<double>(r.seed);
+            case Top1: return r.top1;
+            case Top5: return r.top5;
+            case FloatTop1: return r.top1_float;
+            case Drop: return r.top1_float - r.top1;
+            case Compression: return r.compression;
+            case Speedup: return r.theoretical_speedup;
+            case MeasuredSpeedup: return std::isfinite(r.measured_speedup) ? r.measured_speedup : -1.0;
+            case MemoryDense: return static_cast<double>(r.memory_bytes_dense);
+            case MemoryQuantized: return static_cast<double>(r.memory_bytes_quantized);
+            case QuantizeSeconds: return r.quantize_seconds;
+            case EvalSeconds: return r.eval_seconds;
+            default: return {};
+        }
+    }
+    if (role == Qt::DisplayRole) {
+        switch (col) {
+            case Run: return static_cast<qlonglong>(r.run_index + 1);
+            case Settings: return r.settings.empty() ? tr("(all dense)") : QString::fromStdString(r.settings);
+            case Ec: return QString::fromStdString(r.ec);
+            case Seed: return QString::number(r.seed);
+            case Top1: return formatPercent(r.top1);
+            case Top5: return formatPercent(r.top5);
+            case FloatTop1: return formatPercent(r.top1_float);
+            case Drop: return QStringLiteral("%1 pp").arg((r.top1_float - r.top1) * 100.0, 0, 'f', 2);
+            case Compression: return formatRatio(r.compression);
+            case Speedup: return formatRatio(r.theoretical_speedup);
+            case MeasuredSpeedup: return formatRatio(r.measured_speedup);
+            case MemoryDense: return formatBytes(r.memory_bytes_dense);
+            case MemoryQuantized: return formatBytes(r.memory_bytes_quantized);
+            case QuantizeSeconds: return QStringLiteral("%1").arg(r.quantize_seconds, 0, 'f', 2);
+            case EvalSeconds: return QStringLiteral("%1").arg(r.eval_seconds, 0, 'f', 2);
+            default: return {};
+        }
+    }
+    if (role == Qt::TextAlignmentRole)
+        return QVariant::fromValue(col == Settings || col == Ec ? Qt::AlignLeft | Qt::AlignVCenter
+                                                                : Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::ToolTipRole)
+        return tr("run %1: %2, EC %3, seed %4 on %5")
+            .arg(r.run_index + 1)
+            .arg(r.settings.empty() ? tr("all dense") : QString::fromStdString(r.settings), QString::fromStdString(r.ec))
+            .arg(r.seed)
+            .arg(QString::fromStdString(rec.data));
+    return {};
+}
+
+QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int role) const {
+    if (role != Qt::DisplayRole || orientation != Qt::Horizontal)
+        return QAbstractTableModel::headerData(section, orientation, role);
+    switch (section) {
+        case Run: return tr("Run");
+        case Settings: return tr("Settings");
+        case Ec: return tr("EC");
+        case Seed: return tr("Seed");
+        case Top1: return tr("Top-1");
+        case Top5: return tr("Top-5");
+        case FloatTop1: return tr("Float top-1");
+        case Drop: return tr("Top-1 drop");
+        case Compression: return tr("Compression");
+        case Speedup: return tr("Speed-up");
+        case MeasuredSpeedup: return tr("Measured");
+        case MemoryDense: return tr("Memory (dense)");
+        case MemoryQuantized: return tr("Memory (Q-CNN)");
+        case QuantizeSeconds: return tr("Quantize s");
+        case EvalSeconds: return tr("Eval s");
+        default: return {};
+    }
+}
+
+}  // namespace qcnn::ui

@@ -1,0 +1,101 @@
+#include "ui/run_job.h"
+
+#include <QMetaObject>
+#include <QtConcurrent/QtConcurrentRun>
+#include <cmath>
+#include <exception>
+
+#include "core/eval/model_summary.h"
+
+namespace qcnn::ui {
+
+bool RunRecord::measured() const { return std::isfinite(row.measured_speedup); }
+
+RunJob::RunJob(SweepSpec spec, RunJobOptions options, QObject* parent)
+    : QObject(parent), spec_(std::move(spec)), options_(std::move(options)), points_(expand(spec_)) {
+    snapshot_.runs = static_cast<int>(points_.size());
+}
+
+RunJob::~RunJob() {
+    cancel();
+    future_.waitForFinished();
+}
+
+void RunJob::start() {
+    if (running_) return;
+    running_ = true;
+    future_ = QtConcurrent::run([this] { work(); });
+}
+
+void RunJob::cancel() { cancel_ = true; }
+
+RunJob::Snapshot RunJob::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return snapshot_;
+}
+
+bool RunJob::onProgress(const Progress& p) {
+    {
+        std::lock_guard lock(mutex_);
+        snapshot_.stage = QString::fromStdString(p.stage);
+        snapshot_.layer = QString::fromStdString(p.layer);
+        snapshot_.done = p.done;
+        snapshot_.total = p.total;
+    }
+    return !cancel_.load();
+}
+
+void RunJob::work() {
+    QString status = QStringLiteral("completed"), message;
+    try {
+        std::optional<EvalResult> floatEval = options_.floatEval;
+        std::shared_ptr<const Network> dense;
+        const ProgressFn progress = [this](const Progress& p) { return onProgress(p); };
+        for (const SweepPoint& point : points_) {
+            {
+                std::lock_guard lock(mutex_);
+                snapshot_.run = static_cast<int>(point.index);
+            }
+            if (cancel_) throw Cancelled();
+            const RunSpec rs = run_spec(spec_, point);
+            const RunResult r = run_quantization(rs, floatEval ? &*floatEval : nullptr, progress);
+            if (!floatEval) {
+                floatEval = r.float_eval;
+                QMetaObject::invokeMethod(this, [this, e = r.float_eval] { emit floatEvaluated(e); }, Qt::QueuedConnection);
+            }
+            std::optional<SpeedMeasurement> speed;
+            if (spec_.measure_speed) {
+                report(progress, {"measure speed", "", 0, 1});
+                if (!dense) dense = load_model(rs.model);
+                speed = measure_speed(*dense, r.q.network, dense->sample_shape(), rs.threads, rs.lut_kernel,
+                                      options_.speedBudgetSeconds);
+                report(progress, {"measure speed", "", 1, 1});
+            }
+            RunRecord rec;
+            rec.row = run_row(point, r, speed ? &*speed : nullptr);
+            rec.layers = layer_rows(point, r, speed ? &*speed : nullptr);
+            rec.memoryDense = r.cost.dense;
+            rec.memoryQuantized = r.cost.quantized;
+            rec.model = rs.model;
+            rec.data = rs.data;
+            QMetaObject::invokeMethod(this, [this, rec = std::move(rec)] { emit runFinished(rec); }, Qt::QueuedConnection);
+        }
+    } catch (const Cancelled&) {
+        status = QStringLiteral("cancelled");
+    } catch (const std::bad_alloc&) {
+        status = QStringLiteral("failed");
+        message = tr("out of memory");
+    } catch (const std::exception& e) {
+        status = QStringLiteral("failed");
+        message = QString::fromStdString(e.what());
+    }
+    QMetaObject::invokeMethod(
+        this,
+        [this, status, message] {
+            running_ = false;
+            emit finished(status, message);
+        },
+        Qt::QueuedConnection);
+}
+
+}  // namespace qcnn::ui

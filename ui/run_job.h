@@ -1,0 +1,84 @@
+// Background runs: a RunJob quantizes and evaluates the points of a sweep spec
+// (core/sweep/sweep.h: expand() + run_spec()) one after another on a worker thread, with
+// run_quantization() (core/eval/run.h), optionally measure_speed(), and turns each finished
+// run into a RunRecord (run_row() / layer_rows(), the rows of the results file).
+//
+// Threading: the worker only writes a mutex-guarded progress snapshot (the GUI polls it on a
+// timer, so progress never floods the event queue) and hands finished records to the GUI
+// thread through queued calls. cancel() sets a flag the progress callback returns, so core
+// throws qcnn::Cancelled at its next report; the destructor cancels and waits. Nothing throws
+// across the thread boundary: errors end the job with finished("failed", message).
+#pragma once
+
+#include <QFuture>
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "core/sweep/sweep.h"
+
+namespace qcnn::ui {
+
+// One finished run as the workbench keeps it.
+struct RunRecord {
+    RunRow row;                      // row.run_index: the run's number in the session (0-based)
+    std::vector<LayerRow> layers;    // one per weight layer, network order
+    MemoryReport memoryDense;        // run-time memory, every layer dense
+    MemoryReport memoryQuantized;    // with the run's settings
+    std::string model, data;
+    bool measured() const;           // the speed was measured
+};
+
+struct RunJobOptions {
+    std::optional<EvalResult> floatEval;  // reused for every run when given (same model/data/limit)
+    double speedBudgetSeconds = 0.3;      // measure_speed's budget when spec.measure_speed
+};
+
+class RunJob : public QObject {
+    Q_OBJECT
+
+public:
+    struct Snapshot {
+        QString stage, layer;
+        qint64 done = 0, total = 0;
+        int run = 0, runs = 0;  // 0-based index of the current run, number of runs
+    };
+
+    // Throws qcnn::Error when the spec does not expand (bad settings text).
+    RunJob(SweepSpec spec, RunJobOptions options, QObject* parent = nullptr);
+    ~RunJob() override;
+
+    void start();
+    void cancel();
+    bool isRunning() const { return running_; }
+    bool isCancelRequested() const { return cancel_.load(); }
+    Snapshot snapshot() const;
+    const SweepSpec& spec() const { return spec_; }
+    const std::vector<SweepPoint>& points() const { return points_; }
+
+signals:
+    // On the GUI thread, in run order.
+    void runFinished(const qcnn::ui::RunRecord& record);
+    // The float model's evaluation, once computed (to reuse for later runs).
+    void floatEvaluated(const qcnn::EvalResult& result);
+    // status: "completed" | "cancelled" | "failed" (message: the error text).
+    void finished(const QString& status, const QString& message);
+
+private:
+    void work();
+    bool onProgress(const Progress& p);
+
+    SweepSpec spec_;
+    RunJobOptions options_;
+    std::vector<SweepPoint> points_;
+    QFuture<void> future_;
+    std::atomic<bool> cancel_{false};
+    bool running_ = false;
+    mutable std::mutex mutex_;
+    Snapshot snapshot_;
+};
+
+}  // namespace qcnn::ui

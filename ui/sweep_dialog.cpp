@@ -1,0 +1,270 @@
+#include "ui/sweep_dialog.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <algorithm>
+
+#include "core/quant/settings.h"
+#include "ui/format.h"
+#include "ui/layer_table_model.h"
+
+namespace qcnn::ui {
+
+namespace {
+
+enum GridColumn { ColLayers, ColDsub, ColK, ColDense, GridColumns };
+
+QString joinNumbers(const std::vector<int64_t>& v) {
+    QStringList s;
+    for (int64_t x : v) s << QString::number(x);
+    return s.join(QStringLiteral(", "));
+}
+
+}  // namespace
+
+SweepDialog::SweepDialog(const LayerTableModel* layers, Estimator estimator, QWidget* parent)
+    : QDialog(parent),
+      layers_(layers),
+      estimator_(std::move(estimator)),
+      table_(new QTableWidget(0, GridColumns)),
+      ecNone_(new QCheckBox(tr("none"))),
+      ecLayer_(new QCheckBox(tr("layer"))),
+      ecNetwork_(new QCheckBox(tr("network"))),
+      seeds_(new QLineEdit(QStringLiteral("0"))),
+      summary_(new QLabel),
+      buttons_(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel)) {
+    setWindowTitle(tr("Sweep"));
+    table_->setHorizontalHeaderLabels({tr("Layers"), tr("C_s' values"), tr("K values"), tr("+ dense")});
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    table_->verticalHeader()->setVisible(false);
+    table_->setToolTip(tr("Each row is one layer group; a run takes one value of every group. Layers not in a "
+                          "group keep the layer table's setting."));
+
+    auto* add = new QPushButton(tr("Add group"));
+    auto* remove = new QPushButton(tr("Remove group"));
+    connect(add, &QPushButton::clicked, this, [this] { addGroup(QStringLiteral("conv"), QStringLiteral("4"), QStringLiteral("16"), false); });
+    connect(remove, &QPushButton::clicked, this, [this] {
+        const int row = table_->currentRow() >= 0 ? table_->currentRow() : table_->rowCount() - 1;
+        if (row >= 0) table_->removeRow(row);
+        refresh();
+    });
+    auto* groupButtons = new QHBoxLayout;
+    groupButtons->addWidget(add);
+    groupButtons->addWidget(remove);
+    groupButtons->addStretch(1);
+
+    auto* ecRow = new QHBoxLayout;
+    for (QCheckBox* c : {ecNone_, ecLayer_, ecNetwork_}) {
+        ecRow->addWidget(c);
+        connect(c, &QCheckBox::toggled, this, &SweepDialog::refresh);
+    }
+    ecRow->addStretch(1);
+    ecNone_->setChecked(true);
+    connect(seeds_, &QLineEdit::textChanged, this, &SweepDialog::refresh);
+
+    auto* form = new QFormLayout;
+    form->addRow(tr("Error correction:"), ecRow);
+    form->addRow(tr("Seeds:"), seeds_);
+
+    summary_->setWordWrap(true);
+    buttons_->button(QDialogButtonBox::Ok)->setText(tr("Start sweep"));
+    connect(buttons_, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons_, &QDialogButtonBox::rejected, this, &QDialog::reject);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(new QLabel(tr("Grid per layer group (C_s' values x K values, optionally dense):")));
+    layout->addWidget(table_, 1);
+    layout->addLayout(groupButtons);
+    layout->addLayout(form);
+    layout->addWidget(summary_);
+    layout->addWidget(buttons_);
+    resize(620, 420);
+
+    addGroup(QStringLiteral("conv"), QStringLiteral("4, 8"), QStringLiteral("16, 64, 128"), false);
+    addGroup(QStringLiteral("fc"), QStringLiteral("4"), QStringLiteral("16, 32"), false);
+}
+
+void SweepDialog::addGroup(const QString& layers, const QString& dsubs, const QString& ks, bool dense) {
+    const int row = table_->rowCount();
+    table_->insertRow(row);
+    auto* combo = new QComboBox;
+    combo->setEditable(true);
+    combo->addItems({QStringLiteral("conv"), QStringLiteral("fc")});
+    for (const LayerGeometry& g : layers_->geometry().layers) combo->addItem(QString::fromStdString(g.alias));
+    combo->setCurrentText(layers);
+    connect(combo, &QComboBox::currentTextChanged, this, &SweepDialog::refresh);
+    table_->setCellWidget(row, ColLayers, combo);
+    for (int col : {ColDsub, ColK}) {
+        auto* edit = new QLineEdit(col == ColDsub ? dsubs : ks);
+        edit->setPlaceholderText(col == ColDsub ? tr("e.g. 2, 4, 8") : tr("e.g. 16, 64, 256"));
+        connect(edit, &QLineEdit::textChanged, this, &SweepDialog::refresh);
+        table_->setCellWidget(row, col, edit);
+    }
+    auto* box = new QCheckBox;
+    box->setChecked(dense);
+    connect(box, &QCheckBox::toggled, this, &SweepDialog::refresh);
+    table_->setCellWidget(row, ColDense, box);
+    refresh();
+}
+
+void SweepDialog::removeGroups() {
+    table_->setRowCount(0);
+    refresh();
+}
+
+void SweepDialog::setGrid(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
+                          const std::vector<uint64_t>& seeds) {
+    table_->setRowCount(0);
+    for (const SweepGroup& g : grid) {
+        std::vector<int64_t> dsubs, ks;
+        bool dense = false;
+        for (const std::string& v : g.settings) {
+            QuantSetting s;
+            try {
+                s = parse_layer_settings("x=" + v).layers.at(0).second;
+            } catch (const std::exception&) {
+                continue;
+            }
+            if (s.dense) {
+                dense = true;
+                continue;
+            }
+            if (std::find(dsubs.begin(), dsubs.end(), s.pq.dsub) == dsubs.end()) dsubs.push_back(s.pq.dsub);
+            if (std::find(ks.begin(), ks.end(), s.pq.K) == ks.end()) ks.push_back(s.pq.K);
+        }
+        addGroup(QString::fromStdString(g.layers), joinNumbers(dsubs), joinNumbers(ks), dense);
+    }
+    ecNone_->setChecked(std::find(ec.begin(), ec.end(), EcMode::None) != ec.end());
+    ecLayer_->setChecked(std::find(ec.begin(), ec.end(), EcMode::Layer) != ec.end());
+    ecNetwork_->setChecked(std::find(ec.begin(), ec.end(), EcMode::Network) != ec.end());
+    QStringList s;
+    for (uint64_t x : seeds) s << QString::number(x);
+    seeds_->setText(s.join(QStringLiteral(", ")));
+    refresh();
+}
+
+bool SweepDialog::parseList(const QString& text, std::vector<int64_t>& out, QString* error) {
+    out.clear();
+    for (const QString& part : text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const qlonglong v = part.toLongLong(&ok);
+        if (!ok || v < 0) {
+            if (error) *error = tr("'%1' is not a number").arg(part);
+            return false;
+        }
+        if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+    }
+    return true;
+}
+
+std::vector<SweepGroup> SweepDialog::grid() const {
+    std::vector<SweepGroup> out;
+    for (int row = 0; row < table_->rowCount(); ++row) {
+        SweepGroup g;
+        g.layers = qobject_cast<QComboBox*>(table_->cellWidget(row, ColLayers))->currentText().trimmed().toStdString();
+        std::vector<int64_t> dsubs, ks;
+        parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, ColDsub))->text(), dsubs, nullptr);
+        parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, ColK))->text(), ks, nullptr);
+        for (int64_t d : dsubs)
+            for (int64_t k : ks) g.settings.push_back(std::to_string(d) + "/" + std::to_string(k));
+        if (qobject_cast<QCheckBox*>(table_->cellWidget(row, ColDense))->isChecked()) g.settings.push_back("dense");
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+std::vector<EcMode> SweepDialog::ecModes() const {
+    std::vector<EcMode> out;
+    if (ecNone_->isChecked()) out.push_back(EcMode::None);
+    if (ecLayer_->isChecked()) out.push_back(EcMode::Layer);
+    if (ecNetwork_->isChecked()) out.push_back(EcMode::Network);
+    return out;
+}
+
+std::vector<uint64_t> SweepDialog::seeds() const {
+    std::vector<int64_t> v;
+    parseList(seeds_->text(), v, nullptr);
+    return {v.begin(), v.end()};
+}
+
+int64_t SweepDialog::runCount() const {
+    int64_t n = static_cast<int64_t>(ecModes().size() * seeds().size());
+    for (const SweepGroup& g : grid()) n *= static_cast<int64_t>(g.settings.size());
+    return n;
+}
+
+double SweepDialog::estimatedSeconds() const {
+    double per = 0;
+    const auto modes = ecModes();
+    if (modes.empty()) return 0;
+    for (EcMode m : modes) per += estimator_ ? estimator_(m) : 0.0;
+    return per / static_cast<double>(modes.size()) * static_cast<double>(runCount());
+}
+
+QString SweepDialog::problem() const {
+    if (!layers_->hasCost()) return tr("Open a model first.");
+    std::vector<int64_t> v;
+    QString error;
+    for (int row = 0; row < table_->rowCount(); ++row) {
+        const QString group = qobject_cast<QComboBox*>(table_->cellWidget(row, ColLayers))->currentText().trimmed();
+        const std::vector<int> covered = layers_->layersOfGroup(group);
+        if (covered.empty()) return tr("Group %1: '%2' names no weight layer (conv, fc or a layer alias).").arg(row + 1).arg(group);
+        for (int col : {ColDsub, ColK})
+            if (!parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, col))->text(), v, &error))
+                return tr("Group %1 (%2): %3.").arg(row + 1).arg(group, error);
+    }
+    const auto g = grid();
+    for (size_t i = 0; i < g.size(); ++i) {
+        if (g[i].settings.empty()) return tr("Group %1 (%2) has no value.").arg(i + 1).arg(QString::fromStdString(g[i].layers));
+        const QString group = QString::fromStdString(g[i].layers);
+        const bool perType = group == QLatin1String("conv") || group == QLatin1String("fc");
+        for (const std::string& value : g[i].settings) {
+            try {
+                const LayerSettings s = parse_layer_settings(g[i].layers + "=" + value);
+                if (perType) continue;  // a per-type default that does not fit leaves the layer dense
+                for (int l : layers_->layersOfGroup(group)) {
+                    const QuantSetting q = s.layers.at(0).second;
+                    if (!q.dense) layer_cost(layers_->geometry().layers[l], q);
+                }
+            } catch (const std::exception& e) {
+                return QString::fromStdString(e.what());
+            }
+        }
+    }
+    std::vector<std::string> seen;
+    for (const SweepGroup& x : g) {
+        if (std::find(seen.begin(), seen.end(), x.layers) != seen.end())
+            return tr("Layer group '%1' appears twice.").arg(QString::fromStdString(x.layers));
+        seen.push_back(x.layers);
+    }
+    if (ecModes().empty()) return tr("Pick at least one error-correction mode.");
+    if (seeds().empty()) return tr("Give at least one seed.");
+    return {};
+}
+
+QString SweepDialog::summaryText() const { return summary_->text(); }
+
+void SweepDialog::refresh() {
+    const QString p = problem();
+    const bool ok = p.isEmpty();
+    buttons_->button(QDialogButtonBox::Ok)->setEnabled(ok && runCount() > 0);
+    if (!ok) {
+        summary_->setText(QStringLiteral("<span style='color:#b03a2e'>%1</span>").arg(p.toHtmlEscaped()));
+        return;
+    }
+    const int64_t n = runCount();
+    summary_->setText(tr("<b>%n run(s)</b>, estimated time %1 (from the runs so far, or a rough estimate before the first run).", "", static_cast<int>(n))
+                          .arg(formatDuration(estimatedSeconds())));
+}
+
+}  // namespace qcnn::ui

@@ -1,0 +1,64 @@
+// The sweep dialog: builds a sweep grid (core/sweep/sweep.h SweepGroup) per layer group
+// ("conv", "fc" or one layer): C_s' values x K values (+ dense), times the error-correction
+// modes and seeds; shows the number of runs and an estimated time before it starts, and
+// refuses a C_s' that does not fit a layer the group names (the resolver's message).
+#pragma once
+
+#include <QDialog>
+#include <functional>
+#include <vector>
+
+#include "core/sweep/sweep.h"
+
+class QCheckBox;
+class QDialogButtonBox;
+class QLabel;
+class QLineEdit;
+class QTableWidget;
+
+namespace qcnn::ui {
+
+class LayerTableModel;
+
+class SweepDialog : public QDialog {
+    Q_OBJECT
+
+public:
+    // Estimated seconds for one run with error-correction mode `ec`.
+    using Estimator = std::function<double(EcMode ec)>;
+
+    SweepDialog(const LayerTableModel* layers, Estimator estimator, QWidget* parent = nullptr);
+
+    // Fills the dialog (values that are not "C_s'/K" or "dense" are dropped; the grid shown
+    // is every group's C_s' values x K values).
+    void setGrid(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec, const std::vector<uint64_t>& seeds);
+    // One row per group: layers, C_s' list, K list, dense.
+    void addGroup(const QString& layers, const QString& dsubs, const QString& ks, bool dense);
+    void removeGroups();
+
+    std::vector<SweepGroup> grid() const;
+    std::vector<EcMode> ecModes() const;
+    std::vector<uint64_t> seeds() const;
+    int64_t runCount() const;
+    double estimatedSeconds() const;
+    // Why the grid cannot run ("" when it can).
+    QString problem() const;
+    QString summaryText() const;
+
+private:
+    void refresh();
+    // Parses "4, 8 16" into numbers; false with a message on anything else.
+    static bool parseList(const QString& text, std::vector<int64_t>& out, QString* error);
+
+    const LayerTableModel* layers_;
+    Estimator estimator_;
+    QTableWidget* table_;
+    QCheckBox* ecNone_;
+    QCheckBox* ecLayer_;
+    QCheckBox* ecNetwork_;
+    QLineEdit* seeds_;
+    QLabel* summary_;
+    QDialogButtonBox* buttons_;
+};
+
+}  // namespace qcnn::ui

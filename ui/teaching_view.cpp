@@ -1,0 +1,489 @@
+#include "ui/teaching_view.h"
+
+#include <QComboBox>
+#include <QFutureWatcher>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPainter>
+#include <QPushButton>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <qcustomplot.h>
+
+#include "core/ops/conv.h"
+#include "core/ops/fc.h"
+#include "core/quant/kmeans.h"
+#include "core/quant/product_quantizer.h"
+#include "core/quant/random.h"
+#include "core/util/error.h"
+
+namespace qcnn::ui {
+
+namespace {
+
+constexpr int kMaxFilters = 16;      // conv rows shown
+constexpr int kMaxChannels = 16;     // conv input channels shown per filter
+constexpr int kMaxFcRows = 128, kMaxFcCols = 256;
+
+// Blue (negative) - white - red (positive), v in [-1, 1].
+QRgb diverging(float v) {
+    v = std::clamp(v, -1.0f, 1.0f);
+    const auto mix = [](int a, int b, float t) { return static_cast<int>(std::lround(a + (b - a) * t)); };
+    if (v >= 0) return qRgb(mix(255, 178, v), mix(255, 24, v), mix(255, 43, v));
+    return qRgb(mix(255, 33, -v), mix(255, 102, -v), mix(255, 172, -v));
+}
+
+// Image grid of a weight tensor: conv {C_t, C_s/g, kh, kw} -> filter rows x channel tiles with
+// a 1-pixel gap; FC {C_t, C_s} -> the matrix. `scale` maps values to [-1, 1].
+QImage weightImage(const Tensor& w, float scale) {
+    if (w.shape.size() == 4) {
+        const int64_t ct = std::min<int64_t>(w.shape[0], kMaxFilters), cs = std::min<int64_t>(w.shape[1], kMaxChannels);
+        const int64_t kh = w.shape[2], kw = w.shape[3];
+        QImage img(static_cast<int>(cs * (kw + 1) + 1), static_cast<int>(ct * (kh + 1) + 1), QImage::Format_RGB32);
+        img.fill(qRgb(90, 90, 90));
+        for (int64_t o = 0; o < ct; ++o)
+            for (int64_t c = 0; c < cs; ++c)
+                for (int64_t i = 0; i < kh; ++i)
+                    for (int64_t j = 0; j < kw; ++j) {
+                        const float v = w.data[((o * w.shape[1] + c) * kh + i) * kw + j];
+                        img.setPixel(static_cast<int>(c * (kw + 1) + 1 + j), static_cast<int>(o * (kh + 1) + 1 + i),
+                                     diverging(v / scale));
+                    }
+        return img;
+    }
+    const int64_t rows = std::min<int64_t>(w.shape[0], kMaxFcRows), cols = std::min<int64_t>(w.shape[1], kMaxFcCols);
+    QImage img(static_cast<int>(cols), static_cast<int>(rows), QImage::Format_RGB32);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+            img.setPixel(static_cast<int>(c), static_cast<int>(r), diverging(w.data[r * w.shape[1] + c] / scale));
+    return img;
+}
+
+}  // namespace
+
+PixelImage::PixelImage(QWidget* parent) : QWidget(parent) {}
+
+void PixelImage::setImage(const QImage& image) {
+    image_ = image;
+    update();
+}
+
+void PixelImage::paintEvent(QPaintEvent*) {
+    if (image_.isNull()) return;
+    const int factor = std::max(1, std::min(width() / image_.width(), height() / image_.height()));
+    const QSize size = image_.size() * factor;
+    QPainter p(this);
+    p.drawImage(QRect(QPoint((width() - size.width()) / 2, (height() - size.height()) / 2), size), image_);
+}
+
+TeachingData TeachingView::compute(std::shared_ptr<const Network> net, const QString& alias, int64_t dsub, int64_t K,
+                                   int subspace, uint64_t seed, int maxIter) {
+    TeachingData d;
+    d.layer = alias;
+    d.dsub = dsub;
+    d.K = K;
+    try {
+        const int node = net->find_node(alias.toStdString());
+        if (node < 0) fail("no layer ", alias.toStdString());
+        const Op* op = net->nodes[node].op.get();
+        const Tensor* weight = nullptr;
+        LayerKind kind = LayerKind::Conv;
+        int64_t groups = 1;
+        if (const auto* c = dynamic_cast<const ConvOp*>(op)) {
+            weight = &c->weight();
+            groups = c->conv_params().group;
+        } else if (const auto* f = dynamic_cast<const FcOp*>(op)) {
+            weight = &f->weight();
+            kind = LayerKind::Fc;
+        } else {
+            fail(alias.toStdString(), ": not a float conv or FC layer (already quantized?)");
+        }
+        PQTrainOptions opt;
+        opt.max_iter = maxIter;
+        opt.seed = seed;
+        opt.threads = 1;
+        PQTrainStats stats;
+        const PQWeights pq = train_pq(*weight, kind, groups, PQConfig{dsub, K}, opt, alias.toStdString(), {}, &stats);
+        const Tensor decoded = pq.decode();
+        d.M = pq.geo.subspaces();
+        d.weightMse = stats.mse;
+        // Colour scale: the 98th percentile of |w| (a few large weights would wash out the rest).
+        std::vector<float> mags(weight->data.begin(), weight->data.end());
+        for (float& v : mags) v = std::abs(v);
+        const size_t q = std::min(mags.size() - 1, static_cast<size_t>(0.98 * static_cast<double>(mags.size())));
+        std::nth_element(mags.begin(), mags.begin() + static_cast<std::ptrdiff_t>(q), mags.end());
+        float scale = mags[q];
+        if (!(scale > 0)) scale = 1;
+        d.original = weightImage(*weight, scale);
+        d.decoded = weightImage(decoded, scale);
+        d.usage = QVector<double>(static_cast<int>(K), 0.0);
+        for (uint8_t code : pq.unpacked_codes()) d.usage[code] += 1;
+
+        d.subspace = std::clamp<int>(subspace, 0, static_cast<int>(d.M - 1));
+        const RowMatrixXf x = pq_training_set(*weight, pq.geo, d.subspace);
+        // Projection to 2-D: identity for C_s' <= 2, else the top two principal axes.
+        Eigen::RowVectorXd mean = Eigen::RowVectorXd::Zero(dsub);
+        Eigen::MatrixXd axes = Eigen::MatrixXd::Zero(dsub, 2);
+        if (dsub > 2) {
+            const Eigen::MatrixXd xd = x.cast<double>();
+            mean = xd.colwise().mean();
+            const Eigen::MatrixXd centered = xd.rowwise() - mean;
+            const Eigen::MatrixXd cov = centered.transpose() * centered / std::max<double>(1.0, double(x.rows()));
+            Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
+            axes.col(0) = eig.eigenvectors().col(dsub - 1);
+            axes.col(1) = eig.eigenvectors().col(dsub - 2);
+            d.xLabel = tr("principal component 1");
+            d.yLabel = tr("principal component 2");
+        } else {
+            axes(0, 0) = 1;
+            if (dsub == 2) axes(1, 1) = 1;
+            d.xLabel = tr("channel 1 of the subspace");
+            d.yLabel = dsub == 2 ? tr("channel 2 of the subspace") : QString();
+        }
+        auto project = [&](const float* row, double& px, double& py) {
+            double a = 0, b = 0;
+            for (int64_t j = 0; j < dsub; ++j) {
+                a += (row[j] - mean[j]) * axes(j, 0);
+                b += (row[j] - mean[j]) * axes(j, 1);
+            }
+            px = a;
+            py = b;
+        };
+        for (int64_t r = 0; r < x.rows(); ++r) {
+            double a, b;
+            project(x.data() + r * dsub, a, b);
+            d.px << a;
+            d.py << b;
+        }
+        for (int it = 0; it <= maxIter; ++it) {
+            KMeansOptions ko;
+            ko.k = K;
+            ko.max_iter = it;
+            ko.seed = derive_seed(seed, static_cast<uint64_t>(d.subspace));
+            ko.n_init = 1;
+            const KMeansResult km = kmeans(x, ko);
+            TeachingData::Frame f;
+            for (int64_t k = 0; k < K; ++k) {
+                double a, b;
+                project(km.centroids.data() + k * dsub, a, b);
+                f.cx << a;
+                f.cy << b;
+            }
+            f.objective = km.inertia;
+            d.frames.push_back(std::move(f));
+            if (km.iterations < it) break;  // converged: later frames are the same
+        }
+    } catch (const std::exception& e) {
+        d.error = QString::fromStdString(e.what());
+    }
+    return d;
+}
+
+TeachingView::TeachingView(QWidget* parent)
+    : QWidget(parent),
+      layer_(new QComboBox),
+      dsub_(new QComboBox),
+      k_(new QComboBox),
+      subspace_(new QSpinBox),
+      original_(new PixelImage),
+      decoded_(new PixelImage),
+      info_(new QLabel),
+      usage_(new QCustomPlot),
+      scatter_(new QCustomPlot),
+      slider_(new QSlider(Qt::Horizontal)),
+      stepButton_(new QPushButton(tr("Step"))),
+      playButton_(new QPushButton(tr("Play"))),
+      frameLabel_(new QLabel),
+      playTimer_(new QTimer(this)),
+      debounce_(new QTimer(this)) {
+    for (int64_t k = kMinCodewords; k <= kMaxCodewords; k *= 2) k_->addItem(QString::number(k), QVariant::fromValue<qlonglong>(k));
+    k_->setCurrentIndex(k_->findData(QVariant::fromValue<qlonglong>(16)));
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel(tr("Layer:")));
+    controls->addWidget(layer_);
+    controls->addWidget(new QLabel(tr("C_s':")));
+    controls->addWidget(dsub_);
+    controls->addWidget(new QLabel(tr("K:")));
+    controls->addWidget(k_);
+    controls->addWidget(new QLabel(tr("Subspace:")));
+    controls->addWidget(subspace_);
+    controls->addStretch(1);
+    controls->addWidget(info_);
+
+    auto* filters = new QGroupBox(tr("Filters: original | decoded (k-means codewords)"));
+    auto* fl = new QGridLayout(filters);
+    for (PixelImage* l : {original_, decoded_}) {
+        l->setMinimumSize(160, 160);
+        l->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
+        l->setToolTip(tr("Rows: output filters; tiles: input channels (up to %1 x %2). Blue negative, red positive, "
+                         "one scale for both.").arg(kMaxFilters).arg(kMaxChannels));
+    }
+    fl->addWidget(new QLabel(tr("original")), 0, 0, Qt::AlignHCenter);
+    fl->addWidget(new QLabel(tr("decoded")), 0, 1, Qt::AlignHCenter);
+    fl->addWidget(original_, 1, 0);
+    fl->addWidget(decoded_, 1, 1);
+    fl->setRowStretch(1, 1);
+
+    usage_->setMinimumHeight(150);
+    usage_->xAxis->setLabel(tr("codeword"));
+    usage_->yAxis->setLabel(tr("codes using it"));
+    auto integers = QSharedPointer<QCPAxisTickerFixed>::create();
+    integers->setTickStep(1.0);
+    integers->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    usage_->xAxis->setTicker(integers);
+    usageBars_ = new QCPBars(usage_->xAxis, usage_->yAxis);
+    usageBars_->setPen(QPen(QColor(0x24, 0x49, 0x6b)));
+    usageBars_->setBrush(QColor(0x4f, 0xb3, 0xbf));
+    usageBars_->setWidth(0.8);
+    auto* usageBox = new QGroupBox(tr("Codeword usage (all subspaces)"));
+    (new QVBoxLayout(usageBox))->addWidget(usage_);
+
+    auto* left = new QVBoxLayout;
+    left->addWidget(filters, 3);
+    left->addWidget(usageBox, 2);
+
+    scatter_->setMinimumSize(300, 280);
+    points_ = scatter_->addGraph();
+    points_->setName(tr("sub-vectors"));
+    points_->setLineStyle(QCPGraph::lsNone);
+    points_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(0x4f, 0x7c, 0xac, 150), 4));
+    points_->setAdaptiveSampling(false);
+    codewords_ = scatter_->addGraph();
+    codewords_->setName(tr("codewords"));
+    codewords_->setLineStyle(QCPGraph::lsNone);
+    codewords_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCrossCircle, QPen(QColor(0xc0, 0x39, 0x2b), 2), Qt::white, 10));
+    codewords_->setAdaptiveSampling(false);
+    scatter_->legend->setVisible(true);
+    auto* playRow = new QHBoxLayout;
+    playRow->addWidget(stepButton_);
+    playRow->addWidget(playButton_);
+    playRow->addWidget(slider_, 1);
+    playRow->addWidget(frameLabel_);
+    auto* scatterBox = new QGroupBox(tr("One subspace: sub-vectors and codewords over the k-means iterations"));
+    auto* sl = new QVBoxLayout(scatterBox);
+    sl->addWidget(scatter_, 1);
+    sl->addLayout(playRow);
+
+    auto* body = new QHBoxLayout;
+    body->addLayout(left, 1);
+    body->addWidget(scatterBox, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(controls);
+    layout->addLayout(body, 1);
+
+    playButton_->setCheckable(true);
+    playTimer_->setInterval(350);
+    debounce_->setSingleShot(true);
+    debounce_->setInterval(150);
+    connect(debounce_, &QTimer::timeout, this, &TeachingView::request);
+    connect(layer_, &QComboBox::currentIndexChanged, this, [this] {
+        if (!updating_) layerChanged();
+    });
+    for (QComboBox* c : {dsub_, k_})
+        connect(c, &QComboBox::currentIndexChanged, this, [this] {
+            if (!updating_) debounce_->start();
+        });
+    connect(subspace_, &QSpinBox::valueChanged, this, [this] {
+        if (!updating_) debounce_->start();
+    });
+    connect(slider_, &QSlider::valueChanged, this, [this](int v) { setFrame(v); });
+    connect(stepButton_, &QPushButton::clicked, this, &TeachingView::step);
+    connect(playButton_, &QPushButton::toggled, this, &TeachingView::setPlaying);
+    connect(playTimer_, &QTimer::timeout, this, [this] {
+        if (frame_ + 1 >= static_cast<int>(data_.frames.size()))
+            setPlaying(false);
+        else
+            step();
+    });
+    setNetwork(nullptr);
+}
+
+void TeachingView::setNetwork(std::shared_ptr<const Network> net) {
+    net_ = std::move(net);
+    data_ = {};
+    populateLayers();
+    showData();
+    if (net_ && layer_->count() > 0) layerChanged();
+}
+
+void TeachingView::populateLayers() {
+    updating_ = true;
+    layer_->clear();
+    if (net_)
+        for (int n : net_->weight_layers()) {
+            const Node& node = net_->nodes[n];
+            if (dynamic_cast<const ConvOp*>(node.op.get()) || dynamic_cast<const FcOp*>(node.op.get()))
+                layer_->addItem(QString::fromStdString(node.alias.empty() ? node.name : node.alias));
+        }
+    // Start on the first layer with more than one input channel per group (a 2-D subspace).
+    for (int i = 0; net_ && i < layer_->count(); ++i) {
+        const Op* op = net_->nodes[net_->find_node(layer_->itemText(i).toStdString())].op.get();
+        const auto* c = dynamic_cast<const ConvOp*>(op);
+        if (!c || c->in_channels() / c->conv_params().group >= 2) {
+            layer_->setCurrentIndex(i);
+            break;
+        }
+    }
+    updating_ = false;
+    setEnabled(layer_->count() > 0);
+}
+
+void TeachingView::layerChanged() {
+    if (!net_ || layer_->currentIndex() < 0) return;
+    const int node = net_->find_node(layer_->currentText().toStdString());
+    if (node < 0) return;
+    const Op* op = net_->nodes[node].op.get();
+    int64_t perGroup = 1;
+    if (const auto* c = dynamic_cast<const ConvOp*>(op)) perGroup = c->in_channels() / c->conv_params().group;
+    if (const auto* f = dynamic_cast<const FcOp*>(op)) perGroup = f->in_features();
+    updating_ = true;
+    const qlonglong previous = dsub_->currentData().toLongLong();
+    dsub_->clear();
+    for (int64_t d : valid_dsub(perGroup)) dsub_->addItem(QString::number(d), QVariant::fromValue<qlonglong>(d));
+    int at = dsub_->findData(QVariant::fromValue<qlonglong>(previous));
+    if (at < 0) at = dsub_->findData(QVariant::fromValue<qlonglong>(perGroup >= 2 ? 2 : 1));  // 2: the plane itself
+    dsub_->setCurrentIndex(std::max(at, 0));
+    subspace_->setValue(0);
+    updating_ = false;
+    debounce_->start();
+}
+
+void TeachingView::showLayer(const QString& alias, int64_t dsub, int64_t K) {
+    const int at = layer_->findText(alias);
+    if (at < 0) return;
+    updating_ = true;
+    layer_->setCurrentIndex(at);
+    updating_ = false;
+    layerChanged();
+    updating_ = true;
+    if (dsub > 0 && dsub_->findData(QVariant::fromValue<qlonglong>(dsub)) >= 0)
+        dsub_->setCurrentIndex(dsub_->findData(QVariant::fromValue<qlonglong>(dsub)));
+    if (K > 0 && k_->findData(QVariant::fromValue<qlonglong>(K)) >= 0)
+        k_->setCurrentIndex(k_->findData(QVariant::fromValue<qlonglong>(K)));
+    updating_ = false;
+    debounce_->stop();
+    request();
+}
+
+void TeachingView::setSubspace(int m) {
+    subspace_->setValue(m);
+    debounce_->stop();
+    request();
+}
+
+void TeachingView::request() {
+    if (!net_ || layer_->currentIndex() < 0 || dsub_->currentIndex() < 0) return;
+    setPlaying(false);
+    const quint64 generation = ++generation_;
+    ++pending_;
+    info_->setText(tr("quantizing ..."));
+    auto* watcher = new QFutureWatcher<TeachingData>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        --pending_;
+        if (generation != generation_) return;
+        data_ = watcher->result();
+        frame_ = std::max(0, static_cast<int>(data_.frames.size()) - 1);
+        showData();
+        if (!data_.error.isEmpty())
+            emit failed(data_.error);
+        else
+            emit updated();
+    });
+    watcher->setFuture(QtConcurrent::run(&TeachingView::compute, net_, layer_->currentText(),
+                                         dsub_->currentData().toLongLong(), k_->currentData().toLongLong(),
+                                         subspace_->value(), uint64_t{0}, 25));
+}
+
+void TeachingView::showData() {
+    const bool ok = data_.error.isEmpty() && !data_.frames.empty();
+    original_->setImage(ok ? data_.original : QImage());
+    decoded_->setImage(ok ? data_.decoded : QImage());
+    if (!data_.error.isEmpty())
+        info_->setText(data_.error);
+    else if (ok)
+        info_->setText(tr("%1 at %2/%3: %4 subspaces, weight MSE %5").arg(data_.layer).arg(data_.dsub).arg(data_.K).arg(data_.M).arg(data_.weightMse, 0, 'g', 3));
+    else
+        info_->clear();
+    updating_ = true;
+    subspace_->setRange(0, std::max<int>(0, static_cast<int>(data_.M) - 1));
+    if (ok) subspace_->setValue(data_.subspace);
+    slider_->setRange(0, std::max(0, static_cast<int>(data_.frames.size()) - 1));
+    slider_->setValue(frame_);
+    updating_ = false;
+
+    QVector<double> keys;
+    for (int k = 0; k < data_.usage.size(); ++k) keys << k;
+    usageBars_->setData(keys, ok ? data_.usage : QVector<double>(), true);
+    usage_->xAxis->setRange(-1, std::max<double>(1.0, data_.usage.size()));
+    const double top = data_.usage.isEmpty() ? 1.0 : *std::max_element(data_.usage.begin(), data_.usage.end());
+    usage_->yAxis->setRange(0, top * 1.1 + 1);
+    usage_->replot(QCustomPlot::rpQueuedReplot);
+
+    points_->setData(ok ? data_.px : QVector<double>(), ok ? data_.py : QVector<double>(), true);
+    scatter_->xAxis->setLabel(data_.xLabel);
+    scatter_->yAxis->setLabel(data_.yLabel);
+    if (ok) {
+        auto range = [](const QVector<double>& v) {
+            const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+            const double pad = std::max(1e-6, (*hi - *lo) * 0.08);
+            return QCPRange(*lo - pad, *hi + pad);
+        };
+        scatter_->xAxis->setRange(range(data_.px));
+        scatter_->yAxis->setRange(data_.dsub == 1 ? QCPRange(-1, 1) : range(data_.py));
+    }
+    showFrame();
+}
+
+void TeachingView::setFrame(int frame) {
+    if (data_.frames.empty()) return;
+    frame_ = std::clamp(frame, 0, static_cast<int>(data_.frames.size()) - 1);
+    if (slider_->value() != frame_) {
+        updating_ = true;
+        slider_->setValue(frame_);
+        updating_ = false;
+    }
+    showFrame();
+}
+
+void TeachingView::step() { setFrame(frame_ + 1 >= static_cast<int>(data_.frames.size()) ? 0 : frame_ + 1); }
+
+void TeachingView::setPlaying(bool on) {
+    if (on && frame_ + 1 >= static_cast<int>(data_.frames.size())) setFrame(0);
+    if (on)
+        playTimer_->start();
+    else
+        playTimer_->stop();
+    if (playButton_->isChecked() != on) {
+        const QSignalBlocker block(playButton_);
+        playButton_->setChecked(on);
+    }
+    playButton_->setText(on ? tr("Pause") : tr("Play"));
+}
+
+void TeachingView::showFrame() {
+    if (data_.frames.empty() || !data_.error.isEmpty()) {
+        codewords_->data()->clear();
+        frameLabel_->clear();
+        scatter_->replot(QCustomPlot::rpQueuedReplot);
+        return;
+    }
+    const TeachingData::Frame& f = data_.frames[frame_];
+    codewords_->setData(f.cx, f.cy, true);
+    frameLabel_->setText(frame_ == 0 ? tr("initialisation (k-means++), SSE %1").arg(f.objective, 0, 'g', 4)
+                                     : tr("iteration %1 / %2, SSE %3")
+                                           .arg(frame_)
+                                           .arg(static_cast<int>(data_.frames.size()) - 1)
+                                           .arg(f.objective, 0, 'g', 4));
+    scatter_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+}  // namespace qcnn::ui
