@@ -126,6 +126,14 @@ SampleData read_folder(const std::string& dir, const Shape& target, int64_t limi
         int iw = 0, ih = 0, comp = 0;
         if (!stbi_info(items[i].path.c_str(), &iw, &ih, &comp))
             fail(items[i].path, ": not a readable image (", stbi_failure_reason(), ")");
+        // A small compressed file must not decode to gigabytes: beyond 256 MiB, the decoded
+        // size may be at most deflate's largest ratio (about 1032:1) times the file size.
+        std::error_code size_ec;
+        const auto file_bytes = static_cast<int64_t>(fs::file_size(items[i].path, size_ec));
+        const int64_t decoded = int64_t(iw) * ih * comp;
+        if (!size_ec && decoded > (int64_t(256) << 20) && decoded > 1032 * file_bytes)
+            fail(items[i].path, ": header declares a ", iw, "x", ih, " image (", decoded, " bytes decoded) in a file of ",
+                 file_bytes, " bytes; refused as corrupt (more than 1032:1)");
         info[i] = {iw, ih, comp};
     }
     int64_t c = 0, h = 0, w = 0;

@@ -4,6 +4,7 @@
 #include <hdf5_hl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -96,6 +97,25 @@ void read_rows(hid_t ds, const Shape& dims, int64_t start, int64_t count, hid_t 
 
 bool is_channels(int64_t d) { return d == 1 || d == 3; }
 
+// Refuses a dataset whose declared size the file cannot hold, before anything is allocated:
+// unfiltered data must be stored in full; filtered (compressed) data is bounded by deflate's
+// largest ratio (about 1032:1). HDF5 would otherwise hand out fill values for unwritten data,
+// so a tiny file could declare gigabytes.
+void check_stored_size(hid_t ds, const Shape& dims, const std::string& what) {
+    Handle type(H5Dget_type(ds), H5Tclose);
+    const int64_t elem = static_cast<int64_t>(H5Tget_size(type.get()));
+    const int64_t declared = checked_numel(dims, std::numeric_limits<int64_t>::max() / std::max<int64_t>(elem, 1) / 2048,
+                                           what + ": declared size") * elem;
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    const bool filtered = dcpl.ok() && H5Pget_nfilters(dcpl.get()) > 0;
+    const auto stored = static_cast<int64_t>(H5Dget_storage_size(ds));
+    const int64_t max_ratio = filtered ? 1032 : 1;
+    if (declared > stored * max_ratio)
+        fail(what, ": dimensions ", to_string(dims), " declare ", declared, " bytes but the file stores only ", stored,
+             filtered ? " compressed bytes (more than the 1032:1 limit of deflate)" : " bytes of it",
+             " (truncated file or corrupt header?)");
+}
+
 }  // namespace
 
 SampleData read_hdf5(const std::string& path, const std::string& images, const std::string& labels,
@@ -162,6 +182,8 @@ SampleData read_hdf5(const std::string& path, const std::string& images, const s
         if (H5Tget_class(ltype.get()) != H5T_INTEGER) fail(lname, ": labels must be integers");
     }
 
+    check_stored_size(img.get(), dims, iname);
+    if (lab) check_stored_size(lab->get(), ldims, lname);
     const int64_t count = limit > 0 ? std::min(n, limit) : n;
     const int64_t sample = checked_numel({c, h, w}, int64_t(1) << 40, iname + ": image");
     const size_t elem = u8 ? 1 : sizeof(float);
@@ -187,6 +209,15 @@ SampleData read_hdf5(const std::string& path, const std::string& images, const s
             for (int64_t p = 0; p < hw; ++p)
                 for (int64_t k = 0; k < c; ++k)
                     std::copy_n(tmp.data() + ((i * hw + p) * c + k) * elem, elem, dst + ((i * c + k) * hw + p) * elem);
+    }
+
+    if (!u8) {
+        const auto bad = std::find_if(d.f32.begin(), d.f32.end(), [](float x) { return !std::isfinite(x); });
+        if (bad != d.f32.end()) {
+            const int64_t at = bad - d.f32.begin();
+            fail(iname, ": sample ", at / sample, " holds ", *bad, " at value ", at % sample,
+                 " (C x H x W order); image data must be finite");
+        }
     }
 
     if (lab) {

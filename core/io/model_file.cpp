@@ -5,8 +5,10 @@
 #include <onnx/onnx_pb.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -74,6 +76,12 @@ std::string read_u8(hid_t file, const std::string& path, const char* name) {
     size_t size = 0;
     if (H5LTget_dataset_info(file, name, &n, &cls, &size) < 0 || cls != H5T_INTEGER || size != 1)
         fail(path, ": data set '/", name, "' is not uint8");
+    // The format stores the data sets uncompressed, so a declared size beyond the file's is
+    // corrupt: refused before allocating.
+    std::error_code ec;
+    const auto file_size = std::filesystem::file_size(path, ec);
+    if (!ec && n > file_size)
+        fail(path, ": data set '/", name, "' declares ", n, " bytes but the file has only ", file_size, " (corrupt file?)");
     std::string out(n, '\0');
     if (n && H5LTread_dataset(file, name, H5T_NATIVE_UINT8, out.data()) < 0)
         fail(path, ": cannot read data set '/", name, "'");
@@ -115,6 +123,13 @@ void append(std::string& blob, const T* p, size_t n, int64_t& off, int64_t& len)
     off = static_cast<int64_t>(blob.size());
     len = static_cast<int64_t>(n * sizeof(T));
     blob.append(reinterpret_cast<const char*>(p), n * sizeof(T));
+}
+
+// NaN or infinity in stored values: refused, naming the layer, the part and the position.
+void check_finite(const float* v, int64_t n, const std::string& what) {
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(v[i]))
+            fail(what, ": value ", i, " is ", v[i], "; weights must be finite (corrupt file?)");
 }
 
 struct LayerRecord {
@@ -252,8 +267,43 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         prov->created_utc = get_attr(f.id, path, "created_utc", false);
         prov->app_version = get_attr(f.id, path, "app_version", false);
     }
+    // The layer table first: every record is checked against the payload before the graph
+    // is rebuilt, and bounds the zeros refilled below.
+    std::vector<LayerRecord> records;
+    {
+        std::stringstream table(get_attr(f.id, path, "layers"));
+        std::string line;
+        while (std::getline(table, line)) {
+            if (line.empty()) continue;
+            std::stringstream ls(line);
+            LayerRecord r;
+            std::string shape;
+            if (!(ls >> r.node >> r.kind >> r.groups >> r.dsub >> r.K >> r.bits >> shape >> r.cb_off >> r.cb_len >>
+                  r.codes_off >> r.codes_len >> r.bias_off >> r.bias_len))
+                fail(path, ": malformed layer record '", line, "'");
+            const std::string what = cat(path, ": layer '", r.node, "'");
+            if (r.kind != "conv" && r.kind != "fc" && r.kind != "fc-matmul")
+                fail(what, ": unknown layer kind '", r.kind, "' (expected conv, fc or fc-matmul)");
+            r.weight_shape = parse_shape_token(shape, what);
+            if (r.weight_shape.empty() || checked_numel(r.weight_shape, kMaxOnnxTensorElements, what + ": weight shape") == 0)
+                fail(what, ": empty weight shape '", shape, "'");
+            const bool conv = r.kind == "conv";
+            if (r.weight_shape.size() != (conv ? 4u : 2u))
+                fail(what, ": ", r.kind, " weight shape '", shape, "' must have ", conv ? 4 : 2, " dimensions");
+            if (conv ? (r.groups < 1 || r.groups > r.weight_shape[0] || r.weight_shape[0] % r.groups != 0) : r.groups != 1)
+                fail(what, ": ", r.groups, " groups do not fit weight shape '", shape, "'",
+                     conv ? " (expected a divisor of the output channels)" : " (FC layers have 1)");
+            records.push_back(std::move(r));
+        }
+    }
+    if (records.empty()) fail(path, ": the file holds no quantized layer");
+
     // Refill the stripped weights with zeros: the importer then builds the float layers,
-    // which are replaced by the stored quantized ones below.
+    // which are replaced by the stored quantized ones below. Only as many values as the
+    // quantized layers' weights and biases account for may be refilled.
+    int64_t refill_budget = 0;
+    for (const LayerRecord& r : records)
+        refill_budget += checked_numel(r.weight_shape, kMaxOnnxTensorElements, path) + r.weight_shape[0];
     onnx::ModelProto model;
     if (!model.ParseFromString(onnx_bytes)) fail(path, ": /onnx is not a valid ONNX model");
     std::stringstream stripped(get_attr(f.id, path, "stripped"));
@@ -264,32 +314,26 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
     for (auto& t : *model.mutable_graph()->mutable_initializer()) {
         if (!strip.count(t.name())) continue;
         Shape dims(t.dims().begin(), t.dims().end());
-        const int64_t n = checked_numel(dims, int64_t(1) << 31, cat(path, ": initializer '", t.name(), "'"));
+        const int64_t n = checked_numel(dims, kMaxOnnxTensorElements, cat(path, ": initializer '", t.name(), "'"));
+        if (n > refill_budget)
+            fail(path, ": stripped initializer '", t.name(), "' declares ", n,
+                 " values, more than the quantized layers' weights account for (corrupt file?)");
+        refill_budget -= n;
         t.set_raw_data(std::string(static_cast<size_t>(n) * sizeof(float), '\0'));
     }
     onnx_bytes.clear();
     model.SerializeToString(&onnx_bytes);
     Network net = import_onnx_bytes(onnx_bytes, path);
 
-    std::stringstream table(get_attr(f.id, path, "layers"));
-    std::string line;
-    int count = 0;
-    while (std::getline(table, line)) {
-        if (line.empty()) continue;
-        std::stringstream ls(line);
-        LayerRecord r;
-        std::string shape;
-        if (!(ls >> r.node >> r.kind >> r.groups >> r.dsub >> r.K >> r.bits >> shape >> r.cb_off >> r.cb_len >>
-              r.codes_off >> r.codes_len >> r.bias_off >> r.bias_len))
-            fail(path, ": malformed layer record '", line, "'");
+    for (LayerRecord& r : records) {
         const std::string what = cat(path, ": layer '", r.node, "'");
-        r.weight_shape = parse_shape_token(shape, what);
         const int ni = net.find_node(r.node);
         if (ni < 0) fail(what, " is not in the stored graph");
         Node& node = net.nodes[ni];
         const LayerKind kind = r.kind == "conv" ? LayerKind::Conv : LayerKind::Fc;
         PQWeights pq;
         pq.geo = pq_geometry(kind, r.weight_shape, r.groups, PQConfig{r.dsub, r.K}, r.node);
+        // Offsets and lengths are checked before anything is allocated.
         auto slice = [&](int64_t off, int64_t len, int64_t expect, const char* part) {
             if (off < 0 || len != expect || off > static_cast<int64_t>(payload.size()) ||
                 len > static_cast<int64_t>(payload.size()) - off)
@@ -298,16 +342,21 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
             return payload.data() + off;
         };
         const int64_t nm = pq.geo.subspaces(), ncodes = pq.geo.num_codes();
-        pq.codebooks.resize(nm * r.K * r.dsub);
-        std::memcpy(pq.codebooks.data(), slice(r.cb_off, r.cb_len, nm * r.K * r.dsub * 4, "codebooks"), r.cb_len);
+        const int64_t ncb = checked_numel({nm, r.K, r.dsub}, kMaxOnnxTensorElements, what + ": codebooks");
+        const char* cbp = slice(r.cb_off, r.cb_len, ncb * 4, "codebooks");
         pq.codes.bits = pq.geo.bits();
         pq.codes.count = ncodes;
         const int64_t nbytes = PackedCodes::byte_size(ncodes, pq.codes.bits);
         const char* cp = slice(r.codes_off, r.codes_len, nbytes, "codes");
-        pq.codes.bytes.assign(cp, cp + nbytes);
         const int64_t ct = r.weight_shape[0];
+        const char* bp = slice(r.bias_off, r.bias_len, ct * 4, "bias");
+        pq.codebooks.resize(ncb);
+        std::memcpy(pq.codebooks.data(), cbp, r.cb_len);
+        pq.codes.bytes.assign(cp, cp + nbytes);
         std::vector<float> bias(ct);
-        std::memcpy(bias.data(), slice(r.bias_off, r.bias_len, ct * 4, "bias"), r.bias_len);
+        std::memcpy(bias.data(), bp, r.bias_len);
+        check_finite(pq.codebooks.data(), ncb, what + ": codebooks");
+        check_finite(bias.data(), ct, what + ": bias");
         pq.validate(what);
         if (kind == LayerKind::Conv) {
             const auto* conv = dynamic_cast<const ConvOp*>(node.op.get());
@@ -322,9 +371,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
                      fc ? to_string(fc->weight().shape) : node.op->type());
             node.op = std::make_shared<QFcOp>(std::move(pq), std::move(bias), fc->type());
         }
-        ++count;
     }
-    if (count == 0) fail(path, ": the file holds no quantized layer");
     net.source = path;
     return net;
 }

@@ -85,28 +85,34 @@ ValueDecl parse_tensor(const onnx::TensorProto& t, const std::string& what) {
     v.name = t.name();
     v.shape = s;
     const std::string& raw = t.raw_data();
+    // The data size is checked against the dims before anything is allocated, so memory
+    // stays bounded by the file size whatever the dims declare.
     if (t.data_type() == onnx::TensorProto_DataType_FLOAT) {
-        auto tensor = std::make_shared<Tensor>(s);
         if (t.has_raw_data()) {
             if (static_cast<int64_t>(raw.size()) != n * 4)
                 fail(what, ": raw_data has ", raw.size(), " bytes, dims ", to_string(s), " need ", n * 4);
+        } else if (t.float_data_size() != n) {
+            fail(what, ": has ", t.float_data_size(), " float values, dims ", to_string(s), " need ", n);
+        }
+        auto tensor = std::make_shared<Tensor>(s);
+        if (t.has_raw_data()) {
             if (n) std::memcpy(tensor->ptr(), raw.data(), raw.size());
         } else {
-            if (t.float_data_size() != n)
-                fail(what, ": has ", t.float_data_size(), " float values, dims ", to_string(s), " need ", n);
             std::copy(t.float_data().begin(), t.float_data().end(), tensor->data.begin());
         }
         v.dtype = DType::Float;
         v.init_f = std::move(tensor);
     } else if (t.data_type() == onnx::TensorProto_DataType_INT64) {
-        auto vals = std::make_shared<std::vector<int64_t>>(n);
         if (t.has_raw_data()) {
             if (static_cast<int64_t>(raw.size()) != n * 8)
                 fail(what, ": raw_data has ", raw.size(), " bytes, dims ", to_string(s), " need ", n * 8);
+        } else if (t.int64_data_size() != n) {
+            fail(what, ": has ", t.int64_data_size(), " int64 values, dims ", to_string(s), " need ", n);
+        }
+        auto vals = std::make_shared<std::vector<int64_t>>(n);
+        if (t.has_raw_data()) {
             if (n) std::memcpy(vals->data(), raw.data(), raw.size());
         } else {
-            if (t.int64_data_size() != n)
-                fail(what, ": has ", t.int64_data_size(), " int64 values, dims ", to_string(s), " need ", n);
             std::copy(t.int64_data().begin(), t.int64_data().end(), vals->begin());
         }
         v.dtype = DType::Int64;
@@ -193,6 +199,8 @@ private:
     }
 
     void add_initializers();
+    // NaN or infinity in a weight: refused, naming the initializer and the nodes that use it.
+    void check_finite_initializer(const Tensor& w, const std::string& name) const;
     void add_inputs();
     void check_outputs();
     std::vector<int> topo_order() const;
@@ -248,12 +256,29 @@ void Importer::add_initializers() {
     for (auto& t : *g_.mutable_initializer()) {
         if (id_of_.count(t.name())) fail(src_, ": initializer '", t.name(), "' is defined twice");
         ValueDecl v = parse_tensor(t, cat(src_, ": initializer '", t.name(), "'"));
+        if (v.init_f) check_finite_initializer(*v.init_f, t.name());
         new_value(t.name(), std::move(v));
         // Free the serialized data now (clear() would keep the capacity).
         std::string().swap(*t.mutable_raw_data());
         google::protobuf::RepeatedField<float>().Swap(t.mutable_float_data());
         google::protobuf::RepeatedField<int64_t>().Swap(t.mutable_int64_data());
     }
+}
+
+void Importer::check_finite_initializer(const Tensor& w, const std::string& name) const {
+    const auto bad = std::find_if(w.data.begin(), w.data.end(), [](float x) { return !std::isfinite(x); });
+    if (bad == w.data.end()) return;
+    std::string users;
+    for (int i = 0; i < g_.node_size(); ++i)
+        for (const auto& in : g_.node(i).input())
+            if (in == name) {
+                const auto& nd = g_.node(i);
+                users += cat(users.empty() ? "" : ", ", nd.name().empty() ? cat(nd.op_type(), "_", i) : nd.name(), " (",
+                             nd.op_type(), ")");
+                break;
+            }
+    fail(src_, ": initializer '", name, "'", users.empty() ? "" : cat(" of layer ", users), " holds ", *bad,
+         " at element ", bad - w.data.begin(), "; weights must be finite (corrupt or diverged model?)");
 }
 
 void Importer::add_inputs() {

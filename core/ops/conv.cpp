@@ -146,7 +146,8 @@ void ConvOp::run(const RunArgs& a) const {
     const Tensor& x = *a.in[0];
     Tensor& y = *a.out[0];
     ConvParams p;
-    auto [oh, ow] = p_.output_hw(x.shape[2], x.shape[3], &p);
+    const std::array<int64_t, 2> ohw = p_.output_hw(x.shape[2], x.shape[3], &p);
+    const int64_t oh = ohw[0], ow = ohw[1];  // not a structured binding: clang 14 cannot capture those
     const int64_t n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3];
     const int64_t cout = w_.shape[0], g = p.group, cin_g = cin / g, cout_g = cout / g;
     const int64_t kdim = cin_g * p.kernel_h * p.kernel_w;

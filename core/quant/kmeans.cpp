@@ -407,7 +407,8 @@ int greedy_trials(int64_t k) { return 2 + static_cast<int>(std::log(static_cast<
 KMeansResult kmeans(const XRef& x, const KMeansOptions& opt, const KMeansIterationFn& on_iteration) {
     KMeansResult best = kmeans_once(x, opt, on_iteration);
     int all_iterations = best.iterations;
-    for (int r = 1; r < opt.n_init; ++r) {
+    // inertia 0: exact (e.g. k >= training vectors); no restart can do better.
+    for (int r = 1; r < opt.n_init && best.inertia > 0.0; ++r) {
         KMeansOptions o = opt;
         o.seed = derive_seed(opt.seed, kRestartStream + static_cast<uint64_t>(r));
         KMeansResult res = kmeans_once(x, o, on_iteration);

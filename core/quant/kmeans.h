@@ -54,7 +54,8 @@ struct KMeansOptions {
     uint64_t seed = 0;
     int threads = 1;         // resolved thread count (>= 1); does not change the result
     // Restarts: run n_init times (run r > 0 seeded derive_seed(seed, kRestartStream + r)) and
-    // keep the lowest inertia (the first on ties). Every run calls on_iteration (its
+    // keep the lowest inertia (the first on ties; no restart after an exact run, inertia 0).
+    // Every run calls on_iteration (its
     // iteration numbers start at 1 again), so a cancel is seen during restarts too.
     int n_init = 1;
 };
