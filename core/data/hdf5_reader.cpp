@@ -12,45 +12,13 @@
 
 #include "core/data/readers.h"
 #include "core/util/error.h"
+#include "core/util/hdf5_handle.h"
 
 namespace qcnn::data {
 
 namespace {
 
-// Closes an HDF5 identifier on scope exit.
-class Handle {
-public:
-    Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-    ~Handle() {
-        if (id_ >= 0) close_(id_);
-    }
-    Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, -1)), close_(o.close_) {}
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    Handle& operator=(Handle&&) = delete;
-    hid_t get() const { return id_; }
-    bool ok() const { return id_ >= 0; }
-
-private:
-    hid_t id_;
-    herr_t (*close_)(hid_t);
-};
-
-// Turns off HDF5's printing of its error stack while alive: failures become qcnn::Error.
-class QuietHdf5 {
-public:
-    QuietHdf5() {
-        H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    }
-    ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-    QuietHdf5(const QuietHdf5&) = delete;
-    QuietHdf5& operator=(const QuietHdf5&) = delete;
-
-private:
-    H5E_auto2_t func_ = nullptr;
-    void* data_ = nullptr;
-};
+using Handle = Hdf5Handle;
 
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
     static_cast<std::vector<std::string>*>(out)->push_back(name);

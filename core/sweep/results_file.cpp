@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "core/util/error.h"
+#include "core/util/hdf5_handle.h"
 #include "core/util/json.h"
 #include "core/util/parallel.h"
 
@@ -26,50 +27,7 @@ namespace qcnn {
 
 namespace {
 
-// Closes an HDF5 identifier on scope exit.
-class Handle {
-public:
-    Handle() = default;
-    Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-    ~Handle() { reset(); }
-    Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, -1)), close_(o.close_) {}
-    Handle& operator=(Handle&& o) noexcept {
-        if (this != &o) {
-            reset();
-            id_ = std::exchange(o.id_, -1);
-            close_ = o.close_;
-        }
-        return *this;
-    }
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    hid_t get() const { return id_; }
-    bool ok() const { return id_ >= 0; }
-
-private:
-    void reset() {
-        if (id_ >= 0 && close_) close_(id_);
-        id_ = -1;
-    }
-    hid_t id_ = -1;
-    herr_t (*close_)(hid_t) = nullptr;
-};
-
-// Turns off HDF5's printing of its error stack while alive: failures become qcnn::Error.
-class QuietHdf5 {
-public:
-    QuietHdf5() {
-        H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    }
-    ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-    QuietHdf5(const QuietHdf5&) = delete;
-    QuietHdf5& operator=(const QuietHdf5&) = delete;
-
-private:
-    H5E_auto2_t func_ = nullptr;
-    void* data_ = nullptr;
-};
+using Handle = Hdf5Handle;
 
 // Fixed string lengths in bytes (null-padded, no terminator needed).
 constexpr size_t kSettingsBytes = 512, kEcBytes = 16, kNameBytes = 256, kAliasBytes = 64, kOpBytes = 8;
