@@ -64,14 +64,14 @@ QSettings appSettings() { return QSettings(QStringLiteral("qcnn"), QStringLitera
 
 bool isSettingsFile(const QString& path) { return path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive); }
 
-// The local .onnx / .qcnn / .json files among dropped URLs.
+// The local .onnx / .h5 (quantized model) / .json files among dropped URLs.
 QStringList droppableFiles(const QMimeData* mime) {
     QStringList files;
     if (!mime || !mime->hasUrls()) return files;
     for (const QUrl& url : mime->urls()) {
         if (!url.isLocalFile()) continue;
         const QString f = url.toLocalFile();
-        if (f.endsWith(QLatin1String(".onnx"), Qt::CaseInsensitive) || f.endsWith(QLatin1String(".qcnn"), Qt::CaseInsensitive) ||
+        if (f.endsWith(QLatin1String(".onnx"), Qt::CaseInsensitive) || f.endsWith(QLatin1String(".h5"), Qt::CaseInsensitive) ||
             isSettingsFile(f))
             files << f;
     }
@@ -339,6 +339,8 @@ void MainWindow::createActions() {
     QAction* demo = file->addAction(tr("Open &Demo"), this, &MainWindow::openDemo);
     demo->setStatusTip(tr("Open the bundled network %1 with the Fashion-MNIST test set").arg(demoModelPath()));
     file->addAction(tr("Open D&ataset..."), this, &MainWindow::openDatasetDialog);
+    file->addAction(tr("Open Dataset &File..."), this, [this] { openDatasetFileDialog(false); });
+    file->addAction(tr("Open Dataset F&older..."), this, [this] { openDatasetFileDialog(true); });
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addSeparator();
     file->addAction(tr("&Load Settings..."), this, &MainWindow::loadSettingsDialog);
@@ -452,7 +454,7 @@ void MainWindow::applyPreset(const QString& name) {
 void MainWindow::openModelDialog() {
     const QString start = modelPath_.isEmpty() ? QFileInfo(demoModelPath()).absolutePath() : QFileInfo(modelPath_).absolutePath();
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), start,
-                                                      tr("Models (*.onnx *.qcnn);;ONNX models (*.onnx);;All files (*)"));
+                                                      tr("Models (*.onnx *.h5);;ONNX models (*.onnx);;Quantized models (*.h5);;All files (*)"));
     if (!path.isEmpty()) openModel(path);
 }
 
@@ -465,6 +467,45 @@ void MainWindow::openDatasetDialog() {
     const QString spec = QInputDialog::getItem(this, tr("Open Dataset"), tr("Dataset spec, one of:\n%1").arg(forms), items, 0,
                                                true, &ok);
     if (!ok || spec.trimmed().isEmpty()) return;
+    dataEdit_->setText(spec.trimmed());
+    dataOptionsChanged();
+}
+
+QString MainWindow::datasetSpecForPath(const QString& path) {
+    const QFileInfo info(path);
+    if (info.isDir()) return QStringLiteral("folder:") + path;
+    const QString name = info.fileName().toLower();
+    if (name.endsWith(QLatin1String(".bin"))) return QStringLiteral("cifar10:") + path;
+    if (name.endsWith(QLatin1String(".h5")) || name.endsWith(QLatin1String(".hdf5")))
+        return QStringLiteral("hdf5:") + path + QStringLiteral(":images:labels");
+    if (name.contains(QLatin1String("idx3"))) {
+        // Fashion-MNIST / MNIST naming: X-images-idx3-ubyte[.gz] beside X-labels-idx1-ubyte[.gz].
+        QString labels = info.fileName();
+        labels.replace(QLatin1String("images"), QLatin1String("labels")).replace(QLatin1String("idx3"), QLatin1String("idx1"));
+        const QString labels_path = info.dir().filePath(labels);
+        return QStringLiteral("idx:") + path + (QFileInfo::exists(labels_path) ? QStringLiteral(",") + labels_path : QString());
+    }
+    return {};
+}
+
+void MainWindow::openDatasetFileDialog(bool folder) {
+    const QString path =
+        folder ? QFileDialog::getExistingDirectory(this, tr("Open Dataset Folder (one sub-folder per class)"))
+               : QFileDialog::getOpenFileName(this, tr("Open Dataset File"), QString(),
+                                              tr("Datasets (*idx3* *.bin *.h5 *.hdf5);;All files (*)"));
+    if (path.isEmpty()) return;
+    QString spec = datasetSpecForPath(path);
+    if (spec.isEmpty()) {
+        showError(tr("Open Dataset"), tr("%1: not a dataset file this workbench reads (IDX, CIFAR .bin, HDF5, or a folder)")
+                                       .arg(path));
+        return;
+    }
+    if (spec.startsWith(QLatin1String("hdf5:"))) {  // the data set names inside the file are the user's to give
+        bool ok = false;
+        spec = QInputDialog::getText(this, tr("Open Dataset"), tr("HDF5 dataset spec (hdf5:FILE:IMAGES:LABELS):"),
+                                     QLineEdit::Normal, spec, &ok);
+        if (!ok || spec.trimmed().isEmpty()) return;
+    }
     dataEdit_->setText(spec.trimmed());
     dataOptionsChanged();
 }

@@ -108,6 +108,11 @@ public:
     QString progressText() const;  // "run 2/8: kmeans conv2" while a job runs
 
     // Presets of the layer table.
+    // The dataset spec for a file or folder picked in a dialog: a directory -> folder:DIR,
+    // CIFAR *.bin -> cifar10:FILE, an IDX image file -> idx:IMAGES[,LABELS] (the labels file
+    // found beside it by the usual names), HDF5 -> hdf5:FILE:images:labels (data set names to
+    // edit). Empty when the file type is not a dataset format.
+    static QString datasetSpecForPath(const QString& path);
     static QStringList presetNames();
     static QString presetSettings(const QString& name);
     void applyPreset(const QString& name);
@@ -170,6 +175,7 @@ private:
     void finishLoad(const QString& path, const LoadResult& result);
     void openModelDialog();
     void openDatasetDialog();
+    void openDatasetFileDialog(bool folder);
     void saveSettingsDialog();
     void loadSettingsDialog();
     void exportDialog(bool hdf5);

@@ -7,6 +7,7 @@
 #include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMimeData>
 #include <QSignalSpy>
@@ -19,6 +20,7 @@
 #include <sstream>
 
 #include "core/cli/cli.h"
+#include "core/data/dataset.h"
 #include "core/cost/cost_model.h"
 #include "core/eval/model_summary.h"
 #include "ui/layer_cost_plot.h"
@@ -240,6 +242,23 @@ TEST(LayerTableModel, EmptyAndClear) {
     EXPECT_FALSE(m.data(m.index(2, 0)).isValid());
     m.clear();
     EXPECT_EQ(m.rowCount(), 0);
+}
+
+// File > Open Dataset File / Folder: the path a dialog returns becomes the dataset spec the
+// CLI takes, and that spec opens (the IDX labels file is found beside the images).
+TEST(MainWindow, DatasetSpecForPickedPaths) {
+    const QString fm = QStringLiteral(QCNN_FASHION_MNIST_DIR);
+    const QString images = fm + "/t10k-images-idx3-ubyte.gz";
+    ASSERT_TRUE(QFileInfo::exists(images)) << images.toStdString();
+    const QString spec = MainWindow::datasetSpecForPath(images);
+    EXPECT_EQ(spec, "idx:" + images + "," + fm + "/t10k-labels-idx1-ubyte.gz");
+    EXPECT_EQ(open_dataset(spec.toStdString())->size(), 10000);
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    EXPECT_EQ(MainWindow::datasetSpecForPath(dir.path()), "folder:" + dir.path());
+    EXPECT_EQ(MainWindow::datasetSpecForPath("/x/data_batch_1.bin"), "cifar10:/x/data_batch_1.bin");
+    EXPECT_EQ(MainWindow::datasetSpecForPath("/x/set.h5"), "hdf5:/x/set.h5:images:labels");
+    EXPECT_EQ(MainWindow::datasetSpecForPath("/x/notes.txt"), "");
 }
 
 }  // namespace
