@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "bench_util.h"
+#include "core/util/host.h"
 #include "core/graph/plan.h"
 #include "core/io/onnx_import.h"
 
@@ -53,11 +54,11 @@ int main(int argc, char** argv) {
                 models.push_back((std::filesystem::path(QCNN_DATASETS_DIR) / m).string());
 
     std::ostringstream js;
-    js << "{\"cpu\":\"" << bench::cpu_model() << "\",\"opencv\":\"" << CV_VERSION << "\",\"rows\":[";
+    js << "{\"cpu\":\"" << qcnn::cpu_model() << "\",\"opencv\":\"" << CV_VERSION << "\",\"rows\":[";
     bool first = true;
     if (!json)
         std::printf("CPU: %s, OpenCV %s. Median time per batch over >= %.1f s; ratio = ours / OpenCV.\n",
-                    bench::cpu_model().c_str(), CV_VERSION, budget);
+                    qcnn::cpu_model().c_str(), CV_VERSION, budget);
     if (!json)
         std::printf("%-12s %6s %7s %12s %12s %8s %12s %10s\n", "model", "batch", "threads", "ours ms", "opencv ms",
                     "ratio", "ours img/s", "max|diff|");

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "bench_util.h"
+#include "core/util/host.h"
 #include "core/kernels/fast_conv.h"
 #include "core/kernels/fast_fc.h"
 #include "core/ops/conv.h"
@@ -167,7 +168,7 @@ int main(int argc, char** argv) {
     if (!json)
         std::printf("CPU: %s; setting C_s'/K = %s; table precision %s; median ms per batch over >= %.1f s "
                     "(reference: >= 3 reps)\n",
-                    bench::cpu_model().c_str(), setting.c_str(), lut_precision_name(precision), budget);
+                    qcnn::cpu_model().c_str(), setting.c_str(), lut_precision_name(precision), budget);
 
     for (const std::string& which : layers) {
         const bool is_fc = which == "fc";
@@ -277,7 +278,7 @@ int main(int argc, char** argv) {
 
     if (json) {
         std::ostringstream js;
-        js << "{\"cpu\":\"" << bench::cpu_model() << "\",\"setting\":\"" << setting << "\",\"isa_auto\":\""
+        js << "{\"cpu\":\"" << qcnn::cpu_model() << "\",\"setting\":\"" << setting << "\",\"isa_auto\":\""
            << isa_name(resolve_isa(KernelIsa::Auto)) << "\",\"layers\":[";
         for (size_t i = 0; i < infos.size(); ++i) {
             const LayerInfo& l = infos[i];

@@ -22,11 +22,11 @@ Timing time_it(const std::function<void()>& fn, double budget_s, int min_reps, i
     return {t[t.size() / 2], t.front(), static_cast<int>(t.size())};
 }
 
-long long peak_rss_bytes() {
+long long proc_status_bytes(const char* key) {
     std::ifstream f("/proc/self/status");
-    std::string key;
-    while (f >> key) {
-        if (key == "VmHWM:") {
+    std::string k;
+    while (f >> k) {
+        if (k == key) {
             long long kb = 0;
             f >> kb;
             return kb * 1024;
@@ -37,12 +37,6 @@ long long peak_rss_bytes() {
     return -1;
 }
 
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-    return "unknown";
-}
+long long peak_rss_bytes() { return proc_status_bytes("VmHWM:"); }
 
 }  // namespace qcnn::bench

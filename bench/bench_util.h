@@ -17,9 +17,9 @@ struct Timing {
 // Runs fn `warmup` times, then at least min_reps times and until budget_s seconds passed.
 Timing time_it(const std::function<void()>& fn, double budget_s = 0.5, int min_reps = 5, int warmup = 2);
 
-// Peak resident set size of this process so far, in bytes (from /proc/self/status VmHWM).
+// A "Vm...:" field of /proc/self/status in bytes, e.g. "VmRSS:" (-1 when absent).
+long long proc_status_bytes(const char* key);
+// Peak resident set size of this process so far, in bytes (VmHWM).
 long long peak_rss_bytes();
-
-std::string cpu_model();
 
 }  // namespace qcnn::bench

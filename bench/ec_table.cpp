@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "core/util/host.h"
 #include "core/cost/cost_model.h"
 #include "core/data/dataset.h"
 #include "core/eval/evaluate.h"
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
                     model.c_str(), 100 * ref.top1, (long long)ref.samples, (long long)calib.shape[0],
                     (unsigned long long)base.seed, (long long)std::min<int64_t>(base.ec_conv_images, calib.shape[0]),
                     (long long)base.ec_positions, (long long)std::min<int64_t>(base.ec_fc_images, calib.shape[0]),
-                    base.ec_iterations, base.threads, base.ec_bias ? ", biases refit" : "", bench::cpu_model().c_str());
+                    base.ec_iterations, base.threads, base.ec_bias ? ", biases refit" : "", qcnn::cpu_model().c_str());
         std::printf("| settings | EC | top-1 %% | loss (pp) | top-1 %%, fast kernels | compression | speed-up | "
                     "quant. time (s) | logits rel. error |\n");
         std::printf("|---|---|---|---|---|---|---|---|---|\n");

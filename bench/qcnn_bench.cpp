@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "core/util/host.h"
 #include "core/cost/builtin_networks.h"
 #include "core/cost/cost_model.h"
 #include "core/eval/kernel_choice.h"
@@ -150,21 +151,6 @@ Tensor random_input(const Shape& shape, uint32_t seed) {
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     for (float& v : x.data) v = u(rng);
     return x;
-}
-
-long long status_bytes(const char* key) {
-    std::ifstream f("/proc/self/status");
-    std::string k;
-    while (f >> k) {
-        if (k == key) {
-            long long kb = 0;
-            f >> kb;
-            return kb * 1024;
-        }
-        std::string rest;
-        std::getline(f, rest);
-    }
-    return -1;
 }
 
 void reset_peak_rss() {
@@ -512,10 +498,10 @@ std::string cell_child(const Cell& c, double budget) {
     }
     malloc_trim(0);
     reset_peak_rss();
-    r["rss_before_bytes"] = std::to_string(status_bytes("VmRSS:"));
+    r["rss_before_bytes"] = std::to_string(bench::proc_status_bytes("VmRSS:"));
     const float* y = nullptr;
     const bench::Timing t = bench::time_it([&] { y = forward(); }, budget, 3, 1);
-    r["rss_peak_bytes"] = std::to_string(status_bytes("VmHWM:"));
+    r["rss_peak_bytes"] = std::to_string(bench::peak_rss_bytes());
     r["median_ms"] = num(t.median_s * 1e3);
     r["min_ms"] = num(t.min_s * 1e3);
     r["reps"] = std::to_string(t.reps);
@@ -608,10 +594,10 @@ int main(int argc, char** argv) {
     }();
     std::printf("qcnn_bench: CPU %s; OpenCV %s; load average at start %s; median of >= 3 runs over >= %.2f s per "
                 "cell\n",
-                bench::cpu_model().c_str(), CV_VERSION, load.c_str(), o.budget);
+                qcnn::cpu_model().c_str(), CV_VERSION, load.c_str(), o.budget);
     std::ostringstream js;
     json::Writer w(js);
-    w.begin_object().field("cpu", bench::cpu_model()).field("opencv", std::string(CV_VERSION));
+    w.begin_object().field("cpu", qcnn::cpu_model()).field("opencv", std::string(CV_VERSION));
     w.field("load_average_start", load).field("budget_s", o.budget);
 
     if (o.layers) {

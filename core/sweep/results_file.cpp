@@ -20,6 +20,7 @@
 
 #include "core/util/error.h"
 #include "core/util/hdf5_handle.h"
+#include "core/util/host.h"
 #include "core/util/json.h"
 #include "core/util/parallel.h"
 
@@ -117,20 +118,6 @@ std::string utc_iso(std::time_t t) {
     gmtime_r(&t, &tm);
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
-}
-
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(f, line)) {
-        if (line.rfind("model name", 0) != 0) continue;
-        const size_t colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        size_t b = colon + 1;
-        while (b < line.size() && line[b] == ' ') ++b;
-        return line.substr(b);
-    }
-    return "";
 }
 
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/cli/cli.h"
+#include "tests/unit/temp_dir.h"
 
 namespace qcnn::test {
 
@@ -44,25 +45,6 @@ inline std::string one_error_line(const CliRun& r) {
     if (r.err.size() < prefix.size() + 1) return {};
     return r.err.substr(prefix.size(), r.err.size() - prefix.size() - 1);
 }
-
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / ("qcnn-cli-test-" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
 
 inline void write_file(const std::string& path, const std::string& bytes) {
     std::ofstream f(path, std::ios::binary);

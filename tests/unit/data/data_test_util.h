@@ -13,33 +13,11 @@
 #include <vector>
 
 #include "core/util/error.h"
+#include "tests/unit/temp_dir.h"
 
 namespace qcnn::test {
 
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp dir, removed with its contents at scope exit.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device rd;
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        path_ = fs::temp_directory_path() /
-                cat("qcnn-data-", info ? info->name() : "test", "-", std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
     fs::create_directories(fs::path(path).parent_path());
