@@ -84,12 +84,10 @@ void check_stored_size(hid_t ds, const Shape& dims, const std::string& what) {
              " (truncated file or corrupt header?)");
 }
 
-}  // namespace
-
-SampleData read_hdf5(const std::string& path, const std::string& images, const std::string& labels,
-                     Layout layout, int64_t limit) {
-    if (!std::filesystem::exists(path)) fail("HDF5 file not found: ", path);
-    QuietHdf5 quiet;
+// The whole read; read_hdf5 runs it in a child process first (probe_hdf5_file).
+SampleData read_in_process(const std::string& path, const std::string& images, const std::string& labels,
+                           Layout layout, int64_t limit) {
+    const Hdf5Session session;
     if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, ": not an HDF5 file");
     Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file.ok()) fail("cannot open HDF5 file ", path, " (truncated or damaged?)");
@@ -201,6 +199,15 @@ SampleData read_hdf5(const std::string& path, const std::string& images, const s
     d.shape = {count, c, h, w};
     d.description = cat("HDF5 ", path, ":", images, labels.empty() ? "" : ":", labels, nhwc ? " (NHWC)" : "");
     return d;
+}
+
+}  // namespace
+
+SampleData read_hdf5(const std::string& path, const std::string& images, const std::string& labels,
+                     Layout layout, int64_t limit) {
+    if (!std::filesystem::exists(path)) fail("HDF5 file not found: ", path);
+    probe_hdf5_file(path, [&] { (void)read_in_process(path, images, labels, layout, limit); });
+    return read_in_process(path, images, labels, layout, limit);
 }
 
 }  // namespace qcnn::data

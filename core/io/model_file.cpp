@@ -19,6 +19,7 @@
 #include "core/ops/fc.h"
 #include "core/quant/quantized_ops.h"
 #include "core/util/error.h"
+#include "core/util/hdf5_handle.h"
 #include "core/util/sha256.h"
 
 namespace qcnn {
@@ -35,16 +36,6 @@ std::string read_bytes(const std::string& path) {
     ss << f.rdbuf();
     return ss.str();
 }
-
-// RAII for HDF5 ids; silences HDF5's own error printing (errors become qcnn::Error).
-struct H5File {
-    hid_t id = -1;
-    ~H5File() {
-        if (id >= 0) H5Fclose(id);
-    }
-};
-
-void quiet_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 std::string get_attr(hid_t file, const std::string& path, const char* name, bool required = true) {
     if (H5Aexists(file, name) <= 0) {
@@ -151,14 +142,49 @@ bool is_hdf5_file(const std::string& path) {
 
 namespace {
 
+// Everything a quantized model file holds, as libhdf5 reads it (nothing parsed yet).
+struct StoredModel {
+    std::string onnx, payload, layers, stripped;
+    ModelProvenance prov;
+};
+
+StoredModel read_stored_in_process(const std::string& path) {
+    const Hdf5Session session;
+    const Hdf5Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!f.ok()) fail(path, ": cannot open as HDF5 (corrupt or truncated file?)");
+    const hid_t id = f.get();
+    if (get_attr(id, path, "format") != kFormat) fail(path, ": not a QCNN quantized model file");
+    const std::string version = get_attr(id, path, "format_version");
+    if (version != kVersion) fail(path, ": quantized model format version ", version, " is not supported (expected ", kVersion, ")");
+    StoredModel m;
+    m.onnx = read_u8(id, path, "onnx");
+    m.payload = read_u8(id, path, "payload");
+    if (sha256_hex(m.onnx) != get_attr(id, path, "onnx_sha256"))
+        fail(path, ": checksum mismatch in /onnx: the file is corrupt");
+    if (sha256_hex(m.payload) != get_attr(id, path, "payload_sha256"))
+        fail(path, ": checksum mismatch in /payload: the file is corrupt");
+    m.prov.settings = get_attr(id, path, "settings", false);
+    m.prov.seed = get_attr(id, path, "seed", false);
+    m.prov.ec = get_attr(id, path, "ec", false);
+    m.prov.source_path = get_attr(id, path, "source_path", false);
+    m.prov.source_sha256 = get_attr(id, path, "source_sha256", false);
+    m.prov.created_utc = get_attr(id, path, "created_utc", false);
+    m.prov.app_version = get_attr(id, path, "app_version", false);
+    m.layers = get_attr(id, path, "layers");
+    m.stripped = get_attr(id, path, "stripped");
+    return m;
+}
+
+// The file may come from anywhere: libhdf5 reads it in a child process first (hdf5_handle.h).
+StoredModel read_stored(const std::string& path) {
+    probe_hdf5_file(path, [&] { (void)read_stored_in_process(path); });
+    return read_stored_in_process(path);
+}
+
 // The source ONNX bytes of a network: its ONNX file, or the /onnx data set of a quantized file.
 std::string source_onnx_bytes(const std::string& source) {
     if (!is_hdf5_file(source)) return read_bytes(source);
-    quiet_hdf5();
-    H5File f;
-    f.id = H5Fopen(source.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f.id < 0) fail(source, ": cannot open as HDF5");
-    return read_u8(f.id, source, "onnx");
+    return read_stored(source).onnx;
 }
 
 }  // namespace
@@ -198,7 +224,6 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
         table += cat(r.node, ' ', r.kind, ' ', r.groups, ' ', r.dsub, ' ', r.K, ' ', r.bits, ' ',
                      shape_token(r.weight_shape), ' ', r.cb_off, ' ', r.cb_len, ' ', r.codes_off, ' ', r.codes_len,
                      ' ', r.bias_off, ' ', r.bias_len, '\n');
-        // Drop the float weight of the quantized layer from the stored graph (dims kept).
         // Drop the float weight (and bias) of the quantized layer from the stored graph;
         // dims are kept so the graph still imports.
         auto it = onnx_nodes.find(n.name);
@@ -216,28 +241,28 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
     std::string onnx_bytes;
     if (!model.SerializeToString(&onnx_bytes)) fail(path, ": cannot serialise the model graph");
 
-    quiet_hdf5();
     const std::string tmp = path + ".partial";
     {
-        H5File f;
-        f.id = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        if (f.id < 0) fail(path, ": cannot create file");
-        write_u8(f.id, path, "onnx", onnx_bytes);
-        write_u8(f.id, path, "payload", payload);
-        set_attr(f.id, path, "format", kFormat);
-        set_attr(f.id, path, "format_version", kVersion);
-        set_attr(f.id, path, "layers", table);
-        set_attr(f.id, path, "stripped", stripped);
-        set_attr(f.id, path, "onnx_sha256", sha256_hex(onnx_bytes));
-        set_attr(f.id, path, "payload_sha256", sha256_hex(payload));
-        set_attr(f.id, path, "settings", prov.settings);
-        set_attr(f.id, path, "seed", prov.seed);
-        set_attr(f.id, path, "ec", prov.ec);
-        set_attr(f.id, path, "source_path", prov.source_path);
-        set_attr(f.id, path, "source_sha256", prov.source_sha256);
-        set_attr(f.id, path, "created_utc", prov.created_utc);
-        set_attr(f.id, path, "app_version", prov.app_version);
-        if (H5Fflush(f.id, H5F_SCOPE_GLOBAL) < 0) fail(path, ": cannot flush file");
+        const Hdf5Session session;
+        const Hdf5Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+        if (!file.ok()) fail(path, ": cannot create file");
+        const hid_t id = file.get();
+        write_u8(id, path, "onnx", onnx_bytes);
+        write_u8(id, path, "payload", payload);
+        set_attr(id, path, "format", kFormat);
+        set_attr(id, path, "format_version", kVersion);
+        set_attr(id, path, "layers", table);
+        set_attr(id, path, "stripped", stripped);
+        set_attr(id, path, "onnx_sha256", sha256_hex(onnx_bytes));
+        set_attr(id, path, "payload_sha256", sha256_hex(payload));
+        set_attr(id, path, "settings", prov.settings);
+        set_attr(id, path, "seed", prov.seed);
+        set_attr(id, path, "ec", prov.ec);
+        set_attr(id, path, "source_path", prov.source_path);
+        set_attr(id, path, "source_sha256", prov.source_sha256);
+        set_attr(id, path, "created_utc", prov.created_utc);
+        set_attr(id, path, "app_version", prov.app_version);
+        if (H5Fflush(id, H5F_SCOPE_GLOBAL) < 0) fail(path, ": cannot flush file");
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path, ": cannot move the finished file into place");
 }
@@ -245,33 +270,15 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
 namespace {
 
 Network load_quantized(const std::string& path, ModelProvenance* prov) {
-    quiet_hdf5();
-    H5File f;
-    f.id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f.id < 0) fail(path, ": cannot open as HDF5 (corrupt or truncated file?)");
-    if (get_attr(f.id, path, "format") != kFormat) fail(path, ": not a QCNN quantized model file");
-    const std::string version = get_attr(f.id, path, "format_version");
-    if (version != kVersion) fail(path, ": quantized model format version ", version, " is not supported (expected ", kVersion, ")");
-    std::string onnx_bytes = read_u8(f.id, path, "onnx");
-    const std::string payload = read_u8(f.id, path, "payload");
-    if (sha256_hex(onnx_bytes) != get_attr(f.id, path, "onnx_sha256"))
-        fail(path, ": checksum mismatch in /onnx: the file is corrupt");
-    if (sha256_hex(payload) != get_attr(f.id, path, "payload_sha256"))
-        fail(path, ": checksum mismatch in /payload: the file is corrupt");
-    if (prov) {
-        prov->settings = get_attr(f.id, path, "settings", false);
-        prov->seed = get_attr(f.id, path, "seed", false);
-        prov->ec = get_attr(f.id, path, "ec", false);
-        prov->source_path = get_attr(f.id, path, "source_path", false);
-        prov->source_sha256 = get_attr(f.id, path, "source_sha256", false);
-        prov->created_utc = get_attr(f.id, path, "created_utc", false);
-        prov->app_version = get_attr(f.id, path, "app_version", false);
-    }
+    StoredModel stored = read_stored(path);
+    std::string& onnx_bytes = stored.onnx;
+    const std::string& payload = stored.payload;
+    if (prov) *prov = stored.prov;
     // The layer table first: every record is checked against the payload before the graph
     // is rebuilt, and bounds the zeros refilled below.
     std::vector<LayerRecord> records;
     {
-        std::stringstream table(get_attr(f.id, path, "layers"));
+        std::stringstream table(stored.layers);
         std::string line;
         while (std::getline(table, line)) {
             if (line.empty()) continue;
@@ -306,7 +313,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         refill_budget += checked_numel(r.weight_shape, kMaxOnnxTensorElements, path) + r.weight_shape[0];
     onnx::ModelProto model;
     if (!model.ParseFromString(onnx_bytes)) fail(path, ": /onnx is not a valid ONNX model");
-    std::stringstream stripped(get_attr(f.id, path, "stripped"));
+    std::stringstream stripped(stored.stripped);
     std::string name;
     std::map<std::string, bool> strip;
     while (std::getline(stripped, name))

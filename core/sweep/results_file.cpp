@@ -125,6 +125,44 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
     return 0;
 }
 
+std::vector<std::string> list_sweeps_in_process(const std::string& path) {
+    const Hdf5Session quiet;
+    if (!std::filesystem::exists(path)) fail(path, ": no such file");
+    if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, ": not an HDF5 file");
+    Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!file.ok())
+        fail(path, ": cannot open (locked by another process? HDF5_USE_FILE_LOCKING=FALSE lifts the lock check)");
+    std::vector<std::string> ids;
+    if (H5Lexists(file.get(), "sweeps", H5P_DEFAULT) <= 0) return ids;
+    Handle group(H5Gopen2(file.get(), "sweeps", H5P_DEFAULT), H5Gclose);
+    if (!group.ok()) fail(path, ": cannot open the group /sweeps");
+    if (H5Literate(group.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, collect_name, &ids) < 0) {
+        // Written by another tool without creation-order tracking: name order.
+        ids.clear();
+        if (H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &ids) < 0)
+            fail(path, ": cannot list the group /sweeps");
+    }
+    return ids;
+}
+
+// Results files travel between machines: before this process opens an existing one, libhdf5
+// reads all of it in a child process (hdf5_handle.h). Errors there are left to the real open,
+// which words them for its caller; only a crash or hang is reported from here.
+void probe_results_file(const std::string& path) {
+    if (!std::filesystem::exists(path)) return;
+    probe_hdf5_file(path, [&] {
+        try {
+            for (const std::string& id : list_sweeps_in_process(path)) {
+                const ResultsFile r = ResultsFile::read(path, id);
+                (void)r.attributes();
+                (void)r.runs();
+                (void)r.layers();
+            }
+        } catch (const Error&) {
+        }
+    });
+}
+
 }  // namespace
 
 struct ResultsFile::Impl {
@@ -254,7 +292,7 @@ struct ResultsFile::Impl {
         if (sweep_id.empty() || H5Lexists(impl->file.get(), "sweeps", H5P_DEFAULT) <= 0 ||
             H5Lexists(impl->file.get(), group.c_str(), H5P_DEFAULT) <= 0) {
             std::string ids;
-            for (const std::string& s : list_sweeps(path)) ids += (ids.empty() ? "" : ", ") + s;
+            for (const std::string& s : list_sweeps_in_process(path)) ids += (ids.empty() ? "" : ", ") + s;
             fail(path, ": no sweep '", sweep_id, "' (sweeps in the file: ", ids.empty() ? "none" : ids, ")");
         }
         impl->group = Handle(H5Gopen2(impl->file.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
@@ -271,8 +309,18 @@ struct ResultsFile::Impl {
 
 ResultsFile::ResultsFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ResultsFile::ResultsFile(ResultsFile&&) noexcept = default;
-ResultsFile& ResultsFile::operator=(ResultsFile&&) noexcept = default;
-ResultsFile::~ResultsFile() = default;
+ResultsFile& ResultsFile::operator=(ResultsFile&& o) noexcept {
+    if (this != &o) {
+        const Hdf5Session session;  // closing the old file's handles is HDF5 work too
+        impl_ = std::move(o.impl_);
+    }
+    return *this;
+}
+ResultsFile::~ResultsFile() {
+    if (!impl_) return;
+    const Hdf5Session session;
+    impl_.reset();
+}
 
 SweepAttributes environment_attributes() {
     SweepAttributes a;
@@ -292,7 +340,8 @@ SweepAttributes environment_attributes() {
 }
 
 ResultsFile ResultsFile::create(const std::string& path, const std::string& sweep_id, const SweepAttributes& attrs) {
-    const QuietHdf5 quiet;
+    probe_results_file(path);
+    const Hdf5Session quiet;
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->id = sweep_id;
@@ -348,7 +397,8 @@ ResultsFile ResultsFile::create(const std::string& path, const std::string& swee
 }
 
 ResultsFile ResultsFile::open(const std::string& path, const std::string& sweep_id) {
-    const QuietHdf5 quiet;
+    probe_results_file(path);
+    const Hdf5Session quiet;
     auto impl = Impl::open(path, sweep_id, true);
     // A process killed between writing a run's layer rows and its run row leaves layer rows of
     // a run that is not in `runs` at the end of `layers`: drop them, the run is redone.
@@ -365,12 +415,13 @@ ResultsFile ResultsFile::open(const std::string& path, const std::string& sweep_
 }
 
 ResultsFile ResultsFile::read(const std::string& path, const std::string& sweep_id) {
-    const QuietHdf5 quiet;
+    probe_results_file(path);
+    const Hdf5Session quiet;
     return ResultsFile(Impl::open(path, sweep_id, false));
 }
 
 void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers) {
-    const QuietHdf5 quiet;
+    const Hdf5Session quiet;
     Impl& m = *impl_;
     m.check_writable();
     RunRecord r{};
@@ -420,7 +471,7 @@ void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers)
 }
 
 void ResultsFile::set_status(const std::string& status, const std::string& end_utc) {
-    const QuietHdf5 quiet;
+    const Hdf5Session quiet;
     impl_->check_writable();
     impl_->set_string("status", status);
     impl_->set_string("end_utc", end_utc);
@@ -428,7 +479,7 @@ void ResultsFile::set_status(const std::string& status, const std::string& end_u
 }
 
 SweepAttributes ResultsFile::attributes() const {
-    const QuietHdf5 quiet;
+    const Hdf5Session quiet;
     const Impl& m = *impl_;
     SweepAttributes a;
     a.spec_json = m.get_string("spec");
@@ -453,7 +504,7 @@ SweepAttributes ResultsFile::attributes() const {
 }
 
 std::vector<RunRow> ResultsFile::runs() const {
-    const QuietHdf5 quiet;
+    const Hdf5Session quiet;
     std::vector<RunRow> out;
     for (const RunRecord& r : impl_->read_rows<RunRecord>(impl_->runs, impl_->run_mem, "runs")) {
         RunRow row;
@@ -480,7 +531,7 @@ std::vector<RunRow> ResultsFile::runs() const {
 }
 
 std::vector<LayerRow> ResultsFile::layers() const {
-    const QuietHdf5 quiet;
+    const Hdf5Session quiet;
     std::vector<LayerRow> out;
     for (const LayerRecord& x : impl_->read_rows<LayerRecord>(impl_->layers, impl_->layer_mem, "layers")) {
         LayerRow l;
@@ -506,23 +557,8 @@ std::vector<LayerRow> ResultsFile::layers() const {
 }
 
 std::vector<std::string> list_sweeps(const std::string& path) {
-    const QuietHdf5 quiet;
-    if (!std::filesystem::exists(path)) fail(path, ": no such file");
-    if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, ": not an HDF5 file");
-    Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!file.ok())
-        fail(path, ": cannot open (locked by another process? HDF5_USE_FILE_LOCKING=FALSE lifts the lock check)");
-    std::vector<std::string> ids;
-    if (H5Lexists(file.get(), "sweeps", H5P_DEFAULT) <= 0) return ids;
-    Handle group(H5Gopen2(file.get(), "sweeps", H5P_DEFAULT), H5Gclose);
-    if (!group.ok()) fail(path, ": cannot open the group /sweeps");
-    if (H5Literate(group.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, collect_name, &ids) < 0) {
-        // Written by another tool without creation-order tracking: name order.
-        ids.clear();
-        if (H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &ids) < 0)
-            fail(path, ": cannot list the group /sweeps");
-    }
-    return ids;
+    probe_results_file(path);
+    return list_sweeps_in_process(path);
 }
 
 std::string runs_csv(const std::vector<RunRow>& rows) {

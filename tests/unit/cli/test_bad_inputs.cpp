@@ -193,6 +193,9 @@ protected:
         write_h5(file("labels.h5"), {2, 1, 28, 28}, false, {1, 2, 3});
         write_h5(file("negative_label.h5"), {2, 1, 28, 28}, false, {1, -4});
         write_file(file("not.h5"), "plain text, not HDF5\n");
+        std::filesystem::copy_file(
+            std::string(QCNN_SOURCE_DIR) + "/fuzz/known-libhdf5-crashes/segv-H5F__accum_read-via-H5LTpath_valid.h5",
+            file("libhdf5_crash.h5"));
         {
             std::vector<float> px(2 * 28 * 28, 0.5f);
             px[784 + 10] = std::numeric_limits<float>::quiet_NaN();
@@ -298,6 +301,10 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
          "<dir>/not.h5: not an HDF5 file"},
         {"HDF5: NaN pixel", eval("hdf5:<dir>/nan.h5:images"),
          "<dir>/nan.h5:images: sample 1 holds nan at value 10 (C x H x W order); image data must be finite"},
+        {"HDF5: a file that crashes libhdf5 1.10.8", eval("hdf5:<dir>/libhdf5_crash.h5:images:labels"),
+         "<dir>/libhdf5_crash.h5: libhdf5 crashed with signal 11 (SIGSEGV: Segmentation fault) reading this file; it "
+         "is corrupt (Debian 12's libhdf5 1.10.8 cannot read some damaged files safely, so qcnn reads HDF5 files in a "
+         "separate process first: docs/hardening.md)"},
         // folder
         {"folder: undecodable image", eval("folder:<dir>/images"),
          "<dir>/images/cat/broken.png: not a readable image (unknown image type)"},
