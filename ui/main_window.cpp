@@ -233,29 +233,57 @@ QWidget* MainWindow::createRunOptions() {
     auto* box = new QWidget;
     auto* grid = new QGridLayout(box);
     grid->setContentsMargins(0, 4, 0, 0);
+    QString specForms;
+    for (const std::string& f : dataset_spec_forms()) specForms += QStringLiteral("\n  ") + QString::fromStdString(f);
     dataEdit_ = new QLineEdit;
-    dataEdit_->setToolTip(QString::fromStdString([] {
-        std::string s = "Evaluation dataset spec:";
-        for (const std::string& f : dataset_spec_forms()) s += "\n  " + f;
-        return s;
-    }()));
+    dataEdit_->setObjectName(QStringLiteral("dataEdit"));
+    dataEdit_->setToolTip(tr("Evaluation dataset spec:") + specForms);
     limitSpin_ = new QSpinBox;
     limitSpin_->setRange(0, 100000000);
     limitSpin_->setSpecialValueText(tr("all"));
     limitSpin_->setToolTip(tr("Evaluation images (the first N of the dataset; 0 = all)"));
+    // The bounds and defaults of `qcnn quantize` (core/cli/cmd_quantize.cpp) and the sweep spec.
+    constexpr int kMaxImages = 1 << 24;
+    calibDataEdit_ = new QLineEdit;
+    calibDataEdit_->setObjectName(QStringLiteral("calibDataEdit"));
+    calibDataEdit_->setPlaceholderText(tr("training split of Data"));
+    calibDataEdit_->setToolTip(tr("Calibration dataset spec (--calib-data; default, when empty: the training split of "
+                                  "the evaluation data, e.g. fashion-mnist:test -> fashion-mnist:train):") +
+                               specForms);
     calibSpin_ = new QSpinBox;
-    calibSpin_->setRange(0, 1000000);
+    calibSpin_->setObjectName(QStringLiteral("calibSpin"));
+    calibSpin_->setRange(0, kMaxImages);
     calibSpin_->setSpecialValueText(tr("auto"));
-    calibSpin_->setToolTip(tr("Calibration images from the training split (auto: 256 without error correction, "
-                              "%1 with it)").arg(QuantizeOptions{}.ec_fc_images));
+    calibSpin_->setToolTip(tr("Calibration images, a seeded subset of the calibration data (--calib; auto: 256 "
+                              "without error correction, %1 with it)").arg(QuantizeOptions{}.ec_fc_images));
     ecCombo_ = new QComboBox;
+    ecCombo_->setObjectName(QStringLiteral("ecCombo"));
     for (EcMode m : {EcMode::None, EcMode::Layer, EcMode::Network})
         ecCombo_->addItem(QString::fromStdString(to_string(m)), static_cast<int>(m));
     ecCombo_->setToolTip(tr("Error correction of the run: none, layer by layer, or network (bottom-up)"));
     seedSpin_ = new QSpinBox;
     seedSpin_->setRange(0, std::numeric_limits<int>::max());
     itersSpin_ = new QSpinBox;
-    itersSpin_->setRange(0, 1000);
+    itersSpin_->setRange(1, 10000);
+    itersSpin_->setToolTip(tr("k-means iterations per subspace (--kmeans-iters; default 25)"));
+    const QuantizeOptions q;
+    ecItersSpin_ = new QSpinBox;
+    ecItersSpin_->setObjectName(QStringLiteral("ecItersSpin"));
+    ecItersSpin_->setRange(1, 1000);
+    ecItersSpin_->setToolTip(tr("Error correction: outer iterations, each a sweep over the subspaces refitting "
+                                "codebooks and codes (--ec-iters; default %1)").arg(q.ec_iterations));
+    ecConvImagesSpin_ = new QSpinBox;
+    ecConvImagesSpin_->setObjectName(QStringLiteral("ecConvImagesSpin"));
+    ecConvImagesSpin_->setRange(1, kMaxImages);
+    ecConvImagesSpin_->setToolTip(tr("Error correction of conv layers uses the first N calibration images; FC layers "
+                                     "use all of them (--ec-conv-images; default %1)").arg(q.ec_conv_images));
+    ecPositionsSpin_ = new QSpinBox;
+    ecPositionsSpin_->setObjectName(QStringLiteral("ecPositionsSpin"));
+    ecPositionsSpin_->setRange(0, kMaxImages);
+    ecPositionsSpin_->setSpecialValueText(tr("all"));
+    ecPositionsSpin_->setToolTip(tr("Error correction of conv layers: output positions sampled per calibration image, "
+                                    "seeded by the run's seed (--ec-positions; default %1; 0 = every position)")
+                                     .arg(q.ec_positions));
     threadsSpin_ = new QSpinBox;
     threadsSpin_->setRange(0, 256);
     threadsSpin_->setSpecialValueText(tr("all"));
@@ -269,19 +297,24 @@ QWidget* MainWindow::createRunOptions() {
     };
     add(tr("Data:"), dataEdit_, 0);
     add(tr("Images:"), limitSpin_, 1);
+    add(tr("Calib. data:"), calibDataEdit_, 2);
     col = 2;
-    add(tr("Calibration:"), calibSpin_, 0);
+    add(tr("Calib. images:"), calibSpin_, 0);
     add(tr("EC:"), ecCombo_, 1);
+    add(tr("EC iters:"), ecItersSpin_, 2);
     col = 4;
     add(tr("Seed:"), seedSpin_, 0);
     add(tr("k-means iters:"), itersSpin_, 1);
+    add(tr("EC conv images:"), ecConvImagesSpin_, 2);
     col = 6;
     add(tr("Threads:"), threadsSpin_, 0);
     grid->addWidget(speedCheck_, 1, 6, 1, 2);
+    add(tr("EC positions:"), ecPositionsSpin_, 2);
     grid->setColumnStretch(1, 2);
     setRunOptions(RunOptions{});
     connect(dataEdit_, &QLineEdit::editingFinished, this, &MainWindow::dataOptionsChanged);
     connect(limitSpin_, &QSpinBox::editingFinished, this, &MainWindow::dataOptionsChanged);
+    connect(ecCombo_, &QComboBox::currentIndexChanged, this, &MainWindow::updateEcOptions);
     return box;
 }
 
@@ -568,10 +601,14 @@ MainWindow::RunOptions MainWindow::runOptions() const {
     RunOptions o;
     o.data = dataEdit_->text().trimmed();
     o.limit = limitSpin_->value();
+    o.calibData = calibDataEdit_->text().trimmed();
     o.calibImages = calibSpin_->value();
     o.ec = static_cast<EcMode>(ecCombo_->currentData().toInt());
     o.seed = static_cast<quint64>(seedSpin_->value());
     o.kmeansIters = itersSpin_->value();
+    o.ecIters = ecItersSpin_->value();
+    o.ecConvImages = ecConvImagesSpin_->value();
+    o.ecPositions = ecPositionsSpin_->value();
     o.threads = threadsSpin_->value();
     o.measureSpeed = speedCheck_->isChecked();
     return o;
@@ -581,13 +618,25 @@ void MainWindow::setRunOptions(const RunOptions& o) {
     const bool dataChanged = dataEdit_->text() != o.data || limitSpin_->value() != o.limit;
     dataEdit_->setText(o.data);
     limitSpin_->setValue(static_cast<int>(o.limit));
+    calibDataEdit_->setText(o.calibData);
     calibSpin_->setValue(static_cast<int>(o.calibImages));
     ecCombo_->setCurrentIndex(ecCombo_->findData(static_cast<int>(o.ec)));
     seedSpin_->setValue(static_cast<int>(o.seed));
     itersSpin_->setValue(o.kmeansIters);
+    ecItersSpin_->setValue(o.ecIters);
+    ecConvImagesSpin_->setValue(static_cast<int>(o.ecConvImages));
+    ecPositionsSpin_->setValue(static_cast<int>(o.ecPositions));
     threadsSpin_->setValue(o.threads);
     speedCheck_->setChecked(o.measureSpeed);
+    updateEcOptions();
     if (dataChanged) dataOptionsChanged();
+}
+
+void MainWindow::updateEcOptions() {
+    bool used = static_cast<EcMode>(ecCombo_->currentData().toInt()) != EcMode::None;
+    if (!sweepGrid_.grid.empty())
+        for (EcMode m : sweepGrid_.ec) used = used || m != EcMode::None;
+    for (QSpinBox* s : {ecItersSpin_, ecConvImagesSpin_, ecPositionsSpin_}) s->setEnabled(used);
 }
 
 QString MainWindow::floatKey() const {
@@ -672,6 +721,7 @@ SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std
     SweepSpec s;
     s.model = QFile::encodeName(modelPath_).toStdString();
     s.data = o.data.toStdString();
+    s.calib_data = o.calibData.toStdString();
     s.calib_images = o.calibImages;
     s.limit = o.limit;
     QStringList covered;
@@ -684,6 +734,9 @@ SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std
     s.seeds = seeds.empty() ? std::vector<uint64_t>{o.seed} : seeds;
     s.threads = o.threads;
     s.kmeans_iters = o.kmeansIters;
+    s.ec_iters = o.ecIters;
+    s.ec_conv_images = o.ecConvImages;
+    s.ec_positions = o.ecPositions;
     s.measure_speed = o.measureSpeed;
     return s;
 }
@@ -698,6 +751,7 @@ bool MainWindow::runSweep(const std::vector<SweepGroup>& grid, const std::vector
     sweepGrid_.grid = grid;
     sweepGrid_.ec = ec;
     sweepGrid_.seeds = seeds;
+    updateEcOptions();
     return startJob(currentSpec(grid, ec, seeds));
 }
 
@@ -911,17 +965,21 @@ void MainWindow::applySpec(const SweepSpec& spec) {
     RunOptions o;
     o.data = QString::fromStdString(spec.data);
     o.limit = spec.limit;
+    o.calibData = QString::fromStdString(spec.calib_data);
     o.calibImages = spec.calib_images;
     o.ec = spec.ec.empty() ? EcMode::None : spec.ec.front();
     o.seed = spec.seeds.empty() ? 0 : spec.seeds.front();
     o.kmeansIters = spec.kmeans_iters;
+    o.ecIters = spec.ec_iters;
+    o.ecConvImages = spec.ec_conv_images;
+    o.ecPositions = spec.ec_positions;
     o.threads = spec.threads;
     o.measureSpeed = spec.measure_speed;
-    setRunOptions(o);
     sweepGrid_ = SweepSpec{};
     sweepGrid_.grid = spec.grid;
     sweepGrid_.ec = spec.ec;
     sweepGrid_.seeds = spec.seeds;
+    setRunOptions(o);
     try {
         const std::vector<SweepPoint> points = expand(spec);
         layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base) : QString::fromStdString(points.front().layers));

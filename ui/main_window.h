@@ -64,16 +64,23 @@ public:
     // handler that records the message instead.
     using ErrorHandler = std::function<void(const QString& title, const QString& message)>;
 
-    // The run options of the Layers tab.
+    // The run options of the Layers tab: the sweep spec's keys of the same names
+    // (docs/sweeps.md) and `qcnn quantize`'s options, with the same defaults.
     struct RunOptions {
         QString data = QStringLiteral("fashion-mnist:test");
         qint64 limit = 1000;         // evaluation images (0: all)
+        QString calibData;           // calibration dataset spec; "": the training split of `data`
         qint64 calibImages = 0;      // 0: RunSpec's default
         EcMode ec = EcMode::None;
         quint64 seed = 0;
         int kmeansIters = 25;
+        int ecIters = QuantizeOptions{}.ec_iterations;           // error-correction sweeps
+        qint64 ecConvImages = QuantizeOptions{}.ec_conv_images;  // conv EC: first N calibration images
+        qint64 ecPositions = QuantizeOptions{}.ec_positions;     // conv EC: positions per image (0: all)
         int threads = 0;             // 0: all cores
         bool measureSpeed = true;
+
+        bool operator==(const RunOptions&) const = default;
     };
 
     explicit MainWindow(QWidget* parent = nullptr);
@@ -106,6 +113,8 @@ public:
     QString costText() const;
     QString statusText() const;  // model · dataset · float top-1 (the status bar's labels)
     QString progressText() const;  // "run 2/8: kmeans conv2" while a job runs
+    // The run-option widgets (object names "dataEdit", "calibDataEdit", "calibSpin", "ecCombo",
+    // "ecItersSpin", "ecConvImagesSpin", "ecPositionsSpin", ...) are found with findChild.
 
     // Presets of the layer table.
     // The dataset spec for a file or folder picked in a dialog: a directory -> folder:DIR,
@@ -199,6 +208,8 @@ private:
     QString floatKey() const;
     void evaluateFloat();
     void dataOptionsChanged();
+    // The error-correction options are enabled while a run or the sweep grid uses EC.
+    void updateEcOptions();
 
     LayerTableModel* layerModel_;
     LayerCostPlot* costPlot_;
@@ -224,10 +235,14 @@ private:
     // Run options.
     QLineEdit* dataEdit_;
     QSpinBox* limitSpin_;
+    QLineEdit* calibDataEdit_;
     QSpinBox* calibSpin_;
     QComboBox* ecCombo_;
     QSpinBox* seedSpin_;
     QSpinBox* itersSpin_;
+    QSpinBox* ecItersSpin_;
+    QSpinBox* ecConvImagesSpin_;
+    QSpinBox* ecPositionsSpin_;
     QSpinBox* threadsSpin_;
     QCheckBox* speedCheck_;
     // Actions.

@@ -22,12 +22,56 @@ namespace qcnn::ui {
 
 namespace {
 
-enum GridColumn { ColLayers, ColDsub, ColK, ColDense, GridColumns };
+enum GridColumn { ColLayers, ColDsub, ColK, ColDense, ColValues, GridColumns };
 
 QString joinNumbers(const std::vector<int64_t>& v) {
     QStringList s;
     for (int64_t x : v) s << QString::number(x);
     return s.join(QStringLiteral(", "));
+}
+
+// A group's values in the sweep spec's product form: "dense" first when asked, then every
+// C_s' (outer) x every K.
+std::vector<std::string> productValues(const std::vector<int64_t>& dsubs, const std::vector<int64_t>& ks, bool dense) {
+    std::vector<std::string> out;
+    if (dense) out.push_back("dense");
+    for (int64_t d : dsubs)
+        for (int64_t k : ks) out.push_back(std::to_string(d) + "/" + std::to_string(k));
+    return out;
+}
+
+// The C_s' and K lists (and dense) whose product form is exactly `values`; false when there
+// are none (a ":noec" value, another order, a value that does not parse).
+bool asProduct(const std::vector<std::string>& values, std::vector<int64_t>& dsubs, std::vector<int64_t>& ks, bool& dense) {
+    dsubs.clear();
+    ks.clear();
+    dense = false;
+    for (const std::string& v : values) {
+        QuantSetting s;
+        try {
+            s = parse_layer_settings("x=" + v).layers.at(0).second;
+        } catch (const std::exception&) {
+            return false;
+        }
+        if (s.dense) {
+            dense = true;
+            continue;
+        }
+        if (std::find(dsubs.begin(), dsubs.end(), s.pq.dsub) == dsubs.end()) dsubs.push_back(s.pq.dsub);
+        if (std::find(ks.begin(), ks.end(), s.pq.K) == ks.end()) ks.push_back(s.pq.K);
+    }
+    return !values.empty() && productValues(dsubs, ks, dense) == values;
+}
+
+// The canonical text of one value of a values list ("4 / 16" -> "4/16"); as typed when it
+// does not parse (problem() reports it).
+std::string canonicalValue(const QString& value) {
+    const std::string v = value.trimmed().toStdString();
+    try {
+        return parse_layer_settings("x=" + v).layers.at(0).second.to_string();
+    } catch (const std::exception&) {
+        return v;
+    }
 }
 
 }  // namespace
@@ -44,11 +88,14 @@ SweepDialog::SweepDialog(const LayerTableModel* layers, Estimator estimator, QWi
       summary_(new QLabel),
       buttons_(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel)) {
     setWindowTitle(tr("Sweep"));
-    table_->setHorizontalHeaderLabels({tr("Layers"), tr("C_s' values"), tr("K values"), tr("+ dense")});
+    table_->setHorizontalHeaderLabels({tr("Layers"), tr("C_s' values"), tr("K values"), tr("+ dense"), tr("or values")});
     table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     table_->verticalHeader()->setVisible(false);
     table_->setToolTip(tr("Each row is one layer group; a run takes one value of every group. Layers not in a "
                           "group keep the layer table's setting."));
+    table_->horizontalHeaderItem(ColValues)
+        ->setToolTip(tr("Instead of C_s' values x K values: the group's values in run order, comma-separated, e.g. "
+                        "\"8/128, 4/16:noec, dense\" (:noec keeps the layers out of error correction)"));
 
     auto* add = new QPushButton(tr("Add group"));
     auto* remove = new QPushButton(tr("Remove group"));
@@ -88,13 +135,19 @@ SweepDialog::SweepDialog(const LayerTableModel* layers, Estimator estimator, QWi
     layout->addLayout(form);
     layout->addWidget(summary_);
     layout->addWidget(buttons_);
-    resize(620, 420);
+    resize(760, 420);
 
     addGroup(QStringLiteral("conv"), QStringLiteral("4, 8"), QStringLiteral("16, 64, 128"), false);
     addGroup(QStringLiteral("fc"), QStringLiteral("4"), QStringLiteral("16, 32"), false);
 }
 
 void SweepDialog::addGroup(const QString& layers, const QString& dsubs, const QString& ks, bool dense) {
+    addRow(layers, dsubs, ks, dense, {});
+}
+
+void SweepDialog::addValuesGroup(const QString& layers, const QString& values) { addRow(layers, {}, {}, false, values); }
+
+void SweepDialog::addRow(const QString& layers, const QString& dsubs, const QString& ks, bool dense, const QString& values) {
     const int row = table_->rowCount();
     table_->insertRow(row);
     auto* combo = new QComboBox;
@@ -114,7 +167,15 @@ void SweepDialog::addGroup(const QString& layers, const QString& dsubs, const QS
     box->setChecked(dense);
     connect(box, &QCheckBox::toggled, this, &SweepDialog::refresh);
     table_->setCellWidget(row, ColDense, box);
+    auto* list = new QLineEdit(values);
+    list->setPlaceholderText(tr("e.g. 8/128, 4/16:noec, dense"));
+    connect(list, &QLineEdit::textChanged, this, &SweepDialog::refresh);
+    table_->setCellWidget(row, ColValues, list);
     refresh();
+}
+
+QString SweepDialog::valuesText(int row) const {
+    return qobject_cast<QLineEdit*>(table_->cellWidget(row, ColValues))->text().trimmed();
 }
 
 void SweepDialog::removeGroups() {
@@ -128,21 +189,13 @@ void SweepDialog::setGrid(const std::vector<SweepGroup>& grid, const std::vector
     for (const SweepGroup& g : grid) {
         std::vector<int64_t> dsubs, ks;
         bool dense = false;
-        for (const std::string& v : g.settings) {
-            QuantSetting s;
-            try {
-                s = parse_layer_settings("x=" + v).layers.at(0).second;
-            } catch (const std::exception&) {
-                continue;
-            }
-            if (s.dense) {
-                dense = true;
-                continue;
-            }
-            if (std::find(dsubs.begin(), dsubs.end(), s.pq.dsub) == dsubs.end()) dsubs.push_back(s.pq.dsub);
-            if (std::find(ks.begin(), ks.end(), s.pq.K) == ks.end()) ks.push_back(s.pq.K);
+        if (asProduct(g.settings, dsubs, ks, dense)) {
+            addGroup(QString::fromStdString(g.layers), joinNumbers(dsubs), joinNumbers(ks), dense);
+        } else {
+            QStringList values;
+            for (const std::string& v : g.settings) values << QString::fromStdString(v);
+            addValuesGroup(QString::fromStdString(g.layers), values.join(QStringLiteral(", ")));
         }
-        addGroup(QString::fromStdString(g.layers), joinNumbers(dsubs), joinNumbers(ks), dense);
     }
     ecNone_->setChecked(std::find(ec.begin(), ec.end(), EcMode::None) != ec.end());
     ecLayer_->setChecked(std::find(ec.begin(), ec.end(), EcMode::Layer) != ec.end());
@@ -172,12 +225,16 @@ std::vector<SweepGroup> SweepDialog::grid() const {
     for (int row = 0; row < table_->rowCount(); ++row) {
         SweepGroup g;
         g.layers = qobject_cast<QComboBox*>(table_->cellWidget(row, ColLayers))->currentText().trimmed().toStdString();
-        std::vector<int64_t> dsubs, ks;
-        parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, ColDsub))->text(), dsubs, nullptr);
-        parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, ColK))->text(), ks, nullptr);
-        for (int64_t d : dsubs)
-            for (int64_t k : ks) g.settings.push_back(std::to_string(d) + "/" + std::to_string(k));
-        if (qobject_cast<QCheckBox*>(table_->cellWidget(row, ColDense))->isChecked()) g.settings.push_back("dense");
+        const QString values = valuesText(row);
+        if (!values.isEmpty()) {
+            for (const QString& v : values.split(QLatin1Char(','), Qt::SkipEmptyParts))
+                if (!v.trimmed().isEmpty()) g.settings.push_back(canonicalValue(v));
+        } else {
+            std::vector<int64_t> dsubs, ks;
+            parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, ColDsub))->text(), dsubs, nullptr);
+            parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, ColK))->text(), ks, nullptr);
+            g.settings = productValues(dsubs, ks, qobject_cast<QCheckBox*>(table_->cellWidget(row, ColDense))->isChecked());
+        }
         out.push_back(std::move(g));
     }
     return out;
@@ -219,6 +276,7 @@ QString SweepDialog::problem() const {
         const QString group = qobject_cast<QComboBox*>(table_->cellWidget(row, ColLayers))->currentText().trimmed();
         const std::vector<int> covered = layers_->layersOfGroup(group);
         if (covered.empty()) return tr("Group %1: '%2' names no weight layer (conv, fc or a layer alias).").arg(row + 1).arg(group);
+        if (!valuesText(row).isEmpty()) continue;  // a values list: checked value by value below
         for (int col : {ColDsub, ColK})
             if (!parseList(qobject_cast<QLineEdit*>(table_->cellWidget(row, col))->text(), v, &error))
                 return tr("Group %1 (%2): %3.").arg(row + 1).arg(group, error);
@@ -228,6 +286,12 @@ QString SweepDialog::problem() const {
         if (g[i].settings.empty()) return tr("Group %1 (%2) has no value.").arg(i + 1).arg(QString::fromStdString(g[i].layers));
         const QString group = QString::fromStdString(g[i].layers);
         const bool perType = group == QLatin1String("conv") || group == QLatin1String("fc");
+        for (size_t j = 0; j < g[i].settings.size(); ++j)
+            if (std::find(g[i].settings.begin(), g[i].settings.begin() + static_cast<std::ptrdiff_t>(j), g[i].settings[j]) !=
+                g[i].settings.begin() + static_cast<std::ptrdiff_t>(j))
+                return tr("Group %1 (%2): the value %3 is listed twice.")
+                    .arg(i + 1)
+                    .arg(group, QString::fromStdString(g[i].settings[j]));
         for (const std::string& value : g[i].settings) {
             try {
                 const LayerSettings s = parse_layer_settings(g[i].layers + "=" + value);
@@ -255,6 +319,10 @@ QString SweepDialog::problem() const {
 QString SweepDialog::summaryText() const { return summary_->text(); }
 
 void SweepDialog::refresh() {
+    for (int row = 0; row < table_->rowCount(); ++row) {
+        const bool product = valuesText(row).isEmpty();
+        for (int col : {ColDsub, ColK, ColDense}) table_->cellWidget(row, col)->setEnabled(product);
+    }
     const QString p = problem();
     const bool ok = p.isEmpty();
     buttons_->button(QDialogButtonBox::Ok)->setEnabled(ok && runCount() > 0);

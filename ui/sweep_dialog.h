@@ -1,7 +1,8 @@
 // The sweep dialog: builds a sweep grid (core/sweep/sweep.h SweepGroup) per layer group
-// ("conv", "fc" or one layer): C_s' values x K values (+ dense), times the error-correction
-// modes and seeds; shows the number of runs and an estimated time before it starts, and
-// refuses a C_s' that does not fit a layer the group names (the resolver's message).
+// ("conv", "fc" or one layer): C_s' values x K values (+ dense), or an explicit list of values
+// ("8/128, 4/16:noec, dense"), times the error-correction modes and seeds; shows the number of
+// runs and an estimated time before it starts, and refuses a C_s' that does not fit a layer the
+// group names (the resolver's message).
 #pragma once
 
 #include <QDialog>
@@ -29,11 +30,15 @@ public:
 
     SweepDialog(const LayerTableModel* layers, Estimator estimator, QWidget* parent = nullptr);
 
-    // Fills the dialog (values that are not "C_s'/K" or "dense" are dropped; the grid shown
-    // is every group's C_s' values x K values).
+    // Fills the dialog; grid() returns `grid` unchanged. A group whose values are exactly
+    // ["dense"?] + C_s' values x K values (C_s' outer, the sweep spec's product form) shows as
+    // a product, any other group (another order, ":noec" values) as its list of values.
     void setGrid(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec, const std::vector<uint64_t>& seeds);
-    // One row per group: layers, C_s' list, K list, dense.
+    // One row per group: layers, C_s' list, K list, dense (the values: "dense" first when
+    // checked, then every C_s' x every K) ...
     void addGroup(const QString& layers, const QString& dsubs, const QString& ks, bool dense);
+    // ... or layers and a comma-separated list of values in settings.h syntax, in run order.
+    void addValuesGroup(const QString& layers, const QString& values);
     void removeGroups();
 
     std::vector<SweepGroup> grid() const;
@@ -46,6 +51,8 @@ public:
     QString summaryText() const;
 
 private:
+    void addRow(const QString& layers, const QString& dsubs, const QString& ks, bool dense, const QString& values);
+    QString valuesText(int row) const;  // the row's values list, trimmed ("" for a product row)
     void refresh();
     // Parses "4, 8 16" into numbers; false with a message on anything else.
     static bool parseList(const QString& text, std::vector<int64_t>& out, QString* error);

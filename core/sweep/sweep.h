@@ -22,7 +22,9 @@
 //     "ec": ["none", "network"],             error-correction modes (each run takes one)
 //     "seeds": [0],                          each run takes one
 //     "threads": 0,                          0 = all cores
-//     "kmeans_iters": 25, "ec_iters": 6,
+//     "kmeans_iters": 25, "ec_iters": 6,     error correction: sweeps over the subspaces,
+//     "ec_conv_images": 1000,                conv layers use the first N calibration images
+//     "ec_positions": 64,                    and P seeded output positions per image (0 = all)
 //     "kernel": "fast",                      quantized evaluation kernel: fast | reference
 //     "measure_speed": false                 time dense vs quantized forward passes per run
 //   }
@@ -63,6 +65,8 @@ struct SweepSpec {
     int threads = 0;
     int kmeans_iters = 25;
     int ec_iters = QuantizeOptions{}.ec_iterations;
+    int64_t ec_conv_images = QuantizeOptions{}.ec_conv_images;  // of the calibration images
+    int64_t ec_positions = QuantizeOptions{}.ec_positions;      // conv output positions per image (0: all)
     LutKernel kernel = LutKernel::Fast;
     bool measure_speed = false;
 

@@ -108,7 +108,8 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
     const Checker c{what};
     if (!v.is_object()) fail(what, ": a sweep spec is a JSON object, got ", v.type_name());
     c.keys(v, "", {"qcnn_sweep", "model", "data", "calib_data", "calib_images", "mean", "std", "limit", "batch",
-                   "base", "grid", "ec", "seeds", "threads", "kmeans_iters", "ec_iters", "kernel", "measure_speed"});
+                   "base", "grid", "ec", "seeds", "threads", "kmeans_iters", "ec_iters", "ec_conv_images",
+                   "ec_positions", "kernel", "measure_speed"});
     const json::Value* version = v.find("qcnn_sweep");
     if (!version) fail(what, ": qcnn_sweep: missing (the spec's schema version, ", kSweepSpecVersion, ")");
     if (c.integer(*version, "qcnn_sweep", 0, INT32_MAX) != kSweepSpecVersion)
@@ -236,6 +237,8 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
     if (const auto* x = v.find("threads")) s.threads = static_cast<int>(c.integer(*x, "threads", 0, 4096));
     if (const auto* x = v.find("kmeans_iters")) s.kmeans_iters = static_cast<int>(c.integer(*x, "kmeans_iters", 1, 10000));
     if (const auto* x = v.find("ec_iters")) s.ec_iters = static_cast<int>(c.integer(*x, "ec_iters", 1, 1000));
+    if (const auto* x = v.find("ec_conv_images")) s.ec_conv_images = c.integer(*x, "ec_conv_images", 1, int64_t(1) << 24);
+    if (const auto* x = v.find("ec_positions")) s.ec_positions = c.integer(*x, "ec_positions", 0, int64_t(1) << 24);
     if (const auto* x = v.find("kernel")) {
         const std::string k = c.string(*x, "kernel");
         if (k == "fast")
@@ -276,6 +279,10 @@ std::string to_json(const SweepSpec& s) {
     w.key("ec").array(ec);
     w.key("seeds").array(s.seeds);
     w.field("threads", s.threads).field("kmeans_iters", s.kmeans_iters).field("ec_iters", s.ec_iters);
+    // Written only when they differ from the defaults: a spec that leaves them alone keeps the
+    // canonical form it had before these keys existed, so `--resume` still finds its sweep.
+    if (s.ec_conv_images != SweepSpec{}.ec_conv_images) w.field("ec_conv_images", s.ec_conv_images);
+    if (s.ec_positions != SweepSpec{}.ec_positions) w.field("ec_positions", s.ec_positions);
     w.field("kernel", kernel_name(s.kernel)).field("measure_speed", s.measure_speed);
     w.end_object();
     os << '\n';
@@ -331,6 +338,8 @@ RunSpec run_spec(const SweepSpec& s, const SweepPoint& p) {
     r.seed = p.seed;
     r.kmeans_iters = s.kmeans_iters;
     r.ec_iters = s.ec_iters;
+    r.ec_conv_images = s.ec_conv_images;
+    r.ec_positions = s.ec_positions;
     r.limit = s.limit;
     r.batch = s.batch;
     r.threads = s.threads;

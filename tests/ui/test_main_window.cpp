@@ -125,7 +125,9 @@ TEST(MainWindow, DemoActionOpensTheBundledNetwork) {
     // background and lands in the status bar (the bundled VGG-style network: about 94%).
     EXPECT_EQ(w.runOptions().data, "fashion-mnist:test");
     QSignalSpy evaluated(&w, &MainWindow::floatEvaluated);
-    if (w.isEvaluatingFloat()) ASSERT_TRUE(evaluated.wait(kTimeoutMs));
+    if (w.isEvaluatingFloat()) {
+        ASSERT_TRUE(evaluated.wait(kTimeoutMs));
+    }
     EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();
     const double top1 = w.floatTop1();
     EXPECT_GT(top1, 0.90);

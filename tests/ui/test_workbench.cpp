@@ -1,7 +1,8 @@
 // The workbench's acceptance tests (offscreen): editing the layer table against the cost
 // model, presets, the settings file, a run (a point in the plot, a row in the table) while
 // the GUI thread keeps a heartbeat, cancel mid-run, plot and results export read back, the
-// sweep dialog's grid, the teaching views' k-means frames.
+// sweep dialog's grid (products and value lists), the calibration and error-correction options
+// down to the run, the teaching views' k-means frames.
 #include <gtest/gtest.h>
 
 #include <QAbstractItemView>
@@ -10,9 +11,12 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
+#include <QLineEdit>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -387,7 +391,8 @@ TEST(Workbench, SweepDialogCountsRunsAndRefusesSettingsThatDoNotFit) {
     EXPECT_TRUE(d.summaryText().contains("20 run"));
     const std::vector<SweepGroup> g = d.grid();
     ASSERT_EQ(g.size(), 2u);
-    EXPECT_EQ(g[0].settings, (std::vector<std::string>{"2/16", "2/64", "4/16", "4/64", "dense"}));
+    // The sweep spec's product form: "dense" first, then C_s' outer x K inner.
+    EXPECT_EQ(g[0].settings, (std::vector<std::string>{"dense", "2/16", "2/64", "4/16", "4/64"}));
     d.addGroup("conv2", "8", "16", false);
     EXPECT_TRUE(d.problem().contains("appears twice")) << d.problem().toStdString();
     d.removeGroups();
@@ -396,6 +401,150 @@ TEST(Workbench, SweepDialogCountsRunsAndRefusesSettingsThatDoNotFit) {
     d.removeGroups();
     d.addGroup("conv9", "2", "16", false);
     EXPECT_TRUE(d.problem().contains("conv9"));
+}
+
+// Grids the dialog's C_s' x K rows cannot show (":noec" values, another order) come back from
+// setGrid() unchanged as lists of values; product grids stay products.
+TEST(Workbench, SweepDialogKeepsValueListsAndNoecValues) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    SweepDialog d(f.w.layerModel(), [](EcMode) { return 1.0; });
+    const std::vector<SweepGroup> grid = {
+        {"conv2", {"4/16:noec", "2/16", "dense"}},           // :noec
+        {"fc1", {"4/32", "2/16"}},                          // not a product of {4, 2} x {32, 16}
+        {"fc2", {"dense", "2/16", "2/64", "4/16", "4/64"}},  // a product, dense first
+    };
+    d.setGrid(grid, {EcMode::None, EcMode::Network}, {0, 3});
+    EXPECT_TRUE(d.problem().isEmpty()) << d.problem().toStdString();
+    EXPECT_EQ(d.grid(), grid);
+    EXPECT_EQ(d.ecModes(), (std::vector<EcMode>{EcMode::None, EcMode::Network}));
+    EXPECT_EQ(d.seeds(), (std::vector<uint64_t>{0, 3}));
+    EXPECT_EQ(d.runCount(), 3 * 2 * 5 * 2 * 2);
+    // Which rows show as products: the product row's C_s' / K cells are enabled, the others not.
+    auto* table = d.findChild<QTableWidget*>();
+    ASSERT_NE(table, nullptr);
+    ASSERT_EQ(table->rowCount(), 3);
+    EXPECT_FALSE(table->cellWidget(0, 1)->isEnabled());
+    EXPECT_FALSE(table->cellWidget(1, 1)->isEnabled());
+    EXPECT_TRUE(table->cellWidget(2, 1)->isEnabled());
+    EXPECT_EQ(qobject_cast<QLineEdit*>(table->cellWidget(2, 1))->text(), "2, 4");
+    EXPECT_EQ(qobject_cast<QLineEdit*>(table->cellWidget(2, 2))->text(), "16, 64");
+
+    // Typed lists: canonical values, duplicates and bad values refused with the group named.
+    d.removeGroups();
+    d.addValuesGroup("conv2", " 4/16:noec ,  8 / 64 , dense");
+    ASSERT_TRUE(d.problem().isEmpty()) << d.problem().toStdString();
+    EXPECT_EQ(d.grid().at(0).settings, (std::vector<std::string>{"4/16:noec", "8/64", "dense"}));
+    d.removeGroups();
+    d.addValuesGroup("conv2", "4/16, 4/16");
+    EXPECT_TRUE(d.problem().contains("Group 1 (conv2): the value 4/16 is listed twice")) << d.problem().toStdString();
+    d.removeGroups();
+    d.addValuesGroup("conv2", "4/16, 3/16");
+    EXPECT_TRUE(d.problem().contains("valid C_s' values: 1, 2, 4, 8")) << d.problem().toStdString();
+    d.removeGroups();
+    d.addValuesGroup("fc", "4/16, 4/x");
+    EXPECT_TRUE(d.problem().contains("fc=4/x")) << d.problem().toStdString();
+}
+
+template <class W>
+W* child(const MainWindow& w, const char* name) {
+    W* c = w.findChild<W*>(QString::fromLatin1(name));
+    EXPECT_NE(c, nullptr) << name;
+    return c;
+}
+
+// The calibration and error-correction options: widgets -> sweep spec -> the RunSpec of the
+// run, the run itself (its response errors are the engine's with exactly these options), and
+// the settings file.
+TEST(Workbench, CalibrationAndEcOptionsReachTheRunSpec) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    auto* calibData = child<QLineEdit>(f.w, "calibDataEdit");
+    auto* calibImages = child<QSpinBox>(f.w, "calibSpin");
+    auto* ec = child<QComboBox>(f.w, "ecCombo");
+    auto* ecIters = child<QSpinBox>(f.w, "ecItersSpin");
+    auto* ecConv = child<QSpinBox>(f.w, "ecConvImagesSpin");
+    auto* ecPositions = child<QSpinBox>(f.w, "ecPositionsSpin");
+    ASSERT_TRUE(calibData && calibImages && ec && ecIters && ecConv && ecPositions);
+
+    // Defaults of `qcnn quantize`; the EC options are disabled while EC is off.
+    const QuantizeOptions q;
+    EXPECT_EQ(calibData->text(), "");
+    EXPECT_EQ(ecIters->value(), q.ec_iterations);
+    EXPECT_EQ(ecConv->value(), q.ec_conv_images);
+    EXPECT_EQ(ecPositions->value(), q.ec_positions);
+    EXPECT_EQ(ecPositions->minimum(), 0);  // 0 = every position
+    EXPECT_EQ(ecConv->minimum(), 1);
+    EXPECT_EQ(ecIters->minimum(), 1);
+    for (QSpinBox* s : {ecIters, ecConv, ecPositions}) EXPECT_FALSE(s->isEnabled());
+    EXPECT_TRUE(ecIters->toolTip().contains(QString::number(q.ec_iterations)));
+    EXPECT_TRUE(ecPositions->toolTip().contains("seeded"));
+    ec->setCurrentIndex(ec->findText("network"));
+    for (QSpinBox* s : {ecIters, ecConv, ecPositions}) EXPECT_TRUE(s->isEnabled());
+
+    calibData->setText(" fashion-mnist:test ");  // calibrate on the evaluation set, named explicitly
+    calibImages->setValue(48);
+    ecIters->setValue(2);
+    ecConv->setValue(8);
+    ecPositions->setValue(3);
+    f.w.layerModel()->setSettingsText("conv2=4/16,fc1=4/16");
+    const SweepSpec spec = f.w.currentSpec();
+    const RunSpec r = run_spec(spec, expand(spec).at(0));
+    EXPECT_EQ(r.calib_data, "fashion-mnist:test");
+    EXPECT_EQ(r.calib_images, 48);
+    EXPECT_EQ(r.ec, EcMode::Network);
+    EXPECT_EQ(r.ec_iters, 2);
+    EXPECT_EQ(r.ec_conv_images, 8);
+    EXPECT_EQ(r.ec_positions, 3);
+    EXPECT_EQ(r.threads, 1);
+
+    QSignalSpy finished(&f.w, &MainWindow::runFinished);
+    ASSERT_TRUE(f.w.run());
+    ASSERT_TRUE(finished.wait(kTimeoutMs));
+    ASSERT_EQ(finished[0][0].toString(), "completed") << f.errors.messages.join("; ").toStdString();
+    ASSERT_EQ(f.w.resultsModel()->rowCount(), 1);
+    const std::vector<LayerRow>& layers = f.w.resultsModel()->record(0).layers;
+    const RunResult engine = run_quantization(r);
+    ASSERT_EQ(layers.size(), engine.response.size());
+    for (size_t i = 0; i < layers.size(); ++i)
+        EXPECT_DOUBLE_EQ(layers[i].response_error, engine.response[i].layer_error) << layers[i].alias;
+    // The options matter: with the engine's defaults conv2's response error is another.
+    RunSpec defaults = r;
+    defaults.calib_data.clear();
+    defaults.ec_iters = q.ec_iterations;
+    defaults.ec_conv_images = q.ec_conv_images;
+    defaults.ec_positions = q.ec_positions;
+    const RunResult other = run_quantization(defaults);
+    ASSERT_EQ(layers.at(1).alias, "conv2");
+    EXPECT_GT(layers.at(1).response_error, 0.0);
+    EXPECT_NE(layers.at(1).response_error, other.response.at(1).layer_error);
+
+    // The settings file carries them, and loading it restores every run option.
+    QTemporaryDir dir;
+    const QString path = dir.filePath("ec.json");
+    const MainWindow::RunOptions saved = f.w.runOptions();
+    ASSERT_TRUE(f.w.saveSettings(path));
+    const SweepSpec file = load_sweep_spec(path.toStdString());
+    EXPECT_EQ(file.calib_data, "fashion-mnist:test");
+    EXPECT_EQ(file.calib_images, 48);
+    EXPECT_EQ(file.ec_iters, 2);
+    EXPECT_EQ(file.ec_conv_images, 8);
+    EXPECT_EQ(file.ec_positions, 3);
+    f.w.setRunOptions(fastOptions());
+    EXPECT_FALSE(ecIters->isEnabled());
+    ASSERT_TRUE(f.w.loadSettings(path));
+    EXPECT_TRUE(f.w.runOptions() == saved);
+    EXPECT_EQ(ecPositions->value(), 3);
+
+    // A spec whose sweep uses EC enables the options even when its first run does not.
+    SweepSpec sweep = f.w.currentSpec({{"fc", {"4/32", "4/16"}}}, {EcMode::None, EcMode::Layer}, {0});
+    save_sweep_spec(path.toStdString(), sweep);
+    ASSERT_TRUE(f.w.loadSettings(path));
+    EXPECT_EQ(ec->currentText(), "none");
+    for (QSpinBox* s : {ecIters, ecConv, ecPositions}) EXPECT_TRUE(s->isEnabled());
+    EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
 }
 
 TEST(Workbench, ParetoFrontKeepsRunsNoOtherRunBeats) {

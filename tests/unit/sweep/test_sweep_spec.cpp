@@ -41,8 +41,15 @@ TEST(SweepSpec, MinimalSpecTakesTheDocumentedDefaults) {
     EXPECT_EQ(s.threads, 0);
     EXPECT_EQ(s.kmeans_iters, 25);
     EXPECT_EQ(s.ec_iters, QuantizeOptions{}.ec_iterations);
+    EXPECT_EQ(s.ec_conv_images, QuantizeOptions{}.ec_conv_images);
+    EXPECT_EQ(s.ec_positions, QuantizeOptions{}.ec_positions);
     EXPECT_EQ(s.kernel, LutKernel::Fast);
     EXPECT_FALSE(s.measure_speed);
+    // Left at their defaults, the EC sampling keys stay out of the canonical form, which is
+    // then what it was before they existed (a results file's sweep is found by it on --resume).
+    const std::string text = to_json(s);
+    EXPECT_EQ(text.find("ec_conv_images"), std::string::npos) << text;
+    EXPECT_EQ(text.find("ec_positions"), std::string::npos) << text;
 }
 
 TEST(SweepSpec, EveryKeyRoundTripsThroughCanonicalJson) {
@@ -56,7 +63,8 @@ TEST(SweepSpec, EveryKeyRoundTripsThroughCanonicalJson) {
             {"layers": "fc", "subspace_dims": [2, 4], "codewords": [16, 32], "dense": true}
         ],
         "ec": ["none", "network", "layer"], "seeds": [0, 7, 9007199254740992],
-        "threads": 3, "kmeans_iters": 10, "ec_iters": 2, "kernel": "reference", "measure_speed": true
+        "threads": 3, "kmeans_iters": 10, "ec_iters": 2, "ec_conv_images": 300,
+        "ec_positions": 0, "kernel": "reference", "measure_speed": true
     })");
     EXPECT_EQ(s.base, "conv1=dense");
     ASSERT_EQ(s.grid.size(), 2u);
@@ -67,12 +75,17 @@ TEST(SweepSpec, EveryKeyRoundTripsThroughCanonicalJson) {
     EXPECT_EQ(s.seeds, (std::vector<uint64_t>{0, 7, uint64_t(1) << 53}));
     EXPECT_EQ(s.mean, std::vector<float>{0.25f});
     EXPECT_EQ(s.std, std::vector<float>{0.3f});
+    EXPECT_EQ(s.ec_iters, 2);
+    EXPECT_EQ(s.ec_conv_images, 300);
+    EXPECT_EQ(s.ec_positions, 0);  // 0 = every position, not "unset"
     EXPECT_EQ(s.kernel, LutKernel::Reference);
     EXPECT_TRUE(s.measure_speed);
 
     const std::string text = to_json(s);
     EXPECT_EQ(parse(text), s);
     EXPECT_EQ(to_json(parse(text)), text);  // canonical: stable
+    EXPECT_NE(text.find("\"ec_conv_images\": 300"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"ec_positions\": 0"), std::string::npos) << text;
 
     test::ScratchDir dir;
     save_sweep_spec(dir.file("saved.json"), s);
@@ -110,6 +123,7 @@ TEST(SweepSpec, EveryValidationErrorNamesTheKeyPath) {
         {spec_with(R"("limit": 1, "limit": 2)"), "sweep.json: limit: given twice"},
         {spec_with(R"("calib_data": 1)"), "sweep.json: calib_data: expected a string, got number"},
         {spec_with(R"("calib_images": -1)"), "sweep.json: calib_images: -1 is out of range (0..16777216)"},
+        {spec_with(R"("calib_images": "256")"), "sweep.json: calib_images: expected an integer, got string"},
         {spec_with(R"("mean": 0.5)"), "sweep.json: mean: expected an array, got number"},
         {spec_with(R"("mean": ["a"])"), "sweep.json: mean[0]: expected a number, got string"},
         {spec_with(R"("std": [0.5, 0])"), "sweep.json: std[1]: a standard deviation must be > 0"},
@@ -151,6 +165,16 @@ TEST(SweepSpec, EveryValidationErrorNamesTheKeyPath) {
         {spec_with(R"("threads": 5000)"), "sweep.json: threads: 5000 is out of range (0..4096)"},
         {spec_with(R"("kmeans_iters": 0)"), "sweep.json: kmeans_iters: 0 is out of range (1..10000)"},
         {spec_with(R"("ec_iters": 0)"), "sweep.json: ec_iters: 0 is out of range (1..1000)"},
+        {spec_with(R"("ec_iters": "6")"), "sweep.json: ec_iters: expected an integer, got string"},
+        {spec_with(R"("ec_conv_images": 0)"), "sweep.json: ec_conv_images: 0 is out of range (1..16777216)"},
+        {spec_with(R"("ec_conv_images": -3)"), "sweep.json: ec_conv_images: -3 is out of range (1..16777216)"},
+        {spec_with(R"("ec_conv_images": 16777217)"), "sweep.json: ec_conv_images: 16777217 is out of range (1..16777216)"},
+        {spec_with(R"("ec_conv_images": 2.5)"), "sweep.json: ec_conv_images: expected an integer, got 2.5"},
+        {spec_with(R"("ec_conv_images": "1000")"), "sweep.json: ec_conv_images: expected an integer, got string"},
+        {spec_with(R"("ec_positions": -1)"), "sweep.json: ec_positions: -1 is out of range (0..16777216)"},
+        {spec_with(R"("ec_positions": null)"), "sweep.json: ec_positions: expected an integer, got null"},
+        {spec_with(R"("ec_positions": [64])"), "sweep.json: ec_positions: expected an integer, got array"},
+        {spec_with(R"("ec_position": 64)"), "sweep.json: ec_position: unknown key (expected one of: "},
         {spec_with(R"("kernel": "slow")"), "sweep.json: kernel: expected \"fast\" or \"reference\", got 'slow'"},
         {spec_with(R"("measure_speed": "yes")"), "sweep.json: measure_speed: expected true or false, got string"},
     };
@@ -193,6 +217,17 @@ TEST(SweepExpand, EcOutermostThenSeedsThenGroupsLastFastest) {
     }
 }
 
+TEST(SweepExpand, RunSpecTakesTheEngineDefaultsWhenTheSpecOmitsThem) {
+    const RunSpec r = run_spec(parse(spec_with("")), expand(parse(spec_with(""))).at(0));
+    const RunSpec engine;
+    EXPECT_EQ(r.calib_data, engine.calib_data);
+    EXPECT_EQ(r.calib_images, engine.calib_images);
+    EXPECT_EQ(r.ec_iters, engine.ec_iters);
+    EXPECT_EQ(r.ec_conv_images, engine.ec_conv_images);
+    EXPECT_EQ(r.ec_positions, engine.ec_positions);
+    EXPECT_EQ(r.kmeans_iters, engine.kmeans_iters);
+}
+
 TEST(SweepExpand, EmptyGridIsOneRunOfBasePerEcModeAndSeed) {
     const SweepSpec s = parse(spec_with(R"("base": "fc=4/16", "ec": ["none", "layer"], "seeds": [1, 2, 3])"));
     const std::vector<SweepPoint> points = expand(s);
@@ -206,7 +241,8 @@ TEST(SweepExpand, EmptyGridIsOneRunOfBasePerEcModeAndSeed) {
 TEST(SweepExpand, RunSpecCarriesEverySpecField) {
     const SweepSpec s = parse(spec_with(R"(
         "calib_data": "c", "calib_images": 9, "mean": [0.5], "std": [0.25], "limit": 7, "batch": 3,
-        "threads": 2, "kmeans_iters": 4, "ec_iters": 5, "kernel": "reference", "ec": ["layer"], "seeds": [11],
+        "threads": 2, "kmeans_iters": 4, "ec_iters": 5, "ec_conv_images": 12, "ec_positions": 3,
+        "kernel": "reference", "ec": ["layer"], "seeds": [11],
         "grid": [{"layers": "fc", "settings": ["4/16"]}])"));
     const SweepPoint p = expand(s).at(0);
     const RunSpec r = run_spec(s, p);
@@ -219,6 +255,8 @@ TEST(SweepExpand, RunSpecCarriesEverySpecField) {
     EXPECT_EQ(r.seed, 11u);
     EXPECT_EQ(r.kmeans_iters, 4);
     EXPECT_EQ(r.ec_iters, 5);
+    EXPECT_EQ(r.ec_conv_images, 12);
+    EXPECT_EQ(r.ec_positions, 3);
     EXPECT_EQ(r.limit, 7);
     EXPECT_EQ(r.batch, 3);
     EXPECT_EQ(r.threads, 2);
