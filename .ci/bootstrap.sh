@@ -2,9 +2,12 @@
 # One entry point for a fresh Debian 12 machine (run as root, or with sudo available):
 #   bash .ci/bootstrap.sh run    install what is missing, build Release, open the workbench on
 #                                the bundled network and Fashion-MNIST (headless demo without a display)
-#   bash .ci/bootstrap.sh test   install what is missing, build Release, run the whole test suite
+#   bash .ci/bootstrap.sh test   install what is missing, build Release, run the whole test suite,
+#                                then the sanitizer and fuzzing checks (.ci/hardening.sh, ~30 min
+#                                on 2 cores; QCNN_HARDENING=0 skips them)
 #   bash .ci/bootstrap.sh build  install and build only
-# Environment: BUILD_DIR (default: build), JOBS (default: nproc).
+# Environment: BUILD_DIR (default: build), JOBS (default: nproc), QCNN_HARDENING (test: 1 runs
+#              .ci/hardening.sh after ctest passes, the default and what CI does; 0 skips it).
 set -euo pipefail
 
 mode=${1:-run}
@@ -54,6 +57,17 @@ case "$mode" in
     echo "== running the test suite"
     export QT_QPA_PLATFORM=offscreen
     ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 1500
+    case "${QCNN_HARDENING:-1}" in
+      0) echo "== QCNN_HARDENING=0: sanitizer and fuzzing checks skipped" ;;
+      1)
+        echo "== sanitizer and fuzzing checks (.ci/hardening.sh; QCNN_HARDENING=0 skips them)"
+        JOBS=$jobs bash "$root/.ci/hardening.sh"
+        ;;
+      *)
+        echo "QCNN_HARDENING must be 0 or 1, not '$QCNN_HARDENING'" >&2
+        exit 2
+        ;;
+    esac
     ;;
   run)
     if [[ -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ]]; then

@@ -118,7 +118,7 @@ TEST(Workbench, EditingACellChangesTheTotalsToTheCostModel) {
     const int conv1 = rowOf(m, "conv1"), conv2 = rowOf(m, "conv2");
     ASSERT_GE(conv1, 0);
     ASSERT_GE(conv2, 0);
-    EXPECT_EQ(m.data(m.index(conv1, LayerTableModel::SubspaceDim), LayerTableModel::ChoicesRole).toList(), QVariantList({1}));
+    EXPECT_EQ(m.data(m.index(conv1, LayerTableModel::SubspaceDim), LayerTableModel::ChoicesRole).toList(), QVariantList{QVariant(1)});  // not ({1}): clang reads that as a size
     EXPECT_EQ(m.data(m.index(conv2, LayerTableModel::SubspaceDim), LayerTableModel::ChoicesRole).toList(),
               QVariantList({1, 2, 4, 8}));
     EXPECT_EQ(m.data(m.index(conv2, LayerTableModel::Codewords), LayerTableModel::ChoicesRole).toList().size(), 8);
