@@ -4,8 +4,8 @@
 #   1. asan: ASan + UBSan build (preset "asan", clang) and every core test suite under it;
 #   2. tsan: TSan build (preset "tsan", clang + LLVM libomp checked through libarcher) and the
 #      suites with threads: ops, kernels, quant, eval (with concurrent and cancelled runs),
-#      sweep, cli. Not the workbench's: Debian's Qt is not TSan-instrumented and every
-#      QtConcurrent handoff shows up as a false race (docs/hardening.md);
+#      sweep, cli, and ui (the workbench's background jobs, offscreen; they hand data between
+#      threads only through std::thread and std::mutex, which TSan sees: docs/hardening.md);
 #   3. fuzz: libFuzzer build (preset "fuzz", clang) and each fuzz target for FUZZ_SECONDS on its
 #      committed corpus (fuzz/corpus/<target>), after a replay of fuzz/regressions/<target>.
 # Any sanitizer report, test failure or fuzzer finding in qcnn code fails the script. Per-suite
@@ -42,7 +42,8 @@ if ((${#missing[@]})); then
 fi
 
 asan_tests=(base ops io data kernels quant cost eval sweep cli)
-tsan_tests=(ops kernels quant eval sweep cli)
+# ui: the workbench's background jobs (loads, float evaluation, runs, teaching), offscreen.
+tsan_tests=(ops kernels quant eval sweep cli ui)
 # Tests left out under a sanitizer (gtest negative filters), for their cost alone: they
 # quantize a bundled network and evaluate all 10,000 Fashion-MNIST test images twice (fast and
 # reference tables). Under ASan the two LeNet-5 cases run (about a minute) and the two VGG-7
@@ -99,7 +100,7 @@ run_suites() {  # step dir skip-array-name suites...
     local env=()
     case $step in
       asan) env=(ASAN_OPTIONS="$asan_options" UBSAN_OPTIONS="$ubsan_options" LSAN_OPTIONS="$lsan_options") ;;
-      tsan) env=(TSAN_OPTIONS="$tsan_options") ;;
+      tsan) env=(TSAN_OPTIONS="$tsan_options" QT_QPA_PLATFORM=offscreen) ;;
     esac
     local filter=()
     [[ -n ${skip[$t]:-} ]] && filter=("--gtest_filter=-${skip[$t]}")

@@ -12,7 +12,6 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -32,7 +31,6 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -40,6 +38,7 @@
 #include "core/data/dataset.h"
 #include "core/eval/evaluate.h"
 #include "core/sweep/results_file.h"
+#include "ui/background.h"
 #include "ui/choice_delegate.h"
 #include "ui/format.h"
 #include "ui/layer_cost_plot.h"
@@ -186,7 +185,7 @@ MainWindow::MainWindow(QWidget* parent)
 MainWindow::~MainWindow() {
     if (floatCancel_) *floatCancel_ = true;
     job_.reset();  // cancels and waits
-    floatFuture_.waitForFinished();
+    if (floatCall_) floatCall_->waitForFinished();
 }
 
 QWidget* MainWindow::createLayersTab() {
@@ -552,14 +551,13 @@ void MainWindow::openModel(const QString& path) {
     const quint64 generation = ++loadGeneration_;
     ++pending_;
     statusBar()->showMessage(tr("Loading %1 ...").arg(path));
-    auto* watcher = new QFutureWatcher<LoadResult>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation, path] {
-        watcher->deleteLater();
-        --pending_;
-        if (generation != loadGeneration_) return;  // superseded by a newer request
-        finishLoad(path, watcher->result());
-    });
-    watcher->setFuture(QtConcurrent::run(&MainWindow::loadJob, path));
+    runInBackground(
+        this, [path] { return loadJob(path); },
+        [this, generation, path](LoadResult r) {
+            --pending_;
+            if (generation != loadGeneration_) return;  // superseded by a newer request
+            finishLoad(path, r);
+        });
 }
 
 void MainWindow::finishLoad(const QString& path, const LoadResult& r) {
@@ -665,38 +663,36 @@ void MainWindow::evaluateFloat() {
     eopt.limit = limitSpin_->value();
     eopt.threads = threadsSpin_->value();
     statusFloat_->setText(tr("float top-1: evaluating ..."));
-    auto* watcher = new QFutureWatcher<FloatEvalResult>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation, key] {
-        watcher->deleteLater();
-        --floatPending_;
-        if (generation != floatGeneration_) return;
-        const FloatEvalResult r = watcher->result();
-        if (!r.error.isEmpty()) {
-            statusFloat_->setText(tr("float top-1: -"));
-            if (r.error != QLatin1String("cancelled")) showError(tr("Cannot evaluate the float model"), r.error);
-            return;
-        }
-        floatEval_ = r.eval;
-        floatEvalKey_ = key;
-        updateStatus();
-        emit floatEvaluated(r.eval->top1);
-    });
     const auto net = network_;
-    watcher->setFuture(QtConcurrent::run([net, data, eopt, cancel] {
-        FloatEvalResult r;
-        try {
-            DataOptions dopt;
-            dopt.limit = eopt.limit;
-            const auto ds = open_dataset(data, dopt);
-            r.eval = evaluate(net, *ds, data, eopt, [cancel](const Progress&) { return !cancel->load(); });
-        } catch (const Cancelled&) {
-            r.error = QStringLiteral("cancelled");
-        } catch (const std::exception& e) {
-            r.error = QString::fromStdString(e.what());
-        }
-        return r;
-    }));
-    floatFuture_ = watcher->future();
+    floatCall_ = runInBackground(
+        this,
+        [net, data, eopt, cancel] {
+            FloatEvalResult r;
+            try {
+                DataOptions dopt;
+                dopt.limit = eopt.limit;
+                const auto ds = open_dataset(data, dopt);
+                r.eval = evaluate(net, *ds, data, eopt, [cancel](const Progress&) { return !cancel->load(); });
+            } catch (const Cancelled&) {
+                r.error = QStringLiteral("cancelled");
+            } catch (const std::exception& e) {
+                r.error = QString::fromStdString(e.what());
+            }
+            return r;
+        },
+        [this, generation, key](FloatEvalResult r) {
+            --floatPending_;
+            if (generation != floatGeneration_) return;
+            if (!r.error.isEmpty()) {
+                statusFloat_->setText(tr("float top-1: -"));
+                if (r.error != QLatin1String("cancelled")) showError(tr("Cannot evaluate the float model"), r.error);
+                return;
+            }
+            floatEval_ = r.eval;
+            floatEvalKey_ = key;
+            updateStatus();
+            emit floatEvaluated(r.eval->top1);
+        });
 }
 
 void MainWindow::updateStatus() {

@@ -8,7 +8,7 @@
 // run (stage and layer, and runs done for a sweep).
 //
 // Threads: models load, the float model is evaluated, and runs and sweeps execute on worker
-// threads (QtConcurrent, RunJob); the GUI thread only receives finished results and polls
+// threads (BackgroundCall, RunJob); the GUI thread only receives finished results and polls
 // progress on a timer, so it never blocks. Esc / Cancel stops a run at core's next progress
 // report. A newer model request supersedes a pending one.
 //
@@ -19,7 +19,7 @@
 // CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench").
 #pragma once
 
-#include <QFuture>
+#include <QPointer>
 #include <QIcon>
 #include <QMainWindow>
 #include <atomic>
@@ -45,6 +45,8 @@ class QTimer;
 class QToolButton;
 
 namespace qcnn::ui {
+
+class BackgroundCall;
 
 class LayerCostPlot;
 class LayerTableModel;
@@ -275,7 +277,7 @@ private:
     quint64 floatGeneration_ = 0;
     int floatPending_ = 0;
     std::shared_ptr<std::atomic<bool>> floatCancel_;
-    QFuture<void> floatFuture_;
+    QPointer<BackgroundCall> floatCall_;  // the latest float evaluation, waited for on close
 };
 
 }  // namespace qcnn::ui

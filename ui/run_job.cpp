@@ -1,7 +1,6 @@
 #include "ui/run_job.h"
 
 #include <QMetaObject>
-#include <QtConcurrent/QtConcurrentRun>
 #include <cmath>
 #include <exception>
 
@@ -18,13 +17,32 @@ RunJob::RunJob(SweepSpec spec, RunJobOptions options, QObject* parent)
 
 RunJob::~RunJob() {
     cancel();
-    future_.waitForFinished();
+    if (thread_.joinable()) thread_.join();
 }
 
 void RunJob::start() {
     if (running_) return;
     running_ = true;
-    future_ = QtConcurrent::run([this] { work(); });
+    thread_ = std::thread([this] { work(); });
+}
+
+void RunJob::post(std::function<void()> event) {
+    {
+        std::lock_guard lock(mutex_);
+        outbox_.push_back(std::move(event));
+    }
+    // By name, without arguments: the queued event is made and freed inside libQt6Core, and
+    // the data crosses through mutex_ (which ThreadSanitizer sees).
+    QMetaObject::invokeMethod(this, "deliver", Qt::QueuedConnection);
+}
+
+void RunJob::deliver() {
+    std::vector<std::function<void()>> events;
+    {
+        std::lock_guard lock(mutex_);
+        events.swap(outbox_);
+    }
+    for (auto& e : events) e();
 }
 
 void RunJob::cancel() { cancel_ = true; }
@@ -61,7 +79,7 @@ void RunJob::work() {
             const RunResult r = run_quantization(rs, floatEval ? &*floatEval : nullptr, progress);
             if (!floatEval) {
                 floatEval = r.float_eval;
-                QMetaObject::invokeMethod(this, [this, e = r.float_eval] { emit floatEvaluated(e); }, Qt::QueuedConnection);
+                post([this, e = r.float_eval] { emit floatEvaluated(e); });
             }
             std::optional<SpeedMeasurement> speed;
             if (spec_.measure_speed) {
@@ -78,7 +96,7 @@ void RunJob::work() {
             rec.memoryQuantized = r.cost.quantized;
             rec.model = rs.model;
             rec.data = rs.data;
-            QMetaObject::invokeMethod(this, [this, rec = std::move(rec)] { emit runFinished(rec); }, Qt::QueuedConnection);
+            post([this, rec = std::move(rec)] { emit runFinished(rec); });
         }
     } catch (const Cancelled&) {
         status = QStringLiteral("cancelled");
@@ -89,13 +107,11 @@ void RunJob::work() {
         status = QStringLiteral("failed");
         message = QString::fromStdString(e.what());
     }
-    QMetaObject::invokeMethod(
-        this,
-        [this, status, message] {
-            running_ = false;
-            emit finished(status, message);
-        },
-        Qt::QueuedConnection);
+    post([this, status, message] {
+        if (thread_.joinable()) thread_.join();  // work() is returning: this is its last post
+        running_ = false;
+        emit finished(status, message);
+    });
 }
 
 }  // namespace qcnn::ui

@@ -10,12 +10,13 @@
 // across the thread boundary: errors end the job with finished("failed", message).
 #pragma once
 
-#include <QFuture>
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "core/sweep/sweep.h"
@@ -70,15 +71,19 @@ signals:
 private:
     void work();
     bool onProgress(const Progress& p);
+    // From the worker: queue `event` for the GUI thread (in order) and wake it.
+    void post(std::function<void()> event);
+    Q_INVOKABLE void deliver();
 
     SweepSpec spec_;
     RunJobOptions options_;
     std::vector<SweepPoint> points_;
-    QFuture<void> future_;
+    std::thread thread_;
     std::atomic<bool> cancel_{false};
     bool running_ = false;
     mutable std::mutex mutex_;
     Snapshot snapshot_;
+    std::vector<std::function<void()>> outbox_;  // guarded by mutex_
 };
 
 }  // namespace qcnn::ui

@@ -1,7 +1,6 @@
 #include "ui/teaching_view.h"
 
 #include <QComboBox>
-#include <QFutureWatcher>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -12,7 +11,6 @@
 #include <QSpinBox>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrentRun>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
@@ -24,6 +22,7 @@
 #include "core/quant/product_quantizer.h"
 #include "core/quant/random.h"
 #include "core/util/error.h"
+#include "ui/background.h"
 
 namespace qcnn::ui {
 
@@ -385,22 +384,23 @@ void TeachingView::request() {
     const quint64 generation = ++generation_;
     ++pending_;
     info_->setText(tr("quantizing ..."));
-    auto* watcher = new QFutureWatcher<TeachingData>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
-        watcher->deleteLater();
-        --pending_;
-        if (generation != generation_) return;
-        data_ = watcher->result();
-        frame_ = std::max(0, static_cast<int>(data_.frames.size()) - 1);
-        showData();
-        if (!data_.error.isEmpty())
-            emit failed(data_.error);
-        else
-            emit updated();
-    });
-    watcher->setFuture(QtConcurrent::run(&TeachingView::compute, net_, layer_->currentText(),
-                                         dsub_->currentData().toLongLong(), k_->currentData().toLongLong(),
-                                         subspace_->value(), uint64_t{0}, 25));
+    runInBackground(
+        this,
+        [net = net_, alias = layer_->currentText(), dsub = dsub_->currentData().toLongLong(),
+         K = k_->currentData().toLongLong(), subspace = subspace_->value()] {
+            return compute(net, alias, dsub, K, subspace, uint64_t{0}, 25);
+        },
+        [this, generation](TeachingData d) {
+            --pending_;
+            if (generation != generation_) return;
+            data_ = std::move(d);
+            frame_ = std::max(0, static_cast<int>(data_.frames.size()) - 1);
+            showData();
+            if (!data_.error.isEmpty())
+                emit failed(data_.error);
+            else
+                emit updated();
+        });
 }
 
 void TeachingView::showData() {
