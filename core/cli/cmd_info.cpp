@@ -6,6 +6,7 @@
 #include "core/util/json.h"
 #include "core/cost/cost_model.h"
 #include "core/eval/model_summary.h"
+#include "core/io/onnx_import.h"
 #include "core/quant/settings.h"
 
 namespace qcnn::cli {
@@ -78,6 +79,15 @@ int print_cost(const Network& net, const std::string& text, bool json, std::ostr
     const NetworkCost c = network_cost(geo, settings);
     bool grouped = false;
     for (const auto& l : geo.layers) grouped = grouped || l.group > 1;
+    // Share of the weight layers' FLOPs and weights that these settings quantize.
+    double q_flops = 0, q_bits = 0;
+    for (size_t i = 0; i < rs.layers.size(); ++i)
+        if (!rs.layers[i].setting.dense) {
+            q_flops += static_cast<double>(c.layers[i].flops_dense);
+            q_bits += static_cast<double>(c.layers[i].weight_bits_dense);
+        }
+    const double flops_share = c.flops_dense ? q_flops / static_cast<double>(c.flops_dense) : 0.0;
+    const double weight_share = c.weight_bits_dense ? q_bits / static_cast<double>(c.weight_bits_dense) : 0.0;
     CostOptions shared_opt;
     shared_opt.group_codebooks = GroupCodebooks::Shared;
     const NetworkCost shared = network_cost(geo, settings, shared_opt);
@@ -88,6 +98,7 @@ int print_cost(const Network& net, const std::string& text, bool json, std::ostr
         w.field("theoretical_speedup", c.speedup());
         w.field("weight_bits_dense", c.weight_bits_dense).field("weight_bits_quantized", c.weight_bits_qcnn);
         w.field("compression", c.compression()).field("compression_with_biases", c.compression_with_biases());
+        w.field("quantized_flops_fraction", flops_share).field("quantized_weights_fraction", weight_share);
         if (grouped) w.field("compression_shared_group_codebooks", shared.compression());
         w.field("memory_bytes_dense", c.dense.peak_bytes).field("memory_bytes_quantized", c.quantized.peak_bytes);
         w.field("lut_bytes", c.quantized.lut_bytes).field("activation_bytes", c.dense.activation_bytes);
@@ -125,6 +136,10 @@ int print_cost(const Network& net, const std::string& text, bool json, std::ostr
     if (grouped)
         out << "                      " << ratio(shared.compression())
             << " if grouped layers share one codebook set across groups (the authors' reference code)\n";
+    char share[128];
+    std::snprintf(share, sizeof share, "%.1f%% of the weight layers' FLOPs and %.1f%% of their weights", 100 * flops_share,
+                  100 * weight_share);
+    out << "quantized:            " << share << " (the rest stays dense; see each layer's note)\n";
     out << "run-time memory:      " << thousands(c.dense.peak_bytes) << " bytes dense -> "
         << thousands(c.quantized.peak_bytes) << " bytes quantized (weights + biases + activations + LUTs)\n";
     return 0;
@@ -133,6 +148,10 @@ int print_cost(const Network& net, const std::string& text, bool json, std::ostr
 }  // namespace
 
 int run_info(const Args& args, CommandContext& ctx) {
+    if (args.has("--ops")) {
+        ctx.out << onnx_ops_markdown();
+        return 0;
+    }
     const auto net = load_model(args.str("--model", bundled_model(kDefaultModel)));
     if (args.has("--layers")) return print_cost(*net, args.str("--layers", ""), args.has("--json"), ctx.out);
     const ModelSummary m = summarize(*net);

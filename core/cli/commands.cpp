@@ -31,6 +31,7 @@ const std::vector<Command>& commands() {
          {model_option(),
           {"--layers", "CFG", "print the cost model for these settings instead (e.g. conv=8/128,fc=4/32):\n"
                               "FLOPs, weight bits, speed-up, compression, memory; nothing is run"},
+          {"--ops", "", "print the supported ONNX operators (Markdown, as in docs/onnx-ops.md) and exit"},
           {"--json", "", "print one JSON object instead of the table"}},
          run_info},
         {"eval",

@@ -15,13 +15,16 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/io/fuse.h"
 #include "core/ops/batchnorm.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/fc.h"
+#include "core/ops/layer_norm.h"
 #include "core/ops/layout.h"
 #include "core/ops/matmul.h"
 #include "core/ops/pool.h"
+#include "core/ops/reduce.h"
 #include "core/ops/shape_ops.h"
 #include "core/ops/softmax.h"
 #include "core/util/error.h"
@@ -170,6 +173,14 @@ bool is_row_bias(const Shape& s, int64_t n, size_t max_rank, size_t channel_from
 
 class Importer {
 public:
+    // One supported operator: its ONNX type, a note for the docs, and its handler.
+    struct Entry {
+        const char* op;
+        const char* note;
+        void (*handle)(Importer&);
+    };
+    static const std::vector<Entry>& registry();
+
     // Initializer data is released from m as it is converted.
     Importer(onnx::ModelProto& m, std::string src, const ImportOptions& opts)
         : g_(*m.mutable_graph()), src_(std::move(src)), opts_(opts), opset_(ai_onnx_opset(m)) {
@@ -238,7 +249,18 @@ private:
     void conv();
     void gemm();
     void matmul();
-    void add_mul(BinaryKind kind);
+    void binary(BinaryKind kind);
+    void add_bias();
+    void activation(ActivationKind kind);
+    void identity();
+    void concat();
+    void reshape();
+    void shape();
+    void unsqueeze();
+    void squeeze();
+    void slice();
+    void reduce(ReduceKind kind, int64_t axes_input_from);
+    void layer_norm();
     void clip();
     void pool(PoolKind kind);
     void batchnorm();
@@ -430,6 +452,7 @@ Network Importer::run() {
             fail(src_, ": graph output '", vi.name(), "' is a graph input passed through unchanged; nothing computes it");
         net_.outputs.push_back(it->second);
     }
+    if (opts_.fuse) fuse_patterns(net_);
     compact();
     net_.assign_aliases();
     net_.validate();
@@ -772,8 +795,8 @@ void Importer::matmul() {
     simple(std::make_shared<MatMulOp>(), 2);
 }
 
-void Importer::add_mul(BinaryKind kind) {
-    if (kind == BinaryKind::Add && node_->input_size() == 2) {
+void Importer::add_bias() {
+    if (node_->input_size() == 2) {
         // A constant per-channel vector added to a layer's only output becomes its bias.
         for (int side = 0; side < 2; ++side) {
             const int layer = foldable_layer(in_id(side));
@@ -798,7 +821,7 @@ void Importer::add_mul(BinaryKind kind) {
             }
         }
     }
-    simple(std::make_shared<BinaryOp>(kind), 2);
+    simple(std::make_shared<BinaryOp>(BinaryKind::Add), 2);
 }
 
 void Importer::clip() {
@@ -931,78 +954,187 @@ void Importer::cast() {
         node_fail("Cast to ", elem_type_name(static_cast<int32_t>(to)), " is not supported (only FLOAT and INT64)");
 }
 
+// The operator registry: the importer's dispatch, supported_onnx_ops(), the error for an
+// unknown op and docs/onnx-ops.md (onnx_ops_markdown()) all read this one table.
+const std::vector<Importer::Entry>& Importer::registry() {
+    using I = Importer;
+    static const std::vector<Entry> table = [] {
+        std::vector<Entry> v = {
+            {"Add", "numpy broadcasting; a constant per-channel vector added to a Conv/Fc output becomes its bias",
+             [](I& im) { im.binary(BinaryKind::Add); }},
+            {"AveragePool", "1-D to 3-D; pads, strides, dilations, ceil_mode, count_include_pad",
+             [](I& im) { im.pool(PoolKind::Average); }},
+            {"BatchNormalization", "inference form; folded into the preceding Conv/Fc where it is that layer's only use",
+             [](I& im) { im.batchnorm(); }},
+            {"Cast", "to FLOAT or INT64", [](I& im) { im.cast(); }},
+            {"Clip", "bounds as attributes (opset < 11) or scalar inputs", [](I& im) { im.clip(); }},
+            {"Concat", "any axis", [](I& im) { im.concat(); }},
+            {"Constant", "value, value_float(s), value_int(s)", [](I& im) { im.constant(); }},
+            {"Conv", "1-D and 2-D, groups (depthwise included), strides, pads, dilations, auto_pad; constant weights",
+             [](I& im) { im.conv(); }},
+            {"Div", "numpy broadcasting; INT64 shape arithmetic truncates", [](I& im) { im.binary(BinaryKind::Div); }},
+            {"Dropout", "inference: elided", [](I& im) { im.dropout(); }},
+            {"Erf", "", [](I& im) { im.activation(ActivationKind::Erf); }},
+            {"Flatten", "", [](I& im) { im.simple(std::make_shared<FlattenOp>(im.attr_int("axis", 1)), 1); }},
+            {"Gather", "plan-time indices", [](I& im) { im.simple(std::make_shared<GatherOp>(im.attr_int("axis", 0)), 2); }},
+            {"Gemm", "constant B and transA = 0 -> fully-connected layer; otherwise general", [](I& im) { im.gemm(); }},
+            {"GlobalAveragePool", "", [](I& im) { im.simple(std::make_shared<GlobalAveragePoolOp>(), 1); }},
+            {"HardSigmoid", "alpha, beta; HardSigmoid(1/6, 1/2) times its input fuses into HardSwish",
+             [](I& im) { im.activation(ActivationKind::HardSigmoid); }},
+            {"HardSwish", "", [](I& im) { im.activation(ActivationKind::HardSwish); }},
+            {"Identity", "elided", [](I& im) { im.identity(); }},
+            {"LayerNormalization", "opset 17; constant Scale and B; Mean and InvStdDev outputs",
+             [](I& im) { im.layer_norm(); }},
+            {"LeakyRelu", "", [](I& im) { im.activation(ActivationKind::LeakyRelu); }},
+            {"MatMul", "by a constant 2-D matrix -> fully-connected layer on the last axis; otherwise general",
+             [](I& im) { im.matmul(); }},
+            {"MaxPool", "1-D to 3-D; no Indices output", [](I& im) { im.pool(PoolKind::Max); }},
+            {"Mul", "numpy broadcasting", [](I& im) { im.binary(BinaryKind::Mul); }},
+            {"Pad", "constant, reflect, edge", [](I& im) { im.pad(); }},
+            {"Pow", "FLOAT base and exponent", [](I& im) { im.binary(BinaryKind::Pow); }},
+            {"ReduceMean", "axes as attribute (opset < 18) or input (opset 18); keepdims, noop_with_empty_axes",
+             [](I& im) { im.reduce(ReduceKind::Mean, 18); }},
+            {"ReduceSum", "axes as attribute (opset < 13) or input; keepdims, noop_with_empty_axes",
+             [](I& im) { im.reduce(ReduceKind::Sum, 13); }},
+            {"Relu", "", [](I& im) { im.activation(ActivationKind::Relu); }},
+            {"Reshape", "plan-time shape; allowzero", [](I& im) { im.reshape(); }},
+            {"Shape", "start, end", [](I& im) { im.shape(); }},
+            {"Sigmoid", "", [](I& im) { im.activation(ActivationKind::Sigmoid); }},
+            {"Slice", "plan-time starts, ends, axes, steps", [](I& im) { im.slice(); }},
+            {"Softmax", "opset < 13: coerced to 2-D at axis; opset 13: one axis",
+             [](I& im) {
+                 im.simple(std::make_shared<SoftmaxOp>(im.attr_int("axis", im.opset_ < 13 ? 1 : -1), im.opset_ < 13), 1);
+             }},
+            {"Sqrt", "", [](I& im) { im.activation(ActivationKind::Sqrt); }},
+            {"Squeeze", "axes as attribute (opset < 13) or input", [](I& im) { im.squeeze(); }},
+            {"Sub", "numpy broadcasting", [](I& im) { im.binary(BinaryKind::Sub); }},
+            {"Tanh", "", [](I& im) { im.activation(ActivationKind::Tanh); }},
+            {"Transpose", "", [](I& im) {
+                 im.simple(std::make_shared<TransposeOp>(im.attr_ints("perm").value_or(std::vector<int64_t>{})), 1);
+             }},
+            {"Unsqueeze", "axes as attribute (opset < 13) or input", [](I& im) { im.unsqueeze(); }},
+        };
+        std::sort(v.begin(), v.end(), [](const Entry& a, const Entry& b) { return std::string(a.op) < b.op; });
+        for (size_t i = 1; i < v.size(); ++i)
+            QCNN_ASSERT(std::string(v[i - 1].op) != v[i].op, "operator ", v[i].op, " registered twice");
+        return v;
+    }();
+    return table;
+}
+
 void Importer::import_node() {
     const std::string& t = node_->op_type();
     if (node_->output_size() < 1 || node_->output(0).empty()) node_fail("has no output");
-    if (t == "Conv") return conv();
-    if (t == "Gemm") return gemm();
-    if (t == "MatMul") return matmul();
-    if (t == "Add") return add_mul(BinaryKind::Add);
-    if (t == "Mul") return add_mul(BinaryKind::Mul);
-    if (t == "Relu") return simple(std::make_shared<ActivationOp>(ActivationKind::Relu), 1);
-    if (t == "LeakyRelu")
-        return simple(std::make_shared<ActivationOp>(ActivationKind::LeakyRelu, attr_float("alpha", 0.01f)), 1);
-    if (t == "Sigmoid") return simple(std::make_shared<ActivationOp>(ActivationKind::Sigmoid), 1);
-    if (t == "Tanh") return simple(std::make_shared<ActivationOp>(ActivationKind::Tanh), 1);
-    if (t == "Clip") return clip();
-    if (t == "MaxPool") return pool(PoolKind::Max);
-    if (t == "AveragePool") return pool(PoolKind::Average);
-    if (t == "GlobalAveragePool") return simple(std::make_shared<GlobalAveragePoolOp>(), 1);
-    if (t == "BatchNormalization") return batchnorm();
-    if (t == "Flatten") return simple(std::make_shared<FlattenOp>(attr_int("axis", 1)), 1);
-    if (t == "Reshape") {
-        if (opset_ < 5) {
-            auto s = attr_ints("shape");
-            if (!s) node_fail("attribute 'shape' is required");
-            return simple(std::make_shared<ReshapeOp>(false, Shape(s->begin(), s->end())), 1);
-        }
-        return simple(std::make_shared<ReshapeOp>(attr_int("allowzero", 0) != 0), 2);
+    const auto& reg = registry();
+    auto it = std::lower_bound(reg.begin(), reg.end(), t, [](const Entry& e, const std::string& k) { return e.op < k; });
+    if (it == reg.end() || t != it->op)
+        throw ImportError(cat(src_, ": node '", node_name_, "' uses op '", t, "', which is not supported; supported ops: ",
+                              join(supported_onnx_ops())));
+    it->handle(*this);
+}
+
+void Importer::binary(BinaryKind kind) {
+    if (kind == BinaryKind::Add) return add_bias();
+    simple(std::make_shared<BinaryOp>(kind), 2);
+}
+
+void Importer::activation(ActivationKind kind) {
+    float alpha = 0.01f, beta = 0.0f;
+    if (kind == ActivationKind::LeakyRelu) alpha = attr_float("alpha", 0.01f);
+    if (kind == ActivationKind::HardSigmoid) {
+        alpha = attr_float("alpha", 0.2f);
+        beta = attr_float("beta", 0.5f);
     }
-    if (t == "Transpose") return simple(std::make_shared<TransposeOp>(attr_ints("perm").value_or(std::vector<int64_t>{})), 1);
-    if (t == "Pad") return pad();
-    if (t == "Concat") {
-        if (!attr("axis")) node_fail("attribute 'axis' is required");
-        return simple(std::make_shared<ConcatOp>(attr_int("axis", 0)), -1);
+    simple(std::make_shared<ActivationOp>(kind, alpha, beta), 1);
+}
+
+void Importer::identity() {
+    only_first_output("extra");
+    alias_output(in_id(0));
+}
+
+void Importer::concat() {
+    if (!attr("axis")) node_fail("attribute 'axis' is required");
+    simple(std::make_shared<ConcatOp>(attr_int("axis", 0)), -1);
+}
+
+void Importer::reshape() {
+    if (opset_ < 5) {
+        auto s = attr_ints("shape");
+        if (!s) node_fail("attribute 'shape' is required");
+        return simple(std::make_shared<ReshapeOp>(false, Shape(s->begin(), s->end())), 1);
     }
-    if (t == "Softmax") return simple(std::make_shared<SoftmaxOp>(attr_int("axis", opset_ < 13 ? 1 : -1), opset_ < 13), 1);
-    if (t == "Dropout") return dropout();
-    if (t == "Identity") {
-        only_first_output("extra");
-        return alias_output(in_id(0));
+    simple(std::make_shared<ReshapeOp>(attr_int("allowzero", 0) != 0), 2);
+}
+
+void Importer::shape() {
+    const auto* e = attr("end");
+    simple(std::make_shared<ShapeOp>(attr_int("start", 0), e ? std::optional<int64_t>(attr_int("end", 0)) : std::nullopt),
+           1);
+}
+
+void Importer::unsqueeze() {
+    if (opset_ < 13) {
+        auto axes = attr_ints("axes");
+        if (!axes) node_fail("attribute 'axes' is required");
+        return simple(std::make_shared<UnsqueezeOp>(axes), 1);
     }
-    if (t == "Constant") return constant();
-    if (t == "Shape") {
-        const auto* e = attr("end");
-        return simple(std::make_shared<ShapeOp>(attr_int("start", 0), e ? std::optional<int64_t>(attr_int("end", 0)) : std::nullopt), 1);
+    simple(std::make_shared<UnsqueezeOp>(), 2);
+}
+
+void Importer::squeeze() {
+    if (opset_ < 13) return simple(std::make_shared<SqueezeOp>(attr_ints("axes")), 1);
+    simple(std::make_shared<SqueezeOp>(), 2);
+}
+
+void Importer::slice() {
+    if (opset_ < 10) {
+        SliceAttrs a;
+        auto starts = attr_ints("starts"), ends = attr_ints("ends");
+        if (!starts || !ends) node_fail("attributes 'starts' and 'ends' are required");
+        a.starts = *starts;
+        a.ends = *ends;
+        a.axes = attr_ints("axes").value_or(std::vector<int64_t>{});
+        return simple(std::make_shared<SliceOp>(a), 1);
     }
-    if (t == "Gather") return simple(std::make_shared<GatherOp>(attr_int("axis", 0)), 2);
-    if (t == "Unsqueeze") {
-        if (opset_ < 13) {
-            auto axes = attr_ints("axes");
-            if (!axes) node_fail("attribute 'axes' is required");
-            return simple(std::make_shared<UnsqueezeOp>(axes), 1);
-        }
-        return simple(std::make_shared<UnsqueezeOp>(), 2);
+    simple(std::make_shared<SliceOp>(), 5);
+}
+
+void Importer::reduce(ReduceKind kind, int64_t axes_input_from) {
+    ReduceParams p;
+    p.kind = kind;
+    p.keepdims = attr_int("keepdims", 1) != 0;
+    p.noop_with_empty_axes = attr_int("noop_with_empty_axes", 0) != 0;
+    if (opset_ < axes_input_from) {
+        p.axes = attr_ints("axes");
+        return simple(std::make_shared<ReduceOp>(p), 1);
     }
-    if (t == "Squeeze") {
-        if (opset_ < 13) return simple(std::make_shared<SqueezeOp>(attr_ints("axes")), 1);
-        return simple(std::make_shared<SqueezeOp>(), 2);
+    if (attr("axes")) node_fail("attribute 'axes' is not allowed at opset ", opset_, " (axes are input 1)");
+    p.axes_from_input = true;
+    simple(std::make_shared<ReduceOp>(p), 2);
+}
+
+void Importer::layer_norm() {
+    const int64_t stash = attr_int("stash_type", 1);
+    if (stash != 1) node_fail("stash_type ", stash, " is not supported (1: statistics in float; qcnn uses double)");
+    const Tensor& scale = const_float(1, "Scale");
+    std::vector<float> bias;
+    if (in_id(2) >= 0) {
+        const Tensor& b = const_float(2, "B");
+        bias.assign(b.data.begin(), b.data.end());
     }
-    if (t == "Slice") {
-        if (opset_ < 10) {
-            SliceAttrs a;
-            auto starts = attr_ints("starts"), ends = attr_ints("ends");
-            if (!starts || !ends) node_fail("attributes 'starts' and 'ends' are required");
-            a.starts = *starts;
-            a.ends = *ends;
-            a.axes = attr_ints("axes").value_or(std::vector<int64_t>{});
-            return simple(std::make_shared<SliceOp>(a), 1);
-        }
-        return simple(std::make_shared<SliceOp>(), 5);
-    }
-    if (t == "Cast") return cast();
-    throw ImportError(cat(src_, ": node '", node_name_, "' uses op '", t, "', which is not supported; supported ops: ",
-                          join(supported_onnx_ops())));
+    int outputs = 1;
+    for (int k = 1; k < node_->output_size() && k < 3; ++k)
+        if (!node_->output(k).empty()) outputs = k + 1;
+    if (node_->output_size() > 3) node_fail("has ", node_->output_size(), " outputs (at most 3: Y, Mean, InvStdDev)");
+    std::vector<std::string> outs;
+    for (int k = 0; k < outputs; ++k)
+        outs.push_back(node_->output(k).empty() ? cat(node_name_, ":unused_output_", k) : node_->output(k));
+    auto op = std::make_shared<LayerNormOp>(attr_int("axis", -1), attr_float("epsilon", 1e-5f), scale, std::move(bias),
+                                            outputs);
+    release_constant(in_id(1));
+    release_constant(in_id(2));
+    emit(node_name_, std::move(op), {in_id(0)}, outs);
 }
 
 }  // namespace
@@ -1012,16 +1144,25 @@ void Importer::import_node() {
 
 const std::vector<std::string>& supported_onnx_ops() {
     static const std::vector<std::string> ops = [] {
-        std::vector<std::string> v{"Add",       "AveragePool", "BatchNormalization", "Cast",    "Clip",
-                                   "Concat",    "Constant",    "Conv",               "Dropout", "Flatten",
-                                   "Gather",    "Gemm",        "GlobalAveragePool",  "Identity", "LeakyRelu",
-                                   "MatMul",    "MaxPool",     "Mul",                "Pad",     "Relu",
-                                   "Reshape",   "Shape",       "Sigmoid",            "Slice",   "Softmax",
-                                   "Squeeze",   "Tanh",        "Transpose",          "Unsqueeze"};
-        std::sort(v.begin(), v.end());
+        std::vector<std::string> v;
+        for (const auto& e : Importer::registry()) v.push_back(e.op);
         return v;
     }();
     return ops;
+}
+
+std::string onnx_ops_markdown() {
+    std::string s =
+        "# Supported ONNX operators\n\n"
+        "Generated from the importer's registry (core/io/onnx_import.cpp) by `qcnn info --ops`; a test checks that\n"
+        "this file matches it. Any other operator is refused with an error naming the node and this list.\n"
+        "Data types: FLOAT tensors, and INT64 for shapes and indices (folded at plan time).\n\n"
+        "| operator | notes |\n|---|---|\n";
+    for (const auto& e : Importer::registry()) s += cat("| ", e.op, " | ", e.note, " |\n");
+    s += "\nFused after import (ImportOptions::fuse): LayerNorm as PyTorch exports it before opset 17 "
+         "(ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, optional Mul and Add) -> LayerNormalization; "
+         "exact GELU (Div by sqrt 2, Erf, Add 1, Mul, Mul 0.5) -> Gelu; HardSigmoid(1/6, 1/2) x input -> HardSwish.\n";
+    return s;
 }
 
 Network import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts) {

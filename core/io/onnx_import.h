@@ -1,11 +1,11 @@
 // ONNX model import: an .onnx file (ai.onnx domain, float32 weights) -> qcnn::Network.
 //
-// Supported operators (supported_onnx_ops()): Conv (1-D and 2-D), Gemm, MatMul, Add, Mul,
-// Relu, LeakyRelu, Clip, Sigmoid, Tanh, MaxPool, AveragePool (1-D..3-D), GlobalAveragePool,
-// BatchNormalization (inference), Flatten, Reshape, Transpose, Pad, Concat, Softmax,
-// Dropout, Identity, Constant, and the shape arithmetic PyTorch emits (Shape, Gather,
-// Unsqueeze, Squeeze, Slice, Cast), which folds at plan time.
-// Any other operator is an error naming the op, the node and this list.
+// Supported operators: the importer's registry (supported_onnx_ops(), and docs/onnx-ops.md,
+// generated from it by onnx_ops_markdown() / `qcnn info --ops`). Convolutions, Gemm/MatMul,
+// elementwise arithmetic and activations, pooling, BatchNormalization, LayerNormalization,
+// ReduceMean/ReduceSum, layout ops, and the shape arithmetic PyTorch emits (Shape, Gather,
+// Unsqueeze, Squeeze, Slice, Cast, integer Add/Sub/Mul/Div), which folds at plan time.
+// Any other operator is an error naming the op, the node and the list.
 //
 // What the importer does beyond a one-to-one mapping:
 //  - sorts the nodes topologically (files need not be sorted; cycles are an error);
@@ -20,6 +20,9 @@
 //    layer's bias (PyTorch's MatMul + Add for nn.Linear);
 //  - BatchNormalization on the only use of a Conv/Fc output -> folded into that layer's
 //    weights and bias (ImportOptions::fold_batchnorm), else BatchNormOp;
+//  - after import, PyTorch's decomposed LayerNorm (opset < 17), exact GELU and HardSwish
+//    (HardSigmoid x input, opset < 14) are fused into one op each (ImportOptions::fuse;
+//    core/io/fuse.h);
 //  - Dropout and Identity are elided (an Identity node remains where a graph output needs it);
 //  - weights copied into ops are dropped from the value table, so the Network holds each
 //    weight once (import peaks at about twice the largest weight set).
@@ -43,6 +46,8 @@ struct ImportOptions {
     std::map<std::string, ValueDecl> bind_constants;
     // Fold BatchNormalization into the preceding Conv/Fc layer where possible.
     bool fold_batchnorm = true;
+    // Fuse LayerNorm, GELU and HardSwish patterns into single ops (core/io/fuse.h).
+    bool fuse = true;
 };
 
 // Element count cap for any tensor in a file (2^31).
@@ -73,7 +78,9 @@ struct OnnxModelInfo {
 
 OnnxModelInfo read_onnx_info(const std::string& path);
 
-// The operator types import_onnx accepts, sorted.
+// The operator types import_onnx accepts, sorted (from the importer's registry).
 const std::vector<std::string>& supported_onnx_ops();
+// docs/onnx-ops.md: every supported operator with its notes, from the same registry.
+std::string onnx_ops_markdown();
 
 }  // namespace qcnn

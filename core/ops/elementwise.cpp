@@ -1,5 +1,6 @@
 #include "core/ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops/op_helpers.h"
@@ -16,7 +17,11 @@ inline float sigmoid(float x) {
     return e / (1.0f + e);
 }
 
-void activation_range(ActivationKind kind, float alpha, const float* x, float* y, int64_t n) {
+inline float hard_sigmoid(float x, float alpha, float beta) {
+    return std::min(1.0f, std::max(0.0f, alpha * x + beta));
+}
+
+void activation_range(ActivationKind kind, float alpha, float beta, const float* x, float* y, int64_t n) {
     switch (kind) {
         case ActivationKind::Relu:
             for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
@@ -30,12 +35,48 @@ void activation_range(ActivationKind kind, float alpha, const float* x, float* y
         case ActivationKind::Tanh:
             for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
             break;
+        case ActivationKind::Sqrt:
+            for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+            break;
+        case ActivationKind::Erf:
+            for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]);
+            break;
+        case ActivationKind::HardSigmoid:
+            for (int64_t i = 0; i < n; ++i) y[i] = hard_sigmoid(x[i], alpha, beta);
+            break;
+        case ActivationKind::HardSwish:
+            for (int64_t i = 0; i < n; ++i) y[i] = x[i] * hard_sigmoid(x[i], 1.0f / 6.0f, 0.5f);
+            break;
+        case ActivationKind::Gelu:
+            for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+            break;
     }
 }
 
 template <class T>
 T apply(BinaryKind k, T a, T b) {
-    return k == BinaryKind::Add ? a + b : a * b;
+    switch (k) {
+        case BinaryKind::Add: return a + b;
+        case BinaryKind::Sub: return a - b;
+        case BinaryKind::Mul: return a * b;
+        case BinaryKind::Div: return a / b;
+        case BinaryKind::Pow: return static_cast<T>(std::pow(a, b));
+    }
+    return T{};
+}
+
+// x^e for a float exponent that is the same for every element: the common squares and roots
+// take the exact short forms (std::pow gives the same bits for 2 and 0.5 on glibc, only slower).
+template <class F>
+void with_pow_kernel(float e, F&& f) {
+    if (e == 2.0f)
+        f([](float u, float) { return u * u; });
+    else if (e == 1.0f)
+        f([](float u, float) { return u; });
+    else if (e == 0.5f)
+        f([](float u, float) { return std::sqrt(u); });
+    else
+        f([](float u, float v) { return std::pow(u, v); });
 }
 
 // The merged-dimension kernel: rows of the innermost merged dimension, each a contiguous or
@@ -90,7 +131,7 @@ void broadcast_run(const BroadcastLoop& L, const T* a, const T* b, T* y, int thr
 // ---------------------------------------------------------------------------------------------
 // ActivationOp
 
-ActivationOp::ActivationOp(ActivationKind kind, float alpha) : kind_(kind), alpha_(alpha) {}
+ActivationOp::ActivationOp(ActivationKind kind, float alpha, float beta) : kind_(kind), alpha_(alpha), beta_(beta) {}
 
 std::string ActivationOp::type() const {
     switch (kind_) {
@@ -98,6 +139,11 @@ std::string ActivationOp::type() const {
         case ActivationKind::LeakyRelu: return "LeakyRelu";
         case ActivationKind::Sigmoid: return "Sigmoid";
         case ActivationKind::Tanh: return "Tanh";
+        case ActivationKind::Sqrt: return "Sqrt";
+        case ActivationKind::Erf: return "Erf";
+        case ActivationKind::HardSigmoid: return "HardSigmoid";
+        case ActivationKind::HardSwish: return "HardSwish";
+        case ActivationKind::Gelu: return "Gelu";
     }
     return "?";
 }
@@ -112,22 +158,30 @@ void ActivationOp::run(const RunArgs& a) const {
     const float* x = a.in[0]->ptr();
     float* y = a.out[0]->ptr();
     parallel_chunks(a.in[0]->size(), a.ctx.threads, kMinPerThread,
-                    [&](int64_t i0, int64_t i1) { activation_range(kind_, alpha_, x + i0, y + i0, i1 - i0); });
+                    [&](int64_t i0, int64_t i1) { activation_range(kind_, alpha_, beta_, x + i0, y + i0, i1 - i0); });
 }
 
 std::string ActivationOp::describe() const {
-    return kind_ == ActivationKind::LeakyRelu ? cat("alpha ", alpha_) : std::string();
+    if (kind_ == ActivationKind::LeakyRelu) return cat("alpha ", alpha_);
+    if (kind_ == ActivationKind::HardSigmoid) return cat("alpha ", alpha_, " beta ", beta_);
+    return {};
 }
 
-void activation_reference(ActivationKind kind, float alpha, const float* x, float* y, int64_t n) {
+void activation_reference(ActivationKind kind, float alpha, float beta, const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
         const double v = x[i];
+        auto hsig = [](double u, double a, double b) { return std::min(1.0, std::max(0.0, a * u + b)); };
         double r = 0.0;
         switch (kind) {
             case ActivationKind::Relu: r = v > 0 ? v : 0; break;
             case ActivationKind::LeakyRelu: r = v >= 0 ? v : alpha * v; break;
             case ActivationKind::Sigmoid: r = 1.0 / (1.0 + std::exp(-v)); break;
             case ActivationKind::Tanh: r = std::tanh(v); break;
+            case ActivationKind::Sqrt: r = std::sqrt(v); break;
+            case ActivationKind::Erf: r = std::erf(v); break;
+            case ActivationKind::HardSigmoid: r = hsig(v, alpha, beta); break;
+            case ActivationKind::HardSwish: r = v * hsig(v, 1.0 / 6.0, 0.5); break;
+            case ActivationKind::Gelu: r = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); break;
         }
         y[i] = static_cast<float>(r);
     }
@@ -220,13 +274,33 @@ BroadcastLoop make_broadcast_loop(const Shape& a, const Shape& b) {
     return L;
 }
 
+const char* binary_name(BinaryKind kind) {
+    switch (kind) {
+        case BinaryKind::Add: return "Add";
+        case BinaryKind::Sub: return "Sub";
+        case BinaryKind::Mul: return "Mul";
+        case BinaryKind::Div: return "Div";
+        case BinaryKind::Pow: return "Pow";
+    }
+    return "?";
+}
+
 void binary_float(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y, int threads) {
     const BroadcastLoop L = make_broadcast_loop(a.shape, b.shape);
     QCNN_ASSERT(y.shape == L.out_shape, "binary output ", to_string(y.shape), " vs ", to_string(L.out_shape));
-    if (kind == BinaryKind::Add)
-        broadcast_run(L, a.ptr(), b.ptr(), y.ptr(), threads, [](float u, float v) { return u + v; });
-    else
-        broadcast_run(L, a.ptr(), b.ptr(), y.ptr(), threads, [](float u, float v) { return u * v; });
+    auto run = [&](auto f) { broadcast_run(L, a.ptr(), b.ptr(), y.ptr(), threads, f); };
+    switch (kind) {
+        case BinaryKind::Add: run([](float u, float v) { return u + v; }); break;
+        case BinaryKind::Sub: run([](float u, float v) { return u - v; }); break;
+        case BinaryKind::Mul: run([](float u, float v) { return u * v; }); break;
+        case BinaryKind::Div: run([](float u, float v) { return u / v; }); break;
+        case BinaryKind::Pow:
+            if (b.size() == 1)
+                with_pow_kernel(b.data[0], run);
+            else
+                run([](float u, float v) { return std::pow(u, v); });
+            break;
+    }
 }
 
 void binary_reference(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y) {
@@ -246,7 +320,7 @@ void binary_reference(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor&
             oa += (a.shape[d] == 1 ? 0 : idx[d + r - a.shape.size()]) * sa[d];
         for (size_t d = 0; d < b.shape.size(); ++d)
             ob += (b.shape[d] == 1 ? 0 : idx[d + r - b.shape.size()]) * sb[d];
-        y.data[e] = apply(kind, a.data[oa], b.data[ob]);
+        y.data[e] = static_cast<float>(apply<double>(kind, a.data[oa], b.data[ob]));
     }
 }
 
@@ -256,18 +330,35 @@ void binary_reference(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor&
 std::vector<ValueInfo> BinaryOp::infer(const std::vector<const ValueInfo*>& in) const {
     const ValueInfo& a = need_input(in, 0, type(), "A");
     const ValueInfo& b = need_input(in, 1, type(), "B");
+    const BroadcastLoop L = make_broadcast_loop(a.shape, b.shape);
+    // A FLOAT base with an INT64 exponent (a plan-time constant) is a float power.
+    if (kind_ == BinaryKind::Pow && a.dtype == DType::Float && b.dtype == DType::Int64) {
+        require_int_const(b, type(), "Y");
+        return {float_value(L.out_shape)};
+    }
     if (a.dtype != b.dtype)
         fail(type(), ": operands have different types (", dtype_name(a.dtype), " and ", dtype_name(b.dtype), ")");
-    const BroadcastLoop L = make_broadcast_loop(a.shape, b.shape);
     if (a.dtype == DType::Float) return {float_value(L.out_shape)};
+    if (kind_ == BinaryKind::Pow) fail("Pow: INT64 operands are not supported (only FLOAT)");
     const auto& va = require_int_const(a, type(), "A");
     const auto& vb = require_int_const(b, type(), "B");
+    if (kind_ == BinaryKind::Div && std::find(vb.begin(), vb.end(), int64_t{0}) != vb.end())
+        fail("Div: INT64 division by zero (divisor ", to_string(b.shape), " holds a 0)");
     std::vector<int64_t> out(numel(L.out_shape));
     const BinaryKind k = kind_;
     broadcast_run(L, va.data(), vb.data(), out.data(), 1, [k](int64_t u, int64_t v) { return apply(k, u, v); });
     return {int_constant(L.out_shape, std::move(out))};
 }
 
-void BinaryOp::run(const RunArgs& a) const { binary_float(kind_, *a.in[0], *a.in[1], *a.out[0], a.ctx.threads); }
+void BinaryOp::run(const RunArgs& a) const {
+    if (!a.in[1]) {  // Pow by an INT64 exponent (infer() checked it is a constant)
+        const ValueInfo& e = *a.in_info[1];
+        Tensor b(e.shape);
+        std::transform(e.iconst->begin(), e.iconst->end(), b.data.begin(), [](int64_t v) { return static_cast<float>(v); });
+        binary_float(kind_, *a.in[0], b, *a.out[0], a.ctx.threads);
+        return;
+    }
+    binary_float(kind_, *a.in[0], *a.in[1], *a.out[0], a.ctx.threads);
+}
 
 }  // namespace qcnn

@@ -1,10 +1,17 @@
 // Elementwise operators on float32 tensors of any rank (row-major).
-//   ActivationOp: Relu, LeakyRelu (alpha), Sigmoid, Tanh. y has x's shape.
+//   ActivationOp: unary y = f(x), y has x's shape:
+//                 Relu, LeakyRelu (alpha), Sigmoid, Tanh, Sqrt, Erf,
+//                 HardSigmoid   y = max(0, min(1, alpha x + beta))   (ONNX defaults 0.2, 0.5)
+//                 HardSwish     y = x max(0, min(1, x / 6 + 1/2))
+//                 Gelu          y = x (1 + erf(x / sqrt 2)) / 2     (exact form; the importer
+//                               fuses PyTorch's Div/Erf/Add/Mul/Mul export into it)
 //   ClipOp:       y = min(max(x, lo), hi). The bounds come from attributes (opset < 11) or
 //                 from the optional scalar inputs 1 (min) and 2 (max), read at run time.
-//   BinaryOp:     Add, Mul with numpy (multidirectional) broadcasting. Float operands run at
-//                 run time; int64 operands (shape arithmetic) must be plan-time constants and
-//                 are computed in infer().
+//   BinaryOp:     Add, Sub, Mul, Div, Pow with numpy (multidirectional) broadcasting. Float
+//                 operands run at run time; int64 operands (shape arithmetic) must be plan-time
+//                 constants and are computed in infer() (Div truncates toward zero, as C and
+//                 ONNX Runtime do; division by zero is an error). Pow takes a FLOAT base
+//                 and a FLOAT or INT64 (plan-time constant) exponent.
 // The broadcast kernel merges adjacent dimensions with the same broadcast pattern, so
 // bias-like operands ({C,1,1} against {N,C,H,W}) run as contiguous inner loops;
 // binary_reference() is its per-element index twin.
@@ -16,25 +23,27 @@
 
 namespace qcnn {
 
-enum class ActivationKind { Relu, LeakyRelu, Sigmoid, Tanh };
+enum class ActivationKind { Relu, LeakyRelu, Sigmoid, Tanh, Sqrt, Erf, HardSigmoid, HardSwish, Gelu };
 
 class ActivationOp : public Op {
 public:
-    explicit ActivationOp(ActivationKind kind, float alpha = 0.01f);
+    // alpha: LeakyRelu's slope or HardSigmoid's alpha; beta: HardSigmoid's beta.
+    explicit ActivationOp(ActivationKind kind, float alpha = 0.01f, float beta = 0.0f);
     std::string type() const override;
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
     ActivationKind kind() const { return kind_; }
     float alpha() const { return alpha_; }
+    float beta() const { return beta_; }
 
 private:
     ActivationKind kind_;
-    float alpha_;
+    float alpha_, beta_;
 };
 
-// y[i] = f(x[i]) for the activation; the plain twin used by tests.
-void activation_reference(ActivationKind kind, float alpha, const float* x, float* y, int64_t n);
+// y[i] = f(x[i]) for the activation, computed in double; the plain twin used by tests.
+void activation_reference(ActivationKind kind, float alpha, float beta, const float* x, float* y, int64_t n);
 
 class ClipOp : public Op {
 public:
@@ -49,12 +58,14 @@ private:
     float lo_, hi_;
 };
 
-enum class BinaryKind { Add, Mul };
+enum class BinaryKind { Add, Sub, Mul, Div, Pow };
+
+const char* binary_name(BinaryKind kind);
 
 class BinaryOp : public Op {
 public:
     explicit BinaryOp(BinaryKind kind) : kind_(kind) {}
-    std::string type() const override { return kind_ == BinaryKind::Add ? "Add" : "Mul"; }
+    std::string type() const override { return binary_name(kind_); }
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     BinaryKind kind() const { return kind_; }
@@ -74,7 +85,7 @@ struct BroadcastLoop {
 };
 BroadcastLoop make_broadcast_loop(const Shape& a, const Shape& b);
 
-// y = a (+ or *) b with broadcasting, using the merged-dimension kernel on `threads` threads.
+// y = a (op) b with broadcasting, using the merged-dimension kernel on `threads` threads.
 void binary_float(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y, int threads);
 // The per-element twin: decodes every output index. y is resized to the broadcast shape.
 void binary_reference(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y);

@@ -266,9 +266,10 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
          "<dir>/cycle.onnx: the graph has a cycle; these nodes wait on each other: 'conv_a', 'relu_a'"},
         {"ONNX: unsupported operator", {"info", "--model", "<dir>/unsupported.onnx"},
          "<dir>/unsupported.onnx: node 'relu_a' uses op 'Frobnicate', which is not supported; supported ops: "
-         "Add, AveragePool, BatchNormalization, Cast, Clip, Concat, Constant, Conv, Dropout, Flatten, Gather, "
-         "Gemm, GlobalAveragePool, Identity, LeakyRelu, MatMul, MaxPool, Mul, Pad, Relu, Reshape, Shape, "
-         "Sigmoid, Slice, Softmax, Squeeze, Tanh, Transpose, Unsqueeze"},
+         "Add, AveragePool, BatchNormalization, Cast, Clip, Concat, Constant, Conv, Div, Dropout, Erf, Flatten, "
+         "Gather, Gemm, GlobalAveragePool, HardSigmoid, HardSwish, Identity, LayerNormalization, LeakyRelu, MatMul, "
+         "MaxPool, Mul, Pad, Pow, ReduceMean, ReduceSum, Relu, Reshape, Shape, Sigmoid, Slice, Softmax, Sqrt, "
+         "Squeeze, Sub, Tanh, Transpose, Unsqueeze"},
         {"ONNX: external weight data", {"info", "--model", "<dir>/external.onnx"},
          "<dir>/external.onnx: initializer 'W' keeps its data in an external file, which is not supported"},
         // IDX

@@ -6,10 +6,13 @@
 #endif
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/graph/plan.h"
 #include "core/io/onnx_import.h"
 #include "core/tensor.h"
 
@@ -21,6 +24,23 @@ inline Tensor random_tensor(Shape s, uint32_t seed, float lo = -1.0f, float hi =
     std::uniform_real_distribution<float> u(lo, hi);
     for (float& v : t.data) v = u(rng);
     return t;
+}
+
+// Plans the network for the inputs' shapes, runs it and returns output 0.
+inline Tensor run_net(const Network& net, const std::vector<const Tensor*>& inputs, int threads = 1) {
+    std::vector<Shape> shapes;
+    for (const Tensor* t : inputs) shapes.push_back(t->shape);
+    Plan plan(net, shapes);
+    plan.run(inputs, ExecContext{threads});
+    return plan.output(0);
+}
+
+// Largest elementwise difference; 1e30 when the shapes differ.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+    if (a.shape != b.shape) return 1e30;
+    double m = 0;
+    for (int64_t i = 0; i < a.size(); ++i) m = std::max<double>(m, std::abs(a.data[i] - b.data[i]));
+    return m;
 }
 
 class OnnxBuilder {
