@@ -193,6 +193,13 @@ ResolvedSettings resolve_settings(const Network& net, const LayerSettings& s) {
                 if (problem.empty()) {
                     r.setting = *def;
                     r.note = cat(def->to_string(), " (", type_key, "= default)");
+                } else if (r.kind == LayerKind::Conv && groups > 1 && ws.size() > 1 && ws[1] == 1) {
+                    // Depthwise: every sub-vector's table row meets one output channel once.
+                    const int64_t per_group = ws[0] / groups;
+                    r.note = cat("dense: depthwise conv (one input channel per group): a lookup table would serve only "
+                                 "its group's ", per_group, " output channel", per_group == 1 ? "" : "s",
+                                 ", so product quantization would cost about K/", per_group,
+                                 " times the dense work (docs/results.md, depthwise convolutions)");
                 } else {
                     r.note = cat("dense: the default ", type_key, "=", def->to_string(), " does not fit: ", problem);
                 }

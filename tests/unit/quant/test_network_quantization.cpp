@@ -88,6 +88,30 @@ TEST(ResolveSettings, DefaultsThatDoNotFitStayDenseWithANote) {
               "4/32 (fc= default); K = 32 exceeds the 10 sub-vectors per subspace: at most 10 codewords are used");
 }
 
+TEST(ResolveSettings, DepthwiseConvsSayWhyTheyStayDense) {
+    // x {N,8,6,6} -> depthwise 3x3 (8 groups, 1 output channel each) -> 3x3 with 2 outputs per group
+    Network net;
+    net.source = "depthwise";
+    const int x = net.add_value(value("x", {-1, 8, 6, 6}));
+    const int y1 = net.add_value(value("y1", {})), y2 = net.add_value(value("y2", {}));
+    net.inputs = {x};
+    ConvParams p;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    p.group = 8;
+    net.nodes.push_back(Node{"dw", "", std::make_shared<ConvOp>(p, random_tensor({8, 1, 3, 3}, 1, 0.3f), std::vector<float>{}), {x}, {y1}});
+    net.nodes.push_back(Node{"dw2", "", std::make_shared<ConvOp>(p, random_tensor({16, 1, 3, 3}, 2, 0.3f), std::vector<float>{}), {y1}, {y2}});
+    net.outputs = {y2};
+    net.assign_aliases();
+    const ResolvedSettings r = resolve_settings(net, parse_layer_settings("conv=4/16"));
+    ASSERT_EQ(r.layers.size(), 2u);
+    EXPECT_TRUE(r.layers[0].setting.dense);
+    EXPECT_EQ(r.layers[0].note,
+              "dense: depthwise conv (one input channel per group): a lookup table would serve only its group's 1 "
+              "output channel, so product quantization would cost about K/1 times the dense work (docs/results.md, "
+              "depthwise convolutions)");
+    EXPECT_NE(r.layers[1].note.find("its group's 2 output channels"), std::string::npos) << r.layers[1].note;
+}
+
 TEST(ResolveSettings, OverridesByAliasAndName) {
     const Network net = small_net(1);
     const ResolvedSettings r = resolve_settings(net, parse_layer_settings("conv=1/16,conv2=2/8,Gemm_6=2/4,fc1=dense"));
