@@ -116,7 +116,9 @@ LayerGeometry read_layer(const Node& n, const Plan& plan) {
 }  // namespace
 
 NetworkGeometry network_geometry(const Network& net, const Shape& sample_shape) {
-    Shape input{1};
+    // A static export fixes the batch: plan for it and count live bytes per image.
+    const int64_t batch = net.inputs.empty() ? 1 : net.planning_batch();
+    Shape input{batch};
     input.insert(input.end(), sample_shape.begin(), sample_shape.end());
     Plan plan(net, {input});
     NetworkGeometry geo;
@@ -127,7 +129,7 @@ NetworkGeometry network_geometry(const Network& net, const Shape& sample_shape) 
     }
     const std::vector<int64_t> live = live_bytes(net, plan);
     const auto& run = plan.runtime_nodes();
-    for (size_t s = 0; s < run.size(); ++s) geo.steps.push_back({run[s], layer_of[run[s]], live[s]});
+    for (size_t s = 0; s < run.size(); ++s) geo.steps.push_back({run[s], layer_of[run[s]], live[s] / batch});
     return geo;
 }
 

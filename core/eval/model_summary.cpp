@@ -46,8 +46,7 @@ ModelSummary summarize(const Network& net) {
 
     // Plan for one image, or for the batch size the file fixes (activation bytes are then divided
     // by it).
-    const Shape& declared = net.values.at(net.inputs[0]).shape;
-    const int64_t batch = !declared.empty() && declared[0] > 0 ? declared[0] : 1;
+    const int64_t batch = net.planning_batch();
     Shape planned{batch};
     planned.insert(planned.end(), m.input_shape.begin(), m.input_shape.end());
     std::vector<Shape> shapes{planned};

@@ -50,6 +50,12 @@ Shape Network::sample_shape() const {
     return Shape(s.begin() + 1, s.end());
 }
 
+int64_t Network::planning_batch() const {
+    if (inputs.empty()) fail(source, ": the network has no runtime input");
+    const Shape& s = values.at(inputs[0]).shape;
+    return !s.empty() && s[0] > 0 ? s[0] : 1;
+}
+
 void Network::validate() const {
     const int nv = static_cast<int>(values.size());
     std::vector<char> available(nv, 0);

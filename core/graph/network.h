@@ -47,6 +47,9 @@ public:
 
     // Per-sample input shape of the first input (without the batch dimension), e.g. {1,28,28}.
     Shape sample_shape() const;
+    // The batch size the file fixes for the first input (a static export), or 1 when it is
+    // dynamic: what per-image summaries plan for before dividing by it.
+    int64_t planning_batch() const;
 
     // Checks structure: ids in range, every consumed value produced earlier or an input or
     // initializer, single producer per value. Throws qcnn::Error naming the node.

@@ -223,6 +223,22 @@ std::shared_ptr<Network> small_network() {
     return net;
 }
 
+TEST(CostModel, StaticBatchExportCostsTheSameAsDynamic) {
+    // A file exported with a fixed batch of 3 (torch.onnx.export without dynamic_axes) used to
+    // fail: the cost model planned one image against the declared {3, 2, 5, 5}.
+    auto dyn = small_network();
+    auto fixed = small_network();
+    fixed->values[fixed->inputs[0]].shape = {3, 2, 5, 5};
+    const NetworkGeometry a = network_geometry(*dyn, {2, 5, 5}), b = network_geometry(*fixed, {2, 5, 5});
+    ASSERT_EQ(a.layers.size(), b.layers.size());
+    for (size_t i = 0; i < a.layers.size(); ++i) EXPECT_EQ(a.layers[i].h_s, b.layers[i].h_s);
+    ASSERT_EQ(a.steps.size(), b.steps.size());
+    for (size_t i = 0; i < a.steps.size(); ++i) EXPECT_EQ(a.steps[i].live_bytes, b.steps[i].live_bytes) << "step " << i;
+    const std::vector<QuantSetting> s(2, QuantSetting::make_pq(2, 4));
+    EXPECT_EQ(network_cost(a, s).quantized.peak_bytes, network_cost(b, s).quantized.peak_bytes);
+    EXPECT_EQ(network_cost(a, s).flops_qcnn, network_cost(b, s).flops_qcnn);
+}
+
 TEST(CostModel, GeometryFromAPlannedNetwork) {
     auto net = small_network();
     const NetworkGeometry geo = network_geometry(*net, {2, 5, 5});
