@@ -5,6 +5,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/data/dataset.h"
+
 namespace qcnn::cli {
 
 namespace {
@@ -62,6 +64,16 @@ std::vector<float> Args::float_list(std::string_view name) const {
         pos = comma + 1;
     }
     return out;
+}
+
+std::string data_spec(const Args& args, std::string_view option, const std::string& fallback) {
+    const std::string spec = args.str(option, fallback);
+    if (!args.has("--preprocess")) return spec;
+    try {
+        return with_preprocess(spec, args.str("--preprocess", "none"));
+    } catch (const Error& e) {
+        throw UsageError(cat("--preprocess: ", e.what()));
+    }
 }
 
 LutKernel parse_lut_kernel(const std::string& text) {
