@@ -2,8 +2,11 @@
 // twin, hand-computed values), the imagenet preset end to end, labels files, streaming.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "core/data/dataset.h"
 #include "core/data/image_ops.h"
@@ -258,6 +261,76 @@ TEST(ImagenetPreset, EqualsReferencePipelineOnAwkwardImages) {
             const int k = static_cast<int>(i / plane);
             ASSERT_EQ(x.data[s * 3 * plane + i], (static_cast<float>(ref[i]) / 255.0f - mean[k]) / stdv[k])
                 << im.name << " value " << i;
+        }
+    }
+}
+
+// The images of tools/check_imagenet_preprocess.py, from the same integer formulas: HWC uint8.
+std::vector<uint8_t> golden_pattern(int64_t w, int64_t h, int64_t comp, const std::string& kind) {
+    std::vector<uint8_t> px(static_cast<size_t>(w * h * comp));
+    for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+            for (int64_t c = 0; c < comp; ++c)
+                px[(y * w + x) * comp + c] = static_cast<uint8_t>(
+                    kind == "stripes" ? (x * x * (c + 1) / 7 + y * (3 + c) + (x * y) / 11 + 40 * c) % 256
+                                      : x * 150 / w + y * 100 / h + 3 * c);
+    return px;
+}
+
+TEST(ImagenetPreset, MatchesTorchvisionGolden) {
+    // tests/data/imagenet_preprocess_golden.txt holds torchvision 0.14 / Pillow 9.4 values
+    // (Resize(256), CenterCrop(224), ToTensor(), Normalize) of PNG images: the same pixels in
+    // both decoders, so every value must match to the bit.
+    const std::string golden = std::string(QCNN_TEST_DATA_DIR) + "/imagenet_preprocess_golden.txt";
+    std::ifstream in(golden);
+    ASSERT_TRUE(in) << golden;
+    TempDir dir;
+    struct Expect {
+        std::string name;
+        double sum = 0;
+        std::vector<std::array<int64_t, 3>> at;
+        std::vector<float> value;
+    };
+    std::vector<Expect> images;
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream ls(line);
+        std::string tag;
+        ls >> tag;
+        if (tag == "image") {
+            Expect e;
+            int64_t w = 0, h = 0, comp = 0;
+            std::string kind;
+            ls >> e.name >> w >> h >> comp >> kind;
+            write_png(dir.file("k/" + e.name + ".png"), static_cast<int>(w), static_cast<int>(h), static_cast<int>(comp),
+                      golden_pattern(w, h, comp, kind));
+            images.push_back(e);
+        } else if (tag == "sum") {
+            ls >> images.back().sum;
+        } else if (tag == "v") {
+            std::array<int64_t, 3> at{};
+            std::string v;
+            ls >> at[0] >> at[1] >> at[2] >> v;
+            images.back().at.push_back(at);
+            images.back().value.push_back(std::strtof(v.c_str(), nullptr));
+        }
+    }
+    ASSERT_EQ(images.size(), 6u);
+    const auto ds = open_dataset("folder:" + dir.path().string() + ",preprocess=imagenet");
+    ASSERT_EQ(ds->size(), 6);
+    Tensor x;
+    std::vector<int> y;
+    ds->batch(0, 6, x, y);
+    const int64_t plane = 224 * 224;
+    for (size_t i = 0; i < images.size(); ++i) {  // file names sort like the golden's order
+        const float* img = x.data.data() + i * 3 * plane;
+        double sum = 0;
+        for (int64_t j = 0; j < 3 * plane; ++j) sum += img[j];
+        EXPECT_NEAR(sum, images[i].sum, 1e-3) << images[i].name;
+        ASSERT_EQ(images[i].at.size(), 48u) << images[i].name;
+        for (size_t k = 0; k < images[i].at.size(); ++k) {
+            const auto [c, r, col] = images[i].at[k];
+            EXPECT_EQ(img[c * plane + r * 224 + col], images[i].value[k])
+                << images[i].name << " channel " << c << " row " << r << " column " << col;
         }
     }
 }
