@@ -18,7 +18,6 @@
 #include "core/io/model_file.h"
 #include "core/quant/calibration.h"
 #include "core/quant/quantize_network.h"
-#include "core/util/parallel.h"
 #include "core/util/sha256.h"
 
 namespace qcnn::cli {
@@ -185,7 +184,7 @@ RunSpec run_spec_from(const Args& args) {
 int run_quantize(const Args& args, CommandContext& ctx) {
     const RunSpec spec = run_spec_from(args);
     const std::string output = args.str("-o", "");
-    set_global_threads(spec.threads);  // also the decoding threads of image folders
+    const ScopedThreads threads(spec.threads);  // also the decoding threads of image folders
     check_run_data(*load_model(spec.model), spec);  // a data set that does not fit fails before k-means
     StageBars bars(ctx);
     const RunResult r = run_quantization(spec, bars.callback());

@@ -1,11 +1,14 @@
 #include "core/cli/command.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <sstream>
 
 #include "core/data/dataset.h"
+#include "core/util/parallel.h"
 
 namespace qcnn::cli {
 
@@ -75,6 +78,9 @@ std::string data_spec(const Args& args, std::string_view option, const std::stri
         throw UsageError(cat("--preprocess: ", e.what()));
     }
 }
+
+ScopedThreads::ScopedThreads(int threads) : saved_(omp_get_max_threads()) { set_global_threads(threads); }
+ScopedThreads::~ScopedThreads() { omp_set_num_threads(saved_); }
 
 LutKernel parse_lut_kernel(const std::string& text) {
     if (text == "fast") return LutKernel::Fast;

@@ -97,6 +97,19 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
 // not apply to the spec.
 std::string data_spec(const Args& args, std::string_view option, const std::string& fallback);
 
+// For one command: the calling thread's default OpenMP team size (set_global_threads, which
+// also sets the decoding threads of image folders, DataOptions::threads = 0), restored after.
+class ScopedThreads {
+public:
+    explicit ScopedThreads(int threads);
+    ~ScopedThreads();
+    ScopedThreads(const ScopedThreads&) = delete;
+    ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+private:
+    int saved_;
+};
+
 // "fast" or "reference" (--kernel); UsageError otherwise.
 LutKernel parse_lut_kernel(const std::string& text);
 

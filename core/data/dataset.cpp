@@ -46,10 +46,6 @@ void check_sample_shape(const Shape& s) {
         fail("sample shape ", to_string(s), " is not {C, H, W} with positive sizes");
 }
 
-}  // namespace
-
-namespace {
-
 // Samples held in memory (SampleData's pixels), read by copying.
 class MemorySource final : public SampleSource {
 public:
@@ -78,8 +74,7 @@ public:
     SourceStats stats() const override {
         SourceStats s;
         s.resident_bytes = static_cast<int64_t>(u8_.size() + f32_.size() * sizeof(float));
-        s.reads = reads_.load();
-        s.peak_in_flight = s.reads > 0 ? 1 : 0;  // a copy, nothing decoded
+        s.reads = reads_.load();  // copies; nothing is decoded, so peak_in_flight stays 0
         return s;
     }
 

@@ -110,7 +110,8 @@ struct SourceStats {
     int64_t resident_bytes = 0;  // pixel bytes held between read() calls (all of them for
                                  // in-memory sources, 0 for streamed ones)
     int64_t reads = 0;           // samples read so far (for streamed sources: decoded)
-    int64_t peak_in_flight = 0;  // most samples being read at the same time so far
+    int64_t peak_in_flight = 0;  // most samples being decoded at the same time so far (streamed
+                                 // sources; 0 for in-memory ones, which only copy)
 };
 
 // Where a Dataset's pixels come from: samples held in memory (every reader but folder:) or
@@ -152,7 +153,7 @@ public:
     int64_t size() const { return n_; }
     // {C, H, W} of every sample batch() produces (after conversion).
     Shape sample_shape() const { return {oc_, oh_, ow_}; }
-    // {C, H, W} as stored.
+    // {C, H, W} as the source gives them (folder images: as decoded, resized and cropped).
     Shape stored_shape() const { return {c_, h_, w_}; }
     // max(nominal class count, largest label + 1); 0 when there are no labels.
     int num_classes() const { return num_classes_; }
@@ -165,7 +166,9 @@ public:
     const std::string& description() const { return description_; }
 
     // Fills out = {count, C, H, W} preprocessed float32 and labels = count labels (-1 each
-    // when !has_labels()). Requires start >= 0, count >= 0, start + count <= size().
+    // when !has_labels()). Requires start >= 0, count >= 0, start + count <= size(). Samples
+    // are read (folders: decoded) in parallel with DataOptions::threads; the bits do not depend
+    // on the thread count. A sample that cannot be read throws qcnn::Error naming its file.
     // Thread-safe: concurrent calls on one Dataset are fine.
     void batch(int64_t start, int64_t count, Tensor& out, std::vector<int>& labels) const;
     // Same for an arbitrary list of sample indices (each in [0, size())).

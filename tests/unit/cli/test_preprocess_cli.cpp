@@ -8,14 +8,7 @@
 #include "core/eval/model_summary.h"
 #include "core/sweep/sweep.h"
 #include "core/util/json.h"
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "tests/unit/png_writer.h"
 
 namespace qcnn {
 namespace {
@@ -31,11 +24,9 @@ const std::string kLenet = bundled("lenet5.onnx");
 void write_folder(const std::string& dir, int w, int h, int comp, int per_class) {
     for (int k = 0; k < 2; ++k)
         for (int i = 0; i < per_class; ++i) {
-            const std::string path = dir + "/class" + std::to_string(k) + "/" + std::to_string(i) + ".png";
-            test::fs::create_directories(test::fs::path(path).parent_path());
             std::vector<uint8_t> px(static_cast<size_t>(w * h * comp));
             for (size_t j = 0; j < px.size(); ++j) px[j] = static_cast<uint8_t>(j * 7 + i * 31 + k * 101);
-            ASSERT_TRUE(stbi_write_png(path.c_str(), w, h, comp, px.data(), w * comp)) << path;
+            test::write_png(dir + "/class" + std::to_string(k) + "/" + std::to_string(i) + ".png", w, h, comp, px);
         }
 }
 
