@@ -324,6 +324,26 @@ TEST(ImagenetPreset, MatchesTorchvisionGolden) {
     }
 }
 
+TEST(ImagenetPreset, JpegDecodesCloseToTheSamePng) {
+    // JPEG goes through the same path with a lossy decode: a smooth image stays within a few
+    // levels of its PNG twin (tools/check_imagenet_preprocess.py measured up to 3/255 against
+    // Pillow's libjpeg decode).
+    TempDir dir;
+    const std::vector<uint8_t> px = golden_pattern(301, 203, 3, "smooth");
+    write_png(dir.file("png/k/a.png"), 301, 203, 3, px);
+    test::fs::create_directories(dir.path() / "jpg/k");
+    ASSERT_TRUE(stbi_write_jpg(dir.file("jpg/k/a.jpg").c_str(), 301, 203, 3, px.data(), 95));
+    Tensor a, b;
+    std::vector<int> y;
+    open_dataset("folder:" + dir.file("png") + ",preprocess=imagenet")->batch(0, 1, a, y);
+    open_dataset("folder:" + dir.file("jpg") + ",preprocess=imagenet")->batch(0, 1, b, y);
+    ASSERT_EQ(a.shape, b.shape);
+    float worst = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::fabs(a.data[i] - b.data[i]));
+    EXPECT_GT(worst, 0.0f);                    // it is the lossy decode
+    EXPECT_LE(worst, 6.0f / 255.0f / 0.224f);  // within 6 levels (the smallest std is 0.224)
+}
+
 TEST(ImagenetPreset, WantedShapeOtherThanTheCropIsAnErrorNamingBoth) {
     TempDir dir;
     write_png(dir.file("k/img.png"), 9, 9, 3, test::random_bytes(243, 3));
