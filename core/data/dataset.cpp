@@ -210,7 +210,7 @@ void Dataset::gather(std::span<const int64_t> indices, Tensor& out, std::vector<
     const int64_t sample = oc_ * oh_ * ow_;
     // Samples are independent: any thread count gives the same bits. Errors (a file that
     // cannot be decoded) are caught per sample and the first in index order is rethrown.
-    const int threads = static_cast<int>(std::min<int64_t>(data::resolve_data_threads(threads_), count));
+    const int threads = static_cast<int>(std::clamp<int64_t>(count, 1, data::resolve_data_threads(threads_)));
     std::vector<std::string> errors(indices.size());
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
