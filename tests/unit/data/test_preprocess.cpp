@@ -448,6 +448,9 @@ TEST(Streaming, FolderDecodesOnDemandAndHoldsNoPixels) {
     const std::vector<int64_t> picks = {23, 0, 5};
     ds->gather(picks, x, y);
     EXPECT_EQ(ds->source().stats().reads, n + 3);
+    ds->gather({}, x, y);  // nothing asked, nothing decoded
+    EXPECT_EQ(x.shape, (Shape{0, 3, 32, 32}));
+    EXPECT_EQ(ds->source().stats().reads, n + 3);
 
     // In-memory sources, by contrast, hold every pixel.
     SampleData d;
