@@ -78,11 +78,7 @@ void convert_channels(const float* src, int64_t c, int64_t hw, float* dst, int64
     }
 }
 
-}  // namespace qcnn
-
 // ---- Pillow-compatible bilinear resize (Pillow's src/libImaging/Resample.c) ----------------
-
-namespace qcnn {
 
 namespace {
 
