@@ -124,7 +124,7 @@ void print_text(const EvalReport& e, std::ostream& out) {
 int run_eval(const Args& args, CommandContext& ctx) {
     EvalReport e;
     e.model = args.str("--model", bundled_model(kDefaultModel));
-    e.data = args.str("--data", kDefaultData);
+    e.data = data_spec(args, "--data", kDefaultData);
     EvalOptions opts;
     opts.limit = args.integer("--limit", 0, 0, INT64_MAX);
     opts.batch = args.integer("--batch", 64, 1, 1 << 20);
@@ -137,11 +137,13 @@ int run_eval(const Args& args, CommandContext& ctx) {
     dopts.mean = args.float_list("--mean");
     dopts.std = args.float_list("--std");
     dopts.limit = opts.limit;
+    dopts.threads = opts.threads;
     e.logits_path = args.str("--logits", "");
 
     std::shared_ptr<const Network> net = load_model(e.model);
     if (args.has("--convert")) dopts.sample_shape = net->sample_shape();
     const auto data = open_dataset(e.data, dopts);
+    check_compatible(*net, *data, e.data);  // before any timing or evaluation
     e.data_description = data->description();
 
     std::ofstream logits;
@@ -161,7 +163,6 @@ int run_eval(const Args& args, CommandContext& ctx) {
             KernelChoiceOptions ko;
             ko.batch = std::max<int64_t>(1, std::min(opts.batch, data->size()));
             ko.threads = opts.threads;
-            check_compatible(*net, *data, e.data);
             e.choice = choose_kernels(net, data->sample_shape(), ko);
             e.timed_choice = true;
             net = e.choice.network;

@@ -11,6 +11,7 @@
 #include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/cost/cost_model.h"
+#include "core/eval/data_check.h"
 #include "core/eval/evaluate.h"
 #include "core/eval/run.h"
 #include "core/eval/model_summary.h"
@@ -154,7 +155,7 @@ private:
 RunSpec run_spec_from(const Args& args) {
     RunSpec spec;
     spec.model = args.str("--model", bundled_model(kDefaultModel));
-    spec.data = args.str("--data", kDefaultData);
+    spec.data = data_spec(args, "--data", kDefaultData);
     if (!args.has("--layers")) throw UsageError("quantize needs --layers, e.g. --layers conv=8/128,fc=4/32");
     spec.layers = args.str("--layers", "");
     spec.seed = static_cast<uint64_t>(args.integer("--seed", 0, 0, INT64_MAX));
@@ -163,7 +164,7 @@ RunSpec run_spec_from(const Args& args) {
     spec.lut_kernel = parse_lut_kernel(args.str("--kernel", "fast"));
     spec.limit = args.integer("--limit", 0, 0, INT64_MAX);
     spec.batch = args.integer("--batch", 64, 1, 1 << 20);
-    spec.calib_data = args.str("--calib-data", "");
+    spec.calib_data = args.has("--calib-data") ? data_spec(args, "--calib-data", "") : "";
     if (spec.calib_data.empty() && !calibration_split(spec.data))
         throw UsageError(cat("no training split is known for ", spec.data,
                              "; give calibration data with --calib-data SPEC (to calibrate on the evaluation set "
@@ -183,6 +184,8 @@ RunSpec run_spec_from(const Args& args) {
 int run_quantize(const Args& args, CommandContext& ctx) {
     const RunSpec spec = run_spec_from(args);
     const std::string output = args.str("-o", "");
+    const ScopedThreads threads(spec.threads);  // also the decoding threads of image folders
+    check_run_data(*load_model(spec.model), spec);  // a data set that does not fit fails before k-means
     StageBars bars(ctx);
     const RunResult r = run_quantization(spec, bars.callback());
     bars.finish();

@@ -129,6 +129,7 @@ int run_sweep(const Args& args, CommandContext& ctx) {
     SweepOptions opt;
     opt.resume = args.has("--resume");
     opt.threads = args.has("--threads") ? static_cast<int>(args.integer("--threads", 0, 0, 4096)) : -1;
+    const ScopedThreads threads(opt.threads >= 0 ? opt.threads : spec.threads);  // also decoding image folders
     const int64_t total = static_cast<int64_t>(expand(spec).size());
 
     SweepBar bar(ctx);

@@ -1,9 +1,14 @@
 #include "core/cli/command.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <sstream>
+
+#include "core/data/dataset.h"
+#include "core/util/parallel.h"
 
 namespace qcnn::cli {
 
@@ -63,6 +68,19 @@ std::vector<float> Args::float_list(std::string_view name) const {
     }
     return out;
 }
+
+std::string data_spec(const Args& args, std::string_view option, const std::string& fallback) {
+    const std::string spec = args.str(option, fallback);
+    if (!args.has("--preprocess")) return spec;
+    try {
+        return with_preprocess(spec, args.str("--preprocess", "none"));
+    } catch (const Error& e) {
+        throw UsageError(cat("--preprocess: ", e.what()));
+    }
+}
+
+ScopedThreads::ScopedThreads(int threads) : saved_(omp_get_max_threads()) { set_global_threads(threads); }
+ScopedThreads::~ScopedThreads() { omp_set_num_threads(saved_); }
 
 LutKernel parse_lut_kernel(const std::string& text) {
     if (text == "fast") return LutKernel::Fast;

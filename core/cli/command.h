@@ -92,6 +92,24 @@ inline constexpr const char* kDefaultData = "fashion-mnist:test";
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                          const std::vector<bool>& right_align);
 
+// The dataset spec of `option` (--data, --calib-data; `fallback` when absent) with --preprocess
+// applied (with_preprocess, core/data/dataset.h); UsageError for a bad preset or one that does
+// not apply to the spec.
+std::string data_spec(const Args& args, std::string_view option, const std::string& fallback);
+
+// For one command: the calling thread's default OpenMP team size (set_global_threads, which
+// also sets the decoding threads of image folders, DataOptions::threads = 0), restored after.
+class ScopedThreads {
+public:
+    explicit ScopedThreads(int threads);
+    ~ScopedThreads();
+    ScopedThreads(const ScopedThreads&) = delete;
+    ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+private:
+    int saved_;
+};
+
 // "fast" or "reference" (--kernel); UsageError otherwise.
 LutKernel parse_lut_kernel(const std::string& text);
 

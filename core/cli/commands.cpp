@@ -19,6 +19,24 @@ OptionSpec data_option() {
     return {"--data", "SPEC", help};
 }
 
+// --mean, --std, --preprocess: how pixels become the model's input (eval, quantize).
+std::vector<OptionSpec> preprocessing_options() {
+    return {{"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
+            {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
+            {"--preprocess", "P", "image folders (--data and --calib-data): none (default: images as they are) or\n"
+                                  "imagenet: torchvision's ImageNet transform - short side resized to 256 (Pillow's\n"
+                                  "antialiased bilinear), center crop 224, RGB, mean 0.485,0.456,0.406 and std\n"
+                                  "0.229,0.224,0.225 unless --mean/--std say otherwise; imagenet:RESIZE/CROP for other\n"
+                                  "sizes (the crop must be the model's input size)"}};
+}
+
+// The options of one command: groups in order.
+std::vector<OptionSpec> options(std::initializer_list<std::vector<OptionSpec>> groups) {
+    std::vector<OptionSpec> all;
+    for (const auto& g : groups) all.insert(all.end(), g.begin(), g.end());
+    return all;
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -39,21 +57,20 @@ const std::vector<Command>& commands() {
          "Runs the model on a labelled dataset and prints top-1, top-5 and per-class accuracy and the\n"
          "throughput. Images are fed as float32 = uint8/255 (then (x - mean) / std if given), NCHW.\n"
          "A progress bar is drawn on stderr when it is a terminal.",
-         {model_option(),
+         options({{model_option(),
           data_option(),
           {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
           {"--batch", "B", "images per forward pass (default: 64)"},
-          {"--threads", "T", "threads (default: 0 = all cores)"},
-          {"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
-          {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
-          {"--convert", "", "convert images to the model's input shape (1<->3 channels, bilinear resize)\n"
-                            "instead of failing when they differ"},
+          {"--threads", "T", "threads, also decoding image folders (default: 0 = all cores)"}},
+         preprocessing_options(),
+         {{"--convert", "", "convert images to the model's input shape (1<->3 channels, bilinear resize)\n"
+                            "instead of failing when they differ (not with --preprocess imagenet)"},
           {"--kernel", "K", "quantized layers: auto (default: per layer the faster of the fast lookup tables and\n"
                             "the dense kernels on the decoded weights, timed at this batch and thread count and\n"
                             "printed), fast (always the SIMD lookup tables: 8-bit entries for K <= 16, 16-bit\n"
                             "above) or reference (the paper's float lookup tables)"},
           {"--logits", "FILE", "write a CSV row per image: label, then the raw outputs (%.9g)"},
-          {"--json", "", "print one JSON object instead of the text report"}},
+          {"--json", "", "print one JSON object instead of the text report"}}}),
          run_eval},
         {"quantize",
          "product-quantize a model per layer, evaluate it and report the cost model",
@@ -64,7 +81,7 @@ const std::vector<Command>& commands() {
          "error of the layer's output against the float network on calibration images) and top-1/top-5.\n"
          "Calibration uses the training split of --data (fashion-mnist:test -> fashion-mnist:train)\n"
          "unless --calib-data says otherwise; calibrating on the evaluation set is flagged.",
-         {model_option(),
+         options({{model_option(),
           data_option(),
           {"--layers", "CFG", "per-layer settings, e.g. conv=8/128,fc=4/32,conv1=dense (defaults per layer type,\n"
                               "overrides by ONNX node name or alias)"},
@@ -80,14 +97,13 @@ const std::vector<Command>& commands() {
                                   "0 = every position)"},
           {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
           {"--batch", "B", "images per forward pass (default: 64)"},
-          {"--threads", "T", "threads (default: 0 = all cores)"},
-          {"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
-          {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
-          {"--kernel", "K", "evaluating the quantized layers: fast (SIMD lookup tables: 8-bit entries for K <= 16,\n"
+          {"--threads", "T", "threads, also decoding image folders (default: 0 = all cores)"}},
+         preprocessing_options(),
+         {{"--kernel", "K", "evaluating the quantized layers: fast (SIMD lookup tables: 8-bit entries for K <= 16,\n"
                             "16-bit above; default) or reference (the paper's float lookup tables). Deterministic,\n"
                             "so `qcnn eval --kernel fast --model FILE` reproduces the reported top-1 exactly"},
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
-          {"--json", "", "print one JSON object instead of the text report"}},
+          {"--json", "", "print one JSON object instead of the text report"}}}),
          run_quantize},
         {"demo",
          "headless demo: quantize the bundled network at four settings and compare",

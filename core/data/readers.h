@@ -26,9 +26,28 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 // CIFAR binary batches; label_bytes 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine; fine used).
 SampleData read_cifar(const std::vector<std::string>& files, int label_bytes, int64_t limit);
 
-// One sub-folder per class. target {C, H, W} or empty for the images' own shape (which must
-// then agree between images).
-SampleData read_folder(const std::string& dir, const Shape& target, int64_t limit);
+// DataOptions::threads resolved: itself when > 0, else the calling thread's OpenMP default.
+int resolve_data_threads(int threads);
+
+// folder:DIR[,labels=FILE][,preprocess=P], parsed.
+struct FolderSpec {
+    std::string dir;
+    std::string labels_file;       // empty: one sub-folder per class
+    Preprocess preprocess;
+    bool preprocess_given = false; // the spec names a preset (even "none")
+};
+
+// Images streamed from files: the source decodes on demand.
+struct FolderSamples {
+    std::shared_ptr<const SampleSource> source;
+    SampleLabels info;
+};
+
+// Lists the images (class sub-folders or the labels file) and reads every header, with up to
+// `threads` threads (0: OpenMP default); decodes nothing. The source produces, per sample:
+// with a preset, 3 x crop x crop (dataset.h); otherwise `target` {C, H, W}, or when empty the
+// images' own shape (which must then agree between images).
+FolderSamples read_folder(const FolderSpec& spec, const Shape& target, int64_t limit, int threads);
 
 enum class Layout { detect, nchw, nhwc };
 // HDF5 datasets `images` and (if not empty) `labels` in `file`.

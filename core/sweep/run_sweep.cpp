@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "core/eval/data_check.h"
 #include "core/eval/model_summary.h"
 #include "core/quant/settings.h"
 #include "core/sweep/results_file.h"
@@ -65,17 +66,10 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
     const int64_t total = static_cast<int64_t>(points.size());
 
     // Everything that can be checked before a run starts is checked before the file is touched:
-    // the model, the data and every run's settings against the model's layers.
+    // the model, the evaluation and calibration data against its input (with the runs' own
+    // data options), and every run's settings against the model's layers.
     const auto net = load_model(spec.model);
-    DataOptions dopts;
-    dopts.mean = spec.mean;
-    dopts.std = spec.std;
-    dopts.limit = spec.limit;
-    const int64_t samples = [&] {
-        const auto data = open_dataset(spec.data, dopts);
-        check_compatible(*net, *data, spec.data);
-        return data->size();
-    }();
+    const int64_t samples = check_run_data(*net, run_spec(spec, points.front()));
     {
         std::set<std::string> checked;
         for (const SweepPoint& p : points) {

@@ -10,6 +10,8 @@
 //     "calib_data": "",                      "" = the training split of "data"
 //     "calib_images": 0,                     0 = RunSpec's default
 //     "mean": [], "std": [],                 preprocessing after scaling to [0,1]
+//     "preprocess": "none",                  image folders: none | imagenet | imagenet:R/C
+//                                            (dataset.h), applied to data and calib_data
 //     "limit": 0, "batch": 64,               evaluation images (0 = all), batch size
 //     "base": "conv1=dense",                 settings applied to every run (settings.h syntax)
 //     "grid": [                              one entry per layer group; the runs are the
@@ -56,6 +58,7 @@ struct SweepSpec {
     std::string model, data, calib_data;
     int64_t calib_images = 0;
     std::vector<float> mean, std;
+    std::string preprocess = "none";    // canonical (to_string(parse_preprocess(...)))
     int64_t limit = 0;
     int64_t batch = 64;
     std::string base;                   // settings applied to every run
@@ -91,7 +94,8 @@ struct SweepPoint {
 };
 
 std::vector<SweepPoint> expand(const SweepSpec& s);
-// The RunSpec of one point (model, data, calibration, threads, ... from the spec).
+// The RunSpec of one point (model, data, calibration, threads, ... from the spec; data and
+// calib_data carry the spec's preprocess preset: with_preprocess, dataset.h).
 RunSpec run_spec(const SweepSpec& s, const SweepPoint& p);
 
 // One row of the `runs` table (units in the names).

@@ -107,8 +107,8 @@ const char* kernel_name(LutKernel k) { return k == LutKernel::Fast ? "fast" : "r
 SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const std::string& base_dir) {
     const Checker c{what};
     if (!v.is_object()) fail(what, ": a sweep spec is a JSON object, got ", v.type_name());
-    c.keys(v, "", {"qcnn_sweep", "model", "data", "calib_data", "calib_images", "mean", "std", "limit", "batch",
-                   "base", "grid", "ec", "seeds", "threads", "kmeans_iters", "ec_iters", "ec_conv_images",
+    c.keys(v, "", {"qcnn_sweep", "model", "data", "calib_data", "calib_images", "mean", "std", "preprocess", "limit",
+                   "batch", "base", "grid", "ec", "seeds", "threads", "kmeans_iters", "ec_iters", "ec_conv_images",
                    "ec_positions", "kernel", "measure_speed"});
     const json::Value* version = v.find("qcnn_sweep");
     if (!version) fail(what, ": qcnn_sweep: missing (the spec's schema version, ", kSweepSpecVersion, ")");
@@ -137,6 +137,16 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
             const std::string k = cat(key, "[", i, "]");
             out.push_back(c.finite_float(a[i], k));
             if (out.back() <= 0 && std::string_view(key) == "std") c.bad(k, "a standard deviation must be > 0");
+        }
+    }
+    if (const auto* x = v.find("preprocess")) {
+        const std::string text = c.string(*x, "preprocess");
+        try {
+            s.preprocess = to_string(parse_preprocess(text));
+            with_preprocess(s.data, s.preprocess);  // only image folders take a preset
+            if (!s.calib_data.empty()) with_preprocess(s.calib_data, s.preprocess);
+        } catch (const Error& e) {
+            c.bad("preprocess", e.what());
         }
     }
     if (const auto* x = v.find("limit")) s.limit = c.integer(*x, "limit", 0, INT64_MAX / 2);
@@ -265,6 +275,8 @@ std::string to_json(const SweepSpec& s) {
     w.field("calib_images", s.calib_images);
     w.key("mean").array(s.mean);
     w.key("std").array(s.std);
+    // Written only when not "none", like ec_conv_images below: old specs keep their canonical form.
+    if (s.preprocess != SweepSpec{}.preprocess) w.field("preprocess", s.preprocess);
     w.field("limit", s.limit).field("batch", s.batch).field("base", s.base);
     w.key("grid").begin_array();
     for (const SweepGroup& g : s.grid) {
@@ -330,8 +342,8 @@ std::vector<SweepPoint> expand(const SweepSpec& s) {
 RunSpec run_spec(const SweepSpec& s, const SweepPoint& p) {
     RunSpec r;
     r.model = s.model;
-    r.data = s.data;
-    r.calib_data = s.calib_data;
+    r.data = with_preprocess(s.data, s.preprocess);
+    r.calib_data = s.calib_data.empty() ? s.calib_data : with_preprocess(s.calib_data, s.preprocess);
     r.layers = p.layers;
     r.ec = p.ec;
     r.calib_images = s.calib_images;

@@ -208,6 +208,10 @@ protected:
         std::filesystem::create_directories(file("images/cat"));
         write_file(file("images/cat/broken.png"), "\x89PNG but not really");
         std::filesystem::create_directories(file("empty_folder"));
+        std::filesystem::create_directories(file("val"));
+        write_file(file("val/a.png"), "listed; never decoded (the labels file fails first)");
+        write_file(file("labels_bad.txt"), "a.png 0\nb.png\n");
+        write_file(file("labels_missing.txt"), "a.png 0\nnone.png 1\n");
         // quantized model files
         edit_model(file("corrupt.qcnn"), [](hid_t f) {
             std::string p = read_payload(f);
@@ -309,9 +313,17 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
         // folder
         {"folder: undecodable image", eval("folder:<dir>/images"),
          "<dir>/images/cat/broken.png: not a readable image (unknown image type)"},
+        {"folder: labels-file line without a class index", eval("folder:<dir>/val,labels=<dir>/labels_bad.txt"),
+         "<dir>/labels_bad.txt:2: expected 'file_name class_index', got 'b.png'"},
+        {"folder: labels file lists a missing image", eval("folder:<dir>/val,labels=<dir>/labels_missing.txt"),
+         "<dir>/val/none.png: no such image file (listed in <dir>/labels_missing.txt:2)"},
+        {"CLI: --preprocess on a data set that is not a folder",
+         {"eval", "--model", lenet, "--data", "fashion-mnist:test", "--preprocess", "imagenet"},
+         "--preprocess: preprocessing imagenet applies to image folders (folder:DIR...), not to dataset "
+         "fashion-mnist:test"},
         {"folder: no class sub-folders", eval("folder:<dir>/empty_folder"),
          "image folder <dir>/empty_folder has no class sub-folders (expected <dir>/empty_folder/<class "
-         "name>/<images>)"},
+         "name>/<images>, or a labels file: folder:DIR,labels=FILE)"},
         // quantized model files
         {"model file: payload checksum mismatch", {"info", "--model", "<dir>/corrupt.qcnn"},
          "<dir>/corrupt.qcnn: checksum mismatch in /payload: the file is corrupt"},
@@ -328,7 +340,7 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
         // sweep specs
         {"sweep spec: misspelt key", {"sweep", "<dir>/typo.json", "-o", "<dir>/out.h5"},
          "<dir>/typo.json: modle: unknown key (expected one of: qcnn_sweep, model, data, calib_data, "
-         "calib_images, mean, std, limit, batch, base, grid, ec, seeds, threads, kmeans_iters, ec_iters, ec_conv_images, "
+         "calib_images, mean, std, preprocess, limit, batch, base, grid, ec, seeds, threads, kmeans_iters, ec_iters, ec_conv_images, "
          "ec_positions, kernel, measure_speed)"},
         {"sweep spec: JSON syntax error", {"sweep", "<dir>/syntax.json", "-o", "<dir>/out.h5"},
          "<dir>/syntax.json:2:21: invalid JSON: expected ',' or '}' in an object"},
@@ -352,7 +364,8 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
          "dataset spec 'mnist:test': unknown scheme 'mnist'; valid forms: fashion-mnist:test | "
          "fashion-mnist:train (Debian package dataset-fashion-mnist) idx:IMAGES[,LABELS] (IDX/MNIST-format "
          "files, plain or .gz) cifar10:FILE[,FILE...] (CIFAR-10 binary batches) cifar100:FILE[,FILE...] "
-         "(CIFAR-100 binary, fine labels) folder:DIR (one sub-folder of PNG/JPEG images per class) "
+         "(CIFAR-100 binary, fine labels) folder:DIR[,labels=FILE][,preprocess=P] (PNG/JPEG images: one "
+         "sub-folder per class, or listed in FILE) "
          "hdf5:FILE:IMAGES[:LABELS][:nchw|:nhwc] (HDF5 datasets in FILE)"},
         {"CLI: missing model file", {"info", "--model", "<dir>/absent.onnx"},
          "<dir>/absent.onnx: cannot open model file (missing or unreadable)"},

@@ -6,29 +6,18 @@
 #include "core/data/dataset.h"
 #include "core/data/image_ops.h"
 #include "data_test_util.h"
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
+#include "tests/unit/png_writer.h"
 
 namespace qcnn {
 namespace {
 
 using test::error_of;
 using test::TempDir;
+using test::write_png;
 
 // Interleaved (HWC) pixels of a w x h image with `comp` channels, from a seed.
 std::vector<uint8_t> image_pixels(int w, int h, int comp, uint32_t seed) {
     return test::random_bytes(static_cast<size_t>(w * h * comp), seed);
-}
-
-void write_png(const std::string& path, int w, int h, int comp, const std::vector<uint8_t>& px) {
-    test::fs::create_directories(test::fs::path(path).parent_path());
-    ASSERT_TRUE(stbi_write_png(path.c_str(), w, h, comp, px.data(), w * comp)) << path;
 }
 
 // Planar float (0..255) of the first `c` channels of interleaved pixels.

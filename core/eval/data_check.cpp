@@ -1,0 +1,34 @@
+#include "core/eval/data_check.h"
+
+#include "core/eval/evaluate.h"
+#include "core/util/error.h"
+
+namespace qcnn {
+
+int64_t check_run_data(const Network& net, const RunSpec& run) {
+    DataOptions opts;
+    opts.mean = run.mean;
+    opts.std = run.std;
+    opts.threads = run.threads;
+    opts.limit = run.limit;
+    const int64_t samples = [&] {
+        const auto data = open_dataset(run.data, opts);
+        check_compatible(net, *data, run.data);
+        return data->size();
+    }();
+    std::string calib = run.calib_data;
+    if (calib.empty()) {
+        const auto split = calibration_split(run.data);
+        if (!split)
+            fail("no training split is known for ", run.data,
+                 "; give calibration data explicitly (to calibrate on the evaluation set itself, name it)");
+        calib = *split;
+    }
+    if (calib != run.data) {  // the same spec gives the same shape
+        opts.limit = 0;
+        check_compatible(net, *open_dataset(calib, opts), calib);
+    }
+    return samples;
+}
+
+}  // namespace qcnn
