@@ -771,6 +771,10 @@ int main(int argc, char** argv) {
                 any = true;
             }
             const Record& r = checks[i];
+            // The importer's message ends with its list of supported ops: the last column says what is
+            // missing instead.
+            const size_t list = why.find("; supported ops: ");
+            if (list != std::string::npos) why.resize(list);
             m << "| " << todo[i]->network << " | " << entry_label(*todo[i]) << " | " << md_cell(why, 400) << " | "
               << md_cell(r.count("unsupported_ops") ? r.at("unsupported_ops") : "") << " |\n";
         }
