@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <fstream>
@@ -126,6 +127,13 @@ Record decode(const std::string& s) {
 std::string num(double v) {
     char b[64];
     std::snprintf(b, sizeof b, "%.9g", v);
+    return b;
+}
+
+std::string fmt(const char* f, double v) {
+    if (std::isnan(v)) return "-";
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
     return b;
 }
 

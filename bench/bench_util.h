@@ -48,6 +48,9 @@ std::string num(double v);
 // r[k] as a number, or fallback (NaN) when absent.
 double get(const Record& r, const std::string& k, double fallback = std::numeric_limits<double>::quiet_NaN());
 
+// v printed with the printf format f, or "-" for NaN (a cell that was not measured).
+std::string fmt(const char* f, double v);
+
 // Comma-separated items ("" gives none).
 std::vector<std::string> split(const std::string& s, char sep = ',');
 

@@ -71,14 +71,7 @@ namespace {
 
 using namespace qcnn;
 
-using bench::decode;
-using bench::encode;
-using bench::get;
-using bench::in_child;
-using bench::num;
-using bench::Record;
-using bench::reset_peak_rss;
-using bench::split;
+using namespace qcnn::bench;
 
 std::vector<int> int_list(const std::string& s) {
     std::vector<int> v;
@@ -437,13 +430,6 @@ std::string cell_child(const Cell& c, double budget) {
 }
 
 // ------------------------------------------------------------------------- printing --
-
-std::string fmt(const char* f, double v) {
-    if (std::isnan(v)) return "-";
-    char b[64];
-    std::snprintf(b, sizeof b, f, v);
-    return b;
-}
 
 // max |a - b| / max |b| over the first outputs of sample 0.
 double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {

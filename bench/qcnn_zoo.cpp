@@ -65,13 +65,7 @@
 namespace {
 
 using namespace qcnn;
-using bench::decode;
-using bench::encode;
-using bench::get;
-using bench::in_child;
-using bench::num;
-using bench::Record;
-using bench::split;
+using namespace qcnn::bench;
 
 namespace fs = std::filesystem;
 
@@ -293,6 +287,13 @@ void time_forward(Record& r, const std::function<std::pair<const float*, Shape>(
     put(r, "", compare(y.first, y.second, ref));
 }
 
+std::function<std::pair<const float*, Shape>()> engine_forward(Engine& engine, const Tensor& x) {
+    return [&engine, &x] {
+        const Tensor& y = engine.forward(x);
+        return std::make_pair(y.ptr(), y.shape);
+    };
+}
+
 std::string float_child(const Entry& e, const Options& o) {
     omp_set_num_threads(o.threads);
     Record r;
@@ -335,12 +336,7 @@ std::string float_child(const Entry& e, const Options& o) {
     }
     Engine engine(net, o.threads);
     net.reset();
-    time_forward(
-        r, [&] {
-            const Tensor& y = engine.forward(x);
-            return std::make_pair(y.ptr(), y.shape);
-        },
-        ref, o.budget);
+    time_forward(r, engine_forward(engine, x), ref, o.budget);
     return encode(r);
 }
 
@@ -398,23 +394,11 @@ std::string quant_child(const Entry& e, const Options& o) {
     Engine engine(qnet, o.threads);
     engine.set_lut_kernel(LutKernel::Fast);
     qnet.reset();
-    time_forward(
-        r, [&] {
-            const Tensor& y = engine.forward(x);
-            return std::make_pair(y.ptr(), y.shape);
-        },
-        ref, o.budget);
+    time_forward(r, engine_forward(engine, x), ref, o.budget);
     return encode(r);
 }
 
 // ------------------------------------------------------------------------- printing --
-
-std::string fmt(const char* f, double v) {
-    if (std::isnan(v)) return "-";
-    char b[64];
-    std::snprintf(b, sizeof b, f, v);
-    return b;
-}
 
 std::string load_average() {
     std::ifstream f("/proc/loadavg");
