@@ -19,7 +19,8 @@
 // (b) Benchmark (not with --quick), one entry per network: --bench-opset, the dynamic-batch
 //     file when there is one. Batch --batch (the stored samples, repeated), --threads threads,
 //     median ms per batch over repetitions (>= 5 and >= --budget seconds, after one warm-up):
-//     - float, our engine; float, OpenCV DNN loading the same ONNX file (as bench/qcnn_bench);
+//     - float, our engine; float, OpenCV DNN loading the same ONNX file (as bench/qcnn_bench; with
+//       Identity nodes on initializers, which OpenCV 4.6 cannot load, replaced by initializer copies);
 //     - the cost model at --settings (conv=4/16,fc=4/16): which weight layers the per-type
 //       defaults fit (resolve_settings leaves the others dense, e.g. depthwise convs with one
 //       input channel per group), the fraction of weight-layer FLOPs and of all parameters
@@ -35,8 +36,10 @@
 #include <malloc.h>
 #include <omp.h>
 
+#include <onnx/onnx_pb.h>
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,6 +49,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -340,10 +344,56 @@ std::string float_child(const Entry& e, const Options& o) {
     return encode(r);
 }
 
+// torch.onnx.export writes one copy of identical initializers (e.g. the zero biases of VGG,
+// SqueezeNet, EfficientNet) and Identity nodes from it to the other names; OpenCV 4.6 cannot
+// load an Identity whose input is an initializer ("Identity: inputs.size()"). For OpenCV only,
+// `in` is written to `out` with each such node replaced by a copy of the initializer under the
+// node's output name (the same network). Returns the number of nodes replaced; with none, `out`
+// is not written.
+int replace_initializer_identities(const std::string& in, const std::string& out) {
+    onnx::ModelProto m;
+    {
+        std::ifstream f(in, std::ios::binary);
+        if (!f || !m.ParseFromIstream(&f)) fail(in, ": cannot parse as an ONNX model");
+    }
+    onnx::GraphProto* g = m.mutable_graph();
+    std::map<std::string, int> init;
+    for (int i = 0; i < g->initializer_size(); ++i) init[g->initializer(i).name()] = i;
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+    int replaced = 0;
+    for (const onnx::NodeProto& node : g->node()) {
+        if (node.op_type() == "Identity" && node.input_size() == 1 && node.output_size() == 1 &&
+            init.count(node.input(0))) {
+            onnx::TensorProto t = g->initializer(init.at(node.input(0)));
+            t.set_name(node.output(0));
+            *g->add_initializer() = std::move(t);
+            ++replaced;
+            continue;
+        }
+        *kept.Add() = node;
+    }
+    if (replaced == 0) return 0;
+    g->mutable_node()->Swap(&kept);
+    std::ofstream f(out, std::ios::binary);
+    if (!f || !m.SerializeToOstream(&f)) fail(out, ": cannot write");
+    return replaced;
+}
+
 std::string opencv_child(const Entry& e, const Options& o) {
     Record r;
     cv::setNumThreads(o.threads);
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(e.onnx);
+    const std::string tmp =
+        (fs::temp_directory_path() / cat("qcnn_zoo_", getpid(), "_", fs::path(e.onnx).filename().string())).string();
+    const int replaced = replace_initializer_identities(e.onnx, tmp);
+    r["identities_replaced"] = std::to_string(replaced);
+    cv::dnn::Net net;
+    try {
+        net = cv::dnn::readNetFromONNX(replaced ? tmp : e.onnx);
+    } catch (...) {
+        if (replaced) fs::remove(tmp);
+        throw;
+    }
+    if (replaced) fs::remove(tmp);
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
     const Tensor x = bench_input(e, o);
@@ -695,7 +745,9 @@ int main(int argc, char** argv) {
         if (!o.quick)
             m << "- Speed: opset " << o.bench_opset << " (the dynamic-batch file), batch " << o.batch << ", " << o.threads
               << " thread(s), ms per image = median time per batch over >= 5 runs and >= " << o.budget
-              << " s, / batch. OpenCV DNN loads the same ONNX file. *Quantized*: `" << o.settings
+              << " s, / batch. OpenCV DNN loads the same ONNX file (where torch wrote Identity nodes on shared "
+                 "initializers, which OpenCV 4.6 cannot load, a copy with each replaced by a copy of the initializer). "
+                 "*Quantized*: `" << o.settings
               << "` where it fits (per-type defaults that do not fit a layer, e.g. depthwise convs, leave it dense), "
               << "k-means on the weights only (no error correction, seed " << o.seed
               << "), fast lookup-table kernels. *Quantizable* = share of the weight-layer FLOPs / of all parameters "
