@@ -754,25 +754,40 @@ int main(int argc, char** argv) {
                  "in the layers those settings quantize; compression (over weights) and theoretical speed-up are "
                  "the cost model's at these settings. Peak RSS: the process's peak while timing (float ours / "
                  "quantized / OpenCV).\n";
-        m << "\n## Per network\n\n";
-        if (o.quick) {
-            m << "| network | family | file | imports | max logit error | argmax | error |\n|---|---|---|---|---|---|---|\n";
-            for (const NetRow& row : rows) {
-                std::string why;
-                const std::string v = row.bench ? verdict(row.check, o.tol, &why) : "no export";
-                m << "| " << row.network << " | " << row.family << " | "
-                  << (row.bench ? entry_label(*row.bench) : cat("op", o.bench_opset)) << " | " << v << " | "
-                  << fmt("%.2e", get(row.check, "rel_err")) << " | "
-                  << (row.check.count("samples") ? cat(row.check.at("argmax_same"), "/", row.check.at("samples")) : "-")
-                  << " | " << md_cell(why, 200) << " |\n";
+        // The import matrix: one row per network, one column per (opset, batch mode) exported.
+        std::vector<std::pair<int, bool>> cols;
+        for (const Entry* e : todo)
+            if (std::find(cols.begin(), cols.end(), std::make_pair(e->opset, e->dynamic)) == cols.end())
+                cols.push_back({e->opset, e->dynamic});
+        std::sort(cols.begin(), cols.end(), [](const auto& x, const auto& y) {
+            return x.first != y.first ? x.first < y.first : x.second > y.second;
+        });
+        m << "\n## Imports and logits, per opset\n\n*yes* = imports, max logit error <= " << o.tol
+          << " and the same argmax (the error is shown); *no* = does not import (errors below).\n\n| network | family |";
+        for (const auto& [op, dyn] : cols) m << " op" << op << (dyn ? " dynamic" : " static") << " |";
+        m << "\n|---|---|";
+        for (size_t c = 0; c < cols.size(); ++c) m << "---|";
+        m << "\n";
+        for (const NetRow& row : rows) {
+            m << "| " << row.network << " | " << row.family << " |";
+            for (const auto& [op, dyn] : cols) {
+                std::string cell = "-";
+                for (size_t i = 0; i < todo.size(); ++i)
+                    if (todo[i]->network == row.network && todo[i]->opset == op && todo[i]->dynamic == dyn) {
+                        cell = verdict(checks[i], o.tol);
+                        if (checks[i].count("rel_err")) cell += " " + fmt("%.1e", get(checks[i], "rel_err"));
+                    }
+                m << " " << cell << " |";
             }
-        } else {
+            m << "\n";
+        }
+        if (!o.quick) {
+            m << "\n## Per network: opset " << o.bench_opset << ", speed and the cost model\n\n";
             m << "| network | imports | max logit error | float ms/image ours | OpenCV | quantizable FLOPs / params | "
                  "compression | theoretical speed-up | quantized ms/image | measured speed-up | peak RSS MB |\n"
               << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
             for (const NetRow& row : rows) {
-                std::string why;
-                const std::string v = row.bench ? verdict(row.check, o.tol, &why) : "no export";
+                const std::string v = row.bench ? verdict(row.check, o.tol) : "no export";
                 auto per_image = [](const Record& r) { return get(r, "median_ms") / get(r, "batch"); };
                 const double f = per_image(row.flt), q = per_image(row.q), cv = per_image(row.cv);
                 m << "| " << row.network << " | " << v << " | " << fmt("%.1e", get(row.check, "rel_err")) << " | "
@@ -811,6 +826,7 @@ int main(int argc, char** argv) {
             // missing instead.
             const size_t list = why.find("; supported ops: ");
             if (list != std::string::npos) why.resize(list);
+            if (why.rfind(todo[i]->onnx + ": ", 0) == 0) why = why.substr(todo[i]->onnx.size() + 2);  // the file is in column 2
             m << "| " << todo[i]->network << " | " << entry_label(*todo[i]) << " | " << md_cell(why, 400) << " | "
               << md_cell(r.count("unsupported_ops") ? r.at("unsupported_ops") : "") << " |\n";
         }
