@@ -3,7 +3,7 @@
 //   qcnn_zoo --manifest DIR/manifest.json [--json FILE] [--md FILE] [--quick] [--strict]
 //            [--nets a,b] [--opsets 11,13,17] [--dynamic both|yes|no] [--bench-opset 13]
 //            [--threads 1] [--batch 1] [--check-threads 0] [--quant-threads 0] [--budget 1]
-//            [--settings conv=4/16,fc=4/16] [--tol 1e-3] [--seed 0] [--command TEXT]
+//            [--rounds 5] [--settings conv=4/16,fc=4/16] [--tol 1e-3] [--seed 0] [--command TEXT]
 //
 // The manifest is written by tools/export_zoo.py: per (network, opset, dynamic batch) an ONNX
 // file, a seeded input (batch 2) and PyTorch's logits for it.
@@ -27,10 +27,16 @@
 //       (model summary) those layers hold, compression over weights and theoretical speed-up;
 //     - quantized with those settings by quantize_network (k-means on the weights only, no
 //       error correction, --seed), run on the fast lookup-table kernels (LutKernel::Fast).
-//     Every cell (check, float, OpenCV, quantized) runs in a forked process of its own (the
-//     parent runs no OpenMP), so a crash is a reported error and each cell's peak RSS is its
-//     own: the check reports the peak of import + run, the timed cells the peak while timing
-//     (the counter is reset after loading, as in qcnn_bench).
+//     The ms columns come from one process holding all three paths, timed in --rounds rounds
+//     that alternate them (each round runs every path for --budget / --rounds seconds, at
+//     least once; the first path rotates), so a change of the shared machine's load hits all
+//     three alike. Each path also runs in a process of its own for its peak RSS (and an
+//     isolated timing, in the JSON). Every cell (check, float, OpenCV, quantized, side by side)
+//     is a forked process (the parent runs no OpenMP), so a crash is a reported error: the
+//     check reports the peak of import + run, the timed cells the peak while timing (the
+//     counter is reset after loading, as in qcnn_bench). The quantized network goes from its
+//     cell to the side-by-side one through a quantized model file (core/io/model_file.h) in
+//     the temporary directory, removed afterwards.
 // Output: a text log, --json (every number) and --md (the tables of docs/zoo.md).
 // Exit status: 0, or 1 with --strict when an entry fails the check (the `zoo` ctest).
 #include <malloc.h>
@@ -60,6 +66,7 @@
 #include "core/cost/cost_model.h"
 #include "core/eval/model_summary.h"
 #include "core/graph/plan.h"
+#include "core/io/model_file.h"
 #include "core/io/onnx_import.h"
 #include "core/quant/quantize_network.h"
 #include "core/quant/settings.h"
@@ -86,6 +93,7 @@ struct Options {
     int check_threads = 0;
     int quant_threads = 0;
     double budget = 1.0;
+    int rounds = 5;
     std::string settings = "conv=4/16,fc=4/16";
     double tol = 1e-3;
     uint64_t seed = 0;
@@ -379,9 +387,8 @@ int replace_initializer_identities(const std::string& in, const std::string& out
     return replaced;
 }
 
-std::string opencv_child(const Entry& e, const Options& o) {
-    Record r;
-    cv::setNumThreads(o.threads);
+// OpenCV DNN on the CPU backend with e's file (through replace_initializer_identities).
+cv::dnn::Net load_opencv(const Entry& e, Record& r) {
     const std::string tmp =
         (fs::temp_directory_path() / cat("qcnn_zoo_", getpid(), "_", fs::path(e.onnx).filename().string())).string();
     const int replaced = replace_initializer_identities(e.onnx, tmp);
@@ -396,24 +403,37 @@ std::string opencv_child(const Entry& e, const Options& o) {
     if (replaced) fs::remove(tmp);
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    return net;
+}
+
+// forward() of an OpenCV net on x (kept alive by the caller), as the timing helpers take it.
+std::function<std::pair<const float*, Shape>()> opencv_forward(cv::dnn::Net& net, const Tensor& x, cv::Mat& blob,
+                                                               cv::Mat& out) {
+    std::vector<int> dims(x.shape.begin(), x.shape.end());
+    blob = cv::Mat(static_cast<int>(dims.size()), dims.data(), CV_32F, const_cast<float*>(x.ptr()));
+    return [&net, &blob, &out] {
+        net.setInput(blob);
+        out = net.forward();
+        Shape s;
+        for (int i = 0; i < out.dims; ++i) s.push_back(out.size[i]);
+        return std::make_pair(static_cast<const float*>(out.ptr<float>()), s);
+    };
+}
+
+std::string opencv_child(const Entry& e, const Options& o) {
+    Record r;
+    cv::setNumThreads(o.threads);
+    cv::dnn::Net net = load_opencv(e, r);
     const Tensor x = bench_input(e, o);
     const Tensor ref = read_f32(e.logits, e.logits_shape);
-    std::vector<int> dims(x.shape.begin(), x.shape.end());
-    const cv::Mat blob(static_cast<int>(dims.size()), dims.data(), CV_32F, const_cast<float*>(x.ptr()));
-    cv::Mat out;
-    time_forward(
-        r, [&] {
-            net.setInput(blob);
-            out = net.forward();
-            Shape s;
-            for (int i = 0; i < out.dims; ++i) s.push_back(out.size[i]);
-            return std::make_pair(static_cast<const float*>(out.ptr<float>()), s);
-        },
-        ref, o.budget);
+    cv::Mat blob, out;
+    time_forward(r, opencv_forward(net, x, blob, out), ref, o.budget);
     return encode(r);
 }
 
-std::string quant_child(const Entry& e, const Options& o) {
+// Quantizes e's network (k-means on the weights, no EC), saves it to `save_path` for the
+// side-by-side cell, and times it on the fast kernels.
+std::string quant_child(const Entry& e, const Options& o, const std::string& save_path) {
     Record r;
     const Tensor x = bench_input(e, o);
     const Tensor ref = read_f32(e.logits, e.logits_shape);
@@ -439,12 +459,82 @@ std::string quant_child(const Entry& e, const Options& o) {
         r["quantized_layers"] = std::to_string(nq);
         r["max_layer_weight_rel_mse"] = num(rel);
         qnet = std::make_shared<Network>(std::move(q.network));
+        ModelProvenance prov;
+        prov.settings = o.settings;
+        prov.seed = std::to_string(o.seed);
+        prov.ec = to_string(EcMode::None);
+        prov.source_path = e.onnx;
+        save_quantized_model(save_path, *qnet, prov);
     }
     omp_set_num_threads(o.threads);
     Engine engine(qnet, o.threads);
     engine.set_lut_kernel(LutKernel::Fast);
     qnet.reset();
     time_forward(r, engine_forward(engine, x), ref, o.budget);
+    return encode(r);
+}
+
+// The three paths in one process, timed in alternation: --rounds rounds, each running every
+// path for --budget / --rounds seconds (at least once), the first path rotating per round, so
+// a change of machine load hits all three alike. Medians over all runs of a path.
+std::string side_child(const Entry& e, const Options& o, const std::string& quantized_path) {
+    Record r;
+    // The quantized model file is HDF5: load_model_file reads it in a forked child first, so it
+    // comes before anything starts OpenMP threads here.
+    std::shared_ptr<const Network> qnet;
+    if (!quantized_path.empty() && fs::exists(quantized_path))
+        qnet = std::make_shared<Network>(load_model_file(quantized_path));
+    auto fnet = std::make_shared<const Network>(import_onnx(e.onnx));
+    const Tensor x = bench_input(e, o);
+    const Tensor ref = read_f32(e.logits, e.logits_shape);
+    omp_set_num_threads(o.threads);
+    cv::setNumThreads(o.threads);
+    struct Path {
+        std::string name;
+        std::function<std::pair<const float*, Shape>()> forward;
+        std::vector<double> seconds;
+    };
+    std::vector<Path> paths;
+    Engine fe(fnet, o.threads);
+    paths.push_back({"float", engine_forward(fe, x), {}});
+    cv::dnn::Net cvnet;
+    cv::Mat blob, out;
+    try {
+        cvnet = load_opencv(e, r);
+        paths.push_back({"opencv", opencv_forward(cvnet, x, blob, out), {}});
+    } catch (const std::exception& ex) {
+        r["opencv_error"] = ex.what();
+    }
+    std::unique_ptr<Engine> qe;
+    if (qnet) {
+        qe = std::make_unique<Engine>(qnet, o.threads);
+        qe->set_lut_kernel(LutKernel::Fast);
+        paths.push_back({"quantized", engine_forward(*qe, x), {}});
+    }
+    for (Path& p : paths) {  // warm-up, and each path's logits against PyTorch's
+        const auto y = p.forward();
+        put(r, p.name + "_", compare(y.first, y.second, ref));
+        r[p.name + "_batch"] = std::to_string(y.second.empty() ? 0 : y.second[0]);
+    }
+    using clock = std::chrono::steady_clock;
+    const int rounds = std::max(1, o.rounds);
+    for (int round = 0; round < rounds; ++round)
+        for (size_t k = 0; k < paths.size(); ++k) {
+            Path& p = paths[(k + round) % paths.size()];
+            const auto start = clock::now();
+            do {
+                const auto t0 = clock::now();
+                p.forward();
+                p.seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+            } while (std::chrono::duration<double>(clock::now() - start).count() < o.budget / rounds);
+        }
+    for (Path& p : paths) {
+        std::sort(p.seconds.begin(), p.seconds.end());
+        r[p.name + "_median_ms"] = num(p.seconds[p.seconds.size() / 2] * 1e3);
+        r[p.name + "_min_ms"] = num(p.seconds.front() * 1e3);
+        r[p.name + "_reps"] = std::to_string(p.seconds.size());
+    }
+    r["rounds"] = std::to_string(rounds);
     return encode(r);
 }
 
@@ -497,7 +587,16 @@ std::string verdict(const Record& r, double tol, std::string* why = nullptr) {
 struct NetRow {
     std::string network, family;
     const Entry* bench = nullptr;  // the entry benchmarked
-    Record check, flt, cv, q;
+    Record check, flt, cv, q;      // the check; float, OpenCV and quantized each in its own process
+    Record side;                   // the three side by side (side_child)
+
+    // ms per image of a path ("float", "opencv", "quantized") in the side-by-side cell; where
+    // that did not run (our importer fails), the path's own cell.
+    double ms(const std::string& path) const {
+        if (side.count(path + "_median_ms")) return get(side, path + "_median_ms") / get(side, path + "_batch");
+        const Record& own = path == "float" ? flt : path == "opencv" ? cv : q;
+        return get(own, "median_ms") / get(own, "batch");
+    }
 };
 
 }  // namespace
@@ -533,6 +632,7 @@ int main(int argc, char** argv) {
             else if (a == "--check-threads") o.check_threads = std::stoi(next());
             else if (a == "--quant-threads") o.quant_threads = std::stoi(next());
             else if (a == "--budget") o.budget = std::stod(next());
+            else if (a == "--rounds") o.rounds = std::stoi(next());
             else if (a == "--settings") o.settings = next();
             else if (a == "--tol") o.tol = std::stod(next());
             else if (a == "--seed") o.seed = std::stoull(next());
@@ -540,7 +640,7 @@ int main(int argc, char** argv) {
                 std::cout << "usage: qcnn_zoo --manifest DIR/manifest.json [--json FILE] [--md FILE] [--quick] [--strict]\n"
                              "                [--nets a,b] [--opsets 11,13,17] [--dynamic both|yes|no] [--bench-opset 13]\n"
                              "                [--threads 1] [--batch 1] [--check-threads 0] [--quant-threads 0]\n"
-                             "                [--budget 1] [--settings conv=4/16,fc=4/16] [--tol 1e-3] [--seed 0]\n"
+                             "                [--budget 1] [--rounds 5] [--settings conv=4/16,fc=4/16] [--tol 1e-3] [--seed 0]\n"
                              "                [--command TEXT]\n";
                 return a == "--help" || a == "-h" ? 0 : 2;
             }
@@ -630,9 +730,10 @@ int main(int argc, char** argv) {
         rows.push_back(row);
     }
     if (!o.quick) {
-        std::printf("\nbenchmark: opset %d (dynamic-batch file when there is one), batch %d, %d thread(s), median of >= 5 "
-                    "runs over >= %.2f s; settings %s (k-means on the weights, no EC, fast kernels)\n",
-                    o.bench_opset, o.batch, o.threads, o.budget, o.settings.c_str());
+        std::printf("\nbenchmark: opset %d (dynamic-batch file when there is one), batch %d, %d thread(s); ms = median "
+                    "with the three paths in one process, %d rounds alternating them, >= %.2f s per path; settings "
+                    "%s (k-means on the weights, no EC, fast kernels); RSS: each path in its own process\n",
+                    o.bench_opset, o.batch, o.threads, o.rounds, o.budget, o.settings.c_str());
         std::printf("%-20s %10s %10s %10s %8s %8s %8s %8s %10s %8s %14s\n", "network", "ours ms/i", "OpenCV ms/i",
                     "Q ms/i", "Q-FLOPs", "Q-wts", "compr.", "theory", "measured", "k-means s", "RSS MB f/Q/cv");
         for (NetRow& row : rows) {
@@ -643,26 +744,34 @@ int main(int argc, char** argv) {
             const Entry& e = *row.bench;
             const bool imports = row.check.count("import") && row.check["import"] == "yes" &&
                                  !row.check.count("run_error");
+            const std::string qpath =
+                (fs::temp_directory_path() / cat("qcnn_zoo_", getpid(), "_", row.network, ".q.h5")).string();
             if (imports) row.flt = decode(in_child([&] { return float_child(e, o); }));
             row.cv = decode(in_child([&] { return opencv_child(e, o); }));
-            if (imports) row.q = decode(in_child([&] { return quant_child(e, o); }));
-            auto per_image = [](const Record& r) { return get(r, "median_ms") / get(r, "batch"); };
-            const double f = per_image(row.flt), q = per_image(row.q);
-            std::printf("%-20s %10s %10s %10s %7s%% %7s%% %7sx %7sx %9sx %8s %14s\n", row.network.c_str(),
-                        fmt("%.2f", f).c_str(), fmt("%.2f", per_image(row.cv)).c_str(), fmt("%.2f", q).c_str(),
-                        fmt("%.1f", 100 * get(row.flt, "quantizable_flops_fraction")).c_str(),
-                        fmt("%.1f", 100 * get(row.flt, "quantizable_weight_fraction")).c_str(),
-                        fmt("%.2f", get(row.flt, "compression")).c_str(),
-                        fmt("%.2f", get(row.flt, "theoretical_speedup")).c_str(), fmt("%.2f", f / q).c_str(),
+            if (imports) row.q = decode(in_child([&] { return quant_child(e, o, qpath); }));
+            if (imports) row.side = decode(in_child([&] { return side_child(e, o, row.q.count("error") ? "" : qpath); }));
+            std::error_code ec;
+            fs::remove(qpath, ec);
+            const double f = row.ms("float"), q = row.ms("quantized");
+            std::printf("%-20s %10s %10s %10s %8s %8s %8s %8s %10s %8s %14s\n", row.network.c_str(),
+                        fmt("%.2f", f).c_str(), fmt("%.2f", row.ms("opencv")).c_str(), fmt("%.2f", q).c_str(),
+                        fmt("%.1f%%", 100 * get(row.flt, "quantizable_flops_fraction")).c_str(),
+                        fmt("%.1f%%", 100 * get(row.flt, "quantizable_weight_fraction")).c_str(),
+                        fmt("%.2fx", get(row.flt, "compression")).c_str(),
+                        fmt("%.2fx", get(row.flt, "theoretical_speedup")).c_str(), fmt("%.2fx", f / q).c_str(),
                         fmt("%.1f", get(row.q, "quantize_seconds")).c_str(),
                         cat(fmt("%.0f", get(row.flt, "peak_rss_bytes") / 1e6), "/",
                             fmt("%.0f", get(row.q, "peak_rss_bytes") / 1e6), "/",
                             fmt("%.0f", get(row.cv, "peak_rss_bytes") / 1e6))
                             .c_str());
-            for (const auto* part : {&row.flt, &row.cv, &row.q})
+            for (const auto* part : {&row.flt, &row.cv, &row.q, &row.side})
                 for (const char* k : {"error", "cost_error"})
                     if (part->count(k))
-                        std::printf("%-20s   %s %s: %s\n", "", part == &row.flt ? "float" : part == &row.cv ? "OpenCV" : "quantized",
+                        std::printf("%-20s   %s %s: %s\n", "",
+                                    part == &row.flt  ? "float"
+                                    : part == &row.cv ? "OpenCV"
+                                    : part == &row.q  ? "quantized"
+                                                      : "side by side",
                                     k, part->at(k).c_str());
             std::fflush(stdout);
         }
@@ -711,11 +820,12 @@ int main(int argc, char** argv) {
             w.begin_object().field("network", row.network).field("family", row.family);
             if (row.bench) w.field("bench_file", row.bench->onnx).field("bench_dynamic", row.bench->dynamic);
             for (const auto& [name, part] : {std::pair<const char*, const Record*>{"float", &row.flt},
-                                             {"opencv", &row.cv}, {"quantized", &row.q}}) {
+                                             {"opencv", &row.cv}, {"quantized", &row.q},
+                                             {"side_by_side", &row.side}}) {
                 if (part->empty()) continue;
                 w.key(name).begin_object();
                 for (const auto& [k, v] : *part) {
-                    if (k == "error" || k == "cost_error") w.field(k, v);
+                    if (k == "error" || k == "cost_error" || k == "opencv_error") w.field(k, v);
                     else w.field(k, get(*part, k));
                 }
                 w.end_object();
@@ -744,16 +854,19 @@ int main(int argc, char** argv) {
           << " with the same argmax for every sample.\n";
         if (!o.quick)
             m << "- Speed: opset " << o.bench_opset << " (the dynamic-batch file), batch " << o.batch << ", " << o.threads
-              << " thread(s), ms per image = median time per batch over >= 5 runs and >= " << o.budget
-              << " s, / batch. OpenCV DNN loads the same ONNX file (where torch wrote Identity nodes on shared "
+              << " thread(s). ms per image = median time per batch / batch, measured side by side: float ours, "
+                 "OpenCV DNN and quantized loaded in one process and timed in "
+              << o.rounds << " rounds that alternate them (>= " << o.budget
+              << " s per path in all), so a change of the machine's load hits all three alike (OpenCV alone where "
+                 "our importer fails). OpenCV DNN loads the same ONNX file (where torch wrote Identity nodes on shared "
                  "initializers, which OpenCV 4.6 cannot load, a copy with each replaced by a copy of the initializer). "
                  "*Quantized*: `" << o.settings
               << "` where it fits (per-type defaults that do not fit a layer, e.g. depthwise convs, leave it dense), "
               << "k-means on the weights only (no error correction, seed " << o.seed
               << "), fast lookup-table kernels. *Quantizable* = share of the weight-layer FLOPs / of all parameters "
                  "in the layers those settings quantize; compression (over weights) and theoretical speed-up are "
-                 "the cost model's at these settings. Peak RSS: the process's peak while timing (float ours / "
-                 "quantized / OpenCV).\n";
+                 "the cost model's at these settings. Peak RSS: each path timed again in a process of its own, its "
+                 "peak while running (float ours / quantized / OpenCV).\n";
         // The import matrix: one row per network, one column per (opset, batch mode) exported.
         std::vector<std::pair<int, bool>> cols;
         for (const Entry* e : todo)
@@ -788,14 +901,13 @@ int main(int argc, char** argv) {
               << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
             for (const NetRow& row : rows) {
                 const std::string v = row.bench ? verdict(row.check, o.tol) : "no export";
-                auto per_image = [](const Record& r) { return get(r, "median_ms") / get(r, "batch"); };
-                const double f = per_image(row.flt), q = per_image(row.q), cv = per_image(row.cv);
+                const double f = row.ms("float"), q = row.ms("quantized"), cv = row.ms("opencv");
                 m << "| " << row.network << " | " << v << " | " << fmt("%.1e", get(row.check, "rel_err")) << " | "
-                  << fmt("%.1f", f) << " | " << (row.cv.count("error") ? "fails" : fmt("%.1f", cv)) << " | "
-                  << fmt("%.0f", 100 * get(row.flt, "quantizable_flops_fraction")) << "% / "
-                  << fmt("%.0f", 100 * get(row.flt, "quantizable_params_fraction")) << "% | "
-                  << fmt("%.1f", get(row.flt, "compression")) << "x | " << fmt("%.2f", get(row.flt, "theoretical_speedup"))
-                  << "x | " << fmt("%.1f", q) << " | " << fmt("%.2f", f / q) << "x | "
+                  << fmt("%.1f", f) << " | " << (row.cv.count("error") || row.side.count("opencv_error") ? "fails" : fmt("%.1f", cv)) << " | "
+                  << fmt("%.0f%%", 100 * get(row.flt, "quantizable_flops_fraction")) << " / "
+                  << fmt("%.0f%%", 100 * get(row.flt, "quantizable_params_fraction")) << " | "
+                  << fmt("%.1fx", get(row.flt, "compression")) << " | " << fmt("%.2fx", get(row.flt, "theoretical_speedup"))
+                  << " | " << fmt("%.1f", q) << " | " << fmt("%.2fx", f / q) << " | "
                   << fmt("%.0f", get(row.flt, "peak_rss_bytes") / 1e6) << " / " << fmt("%.0f", get(row.q, "peak_rss_bytes") / 1e6)
                   << " / " << fmt("%.0f", get(row.cv, "peak_rss_bytes") / 1e6) << " |\n";
             }
@@ -833,7 +945,8 @@ int main(int argc, char** argv) {
         bool bench_err = false;
         for (const NetRow& row : rows)
             for (const auto& [name, part] : {std::pair<const char*, const Record*>{"float", &row.flt},
-                                             {"OpenCV", &row.cv}, {"quantized", &row.q}})
+                                             {"OpenCV", &row.cv}, {"quantized", &row.q},
+                                             {"side by side", &row.side}})
                 for (const char* k : {"error", "cost_error"})
                     if (part->count(k)) {
                         if (!bench_err) {
