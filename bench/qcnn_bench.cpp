@@ -35,8 +35,6 @@
 // unless --lut-big-batches asks for it, and then timed as one pass without warm-up.
 #include <malloc.h>
 #include <omp.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
@@ -73,13 +71,7 @@ namespace {
 
 using namespace qcnn;
 
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> v;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) v.push_back(item);
-    return v;
-}
+using namespace qcnn::bench;
 
 std::vector<int> int_list(const std::string& s) {
     std::vector<int> v;
@@ -157,87 +149,6 @@ Tensor random_input(const Shape& shape, uint32_t seed) {
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     for (float& v : x.data) v = u(rng);
     return x;
-}
-
-void reset_peak_rss() {
-    std::ofstream f("/proc/self/clear_refs");
-    f << "5";
-}
-
-// ------------------------------------------------------------------ child processes --
-
-// Runs fn in a forked child and returns what it wrote to `out` (a text blob); on a crash or
-// a non-zero exit, "error: ..." with what the child said.
-std::string in_child(const std::function<std::string()>& fn) {
-    int fds[2];
-    if (pipe(fds) != 0) return "error: pipe failed";
-    std::fflush(stdout);
-    std::fflush(stderr);
-    const pid_t pid = fork();
-    if (pid < 0) return "error: fork failed";
-    if (pid == 0) {
-        close(fds[0]);
-        std::string r;
-        try {
-            r = fn();
-        } catch (const std::exception& e) {
-            r = std::string("error: ") + e.what();
-        }
-        size_t off = 0;
-        while (off < r.size()) {
-            const ssize_t n = write(fds[1], r.data() + off, r.size() - off);
-            if (n <= 0) break;
-            off += static_cast<size_t>(n);
-        }
-        close(fds[1]);
-        _exit(0);
-    }
-    close(fds[1]);
-    std::string r;
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) r.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return "error: child process died (status " + std::to_string(status) + ")" + (r.empty() ? "" : ": " + r);
-    return r;
-}
-
-// Key-value lines "key value" in and out of child processes.
-using Record = std::map<std::string, std::string>;
-
-std::string encode(const Record& r) {
-    std::string s;
-    for (const auto& [k, v] : r) s += k + "\t" + v + "\n";
-    return s;
-}
-
-Record decode(const std::string& s) {
-    Record r;
-    if (s.rfind("error: ", 0) == 0) {
-        r["error"] = s.substr(7);
-        return r;
-    }
-    std::stringstream ss(s);
-    std::string line;
-    while (std::getline(ss, line)) {
-        const size_t tab = line.find('\t');
-        if (tab != std::string::npos) r[line.substr(0, tab)] = line.substr(tab + 1);
-    }
-    return r;
-}
-
-std::string num(double v) {
-    char b[64];
-    std::snprintf(b, sizeof b, "%.9g", v);
-    return b;
-}
-
-double get(const Record& r, const std::string& k, double fallback = std::nan("")) {
-    auto it = r.find(k);
-    return it == r.end() ? fallback : std::stod(it->second);
 }
 
 std::string outputs_string(const float* p, int64_t n) {
@@ -519,13 +430,6 @@ std::string cell_child(const Cell& c, double budget) {
 }
 
 // ------------------------------------------------------------------------- printing --
-
-std::string fmt(const char* f, double v) {
-    if (std::isnan(v)) return "-";
-    char b[64];
-    std::snprintf(b, sizeof b, f, v);
-    return b;
-}
 
 // max |a - b| / max |b| over the first outputs of sample 0.
 double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
