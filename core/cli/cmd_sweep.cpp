@@ -99,6 +99,7 @@ void print_json(const SweepOutcome& o, const std::string& results, std::ostream&
         w.field("dense_ms_spread", r.dense_ms_spread).field("quantized_ms_spread", r.quantized_ms_spread);
         w.field("measured_speedup_lo", r.measured_speedup_lo).field("measured_speedup_hi", r.measured_speedup_hi);
         w.field("speed_noisy", r.speed_noisy).field("dense_reused", r.dense_reused).field("speed_rounds", r.speed_rounds);
+        w.field("speed_preempted_rounds", r.speed_preempted_rounds);
         w.end_object();
     }
     w.end_array();

@@ -92,7 +92,8 @@ KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sam
         so.max_rounds = std::max(so.min_rounds, 1000);
         so.budget_seconds = 2 * options.budget_s;
         const AlternatingTiming t = time_alternating(
-            2, [&](int side, std::vector<double>&) { side ? dense->run(ad) : node.op->run(aq); }, so, steady_seconds());
+            2, [&](int side, std::vector<double>&) { side ? dense->run(ad) : node.op->run(aq); }, so, steady_seconds(),
+            process_preemptions());
         c.quantized_seconds = t.total[0].median;
         c.dense_seconds = t.total[1].median;
         c.quantized_spread = t.total[0].spread();

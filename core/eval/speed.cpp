@@ -1,5 +1,7 @@
 #include "core/eval/speed.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -50,17 +52,38 @@ SecondsClock steady_seconds() {
     };
 }
 
-AlternatingTiming time_alternating(int sides, const TimedPass& pass, const SpeedOptions& o, const SecondsClock& clock) {
+PreemptionCounter process_preemptions() {
+    return [] {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return static_cast<long>(u.ru_nivcsw);
+    };
+}
+
+AlternatingTiming time_alternating(int sides, const TimedPass& pass, const SpeedOptions& o, const SecondsClock& clock,
+                                   const PreemptionCounter& preemptions) {
     QCNN_ASSERT(sides >= 1 && o.min_rounds >= 1 && o.max_rounds >= o.min_rounds, "time_alternating: ", sides,
                 " sides, rounds ", o.min_rounds, "..", o.max_rounds);
     std::vector<double> parts;
     for (int w = 0; w < o.warmup; ++w)
         for (int s = 0; s < sides; ++s) pass(s, parts);
+    // Per side and round: the pass's seconds and its parts' seconds.
     std::vector<std::vector<double>> totals(sides);
     std::vector<std::vector<std::vector<double>>> part_samples(sides);
+    std::vector<char> preempted;  // per round
+    // Statistics of side `s` (its parts when `part` >= 0) over clean rounds, or all rounds.
+    const auto stats = [&](int s, int part, bool clean_only) {
+        std::vector<double> v;
+        const std::vector<double>& src = part < 0 ? totals[s] : part_samples[s][static_cast<size_t>(part)];
+        for (size_t r = 0; r < src.size(); ++r)
+            if (!clean_only || !preempted[r]) v.push_back(src[r]);
+        return timing_stats(std::move(v));
+    };
     AlternatingTiming out;
+    int clean_rounds = 0;
     const double start = clock();
     for (;;) {
+        const long before = preemptions ? preemptions() : 0;
         for (int s = 0; s < sides; ++s) {
             parts.clear();
             const double t0 = clock();
@@ -71,20 +94,25 @@ AlternatingTiming time_alternating(int sides, const TimedPass& pass, const Speed
                         parts.size(), " parts, before ", part_samples[s].size());
             for (size_t k = 0; k < parts.size(); ++k) part_samples[s][k].push_back(parts[k]);
         }
+        preempted.push_back(preemptions && preemptions() != before);
+        clean_rounds += !preempted.back();
         ++out.rounds;
-        if (out.rounds < o.min_rounds) continue;
-        bool tight = true;
-        for (const auto& t : totals) tight = tight && timing_stats(t).spread() <= o.target_spread;
-        if (tight) {
-            out.converged = true;
-            break;
+        if (clean_rounds >= o.min_rounds) {
+            bool tight = true;
+            for (int s = 0; s < sides && tight; ++s) tight = stats(s, -1, true).spread() <= o.target_spread;
+            if (tight) {
+                out.converged = true;
+                break;
+            }
         }
-        if (out.rounds >= o.max_rounds || clock() - start >= o.budget_seconds) break;
+        if (out.rounds >= o.max_rounds || (out.rounds >= o.min_rounds && clock() - start >= o.budget_seconds)) break;
     }
+    out.preempted_rounds = out.rounds - clean_rounds;
+    out.clean = clean_rounds >= o.min_rounds;
     for (int s = 0; s < sides; ++s) {
-        out.total.push_back(timing_stats(totals[s]));
+        out.total.push_back(stats(s, -1, out.clean));
         std::vector<TimingStats> ps;
-        for (auto& v : part_samples[s]) ps.push_back(timing_stats(std::move(v)));
+        for (size_t k = 0; k < part_samples[s].size(); ++k) ps.push_back(stats(s, static_cast<int>(k), out.clean));
         out.parts.push_back(std::move(ps));
     }
     return out;
@@ -113,15 +141,17 @@ DenseTimingCache& DenseTimingCache::process() {
 }
 
 SpeedMeasurement measure_speed_with(const DenseTimingKey& key, const TimedPass& pass, const SpeedOptions& o,
-                                    const SecondsClock& clock, DenseTimingCache* cache) {
-    const AlternatingTiming t = time_alternating(2, pass, o, clock);
+                                    const SecondsClock& clock, DenseTimingCache* cache,
+                                    const PreemptionCounter& preemptions) {
+    const AlternatingTiming t = time_alternating(2, pass, o, clock, preemptions);
     SpeedMeasurement m;
     m.rounds = t.rounds;
+    m.preempted_rounds = t.preempted_rounds;
     NetworkTiming* sides[2] = {&m.dense, &m.quantized};
     for (int s = 0; s < 2; ++s) {
         sides[s]->total_ms = scaled(t.total[s], 1e3);
         for (const TimingStats& p : t.parts[s]) sides[s]->layer_ms.push_back(scaled(p, 1e3));
-        sides[s]->noisy = !(sides[s]->total_ms.spread() <= o.noisy_spread);
+        sides[s]->noisy = !t.clean || !(sides[s]->total_ms.spread() <= o.noisy_spread);
     }
     if (!cache || key.model_id.empty()) return m;
     if (const std::optional<NetworkTiming> kept = cache->find(key)) {
@@ -168,7 +198,7 @@ SpeedMeasurement measure_speed(const Network& dense, const Network& quantized, c
         for (int node : layers) layer_seconds.push_back(node_seconds.at(static_cast<size_t>(node)));
     };
     return measure_speed_with(DenseTimingKey{model_id, shape, resolved, kernel}, pass, options, steady_seconds(),
-                              cache);
+                              cache, process_preemptions());
 }
 
 }  // namespace qcnn

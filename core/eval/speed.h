@@ -13,6 +13,10 @@
 // quantized one (its convs pass the threshold, the LUT kernels often do not), so the load does
 // not cancel out in the ratio. Hence:
 //   - warm-up passes, then dense and quantized passes alternate (a burst hits both);
+//   - a round during which the process was preempted (its count of involuntary context
+//     switches grew: getrusage's ru_nivcsw) timed the scheduler, not the network: it is left
+//     out of the statistics while enough clean rounds remain (measured on VGG-7 at 2 threads:
+//     148 of 300 dense passes slow, every one of them preempted, no fast one preempted);
 //   - every side is summarised by median, quartiles and spread = (q3 - q1) / median, and
 //     repeated until every spread is <= target_spread (after min_rounds) or the budget ends;
 //   - a side whose spread stays above noisy_spread is marked noisy, not shown as a precise
@@ -62,6 +66,10 @@ struct AlternatingTiming {
     std::vector<TimingStats> total;                // per side, seconds per pass
     std::vector<std::vector<TimingStats>> parts;   // per side and part (e.g. layer), seconds
     int rounds = 0;
+    int preempted_rounds = 0;                      // rounds left out (see clean)
+    bool clean = true;                             // the statistics use only rounds without a
+                                                   // preemption; false: too few of those, all
+                                                   // rounds were used
     bool converged = false;                        // stopped on target_spread, not on budget/max
 };
 // One pass of side `side`; fills `part_seconds` (may leave it empty: no parts).
@@ -69,16 +77,21 @@ using TimedPass = std::function<void(int side, std::vector<double>& part_seconds
 // Monotonic seconds.
 using SecondsClock = std::function<double()>;
 SecondsClock steady_seconds();
+// Cumulative count of times the process was preempted; empty: never.
+using PreemptionCounter = std::function<long()>;
+PreemptionCounter process_preemptions();  // getrusage(RUSAGE_SELF).ru_nivcsw
 // Runs options.warmup untimed passes per side, then rounds of timed passes until the stopping
-// rule of SpeedOptions. Pass time = clock after - clock before.
+// rule of SpeedOptions (min_rounds and target_spread count clean rounds only). Pass time =
+// clock after - clock before; a round is preempted when `preemptions` grew during it.
 AlternatingTiming time_alternating(int sides, const TimedPass& pass, const SpeedOptions& options,
-                                   const SecondsClock& clock);
+                                   const SecondsClock& clock, const PreemptionCounter& preemptions = {});
 
 // One network's measured latency, milliseconds per batch-1 forward pass.
 struct NetworkTiming {
     TimingStats total_ms;
     std::vector<TimingStats> layer_ms;  // per weight layer, network order
-    bool noisy = false;                 // total spread above SpeedOptions::noisy_spread
+    bool noisy = false;                 // total spread above SpeedOptions::noisy_spread, or too
+                                        // few rounds free of preemption
 };
 
 // What identifies a dense measurement for reuse.
@@ -109,6 +122,7 @@ struct SpeedMeasurement {
     bool dense_reused = false;  // dense is the process's kept measurement (this call's dense
                                 // passes agreed with it)
     int rounds = 0;             // timed passes per network in this call
+    int preempted_rounds = 0;   // of them left out: the process was preempted
     // Medians (the result columns), NaN when not measured.
     double dense_ms() const { return dense.total_ms.median; }
     double quantized_ms() const { return quantized.total_ms.median; }
@@ -123,7 +137,8 @@ struct SpeedMeasurement {
 // network, pass(1, ...) the quantized one, each filling per-weight-layer seconds. Tests inject
 // a fake clock here; measure_speed() calls it with real engines.
 SpeedMeasurement measure_speed_with(const DenseTimingKey& key, const TimedPass& pass, const SpeedOptions& options,
-                                    const SecondsClock& clock, DenseTimingCache* cache);
+                                    const SecondsClock& clock, DenseTimingCache* cache,
+                                    const PreemptionCounter& preemptions = {});
 
 // Latency of the float and the quantized network at batch 1 on `threads` threads (0 = all
 // cores), fixed pseudo-random input. `model_id` names the dense model for the cache ("" never

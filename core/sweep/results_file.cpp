@@ -48,7 +48,7 @@ struct RunRecord {
     double quantize_seconds, eval_seconds;
     // Schema version 2 (issue 14): the quality of the speed measurement.
     double dense_ms_spread, quantized_ms_spread, measured_speedup_lo, measured_speedup_hi;
-    int64_t speed_noisy, dense_reused, speed_rounds;
+    int64_t speed_noisy, dense_reused, speed_rounds, speed_preempted_rounds;
 };
 
 struct LayerRecord {
@@ -105,6 +105,7 @@ Compound run_type(int64_t version = kResultsSchemaVersion) {
         c.QCNN_F64(RunRecord, dense_ms_spread).QCNN_F64(RunRecord, quantized_ms_spread);
         c.QCNN_F64(RunRecord, measured_speedup_lo).QCNN_F64(RunRecord, measured_speedup_hi);
         c.QCNN_I64(RunRecord, speed_noisy).QCNN_I64(RunRecord, dense_reused).QCNN_I64(RunRecord, speed_rounds);
+        c.QCNN_I64(RunRecord, speed_preempted_rounds);
     }
     return c;
 }
@@ -470,6 +471,7 @@ void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers)
     r.speed_noisy = run.speed_noisy;
     r.dense_reused = run.dense_reused;
     r.speed_rounds = run.speed_rounds;
+    r.speed_preempted_rounds = run.speed_preempted_rounds;
 
     std::vector<LayerRecord> recs(layers.size());
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -563,6 +565,7 @@ std::vector<RunRow> ResultsFile::runs() const {
         row.speed_noisy = v2 ? r.speed_noisy : 0;
         row.dense_reused = v2 ? r.dense_reused : 0;
         row.speed_rounds = v2 ? r.speed_rounds : 0;
+        row.speed_preempted_rounds = v2 ? r.speed_preempted_rounds : 0;
         out.push_back(std::move(row));
     }
     return out;
@@ -622,7 +625,7 @@ std::string runs_csv(const std::vector<RunRow>& rows) {
            << r.memory_bytes_quantized << ',' << num(r.quantize_seconds) << ',' << num(r.eval_seconds) << ','
            << num(r.dense_ms_spread) << ',' << num(r.quantized_ms_spread) << ',' << num(r.measured_speedup_lo) << ','
            << num(r.measured_speedup_hi) << ',' << r.speed_noisy << ',' << r.dense_reused << ',' << r.speed_rounds
-           << '\n';
+           << ',' << r.speed_preempted_rounds << '\n';
     }
     return os.str();
 }

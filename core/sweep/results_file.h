@@ -20,7 +20,8 @@
 namespace qcnn {
 
 // 1: the first layout; 2 (issue 14): runs gain dense_ms_spread, quantized_ms_spread,
-// measured_speedup_lo/hi, speed_noisy, dense_reused, speed_rounds and layers gain
+// measured_speedup_lo/hi, speed_noisy, dense_reused, speed_rounds, speed_preempted_rounds and
+// layers gain
 // dense_ms_spread, quantized_ms_spread. Version 1 sweeps are still read (the new fields NaN / 0).
 inline constexpr int kResultsSchemaVersion = 2;
 

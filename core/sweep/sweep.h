@@ -106,12 +106,12 @@ struct RunRow {
     double measured_speedup = 0;     // NaN when speed was not measured
     double dense_ms = 0, quantized_ms = 0;  // per batch-1 forward (medians); NaN when not measured
     // Measurement quality (core/eval/speed.h): relative interquartile ranges of the two
-    // latencies, the speed-up's interval from the quartiles (NaN when not measured), whether a
-    // spread is above the noisy threshold, whether dense_ms is the session's kept dense
-    // measurement, and the timed passes per network (0 when not measured).
+    // latencies, the speed-up's interval from the quartiles (NaN when not measured), whether the
+    // measurement is noisy, whether dense_ms is the session's kept dense measurement, the timed
+    // rounds and those left out because the process was preempted (0 when not measured).
     double dense_ms_spread = 0, quantized_ms_spread = 0;
     double measured_speedup_lo = 0, measured_speedup_hi = 0;
-    int64_t speed_noisy = 0, dense_reused = 0, speed_rounds = 0;
+    int64_t speed_noisy = 0, dense_reused = 0, speed_rounds = 0, speed_preempted_rounds = 0;
     int64_t memory_bytes_dense = 0, memory_bytes_quantized = 0;
     double quantize_seconds = 0, eval_seconds = 0;
 };

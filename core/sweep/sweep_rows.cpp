@@ -49,6 +49,7 @@ RunRow run_row(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* 
     row.speed_noisy = speed && speed->noisy();
     row.dense_reused = speed && speed->dense_reused;
     row.speed_rounds = speed ? speed->rounds : 0;
+    row.speed_preempted_rounds = speed ? speed->preempted_rounds : 0;
     row.memory_bytes_dense = r.cost.dense.peak_bytes;
     row.memory_bytes_quantized = r.cost.quantized.peak_bytes;
     row.quantize_seconds = r.quantize_seconds;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/eval/speed.h"
+#include "core/util/error.h"
 
 namespace qcnn {
 namespace {
@@ -132,6 +133,42 @@ TEST(MeasureSpeedWith, Issue14_BimodalPassesAreMarkedNoisyWithAWideInterval) {
     EXPECT_GT(s.speedup_hi(), 2.0 * s.speedup());
     EXPECT_LE(s.speedup_lo(), s.speedup());
     EXPECT_EQ(s.dense.layer_ms.size(), 2u);
+}
+
+// What the issue's machine did (probe on VGG-7, 2 threads, 300 passes): every slow dense pass
+// (92 ms instead of 0.7 ms) ran while the process was preempted, no fast one did. Rounds with
+// a preemption are left out while enough clean ones remain; when nearly every round is
+// preempted, all are used and the result is noisy, even though the slow passes were steady.
+TEST(MeasureSpeedWith, PreemptedRoundsAreLeftOutOrMakeTheMeasurementNoisy) {
+    const DenseTimingKey key{"vgg7", {1, 1, 28, 28}, 2, LutKernel::Fast};
+    SpeedOptions o;
+    o.budget_seconds = 1.0;
+    for (const int every : {2, 1}) {  // half of the rounds preempted; all of them
+        SCOPED_TRACE(cat("preempted: every ", every, " round(s)"));
+        FakeMachine m;
+        long switches = 0;
+        const int warm = o.warmup;
+        m.script = [&](int side, int k) {
+            const bool slow = (k - warm) % every == 0;
+            if (slow && side == 1) ++switches;  // the scheduler took a core during this round
+            return slow ? (side == 0 ? 0.092 : 0.036) : (side == 0 ? 0.0007 : 0.0005);
+        };
+        const SpeedMeasurement s =
+            measure_speed_with(key, m.pass(), o, m.clock(), nullptr, [&] { return switches; });
+        if (every == 2) {
+            EXPECT_FALSE(s.noisy());
+            EXPECT_NEAR(s.dense_ms(), 0.7, 1e-9);
+            EXPECT_NEAR(s.quantized_ms(), 0.5, 1e-9);
+            EXPECT_EQ(s.preempted_rounds, s.rounds / 2);
+            EXPECT_EQ(s.dense.total_ms.samples, s.rounds - s.preempted_rounds);
+            EXPECT_EQ(s.dense.layer_ms[0].samples, s.rounds - s.preempted_rounds);
+        } else {
+            EXPECT_TRUE(s.dense.noisy && s.quantized.noisy);  // steady 92 ms, but not the network's time
+            EXPECT_NEAR(s.dense_ms(), 92.0, 1e-9);
+            EXPECT_EQ(s.preempted_rounds, s.rounds);
+            EXPECT_EQ(s.dense.total_ms.samples, s.rounds);
+        }
+    }
 }
 
 TEST(MeasureSpeedWith, DenseIsKeptPerKeyAndReusedWhileTheMachineAgrees) {

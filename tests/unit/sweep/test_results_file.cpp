@@ -37,6 +37,7 @@ RunRow make_run(int64_t i) {
     r.speed_noisy = i == 2;
     r.dense_reused = i == 2;
     r.speed_rounds = i == 1 ? 0 : 40 + i;
+    r.speed_preempted_rounds = i == 1 ? 0 : 3 * i;
     return r;
 }
 
@@ -96,6 +97,7 @@ void expect_equal(const RunRow& a, const RunRow& b) {
     EXPECT_EQ(a.speed_noisy, b.speed_noisy);
     EXPECT_EQ(a.dense_reused, b.dense_reused);
     EXPECT_EQ(a.speed_rounds, b.speed_rounds);
+    EXPECT_EQ(a.speed_preempted_rounds, b.speed_preempted_rounds);
     EXPECT_EQ(a.memory_bytes_dense, b.memory_bytes_dense);
     EXPECT_EQ(a.memory_bytes_quantized, b.memory_bytes_quantized);
 }
@@ -245,14 +247,14 @@ TEST(ResultsFile, RunsCsvHasTheTableFieldsAndQuotedStrings) {
               "run_index,settings,ec,seed,top1,top5,top1_float,top5_float,compression,theoretical_speedup,"
               "measured_speedup,dense_ms,quantized_ms,memory_bytes_dense,memory_bytes_quantized,quantize_seconds,"
               "eval_seconds,dense_ms_spread,quantized_ms_spread,measured_speedup_lo,measured_speedup_hi,speed_noisy,"
-              "dense_reused,speed_rounds");
+              "dense_reused,speed_rounds,speed_preempted_rounds");
     EXPECT_NE(csv.find("\n0,\"conv=8/128,fc=2/32\",\"none\",18446744073709551600,0.9,0.999,0.9153,0.9988,15.9,4.9,3.25,"
-                       "1.5,0.5,1000000,90000,2.5,0.75,0.0625,0.25,2.5,4.125,0,0,40\n"),
+                       "1.5,0.5,1000000,90000,2.5,0.75,0.0625,0.25,2.5,4.125,0,0,40,0\n"),
               std::string::npos)
         << csv;
     // NaN (speed not measured) is an empty cell.
     EXPECT_NE(csv.find(",4.9,,,,1000001,"), std::string::npos) << csv;
-    EXPECT_NE(csv.find(",2.5,0.75,,,,,0,0,0\n"), std::string::npos) << csv;
+    EXPECT_NE(csv.find(",2.5,0.75,,,,,0,0,0,0\n"), std::string::npos) << csv;
 }
 
 // Issue 14 bumped the schema to version 2 (speed-quality columns); a version-1 file written by
@@ -275,6 +277,7 @@ TEST(ResultsFile, ReadsSchemaVersion1WithTheNewColumnsUnknown) {
         EXPECT_EQ(r.speed_noisy, 0);
         EXPECT_EQ(r.dense_reused, 0);
         EXPECT_EQ(r.speed_rounds, 0);
+        EXPECT_EQ(r.speed_preempted_rounds, 0);
     }
     const std::vector<LayerRow> layers = f.layers();
     ASSERT_EQ(layers.size(), 8u);

@@ -243,6 +243,7 @@ TEST(MeasureSpeed, MediansPerNetworkAndPerWeightLayer) {
     EXPECT_EQ(row.measured_speedup_hi, m.speedup_hi());
     EXPECT_EQ(row.speed_noisy, m.noisy() ? 1 : 0);
     EXPECT_EQ(row.speed_rounds, m.rounds);
+    EXPECT_EQ(row.speed_preempted_rounds, m.preempted_rounds);
     const std::vector<LayerRow> layers_rows = layer_rows(p, r, &m);
     ASSERT_EQ(layers_rows.size(), 4u);
     EXPECT_EQ(layers_rows[3].quantized_ms, m.quantized.layer_ms[3].median);
