@@ -1,5 +1,6 @@
 #include "ui/format.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/cli/command.h"
@@ -17,6 +18,19 @@ QString formatBytes(int64_t bytes) {
 QString formatRatio(double ratio) {
     if (!std::isfinite(ratio)) return QStringLiteral("-");
     return QStringLiteral("%1x").arg(ratio, 0, 'f', 2);
+}
+
+QString formatMeasuredSpeedup(const RunRow& r) { return QString::fromStdString(measured_speedup_text(r)); }
+
+QString speedQualityText(const RunRow& r) {
+    if (!std::isfinite(r.measured_speedup)) return {};
+    const double spread = std::max(r.dense_ms_spread, r.quantized_ms_spread);
+    QString s = (r.speed_noisy ? QStringLiteral("noisy: spread %1%") : QStringLiteral("spread %1%"))
+                    .arg(std::isfinite(spread) ? spread * 100.0 : 0.0, 0, 'f', 0);
+    if (r.speed_preempted_rounds > 0)
+        s += QStringLiteral(", %1 of %2 rounds preempted").arg(r.speed_preempted_rounds).arg(r.speed_rounds);
+    if (r.dense_reused) s += QStringLiteral(", dense time of the session reused");
+    return s;
 }
 
 QString formatPercent(double fraction, int decimals) {

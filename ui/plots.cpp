@@ -38,6 +38,24 @@ void setPaddedRange(QCPAxis* axis, double lo, double hi) {
     axis->setRange(lo - pad, hi + pad);
 }
 
+// Points with horizontal error bars: QCPErrorBars pairs its i-th entry with the graph's i-th
+// point in key order, so both get the points sorted by x.
+void setPointsWithIntervals(QCPGraph* graph, QCPErrorBars* bars, const QVector<double>& x, const QVector<double>& y,
+                            const QVector<double>& minus, const QVector<double>& plus) {
+    std::vector<int> order(x.size());
+    for (int i = 0; i < x.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return x[a] < x[b]; });
+    QVector<double> sx, sy, sm, sp;
+    for (int i : order) {
+        sx << x[i];
+        sy << y[i];
+        sm << minus[i];
+        sp << plus[i];
+    }
+    graph->setData(sx, sy, true);
+    bars->setData(sm, sp);
+}
+
 QString runTooltip(const RunRecord& r) {
     const RunRow& row = r.row;
     return QObject::tr("<b>run %1</b><br>%2<br>EC %3, seed %4<br>top-1 %5 (float %6)<br>compression %7, speed-up %8%9")
@@ -47,7 +65,8 @@ QString runTooltip(const RunRecord& r) {
         .arg(row.seed)
         .arg(formatPercent(row.top1), formatPercent(row.top1_float), formatRatio(row.compression),
              formatRatio(row.theoretical_speedup),
-             r.measured() ? QObject::tr(" (measured %1)").arg(formatRatio(row.measured_speedup)) : QString());
+             r.measured() ? QObject::tr(" (measured %1; %2)").arg(formatMeasuredSpeedup(row), speedQualityText(row))
+                          : QString());
 }
 
 }  // namespace
@@ -145,6 +164,21 @@ TradeoffPlot::TradeoffPlot(TradeoffAxis axis, QWidget* parent)
         measured_->setName(tr("measured"));
         measured_->setLineStyle(QCPGraph::lsNone);
         measured_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, QPen(kMeasuredColor, 2), kMeasuredColor, 8));
+        noisy_ = plot_->addGraph();
+        noisy_->setName(tr("measured, noisy"));
+        noisy_->setLineStyle(QCPGraph::lsNone);
+        noisy_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssTriangle, QPen(kMeasuredColor, 1.5), Qt::NoBrush, 8));
+        auto intervals = [this](QCPGraph* g, Qt::PenStyle style) {
+            auto* bars = new QCPErrorBars(plot_->xAxis, plot_->yAxis);
+            bars->setDataPlottable(g);
+            bars->setErrorType(QCPErrorBars::etKeyError);
+            bars->setPen(QPen(kMeasuredColor, 1, style));
+            bars->setWhiskerWidth(6);
+            bars->removeFromLegend();
+            return bars;
+        };
+        measuredBars_ = intervals(measured_, Qt::SolidLine);
+        noisyBars_ = intervals(noisy_, Qt::DotLine);
     }
 
     selectedGraph_ = plot_->addGraph();
@@ -212,7 +246,7 @@ std::vector<int> TradeoffPlot::paretoFront(const std::vector<std::pair<double, d
 }
 
 void TradeoffPlot::rebuild() {
-    QVector<double> x, y, mx, my, fx, fy;
+    QVector<double> x, y, mx, my, mlo, mhi, nx, ny, nlo, nhi, fx, fy;
     std::vector<std::pair<double, double>> pts;
     double xlo = 1, xhi = 1, ylo = 100, yhi = 0;
     auto extend = [&](double px, double py) {
@@ -229,9 +263,17 @@ void TradeoffPlot::rebuild() {
             pts.emplace_back(px, py);
             extend(px, py);
             if (measured_ && r.measured()) {
-                mx << r.row.measured_speedup;
-                my << py;
-                extend(r.row.measured_speedup, py);
+                // Interval [lo, hi] around the median; NaN (a file without it) draws no bar.
+                const double m = r.row.measured_speedup;
+                const double lo = std::isfinite(r.row.measured_speedup_lo) ? m - r.row.measured_speedup_lo : 0.0;
+                const double hi = std::isfinite(r.row.measured_speedup_hi) ? r.row.measured_speedup_hi - m : 0.0;
+                (r.row.speed_noisy ? nx : mx) << m;
+                (r.row.speed_noisy ? ny : my) << py;
+                (r.row.speed_noisy ? nlo : mlo) << lo;
+                (r.row.speed_noisy ? nhi : mhi) << hi;
+                // A noisy interval can be very wide: only clean ones set the axis range.
+                extend(r.row.speed_noisy ? m : m - lo, py);
+                extend(r.row.speed_noisy ? m : m + hi, py);
             }
         }
         for (int i : paretoFront(pts)) {
@@ -241,7 +283,10 @@ void TradeoffPlot::rebuild() {
     }
     runs_->setData(x, y);
     front_->setData(fx, fy, true);
-    if (measured_) measured_->setData(mx, my);
+    if (measured_) {
+        setPointsWithIntervals(measured_, measuredBars_, mx, my, mlo, mhi);
+        setPointsWithIntervals(noisy_, noisyBars_, nx, ny, nlo, nhi);
+    }
     QVector<double> sx, sy;
     if (records_ && selected_ >= 0 && selected_ < static_cast<int>(records_->size())) {
         sx << xOf((*records_)[selected_]);
@@ -270,6 +315,11 @@ void TradeoffPlot::rebuild() {
     requestReplot();
 }
 
+QString TradeoffPlot::tooltipOf(int run) const {
+    if (!records_ || run < 0 || run >= static_cast<int>(records_->size())) return {};
+    return runTooltip((*records_)[run]);
+}
+
 int TradeoffPlot::runAt(const QPoint& pos) const {
     if (!records_) return -1;
     int best = -1;
@@ -295,7 +345,7 @@ bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
             auto* e = static_cast<QMouseEvent*>(event);
             const int run = runAt(e->pos());
             if (run >= 0)
-                QToolTip::showText(e->globalPosition().toPoint(), runTooltip((*records_)[run]), plot_);
+                QToolTip::showText(e->globalPosition().toPoint(), tooltipOf(run), plot_);
             else
                 QToolTip::hideText();
         } else if (event->type() == QEvent::MouseButtonRelease) {

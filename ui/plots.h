@@ -5,8 +5,10 @@
 //   TradeoffPlot       top-1 (%) against compression or against speed-up, one point per run;
 //                      the Pareto front (best top-1 at that compression / speed-up or more)
 //                      drawn as a line over highlighted points; the float top-1 as a dashed
-//                      line; in speed-up mode the theoretical and the measured speed-up are two
-//                      series. Hover shows the run's settings, a click emits runClicked.
+//                      line; in speed-up mode the theoretical and the measured speed-up are
+//                      series, the measured one with its interval as horizontal error bars and
+//                      noisy measurements as hollow triangles (their tooltip: "noisy: spread
+//                      X%"). Hover shows the run's settings, a click emits runClicked.
 //   MemoryPlot         run-time memory of one run, dense against quantized, stacked into
 //                      weights (+ biases), activations and LUT buffers.
 //   ResponseErrorPlot  relative response error per weight layer of one run.
@@ -20,6 +22,7 @@
 class QCustomPlot;
 class QCPGraph;
 class QCPBars;
+class QCPErrorBars;
 class QCPItemStraightLine;
 class QCPItemText;
 class QTimer;
@@ -78,9 +81,15 @@ public:
     // The run under widget position `pos` (within 8 pixels), or -1.
     int runAt(const QPoint& pos) const;
     double xOf(const RunRecord& r) const;
+    // The hover text of run `run` (settings, accuracy, speed-ups; "noisy: spread X%" for a
+    // noisy measurement).
+    QString tooltipOf(int run) const;
 
     QCPGraph* runsGraph() const { return runs_; }
-    QCPGraph* measuredGraph() const { return measured_; }
+    QCPGraph* measuredGraph() const { return measured_; }            // measured, not noisy
+    QCPGraph* noisyGraph() const { return noisy_; }                  // measured, noisy (hollow)
+    QCPErrorBars* measuredErrorBars() const { return measuredBars_; }  // intervals of measuredGraph
+    QCPErrorBars* noisyErrorBars() const { return noisyBars_; }        // intervals of noisyGraph
     QCPGraph* frontGraph() const { return front_; }
     QCPItemStraightLine* floatLine() const { return floatLine_; }
 
@@ -99,6 +108,9 @@ private:
     int selected_ = -1;
     QCPGraph* runs_;
     QCPGraph* measured_ = nullptr;
+    QCPGraph* noisy_ = nullptr;
+    QCPErrorBars* measuredBars_ = nullptr;
+    QCPErrorBars* noisyBars_ = nullptr;
     QCPGraph* front_;
     QCPGraph* selectedGraph_;
     QCPItemStraightLine* floatLine_;

@@ -1,5 +1,6 @@
 #include "ui/results_model.h"
 
+#include <QColor>
 #include <QFile>
 #include <cmath>
 #include <fstream>
@@ -87,7 +88,7 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
             case Drop: return QStringLiteral("%1 pp").arg((r.top1_float - r.top1) * 100.0, 0, 'f', 2);
             case Compression: return formatRatio(r.compression);
             case Speedup: return formatRatio(r.theoretical_speedup);
-            case MeasuredSpeedup: return formatRatio(r.measured_speedup);
+            case MeasuredSpeedup: return formatMeasuredSpeedup(r);
             case MemoryDense: return formatBytes(r.memory_bytes_dense);
             case MemoryQuantized: return formatBytes(r.memory_bytes_quantized);
             case QuantizeSeconds: return QStringLiteral("%1").arg(r.quantize_seconds, 0, 'f', 2);
@@ -98,6 +99,13 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::TextAlignmentRole)
         return QVariant::fromValue(col == Settings || col == Ec ? Qt::AlignLeft | Qt::AlignVCenter
                                                                 : Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::ToolTipRole && col == MeasuredSpeedup && std::isfinite(r.measured_speedup))
+        return tr("measured %1 (interval %2 to %3): dense %4 ms, quantized %5 ms; %6")
+            .arg(formatRatio(r.measured_speedup), formatRatio(r.measured_speedup_lo), formatRatio(r.measured_speedup_hi))
+            .arg(r.dense_ms, 0, 'g', 3)
+            .arg(r.quantized_ms, 0, 'g', 3)
+            .arg(speedQualityText(r));
+    if (role == Qt::ForegroundRole && col == MeasuredSpeedup && r.speed_noisy) return QColor(Qt::gray);
     if (role == Qt::ToolTipRole)
         return tr("run %1: %2, EC %3, seed %4 on %5")
             .arg(r.run_index + 1)

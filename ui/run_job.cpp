@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "core/eval/model_summary.h"
+#include "core/util/sha256.h"
 
 namespace qcnn::ui {
 
@@ -68,6 +69,7 @@ void RunJob::work() {
     try {
         std::optional<EvalResult> floatEval = options_.floatEval;
         std::shared_ptr<const Network> dense;
+        std::string denseId;  // the dense model's SHA-256: its measured speed is kept for the session
         const ProgressFn progress = [this](const Progress& p) { return onProgress(p); };
         for (const SweepPoint& point : points_) {
             {
@@ -84,9 +86,13 @@ void RunJob::work() {
             std::optional<SpeedMeasurement> speed;
             if (spec_.measure_speed) {
                 report(progress, {"measure speed", "", 0, 1});
-                if (!dense) dense = load_model(rs.model);
-                speed = measure_speed(*dense, r.q.network, dense->sample_shape(), rs.threads, rs.lut_kernel,
-                                      options_.speedBudgetSeconds);
+                if (!dense) {
+                    dense = load_model(rs.model);
+                    denseId = sha256_file(rs.model);
+                }
+                SpeedOptions so;
+                so.budget_seconds = options_.speedBudgetSeconds;
+                speed = measure_speed(*dense, r.q.network, denseId, dense->sample_shape(), rs.threads, rs.lut_kernel, so);
                 report(progress, {"measure speed", "", 1, 1});
             }
             RunRecord rec;

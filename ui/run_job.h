@@ -35,7 +35,7 @@ struct RunRecord {
 
 struct RunJobOptions {
     std::optional<EvalResult> floatEval;  // reused for every run when given (same model/data/limit)
-    double speedBudgetSeconds = 0.3;      // measure_speed's budget when spec.measure_speed
+    double speedBudgetSeconds = SpeedOptions{}.budget_seconds;  // measure_speed's budget when spec.measure_speed
 };
 
 class RunJob : public QObject {

@@ -54,6 +54,9 @@ void print_json(const EvalReport& e, std::ostream& out) {
             w.field("path", layer_path_name(c.path))
                 .field("quantized_ms", c.quantized_seconds * 1e3)
                 .field("dense_ms", c.dense_seconds * 1e3)
+                .field("quantized_ms_spread", c.quantized_spread)
+                .field("dense_ms_spread", c.dense_spread)
+                .field("noisy", c.noisy)
                 .field("timed_samples", c.input_shape.empty() ? int64_t(0) : c.input_shape[0])
                 .field("timed_threads", static_cast<int64_t>(c.threads))
                 .field("reps", static_cast<int64_t>(c.reps));
@@ -98,7 +101,7 @@ void print_text(const EvalReport& e, std::ostream& out) {
         for (const LayerChoice& c : e.choice.layers) {
             const double speedup = c.quantized_seconds > 0 ? c.dense_seconds / c.quantized_seconds : 0;
             char sp[32];
-            std::snprintf(sp, sizeof sp, "%.2fx", speedup);
+            std::snprintf(sp, sizeof sp, "%.2fx%s", speedup, c.noisy ? " noisy" : "");
             rows.push_back({c.alias, c.op_type, layer_path_name(c.path), milliseconds(c.quantized_seconds),
                             milliseconds(c.dense_seconds), sp});
         }

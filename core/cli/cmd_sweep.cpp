@@ -69,7 +69,7 @@ std::vector<std::string> summary_cells(const RunRow& r) {
             loss_points(r),
             fixed(r.compression, 2) + "x",
             fixed(r.theoretical_speedup, 2) + "x",
-            std::isnan(r.measured_speedup) ? "-" : fixed(r.measured_speedup, 2) + "x",
+            measured_speedup_text(r),
             fixed(r.quantize_seconds, 1) + " s"};
 }
 
@@ -96,6 +96,10 @@ void print_json(const SweepOutcome& o, const std::string& results, std::ostream&
         w.field("measured_speedup", r.measured_speedup).field("dense_ms", r.dense_ms).field("quantized_ms", r.quantized_ms);
         w.field("memory_bytes_dense", r.memory_bytes_dense).field("memory_bytes_quantized", r.memory_bytes_quantized);
         w.field("quantize_seconds", r.quantize_seconds).field("eval_seconds", r.eval_seconds);
+        w.field("dense_ms_spread", r.dense_ms_spread).field("quantized_ms_spread", r.quantized_ms_spread);
+        w.field("measured_speedup_lo", r.measured_speedup_lo).field("measured_speedup_hi", r.measured_speedup_hi);
+        w.field("speed_noisy", r.speed_noisy).field("dense_reused", r.dense_reused).field("speed_rounds", r.speed_rounds);
+        w.field("speed_preempted_rounds", r.speed_preempted_rounds);
         w.end_object();
     }
     w.end_array();
@@ -108,6 +112,7 @@ void print_json(const SweepOutcome& o, const std::string& results, std::ostream&
         w.field("flops_dense", l.flops_dense).field("flops_quantized", l.flops_quantized);
         w.field("theoretical_speedup", l.theoretical_speedup).field("dense_ms", l.dense_ms);
         w.field("quantized_ms", l.quantized_ms).field("response_error", l.response_error);
+        w.field("dense_ms_spread", l.dense_ms_spread).field("quantized_ms_spread", l.quantized_ms_spread);
         w.end_object();
     }
     w.end_array();

@@ -159,18 +159,30 @@ std::string command_help(const Command& cmd) {
 
 std::string bundled_model(const std::string& name) { return cat(QCNN_DATASETS_DIR, "/", name, ".onnx"); }
 
+namespace {
+
+// Columns a UTF-8 cell takes ("±" is two bytes, one column): bytes that do not continue a
+// multi-byte character.
+size_t columns(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+    return n;
+}
+
+}  // namespace
+
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                          const std::vector<bool>& right_align) {
     std::vector<size_t> width(header.size());
-    for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+    for (size_t c = 0; c < header.size(); ++c) width[c] = columns(header[c]);
     for (const auto& r : rows)
-        for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], r[c].size());
+        for (size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], columns(r[c]));
     std::ostringstream os;
     const auto line = [&](const std::vector<std::string>& cells) {
         std::string s;
         for (size_t c = 0; c < width.size(); ++c) {
             const std::string& cell = c < cells.size() ? cells[c] : std::string();
-            const std::string pad(width[c] - cell.size(), ' ');
+            const std::string pad(width[c] - columns(cell), ' ');
             if (c) s += "  ";
             s += (c < right_align.size() && right_align[c]) ? pad + cell : cell + pad;
         }

@@ -1,9 +1,9 @@
 #include "core/eval/kernel_choice.h"
 
 #include <algorithm>
-#include <chrono>
 #include <random>
 
+#include "core/eval/speed.h"
 #include "core/graph/plan.h"
 #include "core/ops/conv.h"
 #include "core/ops/fc.h"
@@ -46,21 +46,6 @@ std::shared_ptr<const Network> with_dense_layers(const Network& net, const std::
     return out;
 }
 
-namespace {
-
-double seconds_of(const Op& op, const RunArgs& args) {
-    const auto t0 = std::chrono::steady_clock::now();
-    op.run(args);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-}  // namespace
-
 KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sample_shape,
                             const KernelChoiceOptions& options, const ProgressFn& progress) {
     if (options.batch < 1) fail("kernel choice: batch must be >= 1, got ", options.batch);
@@ -100,19 +85,21 @@ KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sam
         const std::vector<Tensor*> outq{&yq}, outd{&yd};
         const ExecContext ctx{rs.threads, LutKernel::Fast};
         const RunArgs aq{in, in_info, outq, ctx}, ad{in, in_info, outd, ctx};
-        seconds_of(*node.op, aq);  // warm-up: scratch buffers, caches
-        seconds_of(*dense, ad);
-        std::vector<double> tq, td;
-        const auto start = std::chrono::steady_clock::now();
-        while (static_cast<int>(tq.size()) < std::max(options.min_reps, 1) ||
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 2 * options.budget_s) {
-            tq.push_back(seconds_of(*node.op, aq));
-            td.push_back(seconds_of(*dense, ad));
-            if (tq.size() >= 1000) break;
-        }
-        c.quantized_seconds = median(tq);
-        c.dense_seconds = median(td);
-        c.reps = static_cast<int>(tq.size());
+        // Warm-up (scratch buffers, caches), then the two paths alternate: speed.h's procedure.
+        SpeedOptions so;
+        so.warmup = 1;
+        so.min_rounds = std::max(options.min_reps, 1);
+        so.max_rounds = std::max(so.min_rounds, 1000);
+        so.budget_seconds = 2 * options.budget_s;
+        const AlternatingTiming t = time_alternating(
+            2, [&](int side, std::vector<double>&) { side ? dense->run(ad) : node.op->run(aq); }, so, steady_seconds(),
+            process_preemptions());
+        c.quantized_seconds = t.total[0].median;
+        c.dense_seconds = t.total[1].median;
+        c.quantized_spread = t.total[0].spread();
+        c.dense_spread = t.total[1].spread();
+        c.noisy = !(c.quantized_spread <= so.noisy_spread && c.dense_spread <= so.noisy_spread);
+        c.reps = t.rounds;
         c.path = c.dense_seconds < c.quantized_seconds ? LayerPath::Dense : LayerPath::Quantized;
         if (c.path == LayerPath::Dense) dense_nodes.push_back(c.node);
         kc.layers.push_back(std::move(c));

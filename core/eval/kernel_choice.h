@@ -6,7 +6,8 @@
 // What is timed (choose_kernels): for every QConv / QFc node, its op with the fast lookup-table
 // kernels (LutKernel::Fast) and its dense twin (dense_twin(): ConvOp / FcOp over
 // PQWeights::decode(), the same W_hat the quantized layer computes with) on the same random
-// input, alternating the two, median of the repetitions. The input shape and thread count are
+// input, alternating the two after a warm-up, median of the repetitions (speed.h's
+// time_alternating(), the procedure behind every measured time), with their spreads. The input shape and thread count are
 // the ones Engine::forward gives the op for (batch, threads):
 //   - batch < 2 * threads (or one thread): the whole batch, the op using up to `threads`;
 //   - otherwise the engine splits the batch into min(4 * threads, batch / 2) slices that run
@@ -37,6 +38,8 @@ struct LayerChoice {
     int threads = 1;           // threads the op was timed with
     double quantized_seconds = 0;  // median time of one run, fast lookup-table kernels
     double dense_seconds = 0;      // median time of one run, dense kernels on W_hat
+    double quantized_spread = 0, dense_spread = 0;  // relative interquartile ranges (speed.h)
+    bool noisy = false;            // a spread above SpeedOptions::noisy_spread: the choice is a guess
     int reps = 0;                  // timed runs per path
     LayerPath path = LayerPath::Quantized;
 };

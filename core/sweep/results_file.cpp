@@ -14,6 +14,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -30,6 +31,8 @@ namespace {
 
 using Handle = Hdf5Handle;
 
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
 // Fixed string lengths in bytes (null-padded, no terminator needed).
 constexpr size_t kSettingsBytes = 512, kEcBytes = 16, kNameBytes = 256, kAliasBytes = 64, kOpBytes = 8;
 
@@ -43,6 +46,9 @@ struct RunRecord {
         quantized_ms;
     int64_t memory_bytes_dense, memory_bytes_quantized;
     double quantize_seconds, eval_seconds;
+    // Schema version 2 (issue 14): the quality of the speed measurement.
+    double dense_ms_spread, quantized_ms_spread, measured_speedup_lo, measured_speedup_hi;
+    int64_t speed_noisy, dense_reused, speed_rounds, speed_preempted_rounds;
 };
 
 struct LayerRecord {
@@ -54,6 +60,7 @@ struct LayerRecord {
     char ec[kEcBytes];
     int64_t params, bytes_dense, bytes_quantized, flops_dense, flops_quantized;
     double theoretical_speedup, dense_ms, quantized_ms, response_error;
+    double dense_ms_spread, quantized_ms_spread;  // schema version 2
 };
 
 // A compound type built field by field, remembering the field names in order.
@@ -83,7 +90,9 @@ private:
 #define QCNN_F64(R, f) add(#f, HOFFSET(R, f), H5T_NATIVE_DOUBLE)
 #define QCNN_STR(R, f) str(#f, HOFFSET(R, f), sizeof(R::f))
 
-Compound run_type() {
+// The tables' compound types as written by schema `version` (a version-1 table lacks the
+// speed-quality fields; reading one leaves them to the caller).
+Compound run_type(int64_t version = kResultsSchemaVersion) {
     Compound c(sizeof(RunRecord));
     c.QCNN_I64(RunRecord, run_index).QCNN_STR(RunRecord, settings).QCNN_STR(RunRecord, ec);
     c.add("seed", HOFFSET(RunRecord, seed), H5T_NATIVE_UINT64);
@@ -92,10 +101,16 @@ Compound run_type() {
     c.QCNN_F64(RunRecord, measured_speedup).QCNN_F64(RunRecord, dense_ms).QCNN_F64(RunRecord, quantized_ms);
     c.QCNN_I64(RunRecord, memory_bytes_dense).QCNN_I64(RunRecord, memory_bytes_quantized);
     c.QCNN_F64(RunRecord, quantize_seconds).QCNN_F64(RunRecord, eval_seconds);
+    if (version >= 2) {
+        c.QCNN_F64(RunRecord, dense_ms_spread).QCNN_F64(RunRecord, quantized_ms_spread);
+        c.QCNN_F64(RunRecord, measured_speedup_lo).QCNN_F64(RunRecord, measured_speedup_hi);
+        c.QCNN_I64(RunRecord, speed_noisy).QCNN_I64(RunRecord, dense_reused).QCNN_I64(RunRecord, speed_rounds);
+        c.QCNN_I64(RunRecord, speed_preempted_rounds);
+    }
     return c;
 }
 
-Compound layer_type() {
+Compound layer_type(int64_t version = kResultsSchemaVersion) {
     Compound c(sizeof(LayerRecord));
     c.QCNN_I64(LayerRecord, run_index).QCNN_STR(LayerRecord, name).QCNN_STR(LayerRecord, alias);
     c.QCNN_STR(LayerRecord, op).QCNN_I64(LayerRecord, subspace_dim).QCNN_I64(LayerRecord, codewords);
@@ -103,6 +118,7 @@ Compound layer_type() {
     c.QCNN_I64(LayerRecord, bytes_quantized).QCNN_I64(LayerRecord, flops_dense);
     c.QCNN_I64(LayerRecord, flops_quantized).QCNN_F64(LayerRecord, theoretical_speedup);
     c.QCNN_F64(LayerRecord, dense_ms).QCNN_F64(LayerRecord, quantized_ms).QCNN_F64(LayerRecord, response_error);
+    if (version >= 2) c.QCNN_F64(LayerRecord, dense_ms_spread).QCNN_F64(LayerRecord, quantized_ms_spread);
     return c;
 }
 
@@ -168,6 +184,7 @@ void probe_results_file(const std::string& path) {
 struct ResultsFile::Impl {
     std::string path, id;
     bool writable = false;
+    int64_t version = kResultsSchemaVersion;  // of this sweep's tables
     Handle file, group, runs, layers;
     Compound run_mem = run_type(), layer_mem = layer_type();
 
@@ -297,10 +314,15 @@ struct ResultsFile::Impl {
         }
         impl->group = Handle(H5Gopen2(impl->file.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
         if (!impl->group.ok()) fail(impl->where(), ": cannot open the group ", group);
+        // Version 1 files stay readable (and resumable: appended rows then lack version 2's
+        // columns); newer ones are refused.
         const int64_t version = impl->get_int("schema_version");
-        if (version != kResultsSchemaVersion)
-            fail(impl->where(), ": schema version ", version, " is not supported (this build reads ", kResultsSchemaVersion,
-                 ")");
+        if (version < 1 || version > kResultsSchemaVersion)
+            fail(impl->where(), ": schema version ", version, " is not supported (this build reads 1 to ",
+                 kResultsSchemaVersion, ")");
+        impl->version = version;
+        impl->run_mem = run_type(version);
+        impl->layer_mem = layer_type(version);
         impl->runs = impl->open_table("runs");
         impl->layers = impl->open_table("layers");
         return impl;
@@ -442,6 +464,14 @@ void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers)
     r.memory_bytes_quantized = run.memory_bytes_quantized;
     r.quantize_seconds = run.quantize_seconds;
     r.eval_seconds = run.eval_seconds;
+    r.dense_ms_spread = run.dense_ms_spread;
+    r.quantized_ms_spread = run.quantized_ms_spread;
+    r.measured_speedup_lo = run.measured_speedup_lo;
+    r.measured_speedup_hi = run.measured_speedup_hi;
+    r.speed_noisy = run.speed_noisy;
+    r.dense_reused = run.dense_reused;
+    r.speed_rounds = run.speed_rounds;
+    r.speed_preempted_rounds = run.speed_preempted_rounds;
 
     std::vector<LayerRecord> recs(layers.size());
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -463,6 +493,8 @@ void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers)
         x.dense_ms = l.dense_ms;
         x.quantized_ms = l.quantized_ms;
         x.response_error = l.response_error;
+        x.dense_ms_spread = l.dense_ms_spread;
+        x.quantized_ms_spread = l.quantized_ms_spread;
     }
     // Layers first: a run counts as finished once its `runs` row exists (see open()).
     m.append_rows(m.layers, m.layer_mem, recs, "layers");
@@ -525,6 +557,15 @@ std::vector<RunRow> ResultsFile::runs() const {
         row.memory_bytes_quantized = r.memory_bytes_quantized;
         row.quantize_seconds = r.quantize_seconds;
         row.eval_seconds = r.eval_seconds;
+        const bool v2 = impl_->version >= 2;  // version 1: speed quality unknown
+        row.dense_ms_spread = v2 ? r.dense_ms_spread : kNaN;
+        row.quantized_ms_spread = v2 ? r.quantized_ms_spread : kNaN;
+        row.measured_speedup_lo = v2 ? r.measured_speedup_lo : kNaN;
+        row.measured_speedup_hi = v2 ? r.measured_speedup_hi : kNaN;
+        row.speed_noisy = v2 ? r.speed_noisy : 0;
+        row.dense_reused = v2 ? r.dense_reused : 0;
+        row.speed_rounds = v2 ? r.speed_rounds : 0;
+        row.speed_preempted_rounds = v2 ? r.speed_preempted_rounds : 0;
         out.push_back(std::move(row));
     }
     return out;
@@ -551,6 +592,8 @@ std::vector<LayerRow> ResultsFile::layers() const {
         l.dense_ms = x.dense_ms;
         l.quantized_ms = x.quantized_ms;
         l.response_error = x.response_error;
+        l.dense_ms_spread = impl_->version >= 2 ? x.dense_ms_spread : kNaN;
+        l.quantized_ms_spread = impl_->version >= 2 ? x.quantized_ms_spread : kNaN;
         out.push_back(std::move(l));
     }
     return out;
@@ -579,7 +622,10 @@ std::string runs_csv(const std::vector<RunRow>& rows) {
            << num(r.top1) << ',' << num(r.top5) << ',' << num(r.top1_float) << ',' << num(r.top5_float) << ','
            << num(r.compression) << ',' << num(r.theoretical_speedup) << ',' << num(r.measured_speedup) << ','
            << num(r.dense_ms) << ',' << num(r.quantized_ms) << ',' << r.memory_bytes_dense << ','
-           << r.memory_bytes_quantized << ',' << num(r.quantize_seconds) << ',' << num(r.eval_seconds) << '\n';
+           << r.memory_bytes_quantized << ',' << num(r.quantize_seconds) << ',' << num(r.eval_seconds) << ','
+           << num(r.dense_ms_spread) << ',' << num(r.quantized_ms_spread) << ',' << num(r.measured_speedup_lo) << ','
+           << num(r.measured_speedup_hi) << ',' << r.speed_noisy << ',' << r.dense_reused << ',' << r.speed_rounds
+           << ',' << r.speed_preempted_rounds << '\n';
     }
     return os.str();
 }

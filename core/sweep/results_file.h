@@ -19,7 +19,11 @@
 
 namespace qcnn {
 
-inline constexpr int kResultsSchemaVersion = 1;
+// 1: the first layout; 2 (issue 14): runs gain dense_ms_spread, quantized_ms_spread,
+// measured_speedup_lo/hi, speed_noisy, dense_reused, speed_rounds, speed_preempted_rounds and
+// layers gain
+// dense_ms_spread, quantized_ms_spread. Version 1 sweeps are still read (the new fields NaN / 0).
+inline constexpr int kResultsSchemaVersion = 2;
 
 struct SweepAttributes {
     std::string spec_json, app_version, git_commit, seeds, host, cpu_model, qt_version, eigen_version,

@@ -161,7 +161,7 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
             }
             std::optional<SpeedMeasurement> speed;
             if (spec.measure_speed)
-                speed = measure_speed(*net, r.q.network, net->sample_shape(), spec.threads, spec.kernel);
+                speed = measure_speed(*net, r.q.network, model_sha, net->sample_shape(), spec.threads, spec.kernel);
             const SpeedMeasurement* sp = speed ? &*speed : nullptr;
             RunRow row = run_row(p, r, sp);
             std::vector<LayerRow> lrows = layer_rows(p, r, sp);

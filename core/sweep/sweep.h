@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "core/eval/run.h"
+#include "core/eval/speed.h"
 #include "core/util/json.h"
 #include "core/util/progress.h"
 
@@ -107,7 +108,14 @@ struct RunRow {
     double top1 = 0, top5 = 0, top1_float = 0, top5_float = 0;  // fractions in [0, 1]
     double compression = 0, theoretical_speedup = 0;
     double measured_speedup = 0;     // NaN when speed was not measured
-    double dense_ms = 0, quantized_ms = 0;  // per batch-1 forward; NaN when not measured
+    double dense_ms = 0, quantized_ms = 0;  // per batch-1 forward (medians); NaN when not measured
+    // Measurement quality (core/eval/speed.h): relative interquartile ranges of the two
+    // latencies, the speed-up's interval from the quartiles (NaN when not measured), whether the
+    // measurement is noisy, whether dense_ms is the session's kept dense measurement, the timed
+    // rounds and those left out because the process was preempted (0 when not measured).
+    double dense_ms_spread = 0, quantized_ms_spread = 0;
+    double measured_speedup_lo = 0, measured_speedup_hi = 0;
+    int64_t speed_noisy = 0, dense_reused = 0, speed_rounds = 0, speed_preempted_rounds = 0;
     int64_t memory_bytes_dense = 0, memory_bytes_quantized = 0;
     double quantize_seconds = 0, eval_seconds = 0;
 };
@@ -122,20 +130,15 @@ struct LayerRow {
     int64_t bytes_dense = 0, bytes_quantized = 0;
     int64_t flops_dense = 0, flops_quantized = 0;
     double theoretical_speedup = 0;
-    double dense_ms = 0, quantized_ms = 0;  // NaN when speed was not measured
+    double dense_ms = 0, quantized_ms = 0;  // medians; NaN when speed was not measured
+    double dense_ms_spread = 0, quantized_ms_spread = 0;  // relative interquartile ranges; NaN likewise
     double response_error = 0;       // relative L2 error of the layer's output (0 for dense)
 };
 
-// Measured latency of the float and the quantized network at batch 1 with the spec's
-// threads: medians of forwards repeated within `budget_seconds` (the two networks' passes
-// alternate, so load on a shared machine hits both alike), whole network and per weight layer
-// (Engine::forward's node timings).
-struct SpeedMeasurement {
-    double dense_ms = 0, quantized_ms = 0;
-    std::vector<double> layer_dense_ms, layer_quantized_ms;  // per weight layer, network order
-};
-SpeedMeasurement measure_speed(const Network& dense, const Network& quantized, const Shape& sample_shape,
-                               int threads, LutKernel kernel, double budget_seconds = 0.5);
+// The measured speed-up of a run as the CLI and the workbench show it: "1.31x ±0.05" (half the
+// width of [measured_speedup_lo, measured_speedup_hi]), " noisy" appended when speed_noisy,
+// "-" when not measured.
+std::string measured_speedup_text(const RunRow& r);
 
 // Rows of one finished run. `speed` null: speeds are NaN.
 RunRow run_row(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* speed);

@@ -24,10 +24,12 @@ except ImportError as e:
 
 RUN_FIELDS = ["run_index", "settings", "ec", "seed", "top1", "top5", "top1_float", "top5_float", "compression",
               "theoretical_speedup", "measured_speedup", "dense_ms", "quantized_ms", "memory_bytes_dense",
-              "memory_bytes_quantized", "quantize_seconds", "eval_seconds"]
+              "memory_bytes_quantized", "quantize_seconds", "eval_seconds", "dense_ms_spread", "quantized_ms_spread",
+              "measured_speedup_lo", "measured_speedup_hi", "speed_noisy", "dense_reused", "speed_rounds",
+              "speed_preempted_rounds"]
 LAYER_FIELDS = ["run_index", "name", "alias", "op", "subspace_dim", "codewords", "ec", "params", "bytes_dense",
                 "bytes_quantized", "flops_dense", "flops_quantized", "theoretical_speedup", "dense_ms",
-                "quantized_ms", "response_error"]
+                "quantized_ms", "response_error", "dense_ms_spread", "quantized_ms_spread"]
 
 
 def same(a, b):
@@ -79,7 +81,7 @@ def main():
                       "status", "model_path", "model_sha256", "data_spec", "samples"]:
                 assert k in attrs, f"attribute {k} missing"
             assert attrs["spec"] == spec_text
-            assert attrs["schema_version"] == 1
+            assert attrs["schema_version"] == 2
             assert attrs["status"] == "completed"
             assert attrs["seeds"] == "3"
             assert attrs["threads"] == 2

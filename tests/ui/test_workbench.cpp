@@ -607,5 +607,126 @@ TEST(Workbench, TeachingViewFramesAreTheKMeansIterations) {
     EXPECT_EQ(view.scatterPlot()->graph(1)->data()->size(), 16);
 }
 
+// Issue 14: a measured speed-up is shown with its interval, and a noisy measurement is marked
+// instead of looking precise: "1.90x ±0.20" in the table, horizontal error bars in the plot,
+// a hollow marker and "noisy: spread X%" in the tooltip.
+TEST(Workbench, MeasuredSpeedupShowsItsIntervalAndMarksNoisyRuns) {
+    std::vector<RunRecord> records(3);
+    for (int i = 0; i < 3; ++i) {
+        RunRow& r = records[i].row;
+        r.run_index = i;
+        r.settings = "conv=8/64,fc=4/32";
+        r.ec = "none";
+        r.top1 = 0.80 + 0.01 * i;
+        r.top1_float = 0.9;
+        r.compression = 6;
+        r.theoretical_speedup = 3.66;
+        r.measured_speedup = std::nan("");
+        r.measured_speedup_lo = r.measured_speedup_hi = r.dense_ms_spread = r.quantized_ms_spread = std::nan("");
+    }
+    RunRow& clean = records[0].row;  // the issue's seed-0 run, measured cleanly
+    clean.measured_speedup = 1.9;
+    clean.measured_speedup_lo = 1.7;
+    clean.measured_speedup_hi = 2.1;
+    clean.dense_ms_spread = 0.05;
+    clean.quantized_ms_spread = 0.04;
+    clean.dense_ms = 0.72;
+    clean.quantized_ms = 0.38;
+    clean.speed_rounds = 19;
+    RunRow& noisy = records[1].row;  // every round preempted
+    noisy.measured_speedup = 2.58;
+    noisy.measured_speedup_lo = 0.06;
+    noisy.measured_speedup_hi = 49.0;
+    noisy.dense_ms_spread = 0.35;
+    noisy.quantized_ms_spread = 0.12;
+    noisy.dense_ms = 92.0;
+    noisy.quantized_ms = 36.0;
+    noisy.speed_noisy = 1;
+    noisy.speed_rounds = 8;
+    noisy.speed_preempted_rounds = 8;
+    // records[2]: speed not measured.
+
+    ResultsModel model;
+    for (const RunRecord& r : records) model.addRecord(r);
+    const auto shown = [&](int row) { return model.data(model.index(row, ResultsModel::MeasuredSpeedup)).toString(); };
+    EXPECT_EQ(shown(0), QString::fromUtf8("1.90x \u00b10.20"));
+    EXPECT_EQ(shown(1), QString::fromUtf8("2.58x \u00b124.47 noisy"));
+    EXPECT_EQ(shown(2), "-");
+    const QString tip = model.data(model.index(1, ResultsModel::MeasuredSpeedup), Qt::ToolTipRole).toString();
+    EXPECT_TRUE(tip.contains("noisy: spread 35%, 8 of 8 rounds preempted")) << tip.toStdString();
+    EXPECT_TRUE(tip.contains("interval 0.06x to 49.00x")) << tip.toStdString();
+    EXPECT_EQ(model.data(model.index(0, ResultsModel::MeasuredSpeedup), ResultsModel::SortRole).toDouble(), 1.9);
+
+    TradeoffPlot plot(TradeoffAxis::Speedup);
+    plot.setRecords(&model.records());
+    ASSERT_EQ(plot.measuredGraph()->data()->size(), 1);
+    EXPECT_DOUBLE_EQ(plot.measuredGraph()->data()->begin()->key, 1.9);
+    ASSERT_EQ(plot.measuredErrorBars()->data()->size(), 1);
+    EXPECT_NEAR(plot.measuredErrorBars()->data()->at(0).errorMinus, 0.2, 1e-12);
+    EXPECT_NEAR(plot.measuredErrorBars()->data()->at(0).errorPlus, 0.2, 1e-12);
+    EXPECT_EQ(plot.measuredErrorBars()->errorType(), QCPErrorBars::etKeyError);
+    ASSERT_EQ(plot.noisyGraph()->data()->size(), 1);
+    EXPECT_DOUBLE_EQ(plot.noisyGraph()->data()->begin()->key, 2.58);
+    EXPECT_EQ(plot.noisyGraph()->scatterStyle().brush().style(), Qt::NoBrush);  // hollow
+    EXPECT_NE(plot.measuredGraph()->scatterStyle().brush().style(), Qt::NoBrush);
+    EXPECT_DOUBLE_EQ(plot.noisyErrorBars()->data()->at(0).errorPlus, 49.0 - 2.58);
+    EXPECT_LT(plot.plot()->xAxis->range().upper, 10.0);  // a noisy interval does not stretch the axis
+    EXPECT_TRUE(plot.tooltipOf(1).contains("noisy: spread 35%")) << plot.tooltipOf(1).toStdString();
+    EXPECT_FALSE(plot.tooltipOf(0).contains("noisy")) << plot.tooltipOf(0).toStdString();
+    EXPECT_TRUE(plot.tooltipOf(0).contains("spread 5%")) << plot.tooltipOf(0).toStdString();
+    plot.replotNow();
+    const QPoint at(qRound(plot.plot()->xAxis->coordToPixel(2.58)), qRound(plot.plot()->yAxis->coordToPixel(81.0)));
+    EXPECT_EQ(plot.runAt(at), 1);  // the hollow marker is hoverable like the others
+
+    // Points out of key order keep their own intervals (QCPErrorBars pairs by index, the graph
+    // sorts by key).
+    std::vector<RunRecord> unsorted = {records[0], records[0]};
+    unsorted[1].row.measured_speedup = 1.5;
+    unsorted[1].row.measured_speedup_lo = 1.4;
+    unsorted[1].row.measured_speedup_hi = 1.65;
+    plot.setRecords(&unsorted);
+    ASSERT_EQ(plot.measuredErrorBars()->data()->size(), 2);
+    EXPECT_DOUBLE_EQ(plot.measuredGraph()->data()->at(0)->key, 1.5);
+    EXPECT_NEAR(plot.measuredErrorBars()->data()->at(0).errorMinus, 0.1, 1e-12);
+    EXPECT_NEAR(plot.measuredErrorBars()->data()->at(0).errorPlus, 0.15, 1e-12);
+    EXPECT_NEAR(plot.measuredErrorBars()->data()->at(1).errorPlus, 0.2, 1e-12);
+}
+
+// Issue 14 through the workbench's job: the dense time of one model is measured once per
+// session; a second run with speed measurement reuses it (the same dense_ms) unless its own
+// dense passes disagreed (machine state changed) or the first was noisy (never kept).
+TEST(Workbench, DenseSpeedIsMeasuredOncePerSession) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    DenseTimingCache::process().clear();
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    MainWindow::RunOptions o = fastOptions();
+    o.measureSpeed = true;
+    f.w.setRunOptions(o);
+    for (const char* settings : {"fc1=4/16", "fc1=8/16"}) {
+        f.w.layerModel()->setSettingsText(settings);
+        QSignalSpy finished(&f.w, &MainWindow::runFinished);
+        ASSERT_TRUE(f.w.run());
+        ASSERT_TRUE(finished.wait(kTimeoutMs));
+        ASSERT_EQ(finished[0][0].toString(), "completed");
+    }
+    ResultsModel& results = *f.w.resultsModel();
+    ASSERT_EQ(results.rowCount(), 2);
+    const RunRow& a = results.record(0).row;
+    const RunRow& b = results.record(1).row;
+    ASSERT_TRUE(std::isfinite(a.dense_ms) && std::isfinite(b.dense_ms));
+    EXPECT_EQ(a.dense_reused, 0);
+    EXPECT_GT(a.speed_rounds, 0);
+    if (b.dense_reused) {
+        EXPECT_EQ(b.dense_ms, a.dense_ms);
+        EXPECT_EQ(b.dense_ms_spread, a.dense_ms_spread);
+        EXPECT_LE(a.dense_ms_spread, SpeedOptions{}.noisy_spread);  // only clean ones are kept
+    } else {
+        EXPECT_TRUE(a.speed_noisy || std::abs(b.dense_ms - a.dense_ms) > SpeedOptions{}.reuse_tolerance * a.dense_ms)
+            << a.dense_ms << " ms, then " << b.dense_ms << " ms";
+    }
+    EXPECT_TRUE(results.data(results.index(1, ResultsModel::MeasuredSpeedup)).toString().contains(QString::fromUtf8("\u00b1")));
+}
+
 }  // namespace
 }  // namespace qcnn::ui

@@ -30,6 +30,14 @@ RunRow make_run(int64_t i) {
     r.memory_bytes_quantized = 90'000 + i;
     r.quantize_seconds = 2.5;
     r.eval_seconds = 0.75;
+    r.dense_ms_spread = i == 1 ? kNaN : 0.0625;
+    r.quantized_ms_spread = i == 1 ? kNaN : 0.25;
+    r.measured_speedup_lo = i == 1 ? kNaN : 2.5;
+    r.measured_speedup_hi = i == 1 ? kNaN : 4.125;
+    r.speed_noisy = i == 2;
+    r.dense_reused = i == 2;
+    r.speed_rounds = i == 1 ? 0 : 40 + i;
+    r.speed_preempted_rounds = i == 1 ? 0 : 3 * i;
     return r;
 }
 
@@ -53,6 +61,8 @@ std::vector<LayerRow> make_layers(int64_t run) {
         x.dense_ms = kNaN;
         x.quantized_ms = 0.125;
         x.response_error = l == 0 ? 0.0 : 0.0625 * l;
+        x.dense_ms_spread = kNaN;
+        x.quantized_ms_spread = 0.03125 * l;
         out.push_back(x);
     }
     return out;
@@ -81,8 +91,13 @@ void expect_equal(const RunRow& a, const RunRow& b) {
     EXPECT_EQ(a.seed, b.seed);
     for (auto f : {&RunRow::top1, &RunRow::top5, &RunRow::top1_float, &RunRow::top5_float, &RunRow::compression,
                    &RunRow::theoretical_speedup, &RunRow::measured_speedup, &RunRow::dense_ms, &RunRow::quantized_ms,
-                   &RunRow::quantize_seconds, &RunRow::eval_seconds})
+                   &RunRow::quantize_seconds, &RunRow::eval_seconds, &RunRow::dense_ms_spread,
+                   &RunRow::quantized_ms_spread, &RunRow::measured_speedup_lo, &RunRow::measured_speedup_hi})
         EXPECT_TRUE(same(a.*f, b.*f)) << a.*f << " vs " << b.*f;
+    EXPECT_EQ(a.speed_noisy, b.speed_noisy);
+    EXPECT_EQ(a.dense_reused, b.dense_reused);
+    EXPECT_EQ(a.speed_rounds, b.speed_rounds);
+    EXPECT_EQ(a.speed_preempted_rounds, b.speed_preempted_rounds);
     EXPECT_EQ(a.memory_bytes_dense, b.memory_bytes_dense);
     EXPECT_EQ(a.memory_bytes_quantized, b.memory_bytes_quantized);
 }
@@ -101,7 +116,7 @@ void expect_equal(const LayerRow& a, const LayerRow& b) {
     EXPECT_EQ(a.flops_dense, b.flops_dense);
     EXPECT_EQ(a.flops_quantized, b.flops_quantized);
     for (auto f : {&LayerRow::theoretical_speedup, &LayerRow::dense_ms, &LayerRow::quantized_ms,
-                   &LayerRow::response_error})
+                   &LayerRow::response_error, &LayerRow::dense_ms_spread, &LayerRow::quantized_ms_spread})
         EXPECT_TRUE(same(a.*f, b.*f)) << a.*f << " vs " << b.*f;
 }
 
@@ -231,13 +246,55 @@ TEST(ResultsFile, RunsCsvHasTheTableFieldsAndQuotedStrings) {
     EXPECT_EQ(csv.substr(0, eol),
               "run_index,settings,ec,seed,top1,top5,top1_float,top5_float,compression,theoretical_speedup,"
               "measured_speedup,dense_ms,quantized_ms,memory_bytes_dense,memory_bytes_quantized,quantize_seconds,"
-              "eval_seconds");
+              "eval_seconds,dense_ms_spread,quantized_ms_spread,measured_speedup_lo,measured_speedup_hi,speed_noisy,"
+              "dense_reused,speed_rounds,speed_preempted_rounds");
     EXPECT_NE(csv.find("\n0,\"conv=8/128,fc=2/32\",\"none\",18446744073709551600,0.9,0.999,0.9153,0.9988,15.9,4.9,3.25,"
-                       "1.5,0.5,1000000,90000,2.5,0.75\n"),
+                       "1.5,0.5,1000000,90000,2.5,0.75,0.0625,0.25,2.5,4.125,0,0,40,0\n"),
               std::string::npos)
         << csv;
     // NaN (speed not measured) is an empty cell.
     EXPECT_NE(csv.find(",4.9,,,,1000001,"), std::string::npos) << csv;
+    EXPECT_NE(csv.find(",2.5,0.75,,,,,0,0,0,0\n"), std::string::npos) << csv;
+}
+
+// Issue 14 bumped the schema to version 2 (speed-quality columns); a version-1 file written by
+// the build before it (tests/data/results-v1.h5, see tests/data/README.md) stays readable.
+TEST(ResultsFile, ReadsSchemaVersion1WithTheNewColumnsUnknown) {
+    const std::string path = QCNN_TEST_DATA_DIR "/results-v1.h5";
+    const std::vector<std::string> ids = list_sweeps(path);
+    ASSERT_EQ(ids.size(), 1u);
+    const ResultsFile f = ResultsFile::read(path, ids[0]);
+    EXPECT_EQ(f.attributes().status, "completed");
+    const std::vector<RunRow> runs = f.runs();
+    ASSERT_EQ(runs.size(), 2u);
+    for (const RunRow& r : runs) {
+        EXPECT_EQ(r.settings, r.run_index == 0 ? "fc=4/16" : "fc=8/16");
+        EXPECT_GT(r.top1, 0.5);
+        EXPECT_GT(r.dense_ms, 0.0);  // measured by the old build
+        EXPECT_EQ(r.measured_speedup, r.dense_ms / r.quantized_ms);
+        EXPECT_TRUE(std::isnan(r.dense_ms_spread) && std::isnan(r.quantized_ms_spread));
+        EXPECT_TRUE(std::isnan(r.measured_speedup_lo) && std::isnan(r.measured_speedup_hi));
+        EXPECT_EQ(r.speed_noisy, 0);
+        EXPECT_EQ(r.dense_reused, 0);
+        EXPECT_EQ(r.speed_rounds, 0);
+        EXPECT_EQ(r.speed_preempted_rounds, 0);
+    }
+    const std::vector<LayerRow> layers = f.layers();
+    ASSERT_EQ(layers.size(), 8u);
+    for (const LayerRow& l : layers) {
+        EXPECT_GT(l.dense_ms, 0.0);
+        EXPECT_TRUE(std::isnan(l.dense_ms_spread) && std::isnan(l.quantized_ms_spread));
+    }
+    EXPECT_EQ(layers[3].alias, "fc2");
+}
+
+TEST(ResultsFile, NewSweepsAreSchemaVersion2) {
+    test::ScratchDir dir;
+    const std::string path = dir.file("r.h5");
+    { ResultsFile::create(path, "s", make_attrs()).append(make_run(0), make_layers(0)); }
+    EXPECT_EQ(kResultsSchemaVersion, 2);
+    const ResultsFile f = ResultsFile::read(path, "s");
+    expect_equal(f.runs().at(0), make_run(0));
 }
 
 }  // namespace
