@@ -356,14 +356,16 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         const int64_t nbytes = PackedCodes::byte_size(ncodes, pq.codes.bits);
         const char* cp = slice(r.codes_off, r.codes_len, nbytes, "codes");
         const int64_t ct = r.weight_shape[0];
-        const char* bp = slice(r.bias_off, r.bias_len, ct * 4, "bias");
+        // A layer without a bias (DenseNet's convs, bias=False in PyTorch) stores none.
+        const int64_t nbias = r.bias_len == 0 ? 0 : ct;
+        const char* bp = slice(r.bias_off, r.bias_len, nbias * 4, "bias");
         pq.codebooks.resize(ncb);
         std::memcpy(pq.codebooks.data(), cbp, r.cb_len);
         pq.codes.bytes.assign(cp, cp + nbytes);
-        std::vector<float> bias(ct);
-        std::memcpy(bias.data(), bp, r.bias_len);
+        std::vector<float> bias(nbias);
+        if (nbias) std::memcpy(bias.data(), bp, r.bias_len);
         check_finite(pq.codebooks.data(), ncb, what + ": codebooks");
-        check_finite(bias.data(), ct, what + ": bias");
+        check_finite(bias.data(), nbias, what + ": bias");
         pq.validate(what);
         if (kind == LayerKind::Conv) {
             const auto* conv = dynamic_cast<const ConvOp*>(node.op.get());

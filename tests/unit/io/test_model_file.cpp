@@ -12,6 +12,7 @@
 #include "core/quant/quantized_ops.h"
 #include "core/quant/settings.h"
 #include "core/util/error.h"
+#include "tests/unit/io/onnx_builder.h"
 
 namespace qcnn {
 namespace {
@@ -71,6 +72,39 @@ TEST(ModelFile, RoundTripGivesBitIdenticalOutputs) {
     const fs::path again = temp_file("lenet_q2.h5");
     save_quantized_model(again.string(), loaded, prov);
     const Tensor c = logits(load_model_file(again.string()), x);
+    for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data[i], c.data[i]) << i;
+}
+
+TEST(ModelFile, LayersWithoutBiasRoundTrip) {
+    // Regression: DenseNet's convs have no bias; their saved records hold 0 bias bytes, which
+    // the loader refused ("bias has 0 bytes at offset ..., expected 128").
+    testing::OnnxBuilder b;
+    b.input("x", {-1, 4, 6, 6});
+    b.init("w1", testing::random_tensor({8, 4, 3, 3}, 41));
+    b.init("w2", testing::random_tensor({4, 8, 1, 1}, 42));
+    b.init("b2", testing::random_tensor({4}, 43));
+    testing::OnnxBuilder::attr_ints(b.node("Conv", {"x", "w1"}, {"c1"}, "conv_no_bias"), "pads", {1, 1, 1, 1});
+    b.node("Relu", {"c1"}, {"r"}, "relu");
+    b.node("Conv", {"r", "w2", "b2"}, {"y"}, "conv_bias");
+    b.output("y");
+    const fs::path onnx = temp_file("no_bias.onnx");
+    {
+        std::ofstream f(onnx, std::ios::binary);
+        f << b.bytes();
+    }
+    Network net = import_onnx(onnx.string());
+    QuantizeOptions opt;
+    opt.seed = 3;
+    const Network q = quantize_network(net, resolve_settings(net, parse_layer_settings("conv=4/16")), opt).network;
+    const fs::path path = temp_file("no_bias_q.h5");
+    save_quantized_model(path.string(), q, ModelProvenance{});
+    const Network loaded = load_model_file(path.string());
+    int quantized = 0;
+    for (const auto& n : loaded.nodes) quantized += n.op->type() == "QConv";
+    EXPECT_EQ(quantized, 2);
+    Tensor x = testing::random_tensor({2, 4, 6, 6}, 44);
+    const Tensor a = logits(q, x), c = logits(loaded, x);
+    ASSERT_EQ(a.shape, c.shape);
     for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data[i], c.data[i]) << i;
 }
 
