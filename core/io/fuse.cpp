@@ -58,7 +58,10 @@ private:
         if (index) *index = producer_[id];
         return &n;
     }
-    bool only_read_by(int id, int readers) const { return readers_[id] == readers; }
+    bool only_read_by(int id, int readers) const { return id >= 0 && readers_[id] == readers; }
+    // Input k of n, or -1 when the node has fewer inputs (files may omit required ones; the
+    // planner reports that later, the matcher must not read past the list).
+    static int in(const Node& n, size_t k) { return k < n.inputs.size() ? n.inputs[k] : -1; }
 
     const Tensor* constant(int id) const {
         return id >= 0 && net_.values[id].init_f ? net_.values[id].init_f.get() : nullptr;
@@ -89,28 +92,29 @@ private:
     bool try_layer_norm(size_t i) {
         const Node& div = net_.nodes[i];
         if (div.op->type() != "Div" || div.inputs.size() != 2) return false;
-        const int d = div.inputs[0], s = div.inputs[1];
+        const int d = in(div, 0), s = in(div, 1);
         int i_sub, i_mean, i_sqrt, i_add, i_var, i_pow;
         const Node* sub = made_by(d, "Sub", &i_sub);
         const Node* sqrt = made_by(s, "Sqrt", &i_sqrt);
         if (!sub || !sqrt || !only_read_by(d, 2) || !only_read_by(s, 1)) return false;
-        const int x = sub->inputs[0], m = sub->inputs[1];
+        const int x = in(*sub, 0), m = in(*sub, 1);
+        if (x < 0) return false;
         const Node* mean = made_by(m, "ReduceMean", &i_mean);
-        if (!mean || mean->inputs[0] != x || !only_read_by(m, 1)) return false;
-        const Node* add = made_by(sqrt->inputs[0], "Add", &i_add);
-        if (!add || !only_read_by(sqrt->inputs[0], 1)) return false;
-        int v = add->inputs[0];
-        std::optional<float> eps = scalar(add->inputs[1]);
+        if (!mean || in(*mean, 0) != x || !only_read_by(m, 1)) return false;
+        const Node* add = made_by(in(*sqrt, 0), "Add", &i_add);
+        if (!add || !only_read_by(in(*sqrt, 0), 1)) return false;
+        int v = in(*add, 0);
+        std::optional<float> eps = scalar(in(*add, 1));
         if (!eps) {
-            v = add->inputs[1];
-            eps = scalar(add->inputs[0]);
+            v = in(*add, 1);
+            eps = scalar(in(*add, 0));
         }
         if (!eps || !(*eps >= 0)) return false;
         const Node* var = made_by(v, "ReduceMean", &i_var);
         if (!var || !only_read_by(v, 1)) return false;
-        const Node* pow = made_by(var->inputs[0], "Pow", &i_pow);
-        if (!pow || pow->inputs[0] != d || !only_read_by(var->inputs[0], 1)) return false;
-        const auto two = scalar(pow->inputs[1]);
+        const Node* pow = made_by(in(*var, 0), "Pow", &i_pow);
+        if (!pow || in(*pow, 0) != d || !only_read_by(in(*var, 0), 1)) return false;
+        const auto two = scalar(in(*pow, 1));
         if (!two || *two != 2.0f) return false;
         // Both means over the same trailing axes, kept, given as an attribute.
         const auto* r1 = dynamic_cast<const ReduceOp*>(mean->op.get());
@@ -175,22 +179,23 @@ private:
         const Node& half = net_.nodes[i];
         if (half.op->type() != "Mul" || half.inputs.size() != 2) return false;
         for (int side = 0; side < 2; ++side) {
-            const auto c = scalar(half.inputs[1 - side]);
-            const int p = half.inputs[side];
+            const auto c = scalar(in(half, 1 - side));
+            const int p = in(half, side);
             int i_mul, i_add, i_erf, i_div;
             const Node* mul = made_by(p, "Mul", &i_mul);
             if (!c || !near(*c, 0.5) || !mul || !only_read_by(p, 1)) continue;
             for (int xs = 0; xs < 2; ++xs) {
-                const int x = mul->inputs[xs], a = mul->inputs[1 - xs];
+                const int x = in(*mul, xs), a = in(*mul, 1 - xs);
+                if (x < 0) continue;
                 const Node* add = made_by(a, "Add", &i_add);
                 if (!add || !only_read_by(a, 1)) continue;
                 for (int es = 0; es < 2; ++es) {
-                    const auto one = scalar(add->inputs[1 - es]);
-                    const Node* erf = made_by(add->inputs[es], "Erf", &i_erf);
-                    if (!one || *one != 1.0f || !erf || !only_read_by(add->inputs[es], 1)) continue;
-                    const Node* div = made_by(erf->inputs[0], "Div", &i_div);
-                    if (!div || div->inputs[0] != x || !only_read_by(erf->inputs[0], 1)) continue;
-                    const auto r2 = scalar(div->inputs[1]);
+                    const auto one = scalar(in(*add, 1 - es));
+                    const Node* erf = made_by(in(*add, es), "Erf", &i_erf);
+                    if (!one || *one != 1.0f || !erf || !only_read_by(in(*add, es), 1)) continue;
+                    const Node* div = made_by(in(*erf, 0), "Div", &i_div);
+                    if (!div || in(*div, 0) != x || !only_read_by(in(*erf, 0), 1)) continue;
+                    const auto r2 = scalar(in(*div, 1));
                     if (!r2 || !near(*r2, std::sqrt(2.0))) continue;
                     replace(i, {i_mul, i_add, i_erf, i_div}, std::make_shared<ActivationOp>(ActivationKind::Gelu), x);
                     return true;
@@ -205,10 +210,11 @@ private:
         const Node& mul = net_.nodes[i];
         if (mul.op->type() != "Mul" || mul.inputs.size() != 2) return false;
         for (int side = 0; side < 2; ++side) {
-            const int h = mul.inputs[side], x = mul.inputs[1 - side];
+            const int h = in(mul, side), x = in(mul, 1 - side);
+            if (x < 0) continue;
             int i_hs;
             const Node* hs = made_by(h, "HardSigmoid", &i_hs);
-            if (!hs || hs->inputs[0] != x || !only_read_by(h, 1)) continue;
+            if (!hs || in(*hs, 0) != x || !only_read_by(h, 1)) continue;
             const auto* act = dynamic_cast<const ActivationOp*>(hs->op.get());
             if (!act || !near(act->alpha(), 1.0 / 6.0) || !near(act->beta(), 0.5)) continue;
             replace(i, {i_hs}, std::make_shared<ActivationOp>(ActivationKind::HardSwish), x);

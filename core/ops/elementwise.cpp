@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/ops/op_helpers.h"
 
@@ -346,7 +347,24 @@ std::vector<ValueInfo> BinaryOp::infer(const std::vector<const ValueInfo*>& in) 
         fail("Div: INT64 division by zero (divisor ", to_string(b.shape), " holds a 0)");
     std::vector<int64_t> out(numel(L.out_shape));
     const BinaryKind k = kind_;
-    broadcast_run(L, va.data(), vb.data(), out.data(), 1, [k](int64_t u, int64_t v) { return apply(k, u, v); });
+    // Shape arithmetic from a file: an overflow is an error, never undefined behaviour.
+    const std::string op = type();
+    broadcast_run(L, va.data(), vb.data(), out.data(), 1, [k, &op](int64_t u, int64_t v) {
+        int64_t r = 0;
+        bool overflow = false;
+        switch (k) {
+            case BinaryKind::Add: overflow = __builtin_add_overflow(u, v, &r); break;
+            case BinaryKind::Sub: overflow = __builtin_sub_overflow(u, v, &r); break;
+            case BinaryKind::Mul: overflow = __builtin_mul_overflow(u, v, &r); break;
+            case BinaryKind::Div:
+                overflow = u == std::numeric_limits<int64_t>::min() && v == -1;
+                r = overflow ? 0 : u / v;
+                break;
+            case BinaryKind::Pow: break;  // refused above
+        }
+        if (overflow) fail(op, ": INT64 overflow computing ", u, " and ", v);
+        return r;
+    });
     return {int_constant(L.out_shape, std::move(out))};
 }
 

@@ -148,6 +148,27 @@ TEST(OnnxFuse, HardSigmoidTimesInputBecomesHardSwish) {
     EXPECT_EQ(node_types(gate.import()), (std::vector<std::string>{"MatMul", "HardSigmoid", "Mul"}));
 }
 
+TEST(OnnxFuse, PatternNodesWithMissingInputsAreLeftToThePlanner) {
+    // A damaged file: the LayerNorm pattern with a one-input Sub and a one-input Mul. The
+    // matcher must not read past the node's input list (found by review before fuzzing could).
+    OnnxBuilder b = decomposed_layer_norm(false);
+    b.graph().mutable_node(1)->mutable_input()->RemoveLast();  // Sub(x) without m
+    OnnxBuilder g(13);
+    g.input("x", {-1, 4});
+    g.node("HardSigmoid", {"x"}, {"h"});
+    g.node("Mul", {"h"}, {"y"}, "one_input_mul");
+    g.output("y");
+    const Tensor xb = random_tensor({2, 5, 8}, 1), xg = random_tensor({2, 4}, 2);
+    for (const auto& [m, x] : {std::pair{&b, &xb}, std::pair{&g, &xg}}) {
+        try {
+            run_net(m->import(), {x});
+            ADD_FAILURE() << "a node with a missing input ran";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("needs input"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(OnnxFuse, LayerNormalizationOpset17WithStatistics) {
     OnnxBuilder b(17);
     b.input("x", {-1, 6, 10});

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/ops/elementwise.h"
 #include "core/util/error.h"
@@ -183,6 +184,12 @@ TEST(Binary, Int64SubAndDivFoldAndDivTruncates) {
         EXPECT_NE(std::string(e.what()).find("division by zero"), std::string::npos) << e.what();
     }
     EXPECT_THROW(run_op(BinaryOp(BinaryKind::Pow), {ints({1}, {2}), ints({1}, {3})}), Error);
+    // Overflow in shape arithmetic from a file is an error, not undefined behaviour.
+    const int64_t big = std::numeric_limits<int64_t>::max(), small = std::numeric_limits<int64_t>::min();
+    EXPECT_THROW(run_op(BinaryOp(BinaryKind::Div), {ints({1}, {small}), ints({1}, {-1})}), Error);
+    EXPECT_THROW(run_op(BinaryOp(BinaryKind::Sub), {ints({1}, {small}), ints({1}, {1})}), Error);
+    EXPECT_THROW(run_op(BinaryOp(BinaryKind::Add), {ints({1}, {big}), ints({1}, {1})}), Error);
+    EXPECT_THROW(run_op(BinaryOp(BinaryKind::Mul), {ints({1}, {big}), ints({1}, {2})}), Error);
 }
 
 TEST(Clip, BoundsFromAttributesOrInputs) {
