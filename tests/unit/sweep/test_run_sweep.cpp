@@ -223,7 +223,10 @@ TEST(MeasureSpeed, MediansPerNetworkAndPerWeightLayer) {
         EXPECT_GT(l.median, 0.0);
         EXPECT_LE(l.q1, l.median);
         EXPECT_LE(l.median, l.q3);
-        EXPECT_EQ(l.samples, m.rounds);
+        // Preempted rounds are left out while enough clean ones remain; otherwise every round is
+        // used and the measurement is marked noisy (a loaded machine gave 7 samples of 8 rounds).
+        EXPECT_TRUE(l.samples == m.rounds - m.preempted_rounds || (l.samples == m.rounds && m.noisy()))
+            << l.samples << " samples, " << m.rounds << " rounds, " << m.preempted_rounds << " preempted";
         layers += l.median;
     }
     EXPECT_LT(layers, 2.0 * m.dense_ms() + 0.05);  // per-layer medians fit in the whole forward
