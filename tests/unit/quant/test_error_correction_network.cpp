@@ -16,6 +16,7 @@
 #include "core/quant/quantize_network.h"
 #include "core/quant/quantized_ops.h"
 #include "ec_test_util.h"
+#include "tests/unit/timing.h"
 
 namespace qcnn {
 namespace {
@@ -432,8 +433,9 @@ TEST_F(LeNetEc, RealLayersMonotoneAndBetterThanPlainPQ) {
         for (size_t k = 1; k < l.ec_objective.size(); ++k)
             EXPECT_LE(l.ec_objective[k], l.ec_objective[k - 1] + 1e-12 * l.ec_objective[0]) << "step " << k;
     }
-    // A cancel is seen at the next progress report: they come far more often than every 0.5 s.
-    EXPECT_LT(*std::max_element(gaps.begin(), gaps.end()), 0.5);
+    // A cancel is seen at the next progress report: they come far more often than every 0.5 s
+    // (about every 0.06 s at most here on an optimised build; the budget is scaled under a sanitizer).
+    EXPECT_LT(*std::max_element(gaps.begin(), gaps.end()), test::budget(0.5));
     // The logits: network-mode EC is much closer to the float network than plain PQ.
     const QuantizedNetwork plain = quantize_network(*net_, rs, options(EcMode::None));
     const double ec = response_errors(*net_, q.network, *calib_).back().network_error;
