@@ -12,12 +12,14 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("QCNN Workbench"));
     QApplication::setOrganizationName(QStringLiteral("qcnn"));
+    QApplication::setApplicationVersion(QStringLiteral(QCNN_VERSION));
     QApplication::setWindowIcon(qcnn::ui::MainWindow::appIcon());
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
         QStringLiteral("Quantized CNNs (Wu et al., CVPR 2016): per-layer product quantization, runs, sweeps and plots."));
     parser.addHelpOption();
+    parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("ONNX model or settings file (sweep spec .json) to open"),
                                  QStringLiteral("[file]"));
     const QCommandLineOption demo(QStringLiteral("demo"),

@@ -38,6 +38,7 @@
 #include "core/data/dataset.h"
 #include "core/eval/evaluate.h"
 #include "core/sweep/results_file.h"
+#include "core/util/paths.h"
 #include "ui/background.h"
 #include "ui/choice_delegate.h"
 #include "ui/format.h"
@@ -434,7 +435,7 @@ void MainWindow::createActions() {
 
 // ----- models, datasets, presets ----------------------------------------------------------
 
-QString MainWindow::demoModelPath() { return QStringLiteral(QCNN_DATASETS_DIR "/vgg7.onnx"); }
+QString MainWindow::demoModelPath() { return QString::fromStdString(bundled_model("vgg7")); }
 
 QIcon MainWindow::appIcon() {
     initWorkbenchResources();

@@ -157,8 +157,6 @@ std::string command_help(const Command& cmd) {
     return os.str();
 }
 
-std::string bundled_model(const std::string& name) { return cat(QCNN_DATASETS_DIR, "/", name, ".onnx"); }
-
 namespace {
 
 // Columns a UTF-8 cell takes ("±" is two bytes, one column): bytes that do not continue a

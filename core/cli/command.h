@@ -16,6 +16,7 @@
 
 #include "core/graph/op.h"
 #include "core/util/error.h"
+#include "core/util/paths.h"  // bundled_model: the default --model
 
 namespace qcnn::cli {
 
@@ -83,7 +84,6 @@ bool help_requested(const std::vector<std::string>& argv);
 std::string command_help(const Command& cmd);
 
 // Default paths of the bundled files (the source tree's datasets/ folder).
-std::string bundled_model(const std::string& name);  // e.g. "vgg7" -> ".../datasets/vgg7.onnx"
 inline constexpr const char* kDefaultModel = "vgg7";
 inline constexpr const char* kDefaultData = "fashion-mnist:test";
 

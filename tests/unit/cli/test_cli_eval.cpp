@@ -86,7 +86,8 @@ TEST(CliEval, Vgg7GoldenLogitsOnTheFirstImages) {
     const auto r = run_qcnn({"eval", "--limit", "16", "--batch", "5", "--logits", csv, "--json"});
     ASSERT_EQ(r.rc, 0) << r.err;
     const json::Value v = json::parse(r.out);
-    EXPECT_EQ(v["model"].as_string(), vgg);
+    // ... found where the build tree lays the bundled networks out as an install does.
+    EXPECT_EQ(v["model"].as_string(), std::string(QCNN_BINARY_DIR) + "/share/qcnn-workbench/datasets/vgg7.onnx");
     EXPECT_EQ(v["samples"].as_int(), 16);
     const auto rows = read_csv(csv);
     ASSERT_EQ(rows.size(), 16u);
