@@ -33,6 +33,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 #include <exception>
+#include <qcustomplot.h>
 #include <limits>
 
 #include "core/data/dataset.h"
@@ -172,6 +173,8 @@ MainWindow::MainWindow(QWidget* parent)
     for (PlotPanel* p : std::initializer_list<PlotPanel*>{compressionPlot_, speedupPlot_, memoryPlot_, responsePlot_})
         connect(p, &PlotPanel::exportFailed, this, [this](const QString&, const QString& reason) { showError(tr("Export failed"), reason); });
     connect(teaching_, &TeachingView::failed, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(teaching_, &TeachingView::storyTradeoff, this, &MainWindow::runStoryTradeoff);
+    connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::syncTeachingWithTable);
     compressionPlot_->setRecords(&results_->records());
     speedupPlot_->setRecords(&results_->records());
 
@@ -211,6 +214,8 @@ QWidget* MainWindow::createLayersTab() {
         if (layer < 0) return;
         const QuantSetting& s = layerModel_->settings()[layer];
         if (layerModel_->geometry().layers[layer].alias.empty()) return;
+        teaching_->setTableSetting(QString::fromStdString(layerModel_->geometry().layers[layer].alias),
+                                   s.dense ? 0 : s.pq.dsub, s.dense ? 0 : s.pq.K);
         teaching_->showLayer(QString::fromStdString(layerModel_->geometry().layers[layer].alias), s.dense ? 0 : s.pq.dsub,
                              s.dense ? 0 : s.pq.K);
     });
@@ -405,13 +410,18 @@ void MainWindow::createActions() {
     view->addAction(plotsDock_->toggleViewAction());
     view->addAction(resultsDock_->toggleViewAction());
     view->addAction(costDock_->toggleViewAction());
+    view->addSeparator();
+    presenterAction_ = view->addAction(tr("&Presenter Mode"), this, [this](bool on) { setPresenterMode(on); });
+    presenterAction_->setCheckable(true);
+    presenterAction_->setShortcut(Qt::Key_F11);
+    presenterAction_->setStatusTip(tr("Full screen with large fonts, for a projector (F11 again to leave)"));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About"), this, [this] {
         QMessageBox::about(this, tr("About QCNN Workbench"),
-                           tr("<b>QCNN Workbench</b><p>Quantized convolutional neural networks (Wu et al., "
+                           tr("<b>QCNN Workbench %1</b><p>Quantized convolutional neural networks (Wu et al., "
                               "CVPR 2016): product quantization of conv and FC weights, error correction "
-                              "and lookup-table inference.</p>"));
+                              "and lookup-table inference.</p>").arg(QStringLiteral(QCNN_VERSION)));
     });
 
     QToolBar* bar = addToolBar(tr("Main"));
@@ -1084,6 +1094,71 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     s.setValue(QStringLiteral("window/state"), saveState());
     if (job_) job_->cancel();
     QMainWindow::closeEvent(event);
+}
+
+void MainWindow::syncTeachingWithTable() {
+    const QString alias = teaching_->currentLayer();
+    const auto& layers = layerModel_->geometry().layers;
+    for (size_t i = 0; i < layers.size(); ++i) {
+        if (QString::fromStdString(layers[i].alias) != alias) continue;
+        const QuantSetting& s = layerModel_->settings()[i];
+        const int64_t dsub = s.dense ? 0 : s.pq.dsub, K = s.dense ? 0 : s.pq.K;
+        teaching_->setTableSetting(alias, dsub, K);
+        if (!s.dense) teaching_->showLayer(alias, dsub, K);  // follow the table (a dense row keeps the view's choice)
+        return;
+    }
+}
+
+void MainWindow::runStoryTradeoff(const QString& layer, int64_t dsub) {
+    if (!network_) return;
+    bool fc = false;
+    for (const LayerGeometry& l : layerModel_->geometry().layers)
+        if (QString::fromStdString(l.alias) == layer) fc = l.kind == LayerKind::Fc;
+    SweepGroup g;
+    g.layers = fc ? "fc" : "conv";
+    for (int64_t K : {4, 16, 64}) g.settings.push_back(std::to_string(dsub) + "/" + std::to_string(K));
+    plotsDock_->show();
+    plotsDock_->raise();
+    if (!runSweep({g}, {EcMode::None}, {0}))
+        statusBar()->showMessage(tr("The story's sweep cannot start now (a run is in progress?)"), 8000);
+}
+
+namespace {
+
+// A font's point size times `factor`, from the size it had before presenter mode (kept on the object).
+QFont scaledFont(QObject* owner, const char* key, QFont font, double factor) {
+    const QVariant base = owner->property(key);
+    const double pt = base.isValid() ? base.toDouble() : font.pointSizeF();
+    if (!base.isValid()) owner->setProperty(key, pt);
+    font.setPointSizeF(pt * factor);
+    return font;
+}
+
+}  // namespace
+
+void MainWindow::setPresenterMode(bool on) {
+    presenter_ = on;
+    if (presenterAction_ && presenterAction_->isChecked() != on) {
+        const QSignalBlocker block(presenterAction_);
+        presenterAction_->setChecked(on);
+    }
+    const double factor = on ? 1.6 : 1.0;
+    setFont(scaledFont(this, "qcnnBasePt", font(), factor));
+    for (QCustomPlot* plot : findChildren<QCustomPlot*>()) {
+        for (QCPAxis* axis : plot->axisRect()->axes()) {
+            axis->setLabelFont(scaledFont(axis, "qcnnLabelPt", axis->labelFont(), factor));
+            axis->setTickLabelFont(scaledFont(axis, "qcnnTickPt", axis->tickLabelFont(), factor));
+        }
+        plot->legend->setFont(scaledFont(plot->legend, "qcnnLegendPt", plot->legend->font(), factor));
+        for (QCPLayoutElement* e : plot->plotLayout()->elements(true))
+            if (auto* t = qobject_cast<QCPTextElement*>(e)) t->setFont(scaledFont(t, "qcnnTextPt", t->font(), factor));
+        plot->replot(QCustomPlot::rpQueuedReplot);
+    }
+    if (on)
+        showFullScreen();
+    else
+        showNormal();
+    statusBar()->showMessage(on ? tr("Presenter mode: F11 to leave") : tr("Presenter mode off"), 4000);
 }
 
 }  // namespace qcnn::ui

@@ -142,6 +142,11 @@ public:
     bool runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec, const std::vector<uint64_t>& seeds);
     void cancelRun();
     bool isRunning() const;
+
+    // Presenter mode (View > Presenter Mode, F11): full screen and every font 1.6x, plots too,
+    // for a projector. Off restores the window and the fonts.
+    void setPresenterMode(bool on);
+    bool presenterMode() const { return presenter_; }
     // Estimated seconds of one run with error-correction mode `ec` (the sweep dialog's estimate).
     double estimateRunSeconds(EcMode ec) const;
 
@@ -181,6 +186,12 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    // The teaching view follows the layer table's setting of the layer it shows.
+    void syncTeachingWithTable();
+    // Story step 4: a small sweep over K for the story layer's kind at its C_s'.
+    void runStoryTradeoff(const QString& layer, int64_t dsub);
+    bool presenter_ = false;
+    QAction* presenterAction_ = nullptr;
     struct LoadResult;
     static LoadResult loadJob(const QString& path);
     void finishLoad(const QString& path, const LoadResult& result);

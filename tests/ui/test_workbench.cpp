@@ -605,7 +605,140 @@ TEST(Workbench, TeachingViewFramesAreTheKMeansIterations) {
     view.setFrame(0);
     view.step();
     EXPECT_EQ(view.frame(), 1);
-    EXPECT_EQ(view.scatterPlot()->graph(1)->data()->size(), 16);
+    EXPECT_EQ(view.codewordGraph()->data()->size(), 16);
+}
+
+// Issue 18, teaching tab: the decoded filters come from the k-means run the frames replay, the
+// sub-vectors are coloured by their codeword, a filter can be zoomed, play runs at one iteration
+// per second, a new layer clears the old pictures at once, a setting that differs from the
+// layer table is said so, and the story walks to a sweep.
+TEST(Workbench, TeachingTabIsReadyForAClass) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    const auto net = load_model(kLenet.toStdString());
+    const TeachingData d = TeachingView::compute(net, "conv2", 2, 16, 1, 0, 25);
+    ASSERT_TRUE(d.error.isEmpty()) << d.error.toStdString();
+    // The last frame is the codebook the decoded filters use (one run, not best-of restarts).
+    ASSERT_EQ(d.codebookX.size(), 16);
+    for (int k = 0; k < 16; ++k) {
+        EXPECT_FLOAT_EQ(d.frames.back().cx[k], d.codebookX[k]) << k;
+        EXPECT_FLOAT_EQ(d.frames.back().cy[k], d.codebookY[k]) << k;
+    }
+    // Every frame assigns each sub-vector to its nearest codeword (in the plane: C_s' = 2).
+    for (const TeachingData::Frame& f : {d.frames.front(), d.frames.back()}) {
+        ASSERT_EQ(f.assign.size(), d.px.size());
+        for (int i = 0; i < d.px.size(); i += 7) {
+            const auto dist = [&](int k) { return std::pow(d.px[i] - f.cx[k], 2) + std::pow(d.py[i] - f.cy[k], 2); };
+            for (int k = 0; k < 16; ++k) EXPECT_LE(dist(f.assign[i]), dist(k) * (1 + 1e-5) + 1e-12) << i << " " << k;
+        }
+    }
+    EXPECT_GT(d.scale, 0);
+    EXPECT_EQ(d.tileH, 6);  // 5x5 kernels + a 1-pixel gap
+    EXPECT_EQ(d.filtersShown, 16);
+
+    TeachingView view;
+    view.resize(1200, 800);
+    view.show();
+    QSignalSpy updated(&view, &TeachingView::updated);
+    view.setNetwork(net);
+    view.showLayer("conv2", 2, 16);
+    ASSERT_TRUE(waitFor([&] { return !view.isBusy() && !updated.isEmpty(); }, kTimeoutMs));
+    EXPECT_EQ(view.playIntervalMs(), 1000);  // one iteration per second by default
+    view.setSpeed(2.0);
+    EXPECT_EQ(view.playIntervalMs(), 500);
+    // Coloured by assignment: every sub-vector is in the graph of its codeword.
+    view.setFrame(static_cast<int>(view.data().frames.size()) - 1);
+    int drawn = 0, used = 0;
+    for (int k = 0; k < 16; ++k) {
+        drawn += view.pointsOfCodeword(k);
+        used += view.pointsOfCodeword(k) > 0;
+        EXPECT_EQ(view.pointsOfCodeword(k), std::count(view.data().frames.back().assign.begin(),
+                                                       view.data().frames.back().assign.end(), k));
+    }
+    EXPECT_EQ(drawn, view.data().px.size());
+    EXPECT_GT(used, 1);
+    EXPECT_EQ(view.codewordGraph()->data()->size(), 16);
+    // Zoom: filter 3's 8 channel tiles (5x5), rearranged 3 x 3, original beside decoded.
+    view.zoomFilter(3);
+    const QImage& o = view.data().original;
+    const int tw = view.data().tileW, th = view.data().tileH;
+    ASSERT_EQ(view.zoomOriginal().size(), QSize(3 * tw + 1, 3 * th + 1));
+    for (int c : {0, 4, 7})
+        EXPECT_EQ(view.zoomOriginal().copy((c % 3) * tw + 1, (c / 3) * th + 1, tw - 1, th - 1),
+                  o.copy(c * tw + 1, 3 * th + 1, tw - 1, th - 1))
+            << "channel " << c;
+    EXPECT_EQ(view.zoomDecoded().size(), view.zoomOriginal().size());
+    EXPECT_NE(view.zoomDecoded(), view.zoomOriginal());
+    // Settings: the same as the table says nothing; another one says it differs.
+    view.setTableSetting("conv2", 2, 16);
+    EXPECT_FALSE(view.differsFromTable());
+    view.setTableSetting("conv2", 4, 16);
+    EXPECT_TRUE(view.differsFromTable());
+    EXPECT_TRUE(view.infoText().contains("differs from the layer table: 4/16")) << view.infoText().toStdString();
+    // Another layer: the old pictures are gone at once, not seconds later.
+    view.showLayer("conv1", 1, 4);
+    EXPECT_TRUE(view.isBusy());
+    EXPECT_TRUE(view.data().original.isNull());
+    EXPECT_TRUE(view.zoomOriginal().isNull());
+    ASSERT_TRUE(waitFor([&] { return !view.isBusy(); }, kTimeoutMs));
+    EXPECT_EQ(view.data().layer, "conv1");
+    // The story: four captioned steps; the codebook step plays, the last asks for a sweep.
+    QSignalSpy tradeoff(&view, &TeachingView::storyTradeoff);
+    view.setStoryStep(1);
+    EXPECT_TRUE(view.storyCaption().startsWith("1/4")) << view.storyCaption().toStdString();
+    view.setStoryStep(2);
+    EXPECT_TRUE(view.storyCaption().startsWith("2/4"));
+    EXPECT_EQ(view.frame(), 0);
+    view.setStoryStep(3);
+    EXPECT_TRUE(view.storyCaption().startsWith("3/4"));
+    EXPECT_EQ(view.frame(), static_cast<int>(view.data().frames.size()) - 1);
+    view.setStoryStep(4);
+    ASSERT_EQ(tradeoff.size(), 1);
+    EXPECT_EQ(tradeoff[0][0].toString(), "conv1");
+    EXPECT_EQ(tradeoff[0][1].toLongLong(), 1);
+    view.setStoryStep(0);
+    EXPECT_TRUE(view.storyCaption().isEmpty());
+}
+
+// The teaching tab follows the layer table; the story's last step runs a sweep over K; presenter
+// mode scales every font (plots too) and goes full screen, and back.
+TEST(Workbench, TeachingFollowsTheTableAndPresenterModeScalesFonts) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    Fixture f;
+    ASSERT_TRUE(f.ok);
+    TeachingView* t = f.w.teachingView();
+    ASSERT_TRUE(waitFor([&] { return !t->isBusy(); }, kTimeoutMs));
+    LayerTableModel& m = *f.w.layerModel();
+    QTableView* view = f.w.layerView();
+    auto* proxy = static_cast<QSortFilterProxyModel*>(view->model());
+    m.setSettingsText("conv2=2/16");
+    view->setCurrentIndex(proxy->mapFromSource(m.index(rowOf(m, "conv2"), LayerTableModel::Alias)));
+    ASSERT_TRUE(waitFor([&] { return !t->isBusy() && t->data().layer == "conv2"; }, kTimeoutMs));
+    EXPECT_EQ(t->data().dsub, 2);
+    m.setSettingsText("conv2=4/32");  // an edit in the table moves the teaching view along
+    ASSERT_TRUE(waitFor([&] { return !t->isBusy() && t->data().K == 32; }, kTimeoutMs));
+    EXPECT_EQ(t->data().dsub, 4);
+    EXPECT_FALSE(t->differsFromTable());
+
+    t->setStoryStep(4);
+    EXPECT_TRUE(f.w.isRunning());
+    ASSERT_EQ(f.w.sweepGrid().grid.size(), 1u);
+    EXPECT_EQ(f.w.sweepGrid().grid[0].layers, "conv");
+    EXPECT_EQ(f.w.sweepGrid().grid[0].settings, (std::vector<std::string>{"4/4", "4/16", "4/64"}));
+    f.w.cancelRun();
+    ASSERT_TRUE(waitFor([&] { return !f.w.isRunning(); }, kTimeoutMs));
+
+    const double base = f.w.font().pointSizeF();
+    auto* plot = f.w.findChild<QCustomPlot*>();
+    ASSERT_NE(plot, nullptr);
+    const double axisBase = plot->xAxis->labelFont().pointSizeF();
+    f.w.setPresenterMode(true);
+    EXPECT_TRUE(f.w.isFullScreen());
+    EXPECT_NEAR(f.w.font().pointSizeF(), 1.6 * base, 1e-6);
+    EXPECT_NEAR(plot->xAxis->labelFont().pointSizeF(), 1.6 * axisBase, 1e-6);
+    f.w.setPresenterMode(false);
+    EXPECT_FALSE(f.w.isFullScreen());
+    EXPECT_NEAR(f.w.font().pointSizeF(), base, 1e-6);
+    EXPECT_NEAR(plot->xAxis->labelFont().pointSizeF(), axisBase, 1e-6);
 }
 
 // Issue 14: a measured speed-up is shown with its interval, and a noisy measurement is marked
