@@ -227,7 +227,7 @@ int run_sweep_slurm(const Args& args, CommandContext& ctx, const std::string& sp
         SlurmOptions o;
         o.shards = args.integer("--shards", 1, 1, 100000);
         apply_options(o);
-        if (have_squeue && cluster_sweep_exists(results)) {
+        if (have_squeue && !args.has("--dry-run") && cluster_sweep_exists(results)) {
             const ClusterSweep previous = load_cluster_sweep(results);
             const std::vector<std::string> queue = queued_jobs(previous);
             if (!queue.empty())
