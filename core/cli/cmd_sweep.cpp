@@ -151,8 +151,18 @@ std::string queue_text(const std::vector<std::string>& queue) {
 int wait_for_cluster(const ClusterSweep& c, const std::string& spec_path, const std::string& results,
                      CommandContext& ctx) {
     std::string last;
+    int squeue_failures = 0;
     for (;;) {
-        const std::vector<std::string> queue = queued_jobs(c);
+        // A controller restarting or busy fails a few polls: give up after 5 in a row (~10 s).
+        std::vector<std::string> queue;
+        try {
+            queue = queued_jobs(c);
+            squeue_failures = 0;
+        } catch (const Error&) {
+            if (++squeue_failures >= 5) throw;
+            std::this_thread::sleep_for(std::chrono::seconds(2));
+            continue;
+        }
         int64_t done = 0, finished = 0;
         for (const ShardState& s : shard_states(c)) {
             done += s.runs_done;

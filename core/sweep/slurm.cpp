@@ -261,10 +261,13 @@ std::vector<std::string> queued_jobs(const ClusterSweep& c) {
     return lines;
 }
 
+void read_without_file_locks() {
+    static const bool set = [] { return setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1) == 0; }();
+    (void)set;
+}
+
 std::vector<ShardState> shard_states(const ClusterSweep& c) {
-    // The tasks write these files: read without HDF5's lock (docs/sweeps.md), seeing the state
-    // of their last flush.
-    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+    read_without_file_locks();
     std::vector<ShardState> out;
     for (int64_t i = 0; i < c.options.shards; ++i) {
         ShardState s;
@@ -289,7 +292,7 @@ std::vector<ShardState> shard_states(const ClusterSweep& c) {
 }
 
 void read_shard(const ClusterSweep& c, int64_t shard, std::vector<RunRow>& runs, std::vector<LayerRow>& layers) {
-    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
+    read_without_file_locks();
     runs.clear();
     layers.clear();
     const std::string path = c.shard_file(shard);

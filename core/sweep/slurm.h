@@ -85,6 +85,10 @@ struct ShardState {
     bool finished() const { return status == "completed" && runs_done == runs_expected; }
 };
 std::vector<ShardState> shard_states(const ClusterSweep& c);
+// Sets HDF5_USE_FILE_LOCKING=FALSE for this process, once: the tasks write the shard files while
+// they are read (shard_states and read_shard call it; a multithreaded caller calls it first, on
+// one thread, since setenv is not safe against a concurrent getenv).
+void read_without_file_locks();
 // The rows of one shard file's sweep (empty when it does not exist yet; throws when unreadable).
 void read_shard(const ClusterSweep& c, int64_t shard, std::vector<RunRow>& runs, std::vector<LayerRow>& layers);
 // True when OUT holds the sweep with status "completed".
