@@ -8,7 +8,8 @@
 #   2. a 6-run LeNet-5 sweep in 4 shards, one of which is made to fail (its shard file is a text
 #      file): --wait must exit non-zero naming that shard and its log, and the merge job must be
 #      cancelled; then --slurm --resume --wait resubmits only that shard and completes;
-#   3. the merged file must hold exactly the runs and numbers of a local `qcnn sweep` of the same
+#   3. with OUT.h5 deleted, --resume submits the merge job alone, and then finds nothing to do;
+#      the merged file must hold exactly the runs and numbers of a local `qcnn sweep` of the same
 #      spec (h5py and pandas.read_hdf), with each run's host, shard and finish time, and the
 #      finished shards must not have been recomputed;
 #   4. teardown (trap): scancel, wait for an empty queue, stop the daemons by pid.
@@ -147,7 +148,14 @@ rm out.h5.slurm/shards/shard-2-of-4.h5
 grep -q "array job [0-9]* (1 task(s))" resume.out || { echo "FAIL: --resume did not resubmit exactly one task"; exit 1; }
 [[ $(stamp out.h5.slurm/shards/shard-0-of-4.h5) == "$before" ]] || { echo "FAIL: shard 0 was recomputed"; exit 1; }
 
-"$qcnn" sweep spec.json -o local.h5 --threads 1 >/dev/null
+# Every shard finished but OUT.h5 lost: --resume submits the merge job alone; then nothing is left.
+rm out.h5
+"$qcnn" sweep spec.json -o out.h5 --slurm --resume --wait | tee remerge.out
+grep -q "submitted merge job [0-9]* -> out.h5" remerge.out || { echo "FAIL: --resume did not submit the merge alone"; exit 1; }
+"$qcnn" sweep spec.json -o out.h5 --slurm --resume | tee nothing.out
+grep -q "already completed in out.h5; nothing to resubmit" nothing.out || { echo "FAIL: a completed sweep was resubmitted"; exit 1; }
+
+"$qcnn" sweep spec.json -o local.h5 --threads 1 2>/dev/null >/dev/null
 /usr/bin/python3 - out.h5 local.h5 <<'PY'
 import sys
 import h5py
