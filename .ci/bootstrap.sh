@@ -16,7 +16,8 @@ build_dir=${BUILD_DIR:-$root/build}
 jobs=${JOBS:-$(nproc)}
 
 # Debian packages: build tools, libraries, the Fashion-MNIST data set, ONNX conformance data,
-# benchmark peers (OpenCV DNN, FAISS) and what the test suite uses.
+# benchmark peers (OpenCV DNN, FAISS) and what the test suite uses (slurm-wlm and munge: the
+# single-node Slurm test, .ci/slurm-test.sh, which starts its own daemons on their own socket and ports).
 packages=(
   build-essential cmake ninja-build pkg-config git
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev
@@ -26,6 +27,7 @@ packages=(
   libopencv-dnn-dev libfaiss-dev
   dataset-fashion-mnist libonnx-testdata
   python3 python3-numpy python3-h5py python3-pandas python3-tables
+  slurm-wlm munge
 )
 
 missing=()

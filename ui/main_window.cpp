@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QCheckBox>
+#include <QCoreApplication>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDateTime>
@@ -48,6 +49,7 @@
 #include "ui/plots.h"
 #include "ui/results_model.h"
 #include "ui/run_job.h"
+#include "ui/shard_watcher.h"
 #include "ui/sweep_dialog.h"
 #include "ui/teaching_view.h"
 
@@ -881,8 +883,27 @@ void MainWindow::sweepDialog() {
     if (!network_ || isRunning()) return;
     SweepDialog dialog(layerModel_, [this](EcMode ec) { return estimateRunSeconds(ec); }, this);
     if (!sweepGrid_.grid.empty()) dialog.setGrid(sweepGrid_.grid, sweepGrid_.ec, sweepGrid_.seeds);
+    dialog.enableCluster([this](const auto& grid, const auto& ec, const auto& seeds) { return currentSpec(grid, ec, seeds); },
+                         QCoreApplication::applicationDirPath() + QStringLiteral("/qcnn"));
     if (dialog.exec() != QDialog::Accepted) return;
-    runSweep(dialog.grid(), dialog.ecModes(), dialog.seeds());
+    if (!dialog.clusterSweep()) {
+        runSweep(dialog.grid(), dialog.ecModes(), dialog.seeds());
+        return;
+    }
+    // On Slurm: the watcher streams each run the tasks finish into the table and the plots.
+    const ClusterSweep& c = *dialog.clusterSweep();
+    clusterWatcher_ = std::make_unique<ShardWatcher>(c, QFile::encodeName(modelPath_).toStdString(),
+                                                     dataEdit_->text().trimmed().toStdString());
+    connect(clusterWatcher_.get(), &ShardWatcher::runFinished, this, &MainWindow::onRunFinished);
+    connect(clusterWatcher_.get(), &ShardWatcher::progress, this, [this, id = c.sweep_id](int done, int total, const QString& queue) {
+        statusBar()->showMessage(tr("cluster sweep %1: %2 of %3 runs; queue: %4")
+                                     .arg(QString::fromStdString(id)).arg(done).arg(total).arg(queue.isEmpty() ? tr("-") : queue));
+    });
+    connect(clusterWatcher_.get(), &ShardWatcher::finished, this, [this](const QString& status, const QString& message) {
+        if (status == QLatin1String("failed")) showError(tr("Cluster sweep failed"), message);
+        else statusBar()->showMessage(tr("Cluster sweep completed: %n run(s)", "", clusterWatcher_->runsSeen()), 8000);
+    });
+    clusterWatcher_->start();
 }
 
 void MainWindow::selectRun(int run) {

@@ -54,6 +54,7 @@ class MemoryPlot;
 class ResponseErrorPlot;
 class ResultsModel;
 class RunJob;
+class ShardWatcher;
 class TeachingView;
 class TradeoffPlot;
 struct RunRecord;
@@ -279,6 +280,7 @@ private:
     SweepSpec sweepGrid_;                   // grid, ec and seeds of the sweep dialog
 
     std::unique_ptr<RunJob> job_;
+    std::unique_ptr<ShardWatcher> clusterWatcher_;  // a sweep running on Slurm ("Run on cluster...")
     QTimer* progressTimer_;
     int jobRunsDone_ = 0;
     int selectedRun_ = -1;

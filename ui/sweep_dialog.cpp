@@ -3,16 +3,25 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QDir>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QRegularExpression>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "core/quant/settings.h"
 #include "ui/format.h"
@@ -139,6 +148,109 @@ SweepDialog::SweepDialog(const LayerTableModel* layers, Estimator estimator, QWi
 
     addGroup(QStringLiteral("conv"), QStringLiteral("4, 8"), QStringLiteral("16, 64, 128"), false);
     addGroup(QStringLiteral("fc"), QStringLiteral("4"), QStringLiteral("16, 32"), false);
+}
+
+void SweepDialog::enableCluster(SpecMaker makeSpec, QString qcnnBinary) {
+    makeSpec_ = std::move(makeSpec);
+    qcnnBinary_ = std::move(qcnnBinary);
+    auto* cluster = buttons_->addButton(tr("Run on cluster..."), QDialogButtonBox::ActionRole);
+    cluster->setObjectName(QStringLiteral("runOnCluster"));
+    cluster->setToolTip(tr("Submit the sweep to Slurm as a job array with one merge job (docs/cluster.md); the "
+                           "runs appear here as the tasks finish them"));
+    connect(cluster, &QPushButton::clicked, this, &SweepDialog::askCluster);
+    refresh();
+}
+
+bool SweepDialog::runOnCluster(const QString& results, const SlurmOptions& options, QString* error) {
+    try {
+        if (!makeSpec_) fail("no cluster support in this dialog");
+        const std::string out = QFile::encodeName(QFileInfo(results).absoluteFilePath()).toStdString();
+        const std::string specPath = out + ".spec.json";
+        save_sweep_spec(specPath, makeSpec_(grid(), ecModes(), seeds()));
+        ClusterSweep c = plan_cluster_sweep(specPath, out, options, QFile::encodeName(qcnnBinary_).toStdString());
+        std::vector<int64_t> tasks;
+        for (int64_t i = 0; i < options.shards; ++i) tasks.push_back(i);
+        submitted_ = on_path("sbatch");
+        if (submitted_)
+            submit_cluster_sweep(c, tasks);
+        else
+            write_cluster_scripts(c, tasks);
+        cluster_ = c;
+        return true;
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromStdString(e.what());
+        return false;
+    }
+}
+
+void SweepDialog::askCluster() {
+    const QString results = QFileDialog::getSaveFileName(this, tr("Cluster sweep results"), QStringLiteral("cluster.h5"),
+                                                         tr("HDF5 results (*.h5)"));
+    if (results.isEmpty()) return;
+    QDialog ask(this);
+    ask.setWindowTitle(tr("Run on cluster"));
+    auto* shards = new QSpinBox;
+    shards->setRange(1, 100000);
+    shards->setValue(static_cast<int>(std::min<int64_t>(runCount(), 16)));
+    shards->setToolTip(tr("Array tasks; shard I runs every run whose index i has i mod N == I"));
+    auto* cpus = new QSpinBox;
+    cpus->setRange(1, 4096);
+    cpus->setToolTip(tr("CPUs of each task, also its threads"));
+    auto* partition = new QLineEdit;
+    auto* time = new QLineEdit;
+    time->setPlaceholderText(tr("e.g. 02:00:00 (default: the partition's)"));
+    auto* mem = new QLineEdit;
+    mem->setPlaceholderText(tr("e.g. 8G (default: the partition's)"));
+    auto* extra = new QLineEdit;
+    extra->setPlaceholderText(tr("more sbatch options, space-separated, e.g. --qos=short"));
+    auto* form = new QFormLayout(&ask);
+    form->addRow(tr("Shards:"), shards);
+    form->addRow(tr("CPUs per task:"), cpus);
+    form->addRow(tr("Partition:"), partition);
+    form->addRow(tr("Time limit:"), time);
+    form->addRow(tr("Memory:"), mem);
+    form->addRow(tr("sbatch options:"), extra);
+    auto* box = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    box->button(QDialogButtonBox::Ok)->setText(on_path("sbatch") ? tr("Submit") : tr("Write scripts"));
+    connect(box, &QDialogButtonBox::accepted, &ask, &QDialog::accept);
+    connect(box, &QDialogButtonBox::rejected, &ask, &QDialog::reject);
+    form->addRow(box);
+    if (ask.exec() != QDialog::Accepted) return;
+    SlurmOptions o;
+    o.shards = shards->value();
+    o.cpus_per_task = cpus->value();
+    o.partition = partition->text().trimmed().toStdString();
+    o.time = time->text().trimmed().toStdString();
+    o.mem = mem->text().trimmed().toStdString();
+    for (const QString& a : extra->text().split(QLatin1Char(' '), Qt::SkipEmptyParts)) o.sbatch_args.push_back(a.toStdString());
+    QString error;
+    if (!runOnCluster(results, o, &error)) {
+        QMessageBox::warning(this, tr("Cannot run on the cluster"), error);
+        return;
+    }
+    if (!submitted_) {
+        // No sbatch here: the scripts to copy to a login node, with the command that submits them.
+        std::ifstream f(cluster_->array_script());
+        std::ostringstream text;
+        text << f.rdbuf();
+        QDialog show(this);
+        show.setWindowTitle(tr("Slurm scripts"));
+        auto* layout = new QVBoxLayout(&show);
+        auto* label = new QLabel(tr("sbatch is not on PATH here. On the cluster's login node (same paths, shared file "
+                                    "system) run:\n  sh %1\nThe runs appear in the workbench as the tasks write them.")
+                                     .arg(QString::fromStdString(cluster_->submit_script())));
+        label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        layout->addWidget(label);
+        auto* script = new QPlainTextEdit(QString::fromStdString(text.str()));
+        script->setReadOnly(true);
+        layout->addWidget(script, 1);
+        auto* close = new QDialogButtonBox(QDialogButtonBox::Close);
+        connect(close, &QDialogButtonBox::rejected, &show, &QDialog::accept);
+        layout->addWidget(close);
+        show.resize(720, 420);
+        show.exec();
+    }
+    accept();
 }
 
 void SweepDialog::addGroup(const QString& layers, const QString& dsubs, const QString& ks, bool dense) {
@@ -326,6 +438,7 @@ void SweepDialog::refresh() {
     const QString p = problem();
     const bool ok = p.isEmpty();
     buttons_->button(QDialogButtonBox::Ok)->setEnabled(ok && runCount() > 0);
+    if (auto* cluster = buttons_->findChild<QPushButton*>(QStringLiteral("runOnCluster"))) cluster->setEnabled(ok && runCount() > 0);
     if (!ok) {
         summary_->setText(QStringLiteral("<span style='color:#b03a2e'>%1</span>").arg(p.toHtmlEscaped()));
         return;

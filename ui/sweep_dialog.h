@@ -2,13 +2,18 @@
 // ("conv", "fc" or one layer): C_s' values x K values (+ dense), or an explicit list of values
 // ("8/128, 4/16:noec, dense"), times the error-correction modes and seeds; shows the number of
 // runs and an estimated time before it starts, and refuses a C_s' that does not fit a layer the
-// group names (the resolver's message).
+// group names (the resolver's message). "Run on cluster..." (enableCluster) hands the same sweep
+// to Slurm instead (core/sweep/slurm.h, docs/cluster.md): it saves the spec next to the chosen
+// results file, writes the job array and merge scripts and submits them, or shows them to copy
+// when sbatch is not on PATH; clusterSweep() then says what to watch (ui/shard_watcher.h).
 #pragma once
 
 #include <QDialog>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "core/sweep/slurm.h"
 #include "core/sweep/sweep.h"
 
 class QCheckBox;
@@ -29,6 +34,18 @@ public:
     using Estimator = std::function<double(EcMode ec)>;
 
     SweepDialog(const LayerTableModel* layers, Estimator estimator, QWidget* parent = nullptr);
+
+    // The full spec of a grid (model, data and run options from the main window).
+    using SpecMaker = std::function<SweepSpec(const std::vector<SweepGroup>&, const std::vector<EcMode>&,
+                                              const std::vector<uint64_t>&)>;
+    // Shows "Run on cluster..."; `qcnnBinary` is the `qcnn` the Slurm tasks run.
+    void enableCluster(SpecMaker makeSpec, QString qcnnBinary);
+    // Saves the spec as RESULTS.spec.json, writes the scripts under RESULTS.slurm/ and submits
+    // them when sbatch is on PATH (submitted() then true). Sets clusterSweep(); false with
+    // `error` set when something fails.
+    bool runOnCluster(const QString& results, const SlurmOptions& options, QString* error);
+    const std::optional<ClusterSweep>& clusterSweep() const { return cluster_; }
+    bool submitted() const { return submitted_; }
 
     // Fills the dialog; grid() returns `grid` unchanged. A group whose values are exactly
     // ["dense"?] + C_s' values x K values (C_s' outer, the sweep spec's product form) shows as
@@ -57,7 +74,13 @@ private:
     // Parses "4, 8 16" into numbers; false with a message on anything else.
     static bool parseList(const QString& text, std::vector<int64_t>& out, QString* error);
 
+    void askCluster();
+
     const LayerTableModel* layers_;
+    SpecMaker makeSpec_;
+    QString qcnnBinary_;
+    std::optional<ClusterSweep> cluster_;
+    bool submitted_ = false;
     Estimator estimator_;
     QTableWidget* table_;
     QCheckBox* ecNone_;

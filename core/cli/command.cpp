@@ -31,6 +31,13 @@ const std::string* Args::find(std::string_view name) const {
 
 bool Args::has(std::string_view name) const { return find(name) != nullptr; }
 
+std::vector<std::string> Args::all(std::string_view name) const {
+    std::vector<std::string> out;
+    for (const auto& [k, val] : values_)
+        if (k == name) out.push_back(val);
+    return out;
+}
+
 std::string Args::str(std::string_view name, const std::string& fallback) const {
     const std::string* v = find(name);
     return v ? *v : fallback;
@@ -104,7 +111,7 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv) {
         if (a.size() < 2 || a[0] != '-') {
             const auto positional = std::find_if(cmd.options.begin(), cmd.options.end(), [&](const OptionSpec& o) {
                 return !o.name.empty() && o.name[0] != '-' &&
-                       std::none_of(values.begin(), values.end(), [&](const auto& v) { return v.first == o.name; });
+                       (o.metavar == "..." || std::none_of(values.begin(), values.end(), [&](const auto& v) { return v.first == o.name; }));
             });
             if (positional == cmd.options.end())
                 throw UsageError(cat("unexpected argument '", a, "' for 'qcnn ", cmd.name, "'", hint));
@@ -135,12 +142,13 @@ std::string command_help(const Command& cmd) {
     std::ostringstream os;
     os << "usage: qcnn " << cmd.name << " [options]";
     for (const auto& o : cmd.options)
-        if (!o.name.empty() && o.name[0] != '-') os << " " << o.name;
+        if (!o.name.empty() && o.name[0] != '-') os << " " << o.name << (o.metavar == "..." ? "..." : "");
     os << "\n\n" << cmd.description << "\n\noptions:\n";
     size_t width = std::string("-h, --help").size();
     std::vector<std::string> left;
     for (const auto& o : cmd.options) {
-        left.push_back(o.metavar.empty() ? o.name : o.name + " " + o.metavar);
+        const bool positional = !o.name.empty() && o.name[0] != '-';
+        left.push_back(o.metavar.empty() || positional ? o.name : o.name + " " + o.metavar);
         width = std::max(width, left.back().size());
     }
     // Help texts may span lines ('\n'): continuation lines align with the first.

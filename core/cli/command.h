@@ -27,7 +27,8 @@ public:
 };
 
 // A name without a leading '-' ("SPEC") declares a positional argument: parse_args stores the
-// first non-option argument under that name (Args::str("SPEC", ...)).
+// first non-option argument under that name (Args::str("SPEC", ...)); with metavar "..." it takes
+// every non-option argument (Args::all("FILES")).
 struct OptionSpec {
     std::string name;      // "--model"
     std::string metavar;   // "M" for an option taking a value; empty for a flag
@@ -43,6 +44,8 @@ public:
     const std::string& command() const { return command_; }
     // True when the option was given (flags and valued options alike).
     bool has(std::string_view name) const;
+    // Every value of a repeated option or positional, in command-line order.
+    std::vector<std::string> all(std::string_view name) const;
     // The option's value (the last one when repeated), or `fallback` when absent.
     std::string str(std::string_view name, const std::string& fallback) const;
     // Integer in [min, max]; UsageError naming the option otherwise.
@@ -124,5 +127,6 @@ int run_eval(const Args& args, CommandContext& ctx);
 int run_quantize(const Args& args, CommandContext& ctx);
 int run_demo(const Args& args, CommandContext& ctx);
 int run_sweep(const Args& args, CommandContext& ctx);
+int run_merge(const Args& args, CommandContext& ctx);
 
 }  // namespace qcnn::cli

@@ -124,10 +124,38 @@ const std::vector<Command>& commands() {
          "A progress bar with ETA and one line per finished run go to stderr, a summary table to stdout.",
          {{"SPEC", "", "the sweep spec, e.g. docs/examples/lenet5-quick.json"},
           {"-o", "RESULTS.h5", "HDF5 results file (required; created when absent, appended to otherwise)"},
-          {"--resume", "", "skip the runs already in the newest sweep of RESULTS.h5 with this spec, run the rest"},
+          {"--resume", "", "skip the runs already in the newest sweep of RESULTS.h5 with this spec, run the rest;\n"
+                           "with --slurm: resubmit only the unfinished shards of the last submission"},
           {"--threads", "T", "threads (default: the spec's threads; 0 = all cores)"},
-          {"--json", "", "print one JSON object (every run and layer row) instead of the summary table"}},
+          {"--json", "", "print one JSON object (every run and layer row) instead of the summary table"},
+          {"--shard", "I/N", "run only shard I of N (0 <= I < N): the runs whose index i has i mod N == I; merge the\n"
+                             "shard files with qcnn merge (docs/cluster.md)"},
+          {"--sweep-id", "ID", "the sweep's id (default: the start time, 20250314T093012Z); with --resume, a file\n"
+                               "without that sweep starts it"},
+          {"--slurm", "", "submit the sweep to Slurm instead of running it: a job array of --shards tasks and a\n"
+                          "merge job writing RESULTS.h5; scripts and logs in RESULTS.h5.slurm/ (docs/cluster.md)"},
+          {"--shards", "N", "--slurm: array tasks (shards), 1..100000"},
+          {"--partition", "P", "--slurm: partition of the jobs (default: the cluster's)"},
+          {"--time", "T", "--slurm: time limit of each job, as sbatch --time (default: the partition's)"},
+          {"--cpus-per-task", "C", "--slurm: CPUs of each task, also its threads (default: 1)"},
+          {"--mem", "M", "--slurm: memory of each job, as sbatch --mem (default: the partition's)"},
+          {"--sbatch-arg", "ARG", "--slurm: one more #SBATCH line in both scripts, e.g. --sbatch-arg=--qos=short\n"
+                                  "(repeatable)"},
+          {"--wait", "", "--slurm: poll squeue and the shard files, show progress, exit 0 once RESULTS.h5 is complete,\n"
+                         "1 naming the failed tasks and their logs"},
+          {"--dry-run", "", "--slurm: write the scripts, submit nothing"}},
          run_sweep},
+        {"merge",
+         "merge the shard files of one sweep into one results file",
+         "Reads the sweep of every FILE (the shard files of `qcnn sweep --shard I/N` or of a Slurm run) and\n"
+         "writes one sweep with every run once to -o (created, or the sweep added to it). The files must\n"
+         "hold the same sweep id, spec and model; a run in two files with different numbers is an error\n"
+         "naming it, identical copies are kept once. Each run keeps its host, shard and finish time. The\n"
+         "sweep is marked completed when every run of the spec is present, incomplete otherwise.",
+         {{"FILES", "...", "the shard files"},
+          {"-o", "ALL.h5", "the merged results file (required)"},
+          {"--sweep-id", "ID", "merge this sweep of each file (default: each file's newest sweep)"}},
+         run_merge},
     };
     return table;
 }

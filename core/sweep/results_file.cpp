@@ -34,7 +34,8 @@ using Handle = Hdf5Handle;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Fixed string lengths in bytes (null-padded, no terminator needed).
-constexpr size_t kSettingsBytes = 512, kEcBytes = 16, kNameBytes = 256, kAliasBytes = 64, kOpBytes = 8;
+constexpr size_t kSettingsBytes = 512, kEcBytes = 16, kNameBytes = 256, kAliasBytes = 64, kOpBytes = 8,
+                 kHostBytes = 64, kUtcBytes = 24;
 
 // In-memory records of the two tables (the file type is the packed copy of the memory type).
 struct RunRecord {
@@ -49,6 +50,10 @@ struct RunRecord {
     // Schema version 2 (issue 14): the quality of the speed measurement.
     double dense_ms_spread, quantized_ms_spread, measured_speedup_lo, measured_speedup_hi;
     int64_t speed_noisy, dense_reused, speed_rounds, speed_preempted_rounds;
+    // Schema version 3 (issue 17): provenance.
+    char host[kHostBytes];
+    int64_t shard, shards;
+    char finished_utc[kUtcBytes];
 };
 
 struct LayerRecord {
@@ -106,6 +111,10 @@ Compound run_type(int64_t version = kResultsSchemaVersion) {
         c.QCNN_F64(RunRecord, measured_speedup_lo).QCNN_F64(RunRecord, measured_speedup_hi);
         c.QCNN_I64(RunRecord, speed_noisy).QCNN_I64(RunRecord, dense_reused).QCNN_I64(RunRecord, speed_rounds);
         c.QCNN_I64(RunRecord, speed_preempted_rounds);
+    }
+    if (version >= 3) {
+        c.QCNN_STR(RunRecord, host).QCNN_I64(RunRecord, shard).QCNN_I64(RunRecord, shards);
+        c.QCNN_STR(RunRecord, finished_utc);
     }
     return c;
 }
@@ -212,6 +221,10 @@ struct ResultsFile::Impl {
             fail(where(), ": cannot read attribute '", name, "'");
         s.resize(strnlen(s.c_str(), s.size()));
         return s;
+    }
+    // Attributes added after version 1: "" when absent.
+    std::string get_string_or_empty(const char* name) const {
+        return H5Aexists(group.get(), name) > 0 ? get_string(name) : std::string();
     }
     int64_t get_int(const char* name) const {
         long long v = 0;
@@ -344,12 +357,16 @@ ResultsFile::~ResultsFile() {
     impl_.reset();
 }
 
+std::string host_name() {
+    char host[256] = {};
+    return gethostname(host, sizeof host - 1) == 0 ? std::string(host) : std::string();
+}
+
 SweepAttributes environment_attributes() {
     SweepAttributes a;
     a.app_version = QCNN_VERSION;
     a.git_commit = QCNN_GIT_COMMIT;
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) == 0) a.host = host;
+    a.host = host_name();
     a.cpu_model = cpu_model();
     a.eigen_version = cat(EIGEN_WORLD_VERSION, ".", EIGEN_MAJOR_VERSION, ".", EIGEN_MINOR_VERSION);
     unsigned major = 0, minor = 0, release = 0;
@@ -393,6 +410,9 @@ ResultsFile ResultsFile::create(const std::string& path, const std::string& swee
 
     impl->set_string("spec", attrs.spec_json);
     impl->set_string("spec_canonical", attrs.spec_canonical);
+    impl->set_string("spec_sha256", attrs.spec_sha256);
+    impl->set_string("shard", attrs.shard);
+    impl->set_string("merged_from", attrs.merged_from);
     impl->set_int("schema_version", kResultsSchemaVersion);
     impl->set_string("app_version", attrs.app_version);
     impl->set_string("git_commit", attrs.git_commit);
@@ -472,6 +492,10 @@ void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers)
     r.dense_reused = run.dense_reused;
     r.speed_rounds = run.speed_rounds;
     r.speed_preempted_rounds = run.speed_preempted_rounds;
+    m.to_fixed(r.host, sizeof r.host, run.host, "host");
+    r.shard = run.shard;
+    r.shards = run.shards;
+    m.to_fixed(r.finished_utc, sizeof r.finished_utc, run.finished_utc, "finished_utc");
 
     std::vector<LayerRecord> recs(layers.size());
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -516,6 +540,9 @@ SweepAttributes ResultsFile::attributes() const {
     SweepAttributes a;
     a.spec_json = m.get_string("spec");
     a.spec_canonical = m.get_string("spec_canonical");
+    a.spec_sha256 = m.get_string_or_empty("spec_sha256");
+    a.shard = m.get_string_or_empty("shard");
+    a.merged_from = m.get_string_or_empty("merged_from");
     a.app_version = m.get_string("app_version");
     a.git_commit = m.get_string("git_commit");
     a.seeds = m.get_string("seeds");
@@ -566,6 +593,11 @@ std::vector<RunRow> ResultsFile::runs() const {
         row.dense_reused = v2 ? r.dense_reused : 0;
         row.speed_rounds = v2 ? r.speed_rounds : 0;
         row.speed_preempted_rounds = v2 ? r.speed_preempted_rounds : 0;
+        const bool v3 = impl_->version >= 3;  // before: provenance unknown
+        row.host = v3 ? from_fixed(r.host, sizeof r.host) : "";
+        row.shard = v3 ? r.shard : 0;
+        row.shards = v3 ? r.shards : 1;
+        row.finished_utc = v3 ? from_fixed(r.finished_utc, sizeof r.finished_utc) : "";
         out.push_back(std::move(row));
     }
     return out;
@@ -625,7 +657,8 @@ std::string runs_csv(const std::vector<RunRow>& rows) {
            << r.memory_bytes_quantized << ',' << num(r.quantize_seconds) << ',' << num(r.eval_seconds) << ','
            << num(r.dense_ms_spread) << ',' << num(r.quantized_ms_spread) << ',' << num(r.measured_speedup_lo) << ','
            << num(r.measured_speedup_hi) << ',' << r.speed_noisy << ',' << r.dense_reused << ',' << r.speed_rounds
-           << ',' << r.speed_preempted_rounds << '\n';
+           << ',' << r.speed_preempted_rounds << ',' << quote(r.host) << ',' << r.shard << ',' << r.shards << ','
+           << quote(r.finished_utc) << '\n';
     }
     return os.str();
 }

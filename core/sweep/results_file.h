@@ -21,9 +21,10 @@ namespace qcnn {
 
 // 1: the first layout; 2 (issue 14): runs gain dense_ms_spread, quantized_ms_spread,
 // measured_speedup_lo/hi, speed_noisy, dense_reused, speed_rounds, speed_preempted_rounds and
-// layers gain
-// dense_ms_spread, quantized_ms_spread. Version 1 sweeps are still read (the new fields NaN / 0).
-inline constexpr int kResultsSchemaVersion = 2;
+// layers gain dense_ms_spread, quantized_ms_spread; 3 (issue 17): runs gain host, shard,
+// shards, finished_utc (provenance of each run, kept by `qcnn merge`). Versions 1 and 2 are
+// still read (the new fields NaN / 0 / "").
+inline constexpr int kResultsSchemaVersion = 3;
 
 struct SweepAttributes {
     std::string spec_json, app_version, git_commit, seeds, host, cpu_model, qt_version, eigen_version,
@@ -32,7 +33,14 @@ struct SweepAttributes {
     // Attribute spec_canonical: to_json() of the parsed spec (model path resolved); --resume
     // matches a sweep by it, so layout and whitespace changes to the spec file do not matter.
     std::string spec_canonical;
+    // Schema version 3 (read as "" from older sweeps): SHA-256 of spec_canonical (what `qcnn
+    // merge` compares), the shard "I/N" of a `--shard` sweep ("" otherwise), and for a merged
+    // sweep the files it was merged from (comma-separated, as given).
+    std::string spec_sha256, shard, merged_from;
 };
+
+// This machine's host name ("" when unknown).
+std::string host_name();
 
 // Host, CPU model, library versions, app version and git commit (when known) of this build.
 SweepAttributes environment_attributes();

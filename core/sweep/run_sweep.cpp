@@ -21,6 +21,28 @@ namespace qcnn {
 
 namespace {
 
+std::string seeds_text(const std::vector<uint64_t>& seeds) {
+    std::string s;
+    for (uint64_t x : seeds) s += cat(s.empty() ? "" : ",", x);
+    return s;
+}
+
+bool same_point(const RunRow& row, const SweepPoint& p) {
+    return row.settings == p.layers && row.ec == to_string(p.ec) && row.seed == p.seed;
+}
+
+// The newest sweep in `path` started with this canonical spec and shard ("" when none).
+std::string find_sweep(const std::string& path, const std::string& canonical, const Shard& shard) {
+    const std::vector<std::string> ids = list_sweeps(path);
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+        const SweepAttributes a = ResultsFile::read(path, *it).attributes();
+        if (a.spec_canonical == canonical && a.shard == (shard.sharded() ? to_string(shard) : "")) return *it;
+    }
+    return "";
+}
+
+}  // namespace
+
 std::string utc_now() {
     const std::time_t t = std::time(nullptr);
     char buf[32];
@@ -30,7 +52,6 @@ std::string utc_now() {
     return buf;
 }
 
-// "20250314T093012Z", with "_2", "_3", ... appended when the file already has that id.
 std::string new_sweep_id(const std::string& path) {
     const std::time_t t = std::time(nullptr);
     char buf[32];
@@ -45,34 +66,56 @@ std::string new_sweep_id(const std::string& path) {
     return id;
 }
 
-std::string seeds_text(const std::vector<uint64_t>& seeds) {
-    std::string s;
-    for (uint64_t x : seeds) s += cat(s.empty() ? "" : ",", x);
+void check_sweep_id(const std::string& id, const std::string& what) {
+    const bool ok = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    if (!ok) fail(what, ": bad sweep id '", id, "' (1 to 64 characters of A-Z, a-z, 0-9, '_' and '-')");
+}
+
+Shard parse_shard(const std::string& text, const std::string& what) {
+    const size_t slash = text.find('/');
+    const auto number = [&](const std::string& t, int64_t& out) {
+        if (t.empty() || t.size() > 6 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return false;
+        out = std::stoll(t);
+        return true;
+    };
+    Shard s;
+    if (slash == std::string::npos || !number(text.substr(0, slash), s.index) || !number(text.substr(slash + 1), s.count))
+        fail(what, ": '", text, "' is not a shard I/N (e.g. 0/4: the first of 4 shards)");
+    if (s.count < 1 || s.count > 100000) fail(what, ": '", text, "': N = ", s.count, " is out of range (1..100000)");
+    if (s.index >= s.count) fail(what, ": '", text, "': shard I = ", s.index, " must be below N = ", s.count, " (I counts from 0)");
     return s;
 }
 
-bool same_point(const RunRow& row, const SweepPoint& p) {
-    return row.settings == p.layers && row.ec == to_string(p.ec) && row.seed == p.seed;
-}
+std::string to_string(const Shard& s) { return cat(s.index, "/", s.count); }
 
-}  // namespace
+std::vector<SweepPoint> shard_points(const std::vector<SweepPoint>& points, const Shard& shard) {
+    std::vector<SweepPoint> out;
+    for (const SweepPoint& p : points)
+        if (shard.contains(p.index)) out.push_back(p);
+    return out;
+}
 
 SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, const std::string& results_path,
                        const SweepOptions& opt, const ProgressFn& progress, const RunFinished& on_run) {
     const auto t_start = std::chrono::steady_clock::now();
     SweepSpec spec = spec_in;
     if (opt.threads >= 0) spec.threads = opt.threads;
-    const std::vector<SweepPoint> points = expand(spec);
+    const std::vector<SweepPoint> all_points = expand(spec);
+    const std::vector<SweepPoint> points = shard_points(all_points, opt.shard);
     const int64_t total = static_cast<int64_t>(points.size());
+    if (!opt.sweep_id.empty()) check_sweep_id(opt.sweep_id, results_path);
 
     // Everything that can be checked before a run starts is checked before the file is touched:
     // the model, the evaluation and calibration data against its input (with the runs' own
     // data options), and every run's settings against the model's layers.
     const auto net = load_model(spec.model);
-    const int64_t samples = check_run_data(*net, run_spec(spec, points.front()));
+    const int64_t samples = check_run_data(*net, run_spec(spec, all_points.front()));
     {
         std::set<std::string> checked;
-        for (const SweepPoint& p : points) {
+        for (const SweepPoint& p : all_points) {
             if (!checked.insert(p.layers).second) continue;
             try {
                 resolve_settings(*net, parse_layer_settings(p.layers));
@@ -89,25 +132,35 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
     std::optional<ResultsFile> file;
     std::map<int64_t, RunRow> rows;          // by run index
     std::map<int64_t, std::vector<LayerRow>> layer_rows_by_run;
-    if (opt.resume) {
+    const std::string shard_text = opt.shard.sharded() ? to_string(opt.shard) : "";
+    if (opt.resume && !opt.sweep_id.empty() && std::filesystem::exists(results_path)) {
+        const std::vector<std::string> ids = list_sweeps(results_path);
+        if (std::find(ids.begin(), ids.end(), opt.sweep_id) != ids.end()) out.sweep_id = opt.sweep_id;
+    }
+    const bool resume = opt.resume && (opt.sweep_id.empty() || !out.sweep_id.empty());
+    if (resume) {
         if (!std::filesystem::exists(results_path))
             fail(results_path, ": --resume: no such file (run without --resume to start the sweep)");
-        const std::vector<std::string> ids = list_sweeps(results_path);
-        for (auto it = ids.rbegin(); it != ids.rend() && out.sweep_id.empty(); ++it)
-            if (ResultsFile::read(results_path, *it).attributes().spec_canonical == canonical) out.sweep_id = *it;
+        if (out.sweep_id.empty()) out.sweep_id = find_sweep(results_path, canonical, opt.shard);
         if (out.sweep_id.empty()) {
             std::string list;
-            for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
-            fail(results_path, ": --resume: no sweep in this file was started with this spec (sweeps: ",
-                 list.empty() ? "none" : list, "); run without --resume to start a new sweep");
+            for (const std::string& id : list_sweeps(results_path)) list += (list.empty() ? "" : ", ") + id;
+            fail(results_path, ": --resume: no sweep in this file was started with this spec",
+                 shard_text.empty() ? "" : " and shard " + shard_text, " (sweeps: ", list.empty() ? "none" : list,
+                 "); run without --resume to start a new sweep");
         }
         file.emplace(ResultsFile::open(results_path, out.sweep_id));
         const SweepAttributes attrs = file->attributes();
+        if (attrs.spec_canonical != canonical || attrs.shard != shard_text)
+            fail(results_path, ": --resume: sweep '", out.sweep_id, "' was started with ",
+                 attrs.spec_canonical != canonical ? "another spec" : "shard '" + attrs.shard + "'",
+                 ", not this one", shard_text.empty() ? "" : " (shard " + shard_text + ")");
         if (attrs.model_sha256 != model_sha)
             fail(results_path, ": --resume: sweep '", out.sweep_id, "': the model ", spec.model,
                  " changed since the sweep started (SHA-256 ", attrs.model_sha256, ", now ", model_sha, ")");
         for (RunRow& r : file->runs()) {
-            if (r.run_index < 0 || r.run_index >= total || !same_point(r, points[static_cast<size_t>(r.run_index)]))
+            if (r.run_index < 0 || r.run_index >= static_cast<int64_t>(all_points.size()) ||
+                !opt.shard.contains(r.run_index) || !same_point(r, all_points[static_cast<size_t>(r.run_index)]))
                 fail(results_path, ": sweep '", out.sweep_id, "': run ", r.run_index, " ('", r.settings,
                      "') does not match the spec's run order");
             rows[r.run_index] = std::move(r);
@@ -119,6 +172,8 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
         SweepAttributes attrs = environment_attributes();
         attrs.spec_json = spec_text.empty() ? canonical : spec_text;
         attrs.spec_canonical = canonical;
+        attrs.spec_sha256 = sha256_hex(canonical);
+        attrs.shard = shard_text;
         attrs.seeds = seeds_text(spec.seeds);
         attrs.threads = resolve_threads(spec.threads);
         attrs.start_utc = utc_now();
@@ -127,7 +182,7 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
         attrs.model_sha256 = model_sha;
         attrs.data_spec = spec.data;
         attrs.samples = samples;
-        out.sweep_id = new_sweep_id(results_path);
+        out.sweep_id = opt.sweep_id.empty() ? new_sweep_id(results_path) : opt.sweep_id;
         file.emplace(ResultsFile::create(results_path, out.sweep_id, attrs));
     }
 
@@ -164,6 +219,8 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
                 speed = measure_speed(*net, r.q.network, model_sha, net->sample_shape(), spec.threads, spec.kernel);
             const SpeedMeasurement* sp = speed ? &*speed : nullptr;
             RunRow row = run_row(p, r, sp);
+            row.shard = opt.shard.index;
+            row.shards = opt.shard.count;
             std::vector<LayerRow> lrows = layer_rows(p, r, sp);
             file->append(row, lrows);
             ++out.runs_done;

@@ -95,6 +95,30 @@ struct SweepPoint {
 };
 
 std::vector<SweepPoint> expand(const SweepSpec& s);
+
+// One shard of a sweep's runs (`qcnn sweep --shard I/N`): the runs whose index i has
+// i mod N == I (round-robin over the run order, so every shard gets its share of every EC mode
+// and seed). Every run is in exactly one shard; with N > runs, shards I >= runs are empty.
+struct Shard {
+    int64_t index = 0, count = 1;  // 0 <= index < count
+
+    bool operator==(const Shard&) const = default;
+    bool sharded() const { return count > 1; }
+    bool contains(int64_t run_index) const { return run_index % count == index; }
+};
+// "I/N", 0 <= I < N <= 100000; errors name `what` (e.g. "--shard") and the text.
+Shard parse_shard(const std::string& text, const std::string& what);
+std::string to_string(const Shard& s);  // "I/N"
+std::vector<SweepPoint> shard_points(const std::vector<SweepPoint>& points, const Shard& shard);
+
+// A new sweep id: the UTC time "20250314T093012Z", with "_2", "_3", ... appended when the results
+// file `path` (when it exists) already has that id.
+std::string new_sweep_id(const std::string& path);
+// Ids given by the user (--sweep-id): non-empty, at most 64 characters of [A-Za-z0-9_-];
+// errors name `what` and the id.
+void check_sweep_id(const std::string& id, const std::string& what);
+// "2025-03-14T09:30:12Z", now.
+std::string utc_now();
 // The RunSpec of one point (model, data, calibration, threads, ... from the spec; data and
 // calib_data carry the spec's preprocess preset: with_preprocess, dataset.h).
 RunSpec run_spec(const SweepSpec& s, const SweepPoint& p);
@@ -118,6 +142,11 @@ struct RunRow {
     int64_t speed_noisy = 0, dense_reused = 0, speed_rounds = 0, speed_preempted_rounds = 0;
     int64_t memory_bytes_dense = 0, memory_bytes_quantized = 0;
     double quantize_seconds = 0, eval_seconds = 0;
+    // Provenance (schema version 3, issue 17): the host that ran it, its shard I of N (0 of 1
+    // when not sharded) and the UTC time it finished ("2025-03-14T09:30:12Z").
+    std::string host;
+    int64_t shard = 0, shards = 1;
+    std::string finished_utc;
 };
 
 // One row of the `layers` table.
@@ -140,19 +169,25 @@ struct LayerRow {
 // "-" when not measured.
 std::string measured_speedup_text(const RunRow& r);
 
-// Rows of one finished run. `speed` null: speeds are NaN.
+// Rows of one finished run. `speed` null: speeds are NaN. The run row's host and finished_utc are
+// this process's host name and the current time.
 RunRow run_row(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* speed);
 std::vector<LayerRow> layer_rows(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* speed);
 
 struct SweepOptions {
     bool resume = false;     // skip runs already in the file (same spec required)
     int threads = -1;        // >= 0 overrides the spec's threads
+    Shard shard;             // run only this shard's points
+    // "": a new id (new_sweep_id), or with resume the newest sweep of the same spec (and shard).
+    // Set: the sweep's id; with resume, a file without that sweep starts it (what the Slurm
+    // tasks do, so a resubmitted task continues its shard file and a first one creates it).
+    std::string sweep_id;
 };
 
 struct SweepOutcome {
     std::string sweep_id;
     std::string status;      // "completed" | "cancelled" | "failed"
-    int64_t runs_total = 0, runs_done = 0, runs_skipped = 0;
+    int64_t runs_total = 0, runs_done = 0, runs_skipped = 0;  // of this shard's runs
     std::vector<RunRow> rows;  // every run of the table, in run order (including resumed ones)
     std::vector<LayerRow> layer_rows;  // the layer rows of `rows`, in the same order
     double seconds = 0;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/sweep/results_file.h"
 #include "core/sweep/sweep.h"
 #include "core/util/error.h"
 
@@ -54,6 +55,8 @@ RunRow run_row(const SweepPoint& p, const RunResult& r, const SpeedMeasurement* 
     row.memory_bytes_quantized = r.cost.quantized.peak_bytes;
     row.quantize_seconds = r.quantize_seconds;
     row.eval_seconds = r.quant_eval.seconds;
+    row.host = host_name();
+    row.finished_utc = utc_now();
     return row;
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """`qcnn sweep --json` on a tiny LeNet-5 spec, then the HDF5 file read back with h5py and with
 pandas.read_hdf(file, "/sweeps/<id>/runs"), every value checked against the CLI's JSON output.
+Then the same spec in two shards (`--shard I/2`) merged with `qcnn merge` (issue 17): the merged
+file reads the same way and holds the same runs and numbers, each with its shard.
 
 usage: test_sweep_hdf5.py QCNN_BINARY LENET5_ONNX
 Exit 77 (ctest: skipped) when h5py, pandas or tables (PyTables) is missing.
@@ -26,7 +28,7 @@ RUN_FIELDS = ["run_index", "settings", "ec", "seed", "top1", "top5", "top1_float
               "theoretical_speedup", "measured_speedup", "dense_ms", "quantized_ms", "memory_bytes_dense",
               "memory_bytes_quantized", "quantize_seconds", "eval_seconds", "dense_ms_spread", "quantized_ms_spread",
               "measured_speedup_lo", "measured_speedup_hi", "speed_noisy", "dense_reused", "speed_rounds",
-              "speed_preempted_rounds"]
+              "speed_preempted_rounds", "host", "shard", "shards", "finished_utc"]
 LAYER_FIELDS = ["run_index", "name", "alias", "op", "subspace_dim", "codewords", "ec", "params", "bytes_dense",
                 "bytes_quantized", "flops_dense", "flops_quantized", "theoretical_speedup", "dense_ms",
                 "quantized_ms", "response_error", "dense_ms_spread", "quantized_ms_spread"]
@@ -78,10 +80,13 @@ def main():
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
             for k in ["spec", "spec_canonical", "schema_version", "app_version", "git_commit", "seeds", "host",
                       "cpu_model", "threads", "qt_version", "eigen_version", "hdf5_version", "start_utc", "end_utc",
-                      "status", "model_path", "model_sha256", "data_spec", "samples"]:
+                      "status", "model_path", "model_sha256", "data_spec", "samples", "spec_sha256", "shard",
+                      "merged_from"]:
                 assert k in attrs, f"attribute {k} missing"
             assert attrs["spec"] == spec_text
-            assert attrs["schema_version"] == 2
+            assert attrs["schema_version"] == 3
+            assert attrs["spec_sha256"] == hashlib.sha256(attrs["spec_canonical"].encode()).hexdigest()
+            assert attrs["shard"] == "" and attrs["merged_from"] == ""
             assert attrs["status"] == "completed"
             assert attrs["seeds"] == "3"
             assert attrs["threads"] == 2
@@ -112,6 +117,33 @@ def main():
         assert runs["settings"].tolist() == ["fc=4/16", "fc=8/32"] * 2  # decoded to str
         print(runs[["settings", "ec", "top1", "compression", "theoretical_speedup", "measured_speedup"]])
         print(f"OK: {len(runs)} runs and {len(layers)} layer rows match the JSON output (h5py and pandas)")
+
+        # Two shards and qcnn merge: the same runs and numbers (timings aside), readable the same way.
+        shards = []
+        for i in range(2):
+            shards.append(os.path.join(tmp, f"shard-{i}.h5"))
+            proc = subprocess.run([qcnn, "sweep", spec_path, "-o", shards[-1], "--shard", f"{i}/2", "--sweep-id",
+                                   "two-shards"], capture_output=True, text=True)
+            assert proc.returncode == 0, f"qcnn sweep --shard {i}/2 failed ({proc.returncode}):\n{proc.stderr}"
+        merged = os.path.join(tmp, "merged.h5")
+        proc = subprocess.run([qcnn, "merge", *shards, "-o", merged], capture_output=True, text=True)
+        assert proc.returncode == 0, f"qcnn merge failed ({proc.returncode}):\n{proc.stderr}"
+        with h5py.File(merged, "r") as h5:
+            assert list(h5["sweeps"].keys()) == ["two-shards"]
+            g = h5["sweeps"]["two-shards"]
+            assert g.attrs["status"] == b"completed" and g.attrs["shard"] == b""
+            assert g.attrs["merged_from"].decode() == ",".join(shards)
+        mruns = pd.read_hdf(merged, "/sweeps/two-shards/runs")
+        mlayers = pd.read_hdf(merged, "/sweeps/two-shards/layers")
+        assert list(mruns.columns) == RUN_FIELDS and list(mlayers.columns) == LAYER_FIELDS
+        assert mruns["shard"].tolist() == [0, 1, 0, 1] and mruns["shards"].tolist() == [2] * 4
+        timing = {"measured_speedup", "dense_ms", "quantized_ms", "quantize_seconds", "eval_seconds", "dense_ms_spread",
+                  "quantized_ms_spread", "measured_speedup_lo", "measured_speedup_hi", "speed_noisy", "dense_reused",
+                  "speed_rounds", "speed_preempted_rounds", "host", "shard", "shards", "finished_utc"}
+        check_rows("merged runs", mruns.to_dict("records"), out["runs"], [f for f in RUN_FIELDS if f not in timing])
+        check_rows("merged layers", mlayers.to_dict("records"), out["layers"],
+                   [f for f in LAYER_FIELDS if f not in timing])
+        print(f"OK: 2 shards merged: {len(mruns)} runs equal to the unsharded sweep's")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <unistd.h>
 
@@ -31,6 +32,16 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+// The message of the qcnn::Error `f` throws, "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
 
 inline void write_file(const std::string& path, const std::string& text) {
     std::ofstream f(path, std::ios::binary);

@@ -9,6 +9,8 @@
 namespace qcnn {
 namespace {
 
+using test::error_of;
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 RunRow make_run(int64_t i) {
@@ -38,6 +40,10 @@ RunRow make_run(int64_t i) {
     r.dense_reused = i == 2;
     r.speed_rounds = i == 1 ? 0 : 40 + i;
     r.speed_preempted_rounds = i == 1 ? 0 : 3 * i;
+    r.host = cat("node-", i);
+    r.shard = i % 3;
+    r.shards = 3;
+    r.finished_utc = cat("2026-12-05T10:0", i, ":00Z");
     return r;
 }
 
@@ -100,6 +106,10 @@ void expect_equal(const RunRow& a, const RunRow& b) {
     EXPECT_EQ(a.speed_preempted_rounds, b.speed_preempted_rounds);
     EXPECT_EQ(a.memory_bytes_dense, b.memory_bytes_dense);
     EXPECT_EQ(a.memory_bytes_quantized, b.memory_bytes_quantized);
+    EXPECT_EQ(a.host, b.host);
+    EXPECT_EQ(a.shard, b.shard);
+    EXPECT_EQ(a.shards, b.shards);
+    EXPECT_EQ(a.finished_utc, b.finished_utc);
 }
 
 void expect_equal(const LayerRow& a, const LayerRow& b) {
@@ -199,15 +209,6 @@ TEST(ResultsFile, ListSweepsInCreationOrderAndSweepsStayApart) {
     EXPECT_EQ(ResultsFile::read(path, "mid").runs().at(0).run_index, 0);
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
-
 TEST(ResultsFile, ErrorsNameThePathAndTheSweep) {
     test::ScratchDir dir;
     const std::string path = dir.file("r.h5");
@@ -247,14 +248,15 @@ TEST(ResultsFile, RunsCsvHasTheTableFieldsAndQuotedStrings) {
               "run_index,settings,ec,seed,top1,top5,top1_float,top5_float,compression,theoretical_speedup,"
               "measured_speedup,dense_ms,quantized_ms,memory_bytes_dense,memory_bytes_quantized,quantize_seconds,"
               "eval_seconds,dense_ms_spread,quantized_ms_spread,measured_speedup_lo,measured_speedup_hi,speed_noisy,"
-              "dense_reused,speed_rounds,speed_preempted_rounds");
+              "dense_reused,speed_rounds,speed_preempted_rounds,host,shard,shards,finished_utc");
     EXPECT_NE(csv.find("\n0,\"conv=8/128,fc=2/32\",\"none\",18446744073709551600,0.9,0.999,0.9153,0.9988,15.9,4.9,3.25,"
-                       "1.5,0.5,1000000,90000,2.5,0.75,0.0625,0.25,2.5,4.125,0,0,40,0\n"),
+                       "1.5,0.5,1000000,90000,2.5,0.75,0.0625,0.25,2.5,4.125,0,0,40,0,\"node-0\",0,3,"
+                       "\"2026-12-05T10:00:00Z\"\n"),
               std::string::npos)
         << csv;
     // NaN (speed not measured) is an empty cell.
     EXPECT_NE(csv.find(",4.9,,,,1000001,"), std::string::npos) << csv;
-    EXPECT_NE(csv.find(",2.5,0.75,,,,,0,0,0,0\n"), std::string::npos) << csv;
+    EXPECT_NE(csv.find(",2.5,0.75,,,,,0,0,0,0,\"node-1\",1,3,"), std::string::npos) << csv;
 }
 
 // Issue 14 bumped the schema to version 2 (speed-quality columns); a version-1 file written by
@@ -278,6 +280,10 @@ TEST(ResultsFile, ReadsSchemaVersion1WithTheNewColumnsUnknown) {
         EXPECT_EQ(r.dense_reused, 0);
         EXPECT_EQ(r.speed_rounds, 0);
         EXPECT_EQ(r.speed_preempted_rounds, 0);
+        EXPECT_EQ(r.host, "");  // provenance (version 3) unknown
+        EXPECT_EQ(r.shard, 0);
+        EXPECT_EQ(r.shards, 1);
+        EXPECT_EQ(r.finished_utc, "");
     }
     const std::vector<LayerRow> layers = f.layers();
     ASSERT_EQ(layers.size(), 8u);
@@ -288,11 +294,11 @@ TEST(ResultsFile, ReadsSchemaVersion1WithTheNewColumnsUnknown) {
     EXPECT_EQ(layers[3].alias, "fc2");
 }
 
-TEST(ResultsFile, NewSweepsAreSchemaVersion2) {
+TEST(ResultsFile, NewSweepsAreSchemaVersion3) {
     test::ScratchDir dir;
     const std::string path = dir.file("r.h5");
     { ResultsFile::create(path, "s", make_attrs()).append(make_run(0), make_layers(0)); }
-    EXPECT_EQ(kResultsSchemaVersion, 2);
+    EXPECT_EQ(kResultsSchemaVersion, 3);
     const ResultsFile f = ResultsFile::read(path, "s");
     expect_equal(f.runs().at(0), make_run(0));
 }

@@ -328,36 +328,46 @@ bool wait_for_lines(int fd, const std::string& needle, int count, std::string& s
     return true;
 }
 
-TEST(RunSweep, KilledProcessLeavesAReadableFileWithEveryFinishedRun) {
+// Runs `qcnn ARGS...` with stderr on a pipe, kills it with SIGKILL once `runs` "run i/n done"
+// lines were printed (each after its run was appended and flushed), and checks it died of the
+// kill. Returns stderr.
+std::string run_qcnn_and_kill(const std::vector<std::string>& args, int runs) {
     const std::string qcnn = QCNN_BINARY_DIR "/app/qcnn";
-    ASSERT_TRUE(std::filesystem::exists(qcnn)) << qcnn << " is not built (the test depends on the qcnn target)";
-    test::ScratchDir dir;
-    const std::string spec_path = dir.file("spec.json");
-    const std::string path = dir.file("r.h5");
-    save_sweep_spec(spec_path, test::lenet_spec());
-
+    EXPECT_TRUE(std::filesystem::exists(qcnn)) << qcnn << " is not built (the test depends on the qcnn target)";
     int err_pipe[2];
-    ASSERT_EQ(pipe(err_pipe), 0);
+    EXPECT_EQ(pipe(err_pipe), 0);
+    std::vector<char*> argv{const_cast<char*>(qcnn.c_str())};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
+    EXPECT_GE(pid, 0);
     if (pid == 0) {
         dup2(err_pipe[1], STDERR_FILENO);
         close(err_pipe[0]);
         close(err_pipe[1]);
         if (FILE* out = std::freopen("/dev/null", "w", stdout)) (void)out;
-        execl(qcnn.c_str(), qcnn.c_str(), "sweep", spec_path.c_str(), "-o", path.c_str(), static_cast<char*>(nullptr));
+        execv(qcnn.c_str(), argv.data());
         _exit(127);
     }
     close(err_pipe[1]);
-    // "run i/4 done" is printed after run i was appended and flushed.
     std::string log;
-    const bool two_done = wait_for_lines(err_pipe[0], " done: ", 2, log);
+    const bool done = wait_for_lines(err_pipe[0], " done: ", runs, log);
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     close(err_pipe[0]);
-    ASSERT_TRUE(two_done) << "qcnn sweep ended early; stderr:\n" << log;
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << log;
+    EXPECT_TRUE(done) << "qcnn ended early; stderr:\n" << log;
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << log;
+    return log;
+}
+
+TEST(RunSweep, KilledProcessLeavesAReadableFileWithEveryFinishedRun) {
+    test::ScratchDir dir;
+    const std::string spec_path = dir.file("spec.json");
+    const std::string path = dir.file("r.h5");
+    save_sweep_spec(spec_path, test::lenet_spec());
+    run_qcnn_and_kill({"sweep", spec_path, "-o", path}, 2);
+    if (HasFailure()) return;
 
     const std::vector<std::string> ids = list_sweeps(path);
     ASSERT_EQ(ids.size(), 1u);
@@ -378,6 +388,46 @@ TEST(RunSweep, KilledProcessLeavesAReadableFileWithEveryFinishedRun) {
     EXPECT_EQ(o.runs_skipped + o.runs_done, 4);
     test::expect_same_results(o.rows, reference_outcome().rows);
     test::expect_same_results(ResultsFile::read(path, ids[0]).layers(), reference_outcome().layer_rows);
+}
+
+// Issue 17: a shard killed with SIGKILL resumes in its own file (what a resubmitted Slurm task
+// does: --resume with the sweep id) and ends with exactly its runs, equal to the unsharded sweep's.
+TEST(RunSweep, KilledShardResumes) {
+    test::ScratchDir dir;
+    const std::string spec_path = dir.file("spec.json");
+    const std::string path = dir.file("shard-1-of-2.h5");
+    save_sweep_spec(spec_path, test::lenet_spec());
+    run_qcnn_and_kill({"sweep", spec_path, "-o", path, "--shard", "1/2", "--sweep-id", "cluster-1"}, 1);
+    if (HasFailure()) return;
+    {
+        const ResultsFile f = ResultsFile::read(path, "cluster-1");
+        EXPECT_EQ(f.attributes().status, "running");
+        EXPECT_EQ(f.attributes().shard, "1/2");
+        ASSERT_GE(f.runs().size(), 1u);
+        EXPECT_EQ(f.runs()[0].run_index, 1);
+    }
+    SweepOptions resume;
+    resume.resume = true;
+    resume.shard = {1, 2};
+    resume.sweep_id = "cluster-1";
+    std::vector<int64_t> ran;
+    const SweepOutcome o = run_sweep(load_sweep_spec(spec_path), "", path, resume, {},
+                                     [&](const SweepPoint& p, const RunResult&, const RunRow&) { ran.push_back(p.index); });
+    EXPECT_EQ(o.sweep_id, "cluster-1");
+    EXPECT_EQ(o.runs_total, 2);
+    EXPECT_EQ(o.runs_skipped + o.runs_done, 2);
+    for (int64_t i : ran) EXPECT_EQ(i % 2, 1) << "run " << i << " is not in shard 1/2";
+    const std::vector<RunRow>& ref = reference_outcome().rows;
+    test::expect_same_results(o.rows, std::vector<RunRow>{ref[1], ref[3]});
+    const ResultsFile f = ResultsFile::read(path, "cluster-1");
+    EXPECT_EQ(f.attributes().status, "completed");
+    for (const RunRow& r : f.runs()) {
+        EXPECT_EQ(r.shard, 1);
+        EXPECT_EQ(r.shards, 2);
+        EXPECT_EQ(r.host, host_name());
+        EXPECT_EQ(r.finished_utc.size(), 20u) << r.finished_utc;
+    }
+    EXPECT_EQ(list_sweeps(path), std::vector<std::string>{"cluster-1"});
 }
 
 }  // namespace
