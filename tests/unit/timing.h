@@ -3,6 +3,16 @@
 // slower, so the budget is scaled by the sanitizer's usual slowdown rather than dropped.
 #pragma once
 
+// GCC defines __SANITIZE_*__; clang (the hardening presets' compiler) answers __has_feature.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) && !defined(__SANITIZE_THREAD__)
+#define __SANITIZE_THREAD__ 1
+#endif
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+
 namespace qcnn::test {
 
 #if defined(__SANITIZE_THREAD__)
