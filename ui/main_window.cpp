@@ -37,6 +37,7 @@
 #include <qcustomplot.h>
 #include <limits>
 
+#include "core/cost/builtin_networks.h"
 #include "core/data/dataset.h"
 #include "core/eval/evaluate.h"
 #include "core/sweep/results_file.h"
@@ -381,6 +382,14 @@ void MainWindow::createActions() {
     file->addAction(tr("Open D&ataset..."), this, &MainWindow::openDatasetDialog);
     file->addAction(tr("Open Dataset &File..."), this, [this] { openDatasetFileDialog(false); });
     file->addAction(tr("Open Dataset F&older..."), this, [this] { openDatasetFileDialog(true); });
+    QMenu* builtins = file->addMenu(tr("Open &Built-in Network"));
+    builtins->setToolTipsVisible(true);
+    for (const std::string& name : builtin_names()) {
+        const QString spec = QStringLiteral("builtin:") + QString::fromStdString(name);
+        QAction* a = builtins->addAction(spec, this, [this, spec] { openModel(spec); });
+        a->setToolTip(tr("The paper's %1 architecture with seeded random weights: its cost model and speed, not its accuracy")
+                          .arg(QString::fromStdString(name)));
+    }
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addSeparator();
     file->addAction(tr("&Load Settings..."), this, &MainWindow::loadSettingsDialog);
@@ -395,7 +404,7 @@ void MainWindow::createActions() {
 
     QMenu* settings = menuBar()->addMenu(tr("&Settings"));
     for (const QString& name : presetNames())
-        settings->addAction(tr("Preset: %1").arg(name), this, [this, name] { applyPreset(name); });
+        presetActions_ << settings->addAction(tr("Preset: %1").arg(name), this, [this, name] { applyPreset(name); });
 
     QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
     runAction_ = runMenu->addAction(tr("&Run"), this, [this] { run(); });
@@ -952,6 +961,7 @@ void MainWindow::updateActions() {
     exportHdf5Action_->setEnabled(results_->rowCount() > 0);
     exportCsvAction_->setEnabled(results_->rowCount() > 0);
     presetCombo_->setEnabled(model);
+    for (QAction* a : presetActions_) a->setEnabled(model);
 }
 
 // ----- files ------------------------------------------------------------------------------

@@ -192,6 +192,7 @@ private:
     // Story step 4: a small sweep over K for the story layer's kind at its C_s'.
     void runStoryTradeoff(const QString& layer, int64_t dsub);
     bool presenter_ = false;
+    QList<QAction*> presetActions_;  // Settings > Preset: ..., enabled with a model
     QAction* presenterAction_ = nullptr;
     struct LoadResult;
     static LoadResult loadJob(const QString& path);

@@ -34,6 +34,7 @@
 #include "ui/layer_table_model.h"
 #include "ui/plots.h"
 #include "ui/results_model.h"
+#include "core/cost/builtin_networks.h"
 #include "ui/sweep_dialog.h"
 #include "ui/teaching_view.h"
 #include "tests/unit/timing.h"
@@ -739,6 +740,31 @@ TEST(Workbench, TeachingFollowsTheTableAndPresenterModeScalesFonts) {
     EXPECT_FALSE(f.w.isFullScreen());
     EXPECT_NEAR(f.w.font().pointSizeF(), base, 1e-6);
     EXPECT_NEAR(plot->xAxis->labelFont().pointSizeF(), axisBase, 1e-6);
+}
+
+// Issue 18 polish: presets wait for a model; the README's builtin:alexnet opens from File.
+TEST(Workbench, PresetsNeedAModelAndBuiltinNetworksOpenFromTheMenu) {
+    MainWindow w;
+    ErrorLog errors;
+    w.setErrorHandler(errors.handler());
+    QList<QAction*> presets, builtins;
+    for (QAction* a : w.findChildren<QAction*>()) {
+        if (a->text().startsWith("Preset: ")) presets << a;
+        if (a->text().startsWith("builtin:")) builtins << a;
+    }
+    ASSERT_FALSE(presets.isEmpty());
+    for (QAction* a : presets) EXPECT_FALSE(a->isEnabled()) << a->text().toStdString();
+    ASSERT_EQ(builtins.size(), static_cast<int>(builtin_names().size()));
+    QAction* alexnet = nullptr;
+    for (QAction* a : builtins)
+        if (a->text() == "builtin:alexnet") alexnet = a;
+    ASSERT_NE(alexnet, nullptr);
+    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+    alexnet->trigger();
+    ASSERT_TRUE(waitFor([&] { return !loaded.isEmpty() || !errors.messages.isEmpty(); }, kTimeoutMs));
+    EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();
+    EXPECT_EQ(w.layerModel()->geometry().layers.size(), 8u);  // AlexNet: 5 conv + 3 FC
+    for (QAction* a : presets) EXPECT_TRUE(a->isEnabled()) << a->text().toStdString();
 }
 
 // Issue 14: a measured speed-up is shown with its interval, and a noisy measurement is marked
