@@ -99,13 +99,13 @@ LayerGeometry read_layer(const Node& n, const Plan& plan) {
         set_conv(g, conv->conv_params(), conv->in_channels(), conv->out_channels(), in, out, !conv->bias().empty());
     } else if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) {
         ConvParams p = qconv->conv_params();
-        p.kernel_h = qconv->pq().geo.kernel_h;
-        p.kernel_w = qconv->pq().geo.kernel_w;
-        set_conv(g, p, qconv->pq().geo.in_channels, qconv->pq().geo.out_channels, in, out, !qconv->bias().empty());
+        p.kernel_h = qconv->geometry().kernel_h;
+        p.kernel_w = qconv->geometry().kernel_w;
+        set_conv(g, p, qconv->geometry().in_channels, qconv->geometry().out_channels, in, out, !qconv->bias().empty());
     } else if (const auto* fc = dynamic_cast<const FcOp*>(op)) {
         set_fc(g, fc->in_features(), fc->out_features(), in, !fc->bias().empty());
     } else if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) {
-        set_fc(g, qfc->pq().geo.in_channels, qfc->pq().geo.out_channels, in, !qfc->bias().empty());
+        set_fc(g, qfc->geometry().in_channels, qfc->geometry().out_channels, in, !qfc->bias().empty());
     } else {
         fail("layer ", n.alias, " ('", n.name, "'): operator ", op->type(),
              " is a weight layer the cost model cannot read (it reads Conv, QConv, fully-connected and QFc layers)");
@@ -141,10 +141,10 @@ std::vector<QuantSetting> stored_settings(const Network& net) {
     std::vector<QuantSetting> out;
     for (int ni : net.weight_layers()) {
         const Op* op = net.nodes[ni].op.get();
-        const PQWeights* pq = nullptr;
-        if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) pq = &qconv->pq();
-        if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) pq = &qfc->pq();
-        out.push_back(pq ? QuantSetting::make_pq(pq->geo.dsub, pq->geo.K) : QuantSetting::make_dense());
+        const PQGeometry* pq = nullptr;
+        if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) pq = &qconv->geometry();
+        if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) pq = &qfc->geometry();
+        out.push_back(pq ? QuantSetting::make_pq(pq->dsub, pq->K) : QuantSetting::make_dense());
     }
     return out;
 }
