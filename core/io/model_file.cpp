@@ -477,6 +477,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
             node.op = std::make_shared<QFcOp>(geo, codebooks, codes, bias, r.kind == "fc-matmul" ? "MatMul" : "Gemm",
                                               what);
     }
+    net.assign_aliases();  // the placeholders had none: conv1.., fc1.. as the float network has them
     net.source = path;
     return net;
 }

@@ -189,6 +189,7 @@ TEST(ModelFile, LoadingBuildsNoDenseWeightForAQuantizedLayer) {
         const int li = loaded.find_node(n.name);
         ASSERT_GE(li, 0) << n.name;
         const Op* op = loaded.nodes[li].op.get();
+        EXPECT_EQ(loaded.nodes[li].alias, n.alias);
         EXPECT_EQ(dynamic_cast<const ConvOp*>(op), nullptr) << n.name;
         EXPECT_EQ(dynamic_cast<const FcOp*>(op), nullptr) << n.name;
         const auto* lc = dynamic_cast<const QConvOp*>(op);
