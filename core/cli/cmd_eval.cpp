@@ -5,10 +5,15 @@
 #include <cstring>
 #include <fstream>
 #include <ostream>
+#include <sstream>
+#include <string>
+
+#include <sys/resource.h>
 
 #include "core/cli/command.h"
 #include "core/util/json.h"
 #include "core/cli/progress_bar.h"
+#include "core/cost/cost_model.h"
 #include "core/eval/evaluate.h"
 #include "core/eval/kernel_choice.h"
 #include "core/eval/model_summary.h"
@@ -17,12 +22,50 @@ namespace qcnn::cli {
 
 namespace {
 
+// Peak resident set size of this process so far (VmHWM of /proc/self/status; getrusage's
+// ru_maxrss where that is missing), in bytes.
+int64_t peak_rss_bytes() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) {
+            std::istringstream ls(line.substr(6));
+            int64_t kib = 0;
+            if (ls >> kib) return kib * 1024;
+        }
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<int64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
+}
+
+// The cost model's run-time memory of the network as evaluated (MemoryReport::runtime_bytes at
+// the evaluation batch: weights and biases as stored, the plan's activation buffers, and the
+// largest step's LUT buffer plus dense-conv scratch) beside what the process measured: its footprint without
+// the model (peak RSS once the data set is open, before the model is loaded: code, libraries
+// and their first-use allocations, the data set) and its peak RSS at the end.
+struct MemoryCheck {
+    bool accounted = false;  // false when the cost model could not price the network
+    std::string why_not;     // its error then
+    MemoryReport model;      // accounted bytes
+    int64_t buffers = 0;     // the plan's activation buffers at the batch (part of model.runtime_bytes)
+    int64_t batch = 1;
+    int64_t fixed_footprint = 0, peak_rss = 0;
+    double ratio() const { return double(peak_rss) / double(model.runtime_bytes + fixed_footprint); }
+};
+
+std::string megabytes(int64_t bytes) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f MB", bytes / 1e6);
+    return b;
+}
+
 struct EvalReport {
     std::string model, data, data_description, logits_path;
     std::string kernel;           // auto, fast or reference
     bool timed_choice = false;    // auto on a model with quantized layers: choice.layers is filled
     KernelChoice choice;
     EvalResult r;
+    MemoryCheck memory;
 };
 
 std::string milliseconds(double s) {
@@ -64,6 +107,22 @@ void print_json(const EvalReport& e, std::ostream& out) {
         }
         w.end_array();
     }
+    const MemoryCheck& m = e.memory;
+    w.key("memory").begin_object();
+    w.field("peak_rss_bytes", m.peak_rss).field("fixed_footprint_bytes", m.fixed_footprint);
+    if (m.accounted) {
+        w.field("accounted_batch", m.batch)
+            .field("accounted_bytes", m.model.runtime_bytes)
+            .field("accounted_weight_bytes", m.model.weight_bytes + m.model.bias_bytes)
+            .field("accounted_activation_buffer_bytes", m.buffers)
+            .field("accounted_peak_live_activation_bytes", m.model.activation_bytes)
+            .field("accounted_lut_bytes", m.model.lut_bytes)
+            .field("accounted_scratch_bytes", m.model.scratch_bytes)
+            .field("peak_rss_over_accounted_plus_fixed", m.ratio());
+    } else {
+        w.field("accounted_error", m.why_not);
+    }
+    w.end_object();
     w.key("per_class").begin_array();
     for (size_t c = 0; c < r.per_class.size(); ++c) {
         const ClassAccuracy& pc = r.per_class[c];
@@ -95,6 +154,19 @@ void print_text(const EvalReport& e, std::ostream& out) {
             << "         weights: " << e.choice.dense_layers() << " of " << e.choice.layers.size()
             << " quantized layers run dense)";
     out << "\n";
+    const MemoryCheck& m = e.memory;
+    out << "memory:  peak RSS " << megabytes(m.peak_rss) << "; without the model " << megabytes(m.fixed_footprint)
+        << " (peak RSS with the data set open, before loading the model)\n";
+    if (m.accounted) {
+        char ratio[32];
+        std::snprintf(ratio, sizeof ratio, "%.2f", m.ratio());
+        out << "         accounted " << megabytes(m.model.runtime_bytes) << " at batch " << m.batch << " (weights "
+            << megabytes(m.model.weight_bytes + m.model.bias_bytes) << ", activation buffers "
+            << megabytes(m.buffers) << ", largest LUT " << megabytes(m.model.lut_bytes) << ", largest dense scratch "
+            << megabytes(m.model.scratch_bytes) << "); peak RSS / (accounted + without) = " << ratio << "\n";
+    } else {
+        out << "         accounted: not available (" << m.why_not << ")\n";
+    }
     if (!e.logits_path.empty()) out << "logits:  " << e.logits_path << "\n";
     if (e.timed_choice) {
         std::vector<std::vector<std::string>> rows;
@@ -143,9 +215,16 @@ int run_eval(const Args& args, CommandContext& ctx) {
     dopts.threads = opts.threads;
     e.logits_path = args.str("--logits", "");
 
+    // The data set first (unless --convert needs the model's input shape), so the footprint
+    // without the model includes it and the libraries that read it.
+    std::shared_ptr<const Dataset> data;
+    if (!args.has("--convert")) data = open_dataset(e.data, dopts);
+    e.memory.fixed_footprint = peak_rss_bytes();
     std::shared_ptr<const Network> net = load_model(e.model);
-    if (args.has("--convert")) dopts.sample_shape = net->sample_shape();
-    const auto data = open_dataset(e.data, dopts);
+    if (args.has("--convert")) {
+        dopts.sample_shape = net->sample_shape();
+        data = open_dataset(e.data, dopts);
+    }
     check_compatible(*net, *data, e.data);  // before any timing or evaluation
     e.data_description = data->description();
 
@@ -172,9 +251,22 @@ int run_eval(const Args& args, CommandContext& ctx) {
         }
     }
 
+    // Accounted for the network as evaluated (after the kernel choice, which may run layers dense).
+    e.memory.batch = std::max<int64_t>(1, std::min(opts.batch, data->size()));
+    try {
+        CostOptions co;
+        co.batch = e.memory.batch;
+        const NetworkGeometry geo = network_geometry(*net, data->sample_shape());
+        e.memory.model = network_cost(geo, stored_settings(*net), co).quantized;
+        e.memory.buffers = geo.buffer_bytes * co.batch;
+        e.memory.accounted = true;
+    } catch (const Error& err) {
+        e.memory.why_not = err.what();
+    }
     ProgressBar bar(ctx.err, ctx.err_is_terminal, "evaluate");
     e.r = evaluate(net, *data, e.data, opts, bar.callback());
     bar.finish();
+    e.memory.peak_rss = peak_rss_bytes();
     if (logits.is_open()) {
         logits.close();
         if (!logits) fail("cannot write logits file ", e.logits_path);

@@ -76,6 +76,9 @@ void set_conv(LayerGeometry& g, const ConvParams& p, int64_t c_s, int64_t c_t, c
     g.k_w = p.kernel_w;
     g.group = p.group;
     g.bias = bias;
+    // ConvOp::run's pointwise case (auto_pad resolves to zero pads for a 1x1 stride-1 kernel).
+    g.im2col = !(p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                 p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0);
 }
 
 void set_fc(LayerGeometry& g, int64_t c_s, int64_t c_t, const Shape& in, bool bias) {
@@ -99,13 +102,13 @@ LayerGeometry read_layer(const Node& n, const Plan& plan) {
         set_conv(g, conv->conv_params(), conv->in_channels(), conv->out_channels(), in, out, !conv->bias().empty());
     } else if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) {
         ConvParams p = qconv->conv_params();
-        p.kernel_h = qconv->pq().geo.kernel_h;
-        p.kernel_w = qconv->pq().geo.kernel_w;
-        set_conv(g, p, qconv->pq().geo.in_channels, qconv->pq().geo.out_channels, in, out, !qconv->bias().empty());
+        p.kernel_h = qconv->geometry().kernel_h;
+        p.kernel_w = qconv->geometry().kernel_w;
+        set_conv(g, p, qconv->geometry().in_channels, qconv->geometry().out_channels, in, out, !qconv->bias().empty());
     } else if (const auto* fc = dynamic_cast<const FcOp*>(op)) {
         set_fc(g, fc->in_features(), fc->out_features(), in, !fc->bias().empty());
     } else if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) {
-        set_fc(g, qfc->pq().geo.in_channels, qfc->pq().geo.out_channels, in, !qfc->bias().empty());
+        set_fc(g, qfc->geometry().in_channels, qfc->geometry().out_channels, in, !qfc->bias().empty());
     } else {
         fail("layer ", n.alias, " ('", n.name, "'): operator ", op->type(),
              " is a weight layer the cost model cannot read (it reads Conv, QConv, fully-connected and QFc layers)");
@@ -130,6 +133,7 @@ NetworkGeometry network_geometry(const Network& net, const Shape& sample_shape) 
     const std::vector<int64_t> live = live_bytes(net, plan);
     const auto& run = plan.runtime_nodes();
     for (size_t s = 0; s < run.size(); ++s) geo.steps.push_back({run[s], layer_of[run[s]], live[s] / batch});
+    geo.buffer_bytes = plan.activation_bytes() / batch;
     return geo;
 }
 
@@ -141,10 +145,10 @@ std::vector<QuantSetting> stored_settings(const Network& net) {
     std::vector<QuantSetting> out;
     for (int ni : net.weight_layers()) {
         const Op* op = net.nodes[ni].op.get();
-        const PQWeights* pq = nullptr;
-        if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) pq = &qconv->pq();
-        if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) pq = &qfc->pq();
-        out.push_back(pq ? QuantSetting::make_pq(pq->geo.dsub, pq->geo.K) : QuantSetting::make_dense());
+        const PQGeometry* pq = nullptr;
+        if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) pq = &qconv->geometry();
+        if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) pq = &qfc->geometry();
+        out.push_back(pq ? QuantSetting::make_pq(pq->dsub, pq->K) : QuantSetting::make_dense());
     }
     return out;
 }
@@ -173,6 +177,7 @@ LayerCost layer_cost(const LayerGeometry& l, const QuantSetting& s, GroupCodeboo
     if (s.dense) {
         c.flops_qcnn = c.flops_dense;
         c.weight_bits_qcnn = c.weight_bits_dense;
+        c.scratch_bytes = l.kind == LayerKind::Conv && l.im2col ? 4 * cs_g * taps * out_pos : 0;
         return c;
     }
     const Shape weight_shape = l.kind == LayerKind::Conv ? Shape{l.c_t, cs_g, l.k_h, l.k_w} : Shape{l.c_t, l.c_s};
@@ -213,7 +218,16 @@ NetworkCost network_cost(const NetworkGeometry& geo, const std::vector<QuantSett
     }
     nc.dense.bias_bytes = nc.quantized.bias_bytes = nc.bias_bytes;
     const int64_t batch = options.batch;
-    int64_t dense_work = 0, quant_work = 0;
+    // A dense conv's scratch at this batch: ConvOp::run multiplies up to 512 output columns'
+    // worth of images at once (at least one), and copies the product out when that is > 1 image.
+    auto scratch = [&](const LayerCost& c) -> int64_t {
+        if (c.scratch_bytes == 0) return 0;
+        const LayerGeometry& l = c.geometry;
+        const int64_t hw = l.h_t * l.w_t;
+        const int64_t images = std::clamp<int64_t>(512 / std::max<int64_t>(hw, 1), 1, batch);
+        return images * (c.scratch_bytes + (images > 1 ? 4 * (l.c_t / l.group) * hw : 0));
+    };
+    int64_t dense_work = 0, quant_work = 0, dense_extra = 0, quant_extra = 0;
     for (const ActivationStep& st : geo.steps) {
         if (st.layer < -1 || st.layer >= static_cast<int>(nc.layers.size()))
             fail("cost model: activation step of node ", st.node, " names layer ", st.layer, " of ",
@@ -224,9 +238,21 @@ NetworkCost network_cost(const NetworkGeometry& geo, const std::vector<QuantSett
         nc.quantized.lut_bytes = std::max(nc.quantized.lut_bytes, lut);
         dense_work = std::max(dense_work, act);
         quant_work = std::max(quant_work, act + lut);
+        if (st.layer >= 0) {
+            const LayerCost& c = nc.layers[st.layer];
+            LayerCost as_dense = layer_cost(c.geometry, QuantSetting::make_dense(), options.group_codebooks);
+            const int64_t ds = scratch(as_dense), qs = scratch(c);
+            nc.dense.scratch_bytes = std::max(nc.dense.scratch_bytes, ds);
+            nc.quantized.scratch_bytes = std::max(nc.quantized.scratch_bytes, qs);
+            dense_extra = std::max(dense_extra, ds);
+            quant_extra = std::max(quant_extra, lut + qs);
+        }
     }
+    const int64_t buffers = geo.buffer_bytes > 0 ? geo.buffer_bytes * batch : nc.dense.activation_bytes;
     nc.dense.peak_bytes = nc.dense.weight_bytes + nc.dense.bias_bytes + dense_work;
     nc.quantized.peak_bytes = nc.quantized.weight_bytes + nc.quantized.bias_bytes + quant_work;
+    nc.dense.runtime_bytes = nc.dense.weight_bytes + nc.dense.bias_bytes + buffers + dense_extra;
+    nc.quantized.runtime_bytes = nc.quantized.weight_bytes + nc.quantized.bias_bytes + buffers + quant_extra;
     return nc;
 }
 

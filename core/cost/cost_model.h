@@ -47,6 +47,9 @@ struct LayerGeometry {
     int64_t k_h = 1, k_w = 1;  // kernel size (FC: 1 x 1)
     int64_t group = 1;
     bool bias = true;          // has a bias vector of C_t floats
+    // Conv only: the dense kernel builds an im2col buffer (false for 1x1, stride-1, unpadded
+    // convs, which it runs as one GEMM on the input).
+    bool im2col = true;
 };
 
 // A node that runs at run time, with the activation bytes live while it runs (its inputs,
@@ -60,6 +63,10 @@ struct ActivationStep {
 struct NetworkGeometry {
     std::vector<LayerGeometry> layers;   // weight layers in network order
     std::vector<ActivationStep> steps;   // run-time nodes in execution order
+    // Bytes per sample of the activation buffers the engine's plan allocates for a whole run
+    // (Plan::activation_bytes(): liveness-reused slots, each as large as the largest value it
+    // holds); 0 when built without a Network (then the peak live bytes stand in).
+    int64_t buffer_bytes = 0;
 };
 
 // Plans `net` for one sample ({1, sample_shape...}) and reads every weight layer's geometry
@@ -105,6 +112,9 @@ struct LayerCost {
     int64_t index_bits = 0;
     int64_t bias_bytes = 0;       // 4 * C_t, or 0 without a bias; the same on both sides
     int64_t lut_bytes = 0;        // LUT buffer at batch 1 (0 when dense)
+    // Dense conv kernel's working buffer at batch 1 (0 when quantized, for FC and for im2col-free
+    // convs): the im2col matrix, 4 * C_s/g * k_h*k_w * H_t*W_t bytes (core/ops/conv.cpp).
+    int64_t scratch_bytes = 0;
 
     double speedup() const { return double(flops_dense) / double(flops_qcnn); }
     double compression() const { return double(weight_bits_dense) / double(weight_bits_qcnn); }
@@ -125,6 +135,15 @@ struct MemoryReport {
     // weight + bias bytes + max over steps of (live activations + that step's LUT buffer),
     // x batch for the last two. Scratch buffers of the dense kernels (im2col) are not counted.
     int64_t peak_bytes = 0;
+    // The dense conv kernel's largest working buffer (one thread's): the im2col matrix of the
+    // images it multiplies at once (up to 512 / (H_t*W_t) images of the batch, at least one;
+    // core/ops/conv.cpp), plus the product it copies out when that is more than one image.
+    int64_t scratch_bytes = 0;
+    // What the engine holds while running the network: weight + bias bytes + its activation
+    // buffers (NetworkGeometry::buffer_bytes, all allocated for the whole run; the peak live
+    // activations without a plan) + the largest step's LUT buffer plus dense scratch, x batch
+    // for all but the weights. `qcnn eval` reports this beside the measured peak RSS.
+    int64_t runtime_bytes = 0;
 };
 
 struct NetworkCost {

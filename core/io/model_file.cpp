@@ -11,12 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 #include <sstream>
 
 #include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
-#include "core/ops/fc.h"
+#include "core/ops/elementwise.h"
 #include "core/quant/quantized_ops.h"
 #include "core/util/error.h"
 #include "core/util/hdf5_handle.h"
@@ -27,7 +28,13 @@ namespace qcnn {
 namespace {
 
 constexpr const char* kFormat = "qcnn-quantized-model";
-constexpr const char* kVersion = "1";
+// Version 2: quantized layers are weightless placeholder nodes in /onnx, built on load straight
+// from their records (which carry the conv window); version 1 stored the float nodes with
+// their weights stripped, so loading rebuilt dense layers. Version 1 files are refused.
+constexpr const char* kVersion = "2";
+// The op type and doc string of a quantized layer's placeholder node in /onnx.
+constexpr const char* kPlaceholderOp = "Relu";
+constexpr const char* kPlaceholderDoc = "qcnn: quantized layer, built from its record in the 'layers' attribute";
 
 std::string read_bytes(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -129,7 +136,38 @@ struct LayerRecord {
     int bits = 0;
     Shape weight_shape;
     int64_t cb_off = 0, cb_len = 0, codes_off = 0, codes_len = 0, bias_off = 0, bias_len = 0;
+    std::string window = "-";  // conv: stride_h,stride_w,pad_top,pad_left,pad_bottom,pad_right,dil_h,dil_w,auto_pad
 };
+
+std::string window_token(const ConvParams& p) {
+    return cat(p.stride_h, ',', p.stride_w, ',', p.pad_top, ',', p.pad_left, ',', p.pad_bottom, ',', p.pad_right, ',',
+               p.dilation_h, ',', p.dilation_w, ',', p.auto_pad);
+}
+
+ConvParams parse_window_token(const std::string& t, int64_t groups, const std::string& what) {
+    std::vector<std::string> f;
+    std::stringstream ss(t);
+    std::string part;
+    while (std::getline(ss, part, ',')) f.push_back(part);
+    if (f.size() != 9) fail(what, ": bad conv window '", t, "' (expected 8 integers and auto_pad, comma-separated)");
+    ConvParams p;
+    int64_t* ints[] = {&p.stride_h, &p.stride_w, &p.pad_top, &p.pad_left, &p.pad_bottom, &p.pad_right,
+                       &p.dilation_h, &p.dilation_w};
+    for (int i = 0; i < 8; ++i) {
+        size_t used = 0;
+        try {
+            *ints[i] = std::stoll(f[i], &used);
+        } catch (...) {
+            used = 0;
+        }
+        if (used == 0 || used != f[i].size()) fail(what, ": bad conv window '", t, "'");
+    }
+    p.auto_pad = f[8];
+    if (p.auto_pad != "NOTSET" && p.auto_pad != "SAME_UPPER" && p.auto_pad != "SAME_LOWER" && p.auto_pad != "VALID")
+        fail(what, ": bad auto_pad '", p.auto_pad, "' in conv window '", t, "'");
+    p.group = groups;
+    return p;
+}
 
 }  // namespace
 
@@ -155,7 +193,11 @@ StoredModel read_stored_in_process(const std::string& path) {
     const hid_t id = f.get();
     if (get_attr(id, path, "format") != kFormat) fail(path, ": not a QCNN quantized model file");
     const std::string version = get_attr(id, path, "format_version");
-    if (version != kVersion) fail(path, ": quantized model format version ", version, " is not supported (expected ", kVersion, ")");
+    if (version != kVersion)
+        fail(path, ": quantized model format version ", version, " is not supported: this build reads version ", kVersion,
+             version == "1" ? " (version 1 files rebuilt dense layers on load; quantize the float model again with "
+                              "`qcnn quantize -o`)"
+                            : " (docs/model-format.md)");
     StoredModel m;
     m.onnx = read_u8(id, path, "onnx");
     m.payload = read_u8(id, path, "payload");
@@ -198,18 +240,28 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
             fail(net.source, ": not a valid ONNX model (protobuf parse failed)");
     }
     auto* g = model.mutable_graph();
+    // Every node gets its importer name ("<OpType>_<index>" when unnamed) before nodes are removed.
+    for (int i = 0; i < g->node_size(); ++i)
+        if (g->node(i).name().empty()) g->mutable_node(i)->set_name(onnx_node_name(g->node(i), i));
     std::map<std::string, int> onnx_nodes;
-    for (int i = 0; i < g->node_size(); ++i) onnx_nodes[onnx_node_name(g->node(i), i)] = i;
-    std::map<std::string, onnx::TensorProto*> inits;
-    for (auto& t : *g->mutable_initializer()) inits[t.name()] = &t;
+    std::map<std::string, std::vector<int>> consumers;  // value name -> nodes reading it
+    for (int i = 0; i < g->node_size(); ++i) {
+        onnx_nodes[g->node(i).name()] = i;
+        for (const std::string& in : g->node(i).input()) consumers[in].push_back(i);
+    }
+    int64_t opset = 0;
+    for (const auto& o : model.opset_import())
+        if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
 
-    std::string payload, table, stripped;
+    std::string payload, table;
+    std::vector<bool> drop(g->node_size(), false);  // nodes folded into a quantized layer
+    std::vector<onnx::NodeProto> added;             // a 1-D layer's Unsqueeze / Squeeze
     for (const Node& n : net.nodes) {
         const auto* qc = dynamic_cast<const QConvOp*>(n.op.get());
         const auto* qf = dynamic_cast<const QFcOp*>(n.op.get());
         if (!qc && !qf) continue;
-        const PQWeights& pq = qc ? qc->pq() : qf->pq();
-        const std::vector<float>& bias = qc ? qc->bias() : qf->bias();
+        const PQWeights pq = qc ? qc->pq() : qf->pq();
+        const std::vector<float> bias = qc ? qc->bias() : qf->bias();
         LayerRecord r;
         r.node = n.name;
         r.kind = qc ? "conv" : (qf->source_type() == "MatMul" ? "fc-matmul" : "fc");
@@ -218,26 +270,103 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
         r.K = pq.geo.K;
         r.bits = pq.codes.bits;
         r.weight_shape = pq.geo.weight_shape();
+        if (qc) r.window = window_token(qc->conv_params());
         append(payload, pq.codebooks.data(), pq.codebooks.size(), r.cb_off, r.cb_len);
         append(payload, pq.codes.bytes.data(), pq.codes.bytes.size(), r.codes_off, r.codes_len);
         append(payload, bias.data(), bias.size(), r.bias_off, r.bias_len);
         table += cat(r.node, ' ', r.kind, ' ', r.groups, ' ', r.dsub, ' ', r.K, ' ', r.bits, ' ',
                      shape_token(r.weight_shape), ' ', r.cb_off, ' ', r.cb_len, ' ', r.codes_off, ' ', r.codes_len,
-                     ' ', r.bias_off, ' ', r.bias_len, '\n');
-        // Drop the float weight (and bias) of the quantized layer from the stored graph;
-        // dims are kept so the graph still imports.
+                     ' ', r.bias_off, ' ', r.bias_len, ' ', r.window, '\n');
+
+        // The graph: the layer's node becomes a weightless placeholder from the layer's input
+        // to its output as the network has them, and the nodes folded into it at import (a bias
+        // Add, a BatchNormalization) go; their initializers are dropped below once unused.
+        const std::string what = cat(path, ": layer '", n.name, "'");
         auto it = onnx_nodes.find(n.name);
-        if (it == onnx_nodes.end()) continue;
-        const auto& nd = g->node(it->second);
-        for (int k = 1; k < std::min(nd.input_size(), 3); ++k) {
-            auto w = inits.find(nd.input(k));
-            if (w == inits.end()) continue;
-            w->second->clear_raw_data();
-            w->second->clear_float_data();
-            stripped += w->second->name() + "\n";
+        if (it == onnx_nodes.end()) fail(what, " is not a node of the source model ", net.source);
+        onnx::NodeProto& nd = *g->mutable_node(it->second);
+        if (nd.output_size() < 1 || nd.input_size() < 1) fail(what, ": the source node has no input or output");
+        const std::string x = nd.input(0), y = nd.output(0);
+        const std::string out = net.values.at(n.outputs.at(0)).name;
+        const bool one_d = out == y + "/nchw_out";  // the importer's 1-D conv (onnx_import.cpp)
+        if (!one_d) {
+            if (net.values.at(n.inputs.at(0)).name != x)
+                fail(what, ": its input '", net.values.at(n.inputs.at(0)).name, "' is not the source node's '", x, "'");
+            for (std::string v = y; v != out;) {
+                const auto c = consumers.find(v);
+                if (c == consumers.end() || c->second.size() != 1 || g->node(c->second[0]).output_size() < 1)
+                    fail(what, ": cannot trace the nodes folded into it from '", y, "' to '", out, "'");
+                drop[c->second[0]] = true;
+                v = g->node(c->second[0]).output(0);
+            }
         }
+        onnx::NodeProto ph;
+        ph.set_name(n.name);
+        ph.set_op_type(kPlaceholderOp);
+        ph.set_doc_string(kPlaceholderDoc);
+        if (!one_d) {
+            ph.add_input(x);
+            ph.add_output(out);
+        } else {
+            // x {N, C, L} -> Unsqueeze(2) -> placeholder -> Squeeze(2) -> y, as the importer builds it.
+            ph.add_input(y + "/nchw_in");
+            ph.add_output(out);
+            for (const char* op : {"Unsqueeze", "Squeeze"}) {
+                const bool unsq = std::string(op) == "Unsqueeze";
+                onnx::NodeProto e;
+                e.set_name(n.name + (unsq ? "/unsqueeze" : "/squeeze"));
+                e.set_op_type(op);
+                e.add_input(unsq ? x : out);
+                e.add_output(unsq ? y + "/nchw_in" : y);
+                if (opset >= 13) {
+                    onnx::TensorProto* axes = g->add_initializer();
+                    axes->set_name(e.name() + "/axes");
+                    axes->set_data_type(onnx::TensorProto::INT64);
+                    axes->add_dims(1);
+                    axes->add_int64_data(2);
+                    e.add_input(axes->name());
+                } else {
+                    onnx::AttributeProto* a = e.add_attribute();
+                    a->set_name("axes");
+                    a->set_type(onnx::AttributeProto::INTS);
+                    a->add_ints(2);
+                }
+                added.push_back(std::move(e));
+            }
+        }
+        nd = std::move(ph);
     }
     if (table.empty()) fail("no quantized layer to save: the settings keep every layer dense");
+    {
+        google::protobuf::RepeatedPtrField<onnx::NodeProto> kept;
+        for (int i = 0; i < g->node_size(); ++i)
+            if (!drop[i]) *kept.Add() = std::move(*g->mutable_node(i));
+        for (onnx::NodeProto& e : added) *kept.Add() = std::move(e);
+        g->mutable_node()->Swap(&kept);
+    }
+    // Initializers no node reads any more (the quantized layers' weights and biases, folded
+    // BatchNorm parameters) are dropped, with their graph-input entries (older exports list them).
+    std::set<std::string> used;
+    for (const auto& nd : g->node())
+        for (const std::string& in : nd.input()) used.insert(in);
+    for (const auto& o : g->output()) used.insert(o.name());
+    std::set<std::string> removed;
+    std::string stripped;
+    {
+        google::protobuf::RepeatedPtrField<onnx::TensorProto> kept;
+        for (auto& t : *g->mutable_initializer()) {
+            if (used.count(t.name())) *kept.Add() = std::move(t);
+            else {
+                removed.insert(t.name());
+                stripped += t.name() + "\n";
+            }
+        }
+        g->mutable_initializer()->Swap(&kept);
+        google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> inputs;
+        for (auto& v : *g->mutable_input())
+            if (!removed.count(v.name())) *inputs.Add() = std::move(v);
+        g->mutable_input()->Swap(&inputs);
+    }
     std::string onnx_bytes;
     if (!model.SerializeToString(&onnx_bytes)) fail(path, ": cannot serialise the model graph");
 
@@ -271,11 +400,8 @@ namespace {
 
 Network load_quantized(const std::string& path, ModelProvenance* prov) {
     StoredModel stored = read_stored(path);
-    std::string& onnx_bytes = stored.onnx;
-    const std::string& payload = stored.payload;
     if (prov) *prov = stored.prov;
-    // The layer table first: every record is checked against the payload before the graph
-    // is rebuilt, and bounds the zeros refilled below.
+    // The layer table first: every record is checked before the graph is imported.
     std::vector<LayerRecord> records;
     {
         std::stringstream table(stored.layers);
@@ -284,10 +410,11 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
             if (line.empty()) continue;
             std::stringstream ls(line);
             LayerRecord r;
-            std::string shape;
+            std::string shape, extra;
             if (!(ls >> r.node >> r.kind >> r.groups >> r.dsub >> r.K >> r.bits >> shape >> r.cb_off >> r.cb_len >>
-                  r.codes_off >> r.codes_len >> r.bias_off >> r.bias_len))
-                fail(path, ": malformed layer record '", line, "'");
+                  r.codes_off >> r.codes_len >> r.bias_off >> r.bias_len >> r.window) ||
+                (ls >> extra))
+                fail(path, ": malformed layer record '", line, "' (format version ", kVersion, " has 14 fields)");
             const std::string what = cat(path, ": layer '", r.node, "'");
             if (r.kind != "conv" && r.kind != "fc" && r.kind != "fc-matmul")
                 fail(what, ": unknown layer kind '", r.kind, "' (expected conv, fc or fc-matmul)");
@@ -300,46 +427,26 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
             if (conv ? (r.groups < 1 || r.groups > r.weight_shape[0] || r.weight_shape[0] % r.groups != 0) : r.groups != 1)
                 fail(what, ": ", r.groups, " groups do not fit weight shape '", shape, "'",
                      conv ? " (expected a divisor of the output channels)" : " (FC layers have 1)");
+            if (!conv && r.window != "-") fail(what, ": an FC layer has no conv window, got '", r.window, "'");
             records.push_back(std::move(r));
         }
     }
     if (records.empty()) fail(path, ": the file holds no quantized layer");
 
-    // Refill the stripped weights with zeros: the importer then builds the float layers,
-    // which are replaced by the stored quantized ones below. Only as many values as the
-    // quantized layers' weights and biases account for may be refilled.
-    int64_t refill_budget = 0;
-    for (const LayerRecord& r : records)
-        refill_budget += checked_numel(r.weight_shape, kMaxOnnxTensorElements, path) + r.weight_shape[0];
-    onnx::ModelProto model;
-    if (!model.ParseFromString(onnx_bytes)) fail(path, ": /onnx is not a valid ONNX model");
-    std::stringstream stripped(stored.stripped);
-    std::string name;
-    std::map<std::string, bool> strip;
-    while (std::getline(stripped, name))
-        if (!name.empty()) strip[name] = true;
-    for (auto& t : *model.mutable_graph()->mutable_initializer()) {
-        if (!strip.count(t.name())) continue;
-        Shape dims(t.dims().begin(), t.dims().end());
-        const int64_t n = checked_numel(dims, kMaxOnnxTensorElements, cat(path, ": initializer '", t.name(), "'"));
-        if (n > refill_budget)
-            fail(path, ": stripped initializer '", t.name(), "' declares ", n,
-                 " values, more than the quantized layers' weights account for (corrupt file?)");
-        refill_budget -= n;
-        t.set_raw_data(std::string(static_cast<size_t>(n) * sizeof(float), '\0'));
-    }
-    onnx_bytes.clear();
-    model.SerializeToString(&onnx_bytes);
-    Network net = import_onnx_bytes(onnx_bytes, path);
-
+    // The graph holds a weightless placeholder per quantized layer: nothing dense is built for them.
+    Network net = import_onnx_bytes(stored.onnx, path);
+    stored.onnx = {};
+    const std::string& payload = stored.payload;
     for (LayerRecord& r : records) {
         const std::string what = cat(path, ": layer '", r.node, "'");
         const int ni = net.find_node(r.node);
         if (ni < 0) fail(what, " is not in the stored graph");
         Node& node = net.nodes[ni];
+        const auto* ph = dynamic_cast<const ActivationOp*>(node.op.get());
+        if (!ph || ph->kind() != ActivationKind::Relu || node.inputs.size() != 1 || node.outputs.size() != 1)
+            fail(what, ": the stored graph's node is a ", node.op->type(), ", not the layer's placeholder (corrupt file?)");
         const LayerKind kind = r.kind == "conv" ? LayerKind::Conv : LayerKind::Fc;
-        PQWeights pq;
-        pq.geo = pq_geometry(kind, r.weight_shape, r.groups, PQConfig{r.dsub, r.K}, r.node);
+        PQGeometry geo = pq_geometry(kind, r.weight_shape, r.groups, PQConfig{r.dsub, r.K}, r.node);
         // Offsets and lengths are checked before anything is allocated.
         auto slice = [&](int64_t off, int64_t len, int64_t expect, const char* part) {
             if (off < 0 || len != expect || off > static_cast<int64_t>(payload.size()) ||
@@ -348,39 +455,29 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
                      " within a payload of ", payload.size(), " bytes");
             return payload.data() + off;
         };
-        const int64_t nm = pq.geo.subspaces(), ncodes = pq.geo.num_codes();
-        const int64_t ncb = checked_numel({nm, r.K, r.dsub}, kMaxOnnxTensorElements, what + ": codebooks");
+        const int64_t ncb = checked_numel({geo.subspaces(), r.K, r.dsub}, kMaxOnnxTensorElements, what + ": codebooks");
         const char* cbp = slice(r.cb_off, r.cb_len, ncb * 4, "codebooks");
-        pq.codes.bits = pq.geo.bits();
-        pq.codes.count = ncodes;
-        const int64_t nbytes = PackedCodes::byte_size(ncodes, pq.codes.bits);
+        if (r.bits != geo.bits()) fail(what, ": codes of ", r.bits, " bits, expected ", geo.bits(), " for K = ", r.K);
+        const int64_t ncodes = geo.num_codes(), nbytes = PackedCodes::byte_size(ncodes, geo.bits());
         const char* cp = slice(r.codes_off, r.codes_len, nbytes, "codes");
-        const int64_t ct = r.weight_shape[0];
         // A layer without a bias (DenseNet's convs, bias=False in PyTorch) stores none.
-        const int64_t nbias = r.bias_len == 0 ? 0 : ct;
+        const int64_t nbias = r.bias_len == 0 ? 0 : r.weight_shape[0];
         const char* bp = slice(r.bias_off, r.bias_len, nbias * 4, "bias");
-        pq.codebooks.resize(ncb);
-        std::memcpy(pq.codebooks.data(), cbp, r.cb_len);
-        pq.codes.bytes.assign(cp, cp + nbytes);
-        std::vector<float> bias(nbias);
+        std::vector<float> codebooks(ncb), bias(nbias);
+        std::memcpy(codebooks.data(), cbp, r.cb_len);
         if (nbias) std::memcpy(bias.data(), bp, r.bias_len);
-        check_finite(pq.codebooks.data(), ncb, what + ": codebooks");
+        check_finite(codebooks.data(), ncb, what + ": codebooks");
         check_finite(bias.data(), nbias, what + ": bias");
-        pq.validate(what);
-        if (kind == LayerKind::Conv) {
-            const auto* conv = dynamic_cast<const ConvOp*>(node.op.get());
-            if (!conv || conv->weight().shape != r.weight_shape)
-                fail(what, ": stored conv codes for weight ", to_string(r.weight_shape), " do not match the graph's ",
-                     conv ? to_string(conv->weight().shape) : node.op->type());
-            node.op = std::make_shared<QConvOp>(conv->conv_params(), std::move(pq), std::move(bias));
-        } else {
-            const auto* fc = dynamic_cast<const FcOp*>(node.op.get());
-            if (!fc || fc->weight().shape != r.weight_shape)
-                fail(what, ": stored FC codes for weight ", to_string(r.weight_shape), " do not match the graph's ",
-                     fc ? to_string(fc->weight().shape) : node.op->type());
-            node.op = std::make_shared<QFcOp>(std::move(pq), std::move(bias), fc->type());
-        }
+        // The codes go from the payload into the layer's store without an unpacked copy.
+        const CodeView codes(reinterpret_cast<const uint8_t*>(cp), ncodes, geo.bits());
+        if (kind == LayerKind::Conv)
+            node.op = std::make_shared<QConvOp>(parse_window_token(r.window, r.groups, what), geo, codebooks, codes,
+                                                bias, what);
+        else
+            node.op = std::make_shared<QFcOp>(geo, codebooks, codes, bias, r.kind == "fc-matmul" ? "MatMul" : "Gemm",
+                                              what);
     }
+    net.assign_aliases();  // the placeholders had none: conv1.., fc1.. as the float network has them
     net.source = path;
     return net;
 }

@@ -1,16 +1,23 @@
 // Model files: ONNX (float, as exported) and the project's quantized model format.
 //
-// Quantized model file (HDF5, format "qcnn-quantized-model", version 1; docs/model-format.md):
-//   /onnx      uint8 [bytes]  the source ONNX model with the weight data of quantized layers
-//                             removed (dims kept): graph structure + every dense layer
+// Quantized model file (HDF5, format "qcnn-quantized-model", version 2; docs/model-format.md):
+//   /onnx      uint8 [bytes]  the source ONNX graph with each quantized layer as a weightless
+//                             placeholder node (op Relu, doc string "qcnn: quantized layer, ...",
+//                             the layer's input -> its output after folded nodes), the nodes
+//                             folded into it removed, and initializers no node reads dropped:
+//                             graph structure + every dense layer
 //   /payload   uint8 [bytes]  per quantized layer, in order: codebooks (float32 LE,
 //                             M x K x C_s' row-major), packed codes (C_t x P x M_g indices at
 //                             ceil(log2 K) bits, LSB first), bias (float32 LE, C_t)
 //   attributes on "/" (strings): format, format_version, layers (one line per quantized
 //     layer: "node kind groups dsub K bits weight_shape codebook_off codebook_len codes_off
-//     codes_len bias_off bias_len"), stripped (initializer names, one per line), settings,
-//     seed, ec, source_path, source_sha256, created_utc, app_version,
-//     onnx_sha256, payload_sha256 (checked on load: a mismatch is refused as corrupt).
+//     codes_len bias_off bias_len window", window = "stride_h,stride_w,pad_top,pad_left,
+//     pad_bottom,pad_right,dilation_h,dilation_w,auto_pad" for conv, "-" for FC), stripped
+//     (dropped initializer names, one per line), settings, seed, ec, source_path,
+//     source_sha256, created_utc, app_version, onnx_sha256, payload_sha256 (checked on load: a
+//     mismatch is refused as corrupt).
+// Loading builds each quantized layer straight from its record (no dense weight at any point);
+// any other format version (e.g. 1, which rebuilt dense layers) is refused naming the version.
 #pragma once
 
 #include <string>

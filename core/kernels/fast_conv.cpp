@@ -78,7 +78,7 @@ struct FastConv::TileBuffers {
     float scale = 1.0f;
 };
 
-FastConv::FastConv(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
+FastConv::FastConv(const LutGeometry& geo, std::span<const float> codebooks, CodeView codes,
                    std::span<const float> bias, KernelIsa isa, LutPrecision precision)
     : geo_(geo) {
     geo_.validate("FastConv", codebooks, codes, bias);
@@ -90,24 +90,23 @@ FastConv::FastConv(const LutGeometry& geo, std::span<const float> codebooks, std
     method_ = choose_lut_method(geo_.K, isa_);
     kp_ = lut_row_length(method_, geo_.K);
     dt_ = transpose_codebooks(codebooks, geo_.subspaces(), geo_.K, geo_.dsub, kp_);
-    if (method_ != LutMethod::Float) codebooks_.assign(codebooks.begin(), codebooks.end());
-    codes_.assign(codes.begin(), codes.end());
     bias_.assign(geo_.out_channels, 0.0f);
     std::copy(bias.begin(), bias.end(), bias_.begin());
-    if (method_ != LutMethod::Float) {
-        block_ = lut_scan::block_width(isa_);
-        packed_ = lut_scan::pack_codes(codes_, geo_.out_channels, geo_.groups, geo_.kernel_size(),
-                                       geo_.subspaces_per_group(), block_, lut_scan::code_layout(isa_, method_));
-    } else {
-        block_ = 64;
-    }
+    has_bias_ = !bias.empty();
+    const bool scanned = method_ != LutMethod::Float;
+    block_ = scanned ? lut_scan::block_width(isa_) : 64;  // Float: channels per work item
+    codes_ = lut_scan::CodeStore(codes, geo_.out_channels, geo_.groups, geo_.kernel_size(), geo_.subspaces_per_group(),
+                                 block_, scanned ? lut_scan::code_layout(isa_, method_) : lut_scan::CodeLayout::Plain);
+}
+
+std::vector<float> FastConv::codebooks() const {
+    return untranspose_codebooks(dt_, geo_.subspaces(), geo_.K, geo_.dsub, kp_);
 }
 
 ConvTiling FastConv::tiling(int64_t oh, int64_t ow) const { return conv_tiling(oh, ow, geo_.subspaces() * kp_); }
 
 int64_t FastConv::weight_bytes() const {
-    return static_cast<int64_t>(packed_.empty() ? codes_.size() : packed_.size()) +
-           static_cast<int64_t>((dt_.size() + codebooks_.size() + bias_.size()) * sizeof(float));
+    return codes_.bytes() + static_cast<int64_t>((dt_.size() + bias_.size()) * sizeof(float));
 }
 
 int64_t FastConv::lut_bytes(int64_t oh, int64_t ow, const ConvWindow& win) const {
@@ -192,7 +191,7 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
     b.offs.resize(g * rows);
     uint8_t* lo = wide ? b.lutq.data() + b.plane_stride : nullptr;
     const LutRange range =
-        lut_minima_positions(xt, xs, npos, codebooks_.data(), M, geo_.dsub, K, b.off.data(), npos);
+        lut_minima_positions(xt, xs, npos, dt_.data(), M, geo_.dsub, K, Kp, b.off.data(), npos);
     for (int64_t pl = 0; pl < planes; ++pl)
         std::fill(b.lutq.data() + pl * b.plane_stride + npos * M * Kp, b.lutq.data() + (pl + 1) * b.plane_stride,
                   uint8_t(0));
@@ -242,8 +241,6 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
     const bool quantized = method_ != LutMethod::Float;
     const ConvTiling tl = tiling(oh, ow);
     const int64_t ntiles = tl.count(), nbg = (ctg + B - 1) / B, nblocks = g * nbg;
-    const int64_t block_bytes =
-        quantized ? lut_scan::packed_block_bytes(P, Mg, B, lut_scan::code_layout(isa_, method_)) : 0;
     const int64_t nsplit = std::clamp<int64_t>(std::max(threads, 1) / (n * ntiles), 1, nblocks);
     const int64_t items = n * ntiles * nsplit;
     const int team = static_cast<int>(std::clamp<int64_t>(items, 1, std::max(threads, 1)));
@@ -273,7 +270,7 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
                             float acc = 0.0f;
                             for (int64_t p = 0; p < P; ++p) {
                                 const float* row = lut_g + b.idx[r * P + p] * M * K;
-                                const uint8_t* code = codes_.data() + (c * P + p) * Mg;
+                                const uint8_t* code = codes_.data() + (c * P + p) * Mg;  // Plain
                                 for (int64_t j = 0; j < Mg; ++j) acc += row[j * K + code[j]];
                             }
                             yn[c * ohw + (t.oy0 + r / tw) * ow + t.ox0 + r % tw] = acc + bias_[c];
@@ -291,7 +288,7 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
                 const int64_t gi = blk / nbg, cg0 = (blk % nbg) * B, nc = std::min(B, ctg - cg0);
                 const int64_t c0 = gi * ctg + cg0;
                 lut_scan::ScanJob job;
-                job.codes = packed_.data() + blk * block_bytes;
+                job.codes = codes_.block(blk);
                 job.luts = b.ptrs.data();
                 job.lut_offset = gi * Mg * Kp;
                 job.rows = rows;
@@ -331,6 +328,7 @@ void FastConv::run_reference(const float* x, int64_t n, int64_t h, int64_t w, co
     const bool quantized = method_ != LutMethod::Float, wide = precision_ == LutPrecision::Bits16;
     const ConvTiling tl = tiling(oh, ow);
     if (trace && quantized) trace->acc.assign(n * ct * ohw, 0);
+    const std::vector<uint8_t> codes = codes_.unpack();
     TileBuffers b;
     std::vector<uint32_t> acc;
     for (int64_t ni = 0; ni < n; ++ni)
@@ -352,7 +350,7 @@ void FastConv::run_reference(const float* x, int64_t n, int64_t h, int64_t w, co
                             const int64_t ix = ox * win.stride_w - win.pad_left + kj * win.dilation_w;
                             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
                             const int64_t pos = (iy - t.iy0) * t.in_w + (ix - t.ix0);
-                            const uint8_t* code = codes_.data() + (c * P + ki * kw + kj) * Mg;
+                            const uint8_t* code = codes.data() + (c * P + ki * kw + kj) * Mg;
                             for (int64_t j = 0; j < Mg; ++j) {
                                 const int64_t e = (pos * M + gi * Mg + j) * Kp + code[j];
                                 if (!quantized) fsum += b.lutf[e];

@@ -8,8 +8,12 @@
 //   LUT_n[iy, ix][m][k] = <x[n, m*dsub : (m+1)*dsub, iy, ix], D(m)_k>
 //
 // Input x {N, C_s, H, W} and output y {N, C_t, H_t, W_t}, NCHW row-major.
-// Weights: codebooks M x K x dsub row-major, codes C_t x P x Mg bytes (P = kh*kw, row-major
-// over (ki, kj); PQWeights::unpacked_codes()), bias C_t floats or empty.
+// Weights: codebooks M x K x dsub row-major, codes C_t x P x Mg (P = kh*kw, row-major over
+// (ki, kj); one byte each, PQWeights::unpacked_codes(), or bit-packed: CodeView), bias C_t
+// floats or empty. Held once (weight_bytes()): the codes in the scan's layout
+// (lut_scan::CodeStore: 4-bit nibbles for K <= 16, bytes otherwise, blocks of B channels per
+// group), the codebooks transposed to M x dsub x Kp (read by every table function) and the
+// bias. QConvOp's float reference path reads the same store (codes() / codebook_rows()).
 //
 // The output plane is cut into tiles of up to ~400 positions (conv_tiling(); fixed by the
 // layer's shape, never by the thread count). Per tile and sample, the LUT of the input
@@ -30,6 +34,7 @@
 
 #include "core/kernels/isa.h"
 #include "core/kernels/lut_tables.h"
+#include "core/kernels/scan.h"
 
 namespace qcnn {
 
@@ -62,7 +67,7 @@ public:
     // explicit isa is not supported by this CPU.
     // precision: Auto = resolve_lut_precision(Auto, K, P * Mg); an explicit Bits16 with more
     // than kMaxLutTerms16 terms per output is an error.
-    FastConv(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
+    FastConv(const LutGeometry& geo, std::span<const float> codebooks, CodeView codes,
              std::span<const float> bias, KernelIsa isa = KernelIsa::Auto,
              LutPrecision precision = LutPrecision::Auto);
 
@@ -79,11 +84,15 @@ public:
     KernelIsa isa() const { return isa_; }
     LutMethod method() const { return method_; }
     LutPrecision precision() const { return precision_; }  // resolved (Bits8 / Bits16)
-    const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x P x Mg
+    const lut_scan::CodeStore& codes() const { return codes_; }  // the store; unpack(): C_t x P x Mg
+    // The codebooks as held: M x dsub x kp() floats (transpose_codebooks).
+    const float* codebook_rows() const { return dt_.data(); }
+    int64_t kp() const { return kp_; }
+    std::vector<float> codebooks() const;  // M x K x dsub, rebuilt from the store
+    // C_t floats as given, or empty for a layer without a bias.
+    std::span<const float> bias() const { return has_bias_ ? std::span<const float>(bias_) : std::span<const float>(); }
     ConvTiling tiling(int64_t out_h, int64_t out_w) const;
-    // Bytes of the weights run() reads: packed codes (or, for Float, the unpacked codes), the
-    // codebooks in their two run-time layouts, and the bias. The object also keeps the unpacked
-    // codes (C_t x P x Mg bytes) for run_reference() and codes().
+    // Bytes held for the weights: codes (codes().bytes()), codebook rows and bias, C_t floats.
     int64_t weight_bytes() const;
     // Bytes of one thread's tile buffers for an H_t x W_t output (tables, offsets, tap map and
     // pointers, sums, and the input copy of tiles narrower than the plane).
@@ -103,10 +112,9 @@ private:
     int64_t kp_ = 0;     // table row length
     int64_t block_ = 0;  // channels per scan block (8-bit methods)
     std::vector<float> dt_;         // M x dsub x Kp
-    std::vector<float> codebooks_;  // M x K x dsub (8-bit methods: the row minima pass)
-    std::vector<uint8_t> codes_;    // C_t x P x Mg
-    std::vector<uint8_t> packed_;  // scan layout (scan.h), 8-bit methods only
-    std::vector<float> bias_;      // C_t (zeros without bias)
+    lut_scan::CodeStore codes_;     // scan layout (scan.h); Plain for Float
+    std::vector<float> bias_;       // C_t (zeros without bias)
+    bool has_bias_ = false;
 };
 
 }  // namespace qcnn

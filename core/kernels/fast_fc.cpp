@@ -26,7 +26,7 @@ int team_size(int threads, int64_t items) {
 
 }  // namespace
 
-FastFc::FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
+FastFc::FastFc(const LutGeometry& geo, std::span<const float> codebooks, CodeView codes,
                std::span<const float> bias, KernelIsa isa, LutPrecision precision)
     : geo_(geo) {
     if (geo.groups != 1 || geo.kernel_h != 1 || geo.kernel_w != 1)
@@ -41,19 +41,21 @@ FastFc::FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::sp
     if (precision_ == LutPrecision::Bits16 && M > kMaxLutTerms16)
         fail("FastFc: 16-bit tables allow at most ", kMaxLutTerms16, " terms per output, the layer has ", M);
     dt_ = transpose_codebooks(codebooks, M, geo_.K, geo_.dsub, kp_);
-    if (method_ != LutMethod::Float) dk_ = codebooks_subspace_minor(codebooks, M, geo_.K, geo_.dsub);
-    codes_.assign(codes.begin(), codes.end());
     bias_.assign(geo_.out_channels, 0.0f);
     std::copy(bias.begin(), bias.end(), bias_.begin());
-    if (method_ != LutMethod::Float) {
-        block_ = lut_scan::block_width(isa_);
-        packed_ = lut_scan::pack_codes(codes_, geo_.out_channels, 1, 1, M, block_, lut_scan::code_layout(isa_, method_));
-    }
+    has_bias_ = !bias.empty();
+    const bool scanned = method_ != LutMethod::Float;
+    block_ = scanned ? lut_scan::block_width(isa_) : 0;
+    codes_ = lut_scan::CodeStore(codes, geo_.out_channels, 1, 1, M, block_,
+                                 scanned ? lut_scan::code_layout(isa_, method_) : lut_scan::CodeLayout::Plain);
+}
+
+std::vector<float> FastFc::codebooks() const {
+    return untranspose_codebooks(dt_, geo_.subspaces(), geo_.K, geo_.dsub, kp_);
 }
 
 int64_t FastFc::weight_bytes() const {
-    return static_cast<int64_t>(packed_.empty() ? codes_.size() : packed_.size()) +
-           static_cast<int64_t>((dt_.size() + dk_.size() + bias_.size()) * sizeof(float));
+    return codes_.bytes() + static_cast<int64_t>((dt_.size() + bias_.size()) * sizeof(float));
 }
 
 int64_t FastFc::lut_bytes(int64_t rows) const {
@@ -73,7 +75,7 @@ void FastFc::sample_lut(const float* x, float* xt, float* off, uint8_t* q, uint8
                         float* offset_sum) const {
     const int64_t M = geo_.subspaces();
     transpose_input(x, 0, M, xt);
-    const LutRange range = lut_minima_subspaces(xt, dk_.data(), M, 0, M, geo_.dsub, geo_.K, off);
+    const LutRange range = lut_minima_subspaces(xt, dt_.data(), M, 0, M, geo_.dsub, geo_.K, kp_, off);
     if (!range.finite) {
         std::fill(q, q + M * kp_, uint8_t(0));
         if (lo) std::fill(lo, lo + M * kp_, uint8_t(0));
@@ -95,7 +97,6 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
     }
     const int64_t M = geo_.subspaces(), cs = geo_.in_channels, ct = geo_.out_channels;
     const int64_t Kp = kp_, B = block_, nblocks = (ct + B - 1) / B;
-    const int64_t block_bytes = lut_scan::packed_block_bytes(1, M, B, lut_scan::code_layout(isa_, method_));
     // Buffers kept per thread across calls (steady-state runs allocate nothing).
     static thread_local RunBuffers buffers;
     Scratch<uint8_t>& lutq = buffers.lutq;
@@ -152,7 +153,7 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
 #pragma omp for schedule(static)
         for (int64_t bi = 0; bi < nblocks; ++bi) {
             lut_scan::ScanJob job;
-            job.codes = packed_.data() + bi * block_bytes;
+            job.codes = codes_.block(bi);
             job.luts = ptrs.data();
             job.rows = rows;
             job.taps = 1;
@@ -181,13 +182,14 @@ void FastFc::run(const float* x, int64_t rows, float* y, int threads, LutTrace* 
 void FastFc::run_reference(const float* x, int64_t rows, float* y, LutTrace* trace) const {
     const int64_t M = geo_.subspaces(), K = geo_.K, cs = geo_.in_channels, ct = geo_.out_channels;
     if (trace) *trace = {};
+    const std::vector<uint8_t> codes = codes_.unpack();
     if (method_ == LutMethod::Float) {
         std::vector<float> lut(M * K);
         for (int64_t n = 0; n < rows; ++n) {
             build_lut_rows(x + n * cs, 1, 1, dt_.data(), M, 0, M, geo_.dsub, K, lut.data());
             for (int64_t c = 0; c < ct; ++c) {
                 float acc = 0.0f;
-                for (int64_t m = 0; m < M; ++m) acc += lut[m * K + codes_[c * M + m]];
+                for (int64_t m = 0; m < M; ++m) acc += lut[m * K + codes[c * M + m]];
                 y[n * ct + c] = acc + bias_[c];
             }
         }
@@ -204,7 +206,7 @@ void FastFc::run_reference(const float* x, int64_t rows, float* y, LutTrace* tra
         for (int64_t c = 0; c < ct; ++c) {
             uint32_t a = 0;
             for (int64_t m = 0; m < M; ++m) {
-                const int64_t e = m * Kp + codes_[c * M + m];
+                const int64_t e = m * Kp + codes[c * M + m];
                 a += wide ? (uint32_t(q[e]) << 8) + lo[e] : q[e];
             }
             acc[c] = a;

@@ -4,8 +4,12 @@
 //   y[n, c] = bias[c] + sum_m LUT_n[m][code(c, m)],   LUT_n[m][k] = <x_n(m), D(m)_k>
 //
 // Inputs:  x {rows, C_s} row-major; output y {rows, C_t} row-major.
-// Weights: codebooks M x K x dsub row-major (PQWeights::codebooks), codes C_t x M bytes
-//          (PQWeights::unpacked_codes()), bias C_t floats or empty.
+// Weights: codebooks M x K x dsub row-major (PQWeights::codebooks), codes C_t x M (one byte
+//          each, PQWeights::unpacked_codes(), or bit-packed: CodeView), bias C_t floats or empty.
+// Held once (weight_bytes()): the codes in the scan's layout (lut_scan::CodeStore: 4-bit nibbles
+// for K <= 16, bytes otherwise), the codebooks transposed to M x dsub x Kp (transpose_codebooks,
+// read by every table function), and the bias. QFcOp's float reference path reads the same
+// store through codes() / codebook_rows().
 // Method (lut_tables.h): K <= 16 -> 8-bit tables scanned with vpermb + vpdpbusd (AVX-512 VBMI +
 // VNNI), vpshufb (AVX-512BW / AVX2) or the portable scan; K <= 256 with AVX512-VBMI -> vpermb /
 // vpermi2b; otherwise exact float tables.
@@ -25,6 +29,7 @@
 
 #include "core/kernels/isa.h"
 #include "core/kernels/lut_tables.h"
+#include "core/kernels/scan.h"
 
 namespace qcnn {
 
@@ -35,7 +40,7 @@ public:
     // disagree with geo, a code is >= K, or an explicit isa is not supported by this CPU.
     // precision: Auto = resolve_lut_precision(Auto, K, M); an explicit Bits16 with more than
     // kMaxLutTerms16 terms is an error.
-    FastFc(const LutGeometry& geo, std::span<const float> codebooks, std::span<const uint8_t> codes,
+    FastFc(const LutGeometry& geo, std::span<const float> codebooks, CodeView codes,
            std::span<const float> bias, KernelIsa isa = KernelIsa::Auto,
            LutPrecision precision = LutPrecision::Auto);
 
@@ -49,10 +54,14 @@ public:
     KernelIsa isa() const { return isa_; }
     LutMethod method() const { return method_; }
     LutPrecision precision() const { return precision_; }  // resolved (Bits8 / Bits16)
-    const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x M
-    // Bytes of the weights run() reads: packed codes (or, for Float, the unpacked codes), the
-    // codebooks in their two run-time layouts, and the bias. The object also keeps the unpacked
-    // codes (C_t x M bytes) for run_reference() and codes().
+    const lut_scan::CodeStore& codes() const { return codes_; }  // the store; unpack() for C_t x M bytes
+    // The codebooks as held: M x dsub x kp() floats (transpose_codebooks).
+    const float* codebook_rows() const { return dt_.data(); }
+    int64_t kp() const { return kp_; }
+    std::vector<float> codebooks() const;  // M x K x dsub, rebuilt from the store
+    // C_t floats as given, or empty for a layer without a bias.
+    std::span<const float> bias() const { return has_bias_ ? std::span<const float>(bias_) : std::span<const float>(); }
+    // Bytes held for the weights: codes (codes().bytes()), codebook rows and bias, C_t floats.
     int64_t weight_bytes() const;
     // Bytes of the LUT buffers a run of `rows` vectors allocates.
     int64_t lut_bytes(int64_t rows) const;
@@ -73,10 +82,9 @@ private:
     int64_t kp_ = 0;     // table row length
     int64_t block_ = 0;  // channels per scan block
     std::vector<float> dt_;        // M x dsub x Kp
-    std::vector<float> dk_;        // K x dsub x M (8-bit methods: the row minima pass)
-    std::vector<uint8_t> codes_;   // C_t x M
-    std::vector<uint8_t> packed_;  // scan layout (scan.h), 8-bit methods only
+    lut_scan::CodeStore codes_;    // scan layout (scan.h); Plain for Float
     std::vector<float> bias_;      // C_t (zeros without bias)
+    bool has_bias_ = false;
 };
 
 }  // namespace qcnn

@@ -66,8 +66,8 @@ void LutGeometry::validate(const std::string& what) const {
              kMaxLutTerms);
 }
 
-void LutGeometry::validate(const std::string& what, std::span<const float> codebooks,
-                           std::span<const uint8_t> codes, std::span<const float> bias) const {
+void LutGeometry::validate(const std::string& what, std::span<const float> codebooks, CodeView codes,
+                           std::span<const float> bias) const {
     validate(what);
     const int64_t M = subspaces();
     if (static_cast<int64_t>(codebooks.size()) != M * K * dsub)
@@ -76,9 +76,8 @@ void LutGeometry::validate(const std::string& what, std::span<const float> codeb
     for (size_t i = 0; i < codebooks.size(); ++i)
         if (!std::isfinite(codebooks[i])) fail(what, ": codebook value ", i, " is not finite");
     const int64_t ncodes = out_channels * kernel_size() * subspaces_per_group();
-    if (static_cast<int64_t>(codes.size()) != ncodes)
-        fail(what, ": ", codes.size(), " codes, expected C_t x P x Mg = ", ncodes);
-    for (size_t i = 0; i < codes.size(); ++i)
+    if (codes.count != ncodes) fail(what, ": ", codes.count, " codes, expected C_t x P x Mg = ", ncodes);
+    for (int64_t i = 0; i < codes.count; ++i)
         if (codes[i] >= K) fail(what, ": code ", int(codes[i]), " at index ", i, " is not below K = ", K);
     if (!bias.empty() && static_cast<int64_t>(bias.size()) != out_channels)
         fail(what, ": bias has ", bias.size(), " values, expected ", out_channels);
@@ -94,13 +93,13 @@ std::vector<float> transpose_codebooks(std::span<const float> codebooks, int64_t
     return dt;
 }
 
-std::vector<float> codebooks_subspace_minor(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub) {
-    QCNN_ASSERT(static_cast<int64_t>(codebooks.size()) == M * K * dsub, "codebooks_subspace_minor sizes");
-    std::vector<float> dk(M * K * dsub);
+std::vector<float> untranspose_codebooks(std::span<const float> dt, int64_t M, int64_t K, int64_t dsub, int64_t Kp) {
+    QCNN_ASSERT(static_cast<int64_t>(dt.size()) == M * dsub * Kp && Kp >= K, "untranspose_codebooks sizes");
+    std::vector<float> codebooks(M * K * dsub);
     for (int64_t m = 0; m < M; ++m)
         for (int64_t k = 0; k < K; ++k)
-            for (int64_t l = 0; l < dsub; ++l) dk[(k * dsub + l) * M + m] = codebooks[(m * K + k) * dsub + l];
-    return dk;
+            for (int64_t l = 0; l < dsub; ++l) codebooks[(m * K + k) * dsub + l] = dt[(m * dsub + l) * Kp + k];
+    return codebooks;
 }
 
 // The 64-byte vector helpers below are internal to this file; without AVX-512 GCC notes that
@@ -258,8 +257,8 @@ void LutRange::merge(const LutRange& o) {
 namespace {
 
 template <int DSUB>
-LutRange minima_positions(const float* x, int64_t cstride, int64_t npos, const float* codebooks, int64_t M,
-                          int64_t dsub, int64_t K, float* off, int64_t off_stride) {
+LutRange minima_positions(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M,
+                          int64_t dsub, int64_t K, int64_t Kp, float* off, int64_t off_stride) {
     F16 range{}, nf{};
     std::vector<float> tail;  // a last chunk of fewer than 16 positions, zero-padded (zeros add range 0)
     for (int64_t p0 = 0; p0 < npos; p0 += 16) {
@@ -273,9 +272,9 @@ LutRange minima_positions(const float* x, int64_t cstride, int64_t npos, const f
                 xm = tail.data();
                 xs = 16;
             }
-            const float* dm = codebooks + m * K * dsub;
+            const float* dm = dt + m * dsub * Kp;
             auto xv = [=](int64_t l) { return load16(xm + l * xs); };
-            const MinMax16 r = min_max16<DSUB>(xv, [=](int64_t k, int64_t l) { return dm[k * dsub + l]; }, dsub, K);
+            const MinMax16 r = min_max16<DSUB>(xv, [=](int64_t k, int64_t l) { return dm[l * Kp + k]; }, dsub, K);
             account16(xv, dsub, r, range, nf);
             float* o = off + m * off_stride + p0;
             if (n == 16) std::memcpy(o, &r.mn, sizeof r.mn);
@@ -287,38 +286,44 @@ LutRange minima_positions(const float* x, int64_t cstride, int64_t npos, const f
 
 }  // namespace
 
-LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, const float* codebooks, int64_t M,
-                              int64_t dsub, int64_t K, float* off, int64_t off_stride) {
+LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M,
+                              int64_t dsub, int64_t K, int64_t Kp, float* off, int64_t off_stride) {
     switch (dsub) {
-        case 1: return minima_positions<1>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
-        case 2: return minima_positions<2>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
-        case 4: return minima_positions<4>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
-        case 8: return minima_positions<8>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
-        default: return minima_positions<0>(x, cstride, npos, codebooks, M, dsub, K, off, off_stride);
+        case 1: return minima_positions<1>(x, cstride, npos, dt, M, dsub, K, Kp, off, off_stride);
+        case 2: return minima_positions<2>(x, cstride, npos, dt, M, dsub, K, Kp, off, off_stride);
+        case 4: return minima_positions<4>(x, cstride, npos, dt, M, dsub, K, Kp, off, off_stride);
+        case 8: return minima_positions<8>(x, cstride, npos, dt, M, dsub, K, Kp, off, off_stride);
+        default: return minima_positions<0>(x, cstride, npos, dt, M, dsub, K, Kp, off, off_stride);
     }
 }
 
-LutRange lut_minima_subspaces(const float* xt, const float* dk, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
-                              int64_t K, float* off) {
+LutRange lut_minima_subspaces(const float* xt, const float* dt, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
+                              int64_t K, int64_t Kp, float* off) {
     F16 range{}, nf{};
-    std::vector<float> tx, td;  // a last chunk of fewer than 16 subspaces, zero-padded
+    // Per chunk of 16 subspaces: their codewords gathered from dt to K x dsub x 16 (zero past
+    // the last subspace), and a last chunk's inputs zero-padded.
+    static thread_local std::vector<float> tx, td;
+    td.resize(K * dsub * 16);
     for (int64_t c0 = m0; c0 < m1; c0 += 16) {
         const int64_t n = std::min<int64_t>(16, m1 - c0);
         const float* xb = xt + c0;
-        const float* db = dk + c0;
-        int64_t xs = M, ds = M;
+        int64_t xs = M;
         if (n < 16) {
             tx.assign(dsub * 16, 0.0f);
-            td.assign(K * dsub * 16, 0.0f);
             for (int64_t l = 0; l < dsub; ++l) std::copy(xb + l * M, xb + l * M + n, tx.data() + l * 16);
-            for (int64_t kl = 0; kl < K * dsub; ++kl) std::copy(db + kl * M, db + kl * M + n, td.data() + kl * 16);
             xb = tx.data();
-            db = td.data();
-            xs = ds = 16;
+            xs = 16;
+            std::fill(td.begin(), td.end(), 0.0f);
         }
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t l = 0; l < dsub; ++l) {
+                const float* d = dt + ((c0 + i) * dsub + l) * Kp;
+                for (int64_t k = 0; k < K; ++k) td[(k * dsub + l) * 16 + i] = d[k];
+            }
+        const float* db = td.data();
         auto xv = [=](int64_t l) { return load16(xb + l * xs); };
         const MinMax16 r =
-            min_max16<0>(xv, [=](int64_t k, int64_t l) { return load16(db + (k * dsub + l) * ds); }, dsub, K);
+            min_max16<0>(xv, [=](int64_t k, int64_t l) { return load16(db + (k * dsub + l) * 16); }, dsub, K);
         account16(xv, dsub, r, range, nf);
         if (n == 16) std::memcpy(off + c0, &r.mn, sizeof r.mn);
         else for (int64_t i = 0; i < n; ++i) off[c0 + i] = r.mn[i];

@@ -69,6 +69,32 @@ inline constexpr int64_t kMaxLutTerms16 = int64_t(UINT32_MAX) / 65535;
 // Ranges below this are treated as this (scale stays finite; entries are then all 0).
 inline constexpr float kMinLutRange = 1e-30f;
 
+// Code i of codes stored LSB-first at `bits` bits each (core/quant/bitpack.h's format; bits = 8
+// is one byte per code): bits [i*bits, (i+1)*bits) of the byte stream.
+inline uint8_t read_packed_code(const uint8_t* bytes, int64_t i, int bits) {
+    if (bits == 8) return bytes[i];
+    const int64_t pos = i * bits;
+    const int shift = static_cast<int>(pos & 7);
+    unsigned window = bytes[pos >> 3];
+    if (shift + bits > 8) window |= static_cast<unsigned>(bytes[(pos >> 3) + 1]) << 8;
+    return static_cast<uint8_t>((window >> shift) & ((1u << bits) - 1u));
+}
+
+// A read-only view of C_t x P x Mg codes as a layer is given them: one byte per code
+// (bits = 8, e.g. PQWeights::unpacked_codes()) or bit-packed (PackedCodes' bytes), so a
+// prepared layer can be built straight from a model file's packed codes without unpacking
+// them all first.
+struct CodeView {
+    const uint8_t* data = nullptr;
+    int64_t count = 0;
+    int bits = 8;  // 1..8
+    CodeView() = default;
+    CodeView(std::span<const uint8_t> bytes) : data(bytes.data()), count(static_cast<int64_t>(bytes.size())) {}
+    CodeView(const std::vector<uint8_t>& bytes) : CodeView(std::span<const uint8_t>(bytes)) {}
+    CodeView(const uint8_t* d, int64_t n, int b) : data(d), count(n), bits(b) {}
+    uint8_t operator[](int64_t i) const { return read_packed_code(data, i, bits); }
+};
+
 // The shape a prepared layer computes, with PQGeometry's names (core/quant/product_quantizer.h).
 // FC: groups = 1, kernel 1x1. Subspace m = gi*Mg + j covers input channels [m*dsub, (m+1)*dsub).
 struct LutGeometry {
@@ -87,7 +113,7 @@ struct LutGeometry {
     void validate(const std::string& what) const;
     // Also checks the weights: codebooks M x K x dsub finite floats, codes C_t x P x Mg with
     // values < K, bias C_t values or empty.
-    void validate(const std::string& what, std::span<const float> codebooks, std::span<const uint8_t> codes,
+    void validate(const std::string& what, std::span<const float> codebooks, CodeView codes,
                   std::span<const float> bias) const;
 };
 
@@ -125,11 +151,12 @@ private:
 };
 
 // Codebooks (M x K x dsub, row-major) transposed per subspace and zero-padded to rows of Kp:
-// dt[(m*dsub + l)*Kp + k] = D(m)_k[l] for k < K, 0 for K <= k < Kp.
+// dt[(m*dsub + l)*Kp + k] = D(m)_k[l] for k < K, 0 for K <= k < Kp. This is the one layout a
+// prepared layer keeps its codebooks in (FastFc / FastConv); every table function reads it.
 std::vector<float> transpose_codebooks(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub,
                                        int64_t Kp);
-// Codebooks with the subspace innermost: dk[(k*dsub + l)*M + m] = D(m)_k[l] (K x dsub x M).
-std::vector<float> codebooks_subspace_minor(std::span<const float> codebooks, int64_t M, int64_t K, int64_t dsub);
+// The inverse: M x K x dsub codebooks from dt (transpose_codebooks' layout).
+std::vector<float> untranspose_codebooks(std::span<const float> dt, int64_t M, int64_t K, int64_t dsub, int64_t Kp);
 
 // Every function below computes a table entry with the same arithmetic,
 //   L = x_0*D_k[0], then L += x_l*D_k[l] for l = 1..dsub-1,
@@ -147,14 +174,15 @@ struct LutRange {
 };
 
 // Row minima, vectorised over positions (conv): off[m*off_stride + pos] = min_{k<K} L(pos, m, k)
-// for every position and subspace (codebooks M x K x dsub). Returns the largest row range.
-LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, const float* codebooks, int64_t M,
-                              int64_t dsub, int64_t K, float* off, int64_t off_stride);
+// for every position and subspace (dt: transpose_codebooks() with rows of Kp). Returns the
+// largest row range.
+LutRange lut_minima_positions(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M,
+                              int64_t dsub, int64_t K, int64_t Kp, float* off, int64_t off_stride);
 // Row minima of one position, vectorised over subspaces (FC): off[m] = min_{k<K} L(m, k) for
 // m in [m0, m1). xt: the input transposed to dsub x M (xt[l*M + m] = x[m*dsub + l]);
-// dk: codebooks_subspace_minor().
-LutRange lut_minima_subspaces(const float* xt, const float* dk, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
-                              int64_t K, float* off);
+// dt: transpose_codebooks() with rows of Kp (gathered 16 subspaces at a time).
+LutRange lut_minima_subspaces(const float* xt, const float* dt, int64_t M, int64_t m0, int64_t m1, int64_t dsub,
+                              int64_t K, int64_t Kp, float* off);
 
 // levels / max(max_range, kMinLutRange); levels = lut_levels(precision).
 float lut_scale(float max_range, float levels = 255.0f);

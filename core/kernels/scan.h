@@ -45,16 +45,49 @@ struct ScanJob {
     int64_t acc_stride = 0;                 // >= rows
 };
 
-enum class CodeLayout { NibblePairs, NibbleQuads, Bytes };
+// Plain: C_t x P x Mg bytes, no blocks (the LutMethod::Float gather reads codes this way).
+enum class CodeLayout { NibblePairs, NibbleQuads, Bytes, Plain };
 
 // The layout and channels per block of a (resolved isa, 8-bit method).
 CodeLayout code_layout(KernelIsa isa, LutMethod method);
 int64_t block_width(KernelIsa isa);
 
-// codes: C_t x P x Mg bytes. Returns the packed layout above.
-std::vector<uint8_t> pack_codes(std::span<const uint8_t> codes, int64_t out_channels, int64_t groups, int64_t P,
-                                int64_t Mg, int64_t B, CodeLayout layout);
+// codes: C_t x P x Mg (one byte each, or bit-packed: CodeView). Returns the packed layout above
+// (Plain: the codes as bytes).
+std::vector<uint8_t> pack_codes(CodeView codes, int64_t out_channels, int64_t groups, int64_t P, int64_t Mg,
+                                int64_t B, CodeLayout layout);
 int64_t packed_block_bytes(int64_t P, int64_t Mg, int64_t B, CodeLayout layout);
+
+// The one copy of a prepared layer's codes, in the layout its scan reads (FastFc / FastConv own
+// one each); everything else (the scalar twins, QFcOp / QConvOp's float reference path, saving a
+// model) reads codes through code() / channel_codes() / unpack().
+class CodeStore {
+public:
+    CodeStore() = default;
+    // codes: C_t x P x Mg; B: channels per block (ignored for Plain).
+    CodeStore(CodeView codes, int64_t out_channels, int64_t groups, int64_t P, int64_t Mg, int64_t B,
+              CodeLayout layout);
+
+    CodeLayout layout() const { return layout_; }
+    int64_t block_width() const { return block_; }
+    // Bytes of one block of B channels (P x V vectors); blocks are numbered gi*blocks_per_group + bi.
+    int64_t block_bytes() const { return block_bytes_; }
+    const uint8_t* block(int64_t index) const { return bytes_.data() + index * block_bytes_; }
+    const uint8_t* data() const { return bytes_.data(); }
+    int64_t bytes() const { return static_cast<int64_t>(bytes_.size()); }  // what is held
+
+    // Code (c, p, j): output channel c, kernel tap p < P, term j < Mg.
+    uint8_t code(int64_t c, int64_t p, int64_t j) const;
+    // Channel c's P x Mg codes into out.
+    void channel_codes(int64_t c, uint8_t* out) const;
+    // All codes, C_t x P x Mg bytes.
+    std::vector<uint8_t> unpack() const;
+
+private:
+    CodeLayout layout_ = CodeLayout::Plain;
+    int64_t ct_ = 0, groups_ = 1, taps_ = 1, terms_ = 0, block_ = 1, block_bytes_ = 0;
+    std::vector<uint8_t> bytes_;
+};
 
 // The per-variant scans. Perm scans need AVX512-VBMI; kp is 64, 128 or 256.
 void scan16_portable(const ScanJob& job);     // NibblePairs, B = 32

@@ -19,7 +19,8 @@ int64_t vectors_per_tap(int64_t Mg, CodeLayout layout) {
     switch (layout) {
         case CodeLayout::NibblePairs: return (Mg + 1) / 2;
         case CodeLayout::NibbleQuads: return (Mg + 3) / 4;
-        case CodeLayout::Bytes: return Mg;
+        case CodeLayout::Bytes:
+        case CodeLayout::Plain: return Mg;
     }
     return Mg;
 }
@@ -27,12 +28,18 @@ int64_t vectors_per_tap(int64_t Mg, CodeLayout layout) {
 }  // namespace
 
 int64_t packed_block_bytes(int64_t P, int64_t Mg, int64_t B, CodeLayout layout) {
+    if (layout == CodeLayout::Plain) return P * Mg;  // one channel
     return P * vectors_per_tap(Mg, layout) * (layout == CodeLayout::NibbleQuads ? 2 * B : B);
 }
 
-std::vector<uint8_t> pack_codes(std::span<const uint8_t> codes, int64_t ct, int64_t groups, int64_t P, int64_t Mg,
-                                int64_t B, CodeLayout layout) {
-    QCNN_ASSERT(static_cast<int64_t>(codes.size()) == ct * P * Mg, "pack_codes: codes size");
+std::vector<uint8_t> pack_codes(CodeView codes, int64_t ct, int64_t groups, int64_t P, int64_t Mg, int64_t B,
+                                CodeLayout layout) {
+    QCNN_ASSERT(codes.count == ct * P * Mg, "pack_codes: codes size");
+    if (layout == CodeLayout::Plain) {
+        std::vector<uint8_t> out(codes.count);
+        for (int64_t i = 0; i < codes.count; ++i) out[i] = codes[i];
+        return out;
+    }
     QCNN_ASSERT(layout != CodeLayout::NibbleQuads || B == 64, "pack_codes: NibbleQuads blocks are 64 channels");
     const int64_t ctg = ct / groups, nbg = (ctg + B - 1) / B;
     const int64_t V = vectors_per_tap(Mg, layout), block_bytes = packed_block_bytes(P, Mg, B, layout);
@@ -57,6 +64,7 @@ std::vector<uint8_t> pack_codes(std::span<const uint8_t> codes, int64_t ct, int6
                                                               code(gi, bi * B + lane, p, 2 * v + 1) << 4);
                                 break;
                             case CodeLayout::Bytes: vec[b] = code(gi, bi * B + lane, p, v); break;
+                            case CodeLayout::Plain: break;  // handled above
                             case CodeLayout::NibbleQuads:
                                 // Byte b = 4i + t of the index vectors of groups q (low) and q + 1 (high).
                                 for (int64_t half = 0; half < 2; ++half) {
@@ -70,6 +78,51 @@ std::vector<uint8_t> pack_codes(std::span<const uint8_t> codes, int64_t ct, int6
                     }
                 }
         }
+    return out;
+}
+
+CodeStore::CodeStore(CodeView codes, int64_t ct, int64_t groups, int64_t P, int64_t Mg, int64_t B, CodeLayout layout)
+    : layout_(layout), ct_(ct), groups_(groups), taps_(P), terms_(Mg), block_(layout == CodeLayout::Plain ? 1 : B),
+      block_bytes_(packed_block_bytes(P, Mg, block_, layout)), bytes_(pack_codes(codes, ct, groups, P, Mg, B, layout)) {}
+
+uint8_t CodeStore::code(int64_t c, int64_t p, int64_t j) const {
+    QCNN_ASSERT(c >= 0 && c < ct_ && p >= 0 && p < taps_ && j >= 0 && j < terms_, "CodeStore::code(", c, ", ", p,
+                ", ", j, ")");
+    if (layout_ == CodeLayout::Plain) return bytes_[(c * taps_ + p) * terms_ + j];
+    // The inverse of pack_codes: the block of c's group, the vector of (p, j), the byte of c's lane.
+    const int64_t B = block_, ctg = ct_ / groups_, nbg = (ctg + B - 1) / B;
+    const int64_t gi = c / ctg, cg = c % ctg, lane = cg % B;
+    const int64_t V = vectors_per_tap(terms_, layout_);
+    const uint8_t* blk = bytes_.data() + (gi * nbg + cg / B) * block_bytes_;
+    const int64_t b = lane < B / 2 ? 2 * lane : 2 * (lane - B / 2) + 1;  // lane of byte b: pack_codes
+    switch (layout_) {
+        case CodeLayout::NibblePairs: {
+            const uint8_t v = blk[(p * V + j / 2) * B + b];
+            return j % 2 ? v >> 4 : v & 15;
+        }
+        case CodeLayout::Bytes: return blk[(p * V + j) * B + b];
+        case CodeLayout::NibbleQuads: {
+            const int64_t q = lane / 16, i = lane % 16, half = q / 2;
+            const uint8_t v = blk[(p * V + j / 4) * 2 * B + half * B + 4 * i + j % 4];
+            return q % 2 ? v >> 4 : v & 15;
+        }
+        case CodeLayout::Plain: break;
+    }
+    return 0;
+}
+
+void CodeStore::channel_codes(int64_t c, uint8_t* out) const {
+    if (layout_ == CodeLayout::Plain) {
+        std::memcpy(out, bytes_.data() + c * taps_ * terms_, taps_ * terms_);
+        return;
+    }
+    for (int64_t p = 0; p < taps_; ++p)
+        for (int64_t j = 0; j < terms_; ++j) out[p * terms_ + j] = code(c, p, j);
+}
+
+std::vector<uint8_t> CodeStore::unpack() const {
+    std::vector<uint8_t> out(ct_ * taps_ * terms_);
+    for (int64_t c = 0; c < ct_; ++c) channel_codes(c, out.data() + c * taps_ * terms_);
     return out;
 }
 

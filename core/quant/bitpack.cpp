@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/kernels/lut_tables.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -15,12 +16,7 @@ int code_bits(int64_t K) {
 
 uint8_t PackedCodes::get(int64_t i) const {
     QCNN_ASSERT(i >= 0 && i < count, "PackedCodes::get(", i, ") of ", count);
-    const int64_t pos = i * bits;
-    const int64_t byte = pos >> 3;
-    const int shift = static_cast<int>(pos & 7);
-    unsigned window = bytes[byte];
-    if (shift + bits > 8) window |= static_cast<unsigned>(bytes[byte + 1]) << 8;
-    return static_cast<uint8_t>((window >> shift) & ((1u << bits) - 1u));
+    return read_packed_code(bytes.data(), i, bits);
 }
 
 PackedCodes pack_codes(const uint8_t* codes, int64_t count, int bits) {

@@ -19,6 +19,11 @@
 // Each output is accumulated in float in this fixed order, so results do not depend on the
 // thread count.
 //
+// Weights are held once, in the fast kernel's store (FastFc / FastConv: codes in the scan's
+// layout, 4-bit nibbles for K <= 16; codebooks as M x dsub x Kp rows; the bias): the float
+// reference path above reads the same store, pq() rebuilds a PQWeights from it on demand, and
+// weight_bytes_held() is what the op keeps for its weights.
+//
 // With ExecContext::lut_kernel == Fast (the default) run() uses core/kernels' FastFc /
 // FastConv instead: integer tables (8-bit entries for K <= 16, 16-bit entries for K > 16,
 // LutPrecision::Auto), output error at most (terms) * 0.5 / scale (core/kernels/lut_tables.h);
@@ -31,6 +36,7 @@
 #include <vector>
 
 #include <memory>
+#include <span>
 
 #include "core/graph/op.h"
 #include "core/kernels/fast_conv.h"
@@ -43,8 +49,12 @@ namespace qcnn {
 class QFcOp : public Op {
 public:
     // w.geo.kind must be Fc; throws qcnn::Error if w is inconsistent or the bias length
-    // differs from C_t.
-    QFcOp(PQWeights w, std::vector<float> bias, std::string source_type = "Gemm");
+    // differs from C_t. w is read into the store and not kept.
+    QFcOp(const PQWeights& w, std::span<const float> bias, std::string source_type = "Gemm");
+    // Straight from stored parts (a model file's payload): codebooks M x K x dsub, codes
+    // C_t x M (packed or not). Errors are prefixed by `what`.
+    QFcOp(const PQGeometry& geo, std::span<const float> codebooks, CodeView codes, std::span<const float> bias,
+          std::string source_type = "Gemm", const std::string& what = "QFc weight");
 
     std::string type() const override { return "QFc"; }
     // Input {..., C_s} (rank >= 2) -> {..., C_t}, like FcOp.
@@ -57,25 +67,31 @@ public:
     bool weight_layer(LayerKind* kind) const override;
     std::string describe() const override;
 
-    const PQWeights& pq() const { return w_; }
-    const std::vector<float>& bias() const { return b_; }
+    const PQGeometry& geometry() const { return geo_; }
+    // The codebooks and packed codes, rebuilt from the store (a copy; for saving and tests).
+    PQWeights pq() const;
+    std::vector<float> bias() const;  // C_t values, or empty (a copy)
     const std::string& source_type() const { return source_type_; }
-    const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x M
+    const FastFc& store() const { return *fast_; }
+    // Bytes this op holds for its weights: the store's codes, codebook rows and bias.
+    int64_t weight_bytes_held() const { return fast_->weight_bytes(); }
 
 private:
-    PQWeights w_;
-    std::vector<float> b_;
+    PQGeometry geo_;
     std::string source_type_;
-    std::vector<uint8_t> codes_;
-    std::vector<float> dt_;  // codebooks transposed per subspace: M x dsub x K
-    std::shared_ptr<const FastFc> fast_;  // SIMD path (ExecContext::lut_kernel == Fast)
+    std::shared_ptr<const FastFc> fast_;  // the weight store and the SIMD path
 };
 
 class QConvOp : public Op {
 public:
     // w.geo.kind must be Conv and agree with p (group); p's kernel size is taken from w.
     // Throws qcnn::Error on inconsistent weights, parameters or bias length.
-    QConvOp(ConvParams p, PQWeights w, std::vector<float> bias);
+    // w is read into the store and not kept.
+    QConvOp(ConvParams p, const PQWeights& w, std::span<const float> bias);
+    // Straight from stored parts (a model file's payload): codebooks M x K x dsub, codes
+    // C_t x P x Mg (packed or not). Errors are prefixed by `what`.
+    QConvOp(ConvParams p, const PQGeometry& geo, std::span<const float> codebooks, CodeView codes,
+            std::span<const float> bias, const std::string& what = "QConv weight");
 
     std::string type() const override { return "QConv"; }
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
@@ -88,18 +104,19 @@ public:
     std::string describe() const override;
 
     const ConvParams& conv_params() const { return p_; }
-    const PQWeights& pq() const { return w_; }
-    const std::vector<float>& bias() const { return b_; }
+    const PQGeometry& geometry() const { return geo_; }
+    // The codebooks and packed codes, rebuilt from the store (a copy; for saving and tests).
+    PQWeights pq() const;
+    std::vector<float> bias() const;  // C_t values, or empty (a copy)
     std::string source_type() const { return "Conv"; }
-    const std::vector<uint8_t>& codes() const { return codes_; }  // unpacked, C_t x kh*kw x Mg
+    const FastConv& store() const { return *fast_; }
+    // Bytes this op holds for its weights: the store's codes, codebook rows and bias.
+    int64_t weight_bytes_held() const { return fast_->weight_bytes(); }
 
 private:
     ConvParams p_;
-    PQWeights w_;
-    std::vector<float> b_;
-    std::vector<uint8_t> codes_;
-    std::vector<float> dt_;  // M x dsub x K
-    std::shared_ptr<const FastConv> fast_;  // SIMD path (ExecContext::lut_kernel == Fast)
+    PQGeometry geo_;
+    std::shared_ptr<const FastConv> fast_;  // the weight store and the SIMD path
 };
 
 }  // namespace qcnn

@@ -165,9 +165,9 @@ ResolvedSettings resolve_settings(const Network& net, const LayerSettings& s) {
                      ") and cannot be set again");
             r.already_quantized = true;
             if (const auto* qc = dynamic_cast<const QConvOp*>(n.op.get()))
-                r.setting = QuantSetting::make_pq(qc->pq().geo.dsub, qc->pq().geo.K);
+                r.setting = QuantSetting::make_pq(qc->geometry().dsub, qc->geometry().K);
             else if (const auto* qf = dynamic_cast<const QFcOp*>(n.op.get()))
-                r.setting = QuantSetting::make_pq(qf->pq().geo.dsub, qf->pq().geo.K);
+                r.setting = QuantSetting::make_pq(qf->geometry().dsub, qf->geometry().K);
             r.note = cat("already quantized (", n.op->type(), " ", n.op->describe(), "): left as is");
             out.layers.push_back(std::move(r));
             continue;

@@ -226,7 +226,8 @@ protected:
             const std::string layers = read_attr(f, "layers");
             const size_t nl = layers.find('\n');
             const std::string first = layers.substr(0, nl);  // the first record's bias length -> 999999
-            const std::string edited = first.substr(0, first.rfind(' ')) + " 999999" + layers.substr(nl);
+            const size_t window = first.rfind(' '), bias_len = first.rfind(' ', window - 1);  // fields 14, 13
+            const std::string edited = first.substr(0, bias_len) + " 999999" + first.substr(window) + layers.substr(nl);
             H5LTset_attribute_string(f, "/", "layers", edited.c_str());
         });
         edit_model(file("nan_codebook.qcnn"), [](hid_t f) {
@@ -330,7 +331,7 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
         {"model file: wrong format attribute", {"info", "--model", "<dir>/format.qcnn"},
          "<dir>/format.qcnn: not a QCNN quantized model file"},
         {"model file: malformed layer record", {"info", "--model", "<dir>/record.qcnn"},
-         "<dir>/record.qcnn: malformed layer record 'conv_a conv 1 2'"},
+         "<dir>/record.qcnn: malformed layer record 'conv_a conv 1 2' (format version 2 has 14 fields)"},
         {"model file: layer slice outside the payload", {"info", "--model", "<dir>/offsets.qcnn"},
          "<dir>/offsets.qcnn: layer '/conv/Conv': bias has 999999 bytes at offset 21, expected 8 within a "
          "payload of 565 bytes"},

@@ -317,6 +317,32 @@ TEST(CostModel, MemoryReportOfASmallNetwork) {
     EXPECT_EQ(mixed.quantized.peak_bytes, 483 + 28 + 800);
 }
 
+// Run-time bytes, layer by layer: weights + biases + the plan's activation buffers + the largest
+// step's LUT plus dense-conv scratch (the im2col matrix 4 * C_s/g * k_h*k_w * H_t*W_t per image).
+TEST(CostModel, RuntimeBytesAddPlanBuffersAndDenseScratch) {
+    auto net = small_network();
+    const NetworkGeometry geo = network_geometry(*net, {2, 5, 5});
+    EXPECT_EQ(geo.buffer_bytes, Plan(*net, {Shape{1, 2, 5, 5}}).activation_bytes());
+    int64_t peak_live = 0;
+    for (const ActivationStep& st : geo.steps) peak_live = std::max(peak_live, st.live_bytes);
+    EXPECT_GE(geo.buffer_bytes, peak_live - 4 * 2 * 25);  // slots hold every live value but the input
+    const int64_t conv_im2col = 4 * (2 * 9) * 25;          // conv1: C_s 2, 3x3, 5x5 output
+    const NetworkCost dense = network_cost(geo, {QuantSetting::make_dense(), QuantSetting::make_dense()});
+    EXPECT_EQ(dense.layers[0].scratch_bytes, conv_im2col);
+    EXPECT_EQ(dense.layers[1].scratch_bytes, 0);  // FC: no im2col
+    EXPECT_EQ(dense.dense.scratch_bytes, conv_im2col);
+    EXPECT_EQ(dense.dense.runtime_bytes, 480 + 28 + geo.buffer_bytes + conv_im2col);
+    // conv1 quantized (LUT 400 bytes, no scratch); fc1 dense.
+    const NetworkCost q1 = network_cost(geo, {q(2, 4), QuantSetting::make_dense()});
+    EXPECT_EQ(q1.quantized.scratch_bytes, 0);
+    EXPECT_EQ(q1.quantized.runtime_bytes, q1.quantized.weight_bytes + 28 + geo.buffer_bytes + 400);
+    // Batch 2: both images in one GEMM (25 columns each, < 512), plus the copied-out product.
+    const NetworkCost b2 = network_cost(geo, {QuantSetting::make_dense(), QuantSetting::make_dense()},
+                                        CostOptions{GroupCodebooks::PerGroup, 2});
+    EXPECT_EQ(b2.dense.scratch_bytes, 2 * (conv_im2col + 4 * 4 * 25));
+    EXPECT_EQ(b2.dense.runtime_bytes, 480 + 28 + 2 * geo.buffer_bytes + 2 * (conv_im2col + 4 * 4 * 25));
+}
+
 // The dense FLOPs agree with the ops' own multiply-add counts.
 TEST(CostModel, DenseFlopsMatchTheOps) {
     auto net = small_network();

@@ -8,6 +8,8 @@
 #include "core/graph/plan.h"
 #include "core/io/model_file.h"
 #include "core/io/onnx_import.h"
+#include "core/ops/conv.h"
+#include "core/ops/fc.h"
 #include "core/quant/quantize_network.h"
 #include "core/quant/quantized_ops.h"
 #include "core/quant/settings.h"
@@ -38,6 +40,11 @@ Network quantized_lenet(const std::string& settings) {
 Tensor logits(const Network& net, const Tensor& x) {
     Engine e(std::make_shared<Network>(net), 1);
     return e.forward(x);
+}
+
+std::string file_bytes(const fs::path& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 Tensor sample_input() {
@@ -119,11 +126,7 @@ TEST(ModelFile, RefusesCorruptPayloadAndGraph) {
     Network q = quantized_lenet("fc=4/16");
     const fs::path path = temp_file("lenet_corrupt.h5");
     save_quantized_model(path.string(), q, {});
-    std::string bytes;
-    {
-        std::ifstream f(path, std::ios::binary);
-        bytes.assign(std::istreambuf_iterator<char>(f), {});
-    }
+    const std::string bytes = file_bytes(path);
     // Locate the stored codebooks of the first quantized layer and the stored ONNX graph.
     const QFcOp* fc = nullptr;
     for (const auto& n : q.nodes)
@@ -166,6 +169,84 @@ TEST(ModelFile, RefusesTruncatedAndMissingFiles) {
 TEST(ModelFile, RefusesSavingAnUnquantizedNetwork) {
     Network net = import_onnx(kLenet);
     EXPECT_THROW(save_quantized_model(temp_file("dense.h5").string(), net, {}), Error);
+}
+
+
+// Loading builds each quantized layer straight from its record: no node of the loaded graph
+// holds a dense weight for a quantized layer, the file's graph keeps no weight data for one,
+// and each op holds its codes and codebooks once (what the store holds, nothing else).
+TEST(ModelFile, LoadingBuildsNoDenseWeightForAQuantizedLayer) {
+    const Network q = quantized_lenet("conv=4/16,fc=4/16");
+    const fs::path path = temp_file("lenet_no_dense.h5");
+    save_quantized_model(path.string(), q, {});
+    const Network loaded = load_model_file(path.string());
+    int quantized = 0;
+    for (const Node& n : q.nodes) {
+        const auto* qc = dynamic_cast<const QConvOp*>(n.op.get());
+        const auto* qf = dynamic_cast<const QFcOp*>(n.op.get());
+        if (!qc && !qf) continue;
+        ++quantized;
+        const int li = loaded.find_node(n.name);
+        ASSERT_GE(li, 0) << n.name;
+        const Op* op = loaded.nodes[li].op.get();
+        EXPECT_EQ(loaded.nodes[li].alias, n.alias);
+        EXPECT_EQ(dynamic_cast<const ConvOp*>(op), nullptr) << n.name;
+        EXPECT_EQ(dynamic_cast<const FcOp*>(op), nullptr) << n.name;
+        const auto* lc = dynamic_cast<const QConvOp*>(op);
+        const auto* lf = dynamic_cast<const QFcOp*>(op);
+        ASSERT_TRUE(qc ? lc != nullptr : lf != nullptr) << n.name << " loaded as " << op->type();
+        const PQWeights a = qc ? qc->pq() : qf->pq(), b = lc ? lc->pq() : lf->pq();
+        EXPECT_EQ(a.codebooks, b.codebooks) << n.name;
+        EXPECT_EQ(a.codes, b.codes) << n.name;
+        // One copy: the store's codes, its codebook rows (M x dsub x Kp) and the bias.
+        if (lc) {
+            const FastConv& s = lc->store();
+            EXPECT_EQ(lc->weight_bytes_held(), s.codes().bytes() + 4 * (b.geo.subspaces() * b.geo.dsub * s.kp() +
+                                                                        b.geo.out_channels));
+        } else {
+            const FastFc& s = lf->store();
+            EXPECT_EQ(lf->weight_bytes_held(), s.codes().bytes() + 4 * (b.geo.subspaces() * b.geo.dsub * s.kp() +
+                                                                        b.geo.out_channels));
+        }
+        // No initializer of the loaded graph has the quantized layer's weight shape.
+        for (const ValueDecl& v : loaded.values)
+            EXPECT_FALSE(v.init_f && v.init_f->shape == a.geo.weight_shape()) << v.name << " for " << n.name;
+    }
+    EXPECT_GE(quantized, 3);
+    // The dense layers that remain are exactly those the settings kept dense.
+    int dense = 0, dense_loaded = 0;
+    for (const Node& n : q.nodes) dense += dynamic_cast<const ConvOp*>(n.op.get()) || dynamic_cast<const FcOp*>(n.op.get());
+    for (const Node& n : loaded.nodes)
+        dense_loaded += dynamic_cast<const ConvOp*>(n.op.get()) || dynamic_cast<const FcOp*>(n.op.get());
+    EXPECT_EQ(dense_loaded, dense);
+}
+
+// An older or foreign format version is refused with a message naming the version.
+TEST(ModelFile, RefusesOtherFormatVersionsNamingThem) {
+    Network q = quantized_lenet("fc=4/16");
+    const fs::path path = temp_file("lenet_version.h5");
+    save_quantized_model(path.string(), q, {});
+    const std::string bytes = file_bytes(path);
+    // The attribute's value "2\0" follows its name, type and dataspace (the checksums cover the
+    // data sets, not the attributes).
+    const size_t name = bytes.find("format_version");
+    ASSERT_NE(name, std::string::npos);
+    const size_t value = bytes.find(std::string("2\0", 2), name + 15);
+    ASSERT_NE(value, std::string::npos);
+    for (const char* v : {"1", "7"}) {
+        std::string bad = bytes;
+        bad[value] = v[0];
+        const fs::path p = temp_file("version.h5");
+        std::ofstream(p, std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+        try {
+            load_model_file(p.string());
+            FAIL() << "format version " << v << " accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(cat("format version ", v, " is not supported")), std::string::npos)
+                << e.what();
+            EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos) << e.what();
+        }
+    }
 }
 
 }  // namespace

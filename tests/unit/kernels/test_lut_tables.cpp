@@ -81,6 +81,9 @@ LutProblem lut_problem(int64_t M, int64_t K, int64_t dsub, int64_t npos, uint32_
     return p;
 }
 
+// The codebooks as a prepared layer holds them (rows of 16).
+std::vector<float> dt16(const LutProblem& p) { return transpose_codebooks(p.cb, p.M, p.K, p.dsub, 16); }
+
 // The float rows of every position (the values the minima and 8-bit passes rebuild).
 std::vector<float> float_rows(const LutProblem& p, int64_t Kp) {
     const std::vector<float> dt = transpose_codebooks(p.cb, p.M, p.K, p.dsub, Kp);
@@ -95,7 +98,7 @@ TEST(LutTables, MinimaAreTheRowMinimaOfTheFloatRows) {
         const std::vector<float> lut = float_rows(p, 16);
         std::vector<float> off(p.M * npos);
         const LutRange range =
-            lut_minima_positions(p.x.data(), p.cstride, npos, p.cb.data(), p.M, p.dsub, p.K, off.data(), npos);
+            lut_minima_positions(p.x.data(), p.cstride, npos, dt16(p).data(), p.M, p.dsub, p.K, 16, off.data(), npos);
         ASSERT_TRUE(range.finite);
         double expect_range = 0;
         for (int64_t pos = 0; pos < npos; ++pos)
@@ -113,10 +116,10 @@ TEST(LutTables, MinimaAreTheRowMinimaOfTheFloatRows) {
     std::vector<float> xt(p.M * p.dsub), off(p.M), off_split(p.M);
     for (int64_t m = 0; m < p.M; ++m)
         for (int64_t l = 0; l < p.dsub; ++l) xt[l * p.M + m] = p.x[(m * p.dsub + l) * p.cstride];
-    const std::vector<float> dk = codebooks_subspace_minor(p.cb, p.M, p.K, p.dsub);
-    const LutRange range = lut_minima_subspaces(xt.data(), dk.data(), p.M, 0, p.M, p.dsub, p.K, off.data());
-    LutRange split = lut_minima_subspaces(xt.data(), dk.data(), p.M, 0, 33, p.dsub, p.K, off_split.data());
-    split.merge(lut_minima_subspaces(xt.data(), dk.data(), p.M, 33, p.M, p.dsub, p.K, off_split.data()));
+    const std::vector<float> dt = transpose_codebooks(p.cb, p.M, p.K, p.dsub, 16);
+    const LutRange range = lut_minima_subspaces(xt.data(), dt.data(), p.M, 0, p.M, p.dsub, p.K, 16, off.data());
+    LutRange split = lut_minima_subspaces(xt.data(), dt.data(), p.M, 0, 33, p.dsub, p.K, 16, off_split.data());
+    split.merge(lut_minima_subspaces(xt.data(), dt.data(), p.M, 33, p.M, p.dsub, p.K, 16, off_split.data()));
     EXPECT_EQ(off, off_split);
     EXPECT_EQ(range.max_range, split.max_range);
     for (int64_t m = 0; m < p.M; ++m) {
@@ -133,7 +136,7 @@ TEST(LutTables, QuantizationErrorIsAtMostHalfAStep) {
         const std::vector<float> dt = transpose_codebooks(p.cb, p.M, p.K, p.dsub, Kp);
         std::vector<float> off(p.M * p.npos);
         const LutRange range =
-            lut_minima_positions(p.x.data(), p.cstride, p.npos, p.cb.data(), p.M, p.dsub, p.K, off.data(), p.npos);
+            lut_minima_positions(p.x.data(), p.cstride, p.npos, dt.data(), p.M, p.dsub, p.K, Kp, off.data(), p.npos);
         const float scale = lut_scale(range.max_range);
         std::vector<uint8_t> q(p.npos * p.M * Kp, 77);
         quantize_lut_rows(p.x.data(), p.cstride, p.npos, dt.data(), p.M, 0, p.M, p.dsub, p.K, Kp, off.data(), p.npos,
@@ -165,7 +168,7 @@ TEST(LutTables, SixteenBitQuantizationErrorIsAtMostHalfAStep) {
         const std::vector<float> dt = transpose_codebooks(p.cb, p.M, p.K, p.dsub, Kp);
         std::vector<float> off(p.M * p.npos);
         const LutRange range =
-            lut_minima_positions(p.x.data(), p.cstride, p.npos, p.cb.data(), p.M, p.dsub, p.K, off.data(), p.npos);
+            lut_minima_positions(p.x.data(), p.cstride, p.npos, dt.data(), p.M, p.dsub, p.K, Kp, off.data(), p.npos);
         const float scale = lut_scale(range.max_range, 65535.0f);
         EXPECT_FLOAT_EQ(scale, 65535.0f / range.max_range);
         std::vector<uint8_t> hi(p.npos * p.M * Kp, 77), lo(p.npos * p.M * Kp, 77);
@@ -198,7 +201,7 @@ TEST(LutTables, ConstantTablesQuantizeToZero) {
     std::fill(p.x.begin(), p.x.end(), 0.0f);
     std::vector<float> off(p.M * p.npos, -1.0f);
     const LutRange range =
-        lut_minima_positions(p.x.data(), p.cstride, p.npos, p.cb.data(), p.M, p.dsub, p.K, off.data(), p.npos);
+        lut_minima_positions(p.x.data(), p.cstride, p.npos, dt16(p).data(), p.M, p.dsub, p.K, 16, off.data(), p.npos);
     EXPECT_EQ(range.max_range, 0.0f);
     for (float o : off) EXPECT_EQ(o, 0.0f);
     const float scale = lut_scale(range.max_range);
@@ -214,10 +217,10 @@ TEST(LutTables, NonFiniteEntriesAreReported) {
     for (float bad : {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
         LutProblem p = lut_problem(3, 16, 2, 5, 6);
         std::vector<float> off(p.M * p.npos);
-        EXPECT_TRUE(lut_minima_positions(p.x.data(), p.cstride, p.npos, p.cb.data(), p.M, p.dsub, p.K, off.data(),
+        EXPECT_TRUE(lut_minima_positions(p.x.data(), p.cstride, p.npos, dt16(p).data(), p.M, p.dsub, p.K, 16, off.data(),
                                          p.npos).finite);
         p.x[3 * p.cstride + 4] = bad;  // channel 3 (subspace 1), position 4
-        EXPECT_FALSE(lut_minima_positions(p.x.data(), p.cstride, p.npos, p.cb.data(), p.M, p.dsub, p.K, off.data(),
+        EXPECT_FALSE(lut_minima_positions(p.x.data(), p.cstride, p.npos, dt16(p).data(), p.M, p.dsub, p.K, 16, off.data(),
                                           p.npos).finite);
     }
 }

@@ -181,5 +181,59 @@ TEST(LutScan, NibbleQuadLayoutPutsFourTermsOfAChannelInOneDword) {
     EXPECT_EQ(packed[128 + 4 * 2 + 1], 0);                   // term 5 does not exist
 }
 
+
+// The code store (the one copy a prepared layer keeps) gives back every code it was built from,
+// in every layout, over shapes that leave partial blocks, odd terms and several groups; built
+// from bit-packed codes it holds the same bytes as from one byte per code.
+TEST(LutScan, CodeStoreReadsBackEveryCodeInEveryLayout) {
+    using lut_scan::CodeLayout;
+    struct Shape5 {
+        int64_t ct, groups, P, Mg, K;
+    };
+    for (const Shape5& sh : {Shape5{1, 1, 1, 1, 16}, Shape5{17, 1, 1, 3, 16}, Shape5{33, 1, 9, 5, 16},
+                             Shape5{130, 2, 4, 7, 16}, Shape5{65, 5, 1, 2, 2}, Shape5{64, 1, 3, 63, 256},
+                             Shape5{31, 1, 2, 4, 100}}) {
+        const uint32_t seed = static_cast<uint32_t>(sh.ct * 131 + sh.Mg);
+        std::mt19937 rng(seed);
+        std::vector<uint8_t> codes(sh.ct * sh.P * sh.Mg);
+        for (auto& c : codes) c = static_cast<uint8_t>(rng() % sh.K);
+        int bits = 1;
+        while ((int64_t{1} << bits) < sh.K) ++bits;
+        std::vector<uint8_t> bitpacked((codes.size() * bits + 7) / 8, 0);
+        for (size_t i = 0; i < codes.size(); ++i)
+            for (int b = 0; b < bits; ++b)
+                if (codes[i] >> b & 1) bitpacked[(i * bits + b) / 8] |= static_cast<uint8_t>(1u << ((i * bits + b) % 8));
+        std::vector<std::pair<CodeLayout, int64_t>> layouts{{CodeLayout::Plain, 1}, {CodeLayout::Bytes, 32},
+                                                           {CodeLayout::Bytes, 64}};
+        if (sh.K <= 16)
+            for (auto l : {std::pair{CodeLayout::NibblePairs, int64_t{32}}, std::pair{CodeLayout::NibblePairs, int64_t{64}},
+                           std::pair{CodeLayout::NibbleQuads, int64_t{64}}})
+                layouts.push_back(l);
+        for (const auto& [layout, B] : layouts) {
+            SCOPED_TRACE(testing::Message() << "ct " << sh.ct << " g " << sh.groups << " P " << sh.P << " Mg " << sh.Mg
+                                            << " layout " << int(layout) << " B " << B << " seed " << seed);
+            const lut_scan::CodeStore store(codes, sh.ct, sh.groups, sh.P, sh.Mg, B, layout);
+            EXPECT_EQ(store.unpack(), codes);
+            for (int64_t c = 0; c < sh.ct; c += 7)
+                for (int64_t p = 0; p < sh.P; ++p)
+                    for (int64_t j = 0; j < sh.Mg; ++j)
+                        ASSERT_EQ(store.code(c, p, j), codes[(c * sh.P + p) * sh.Mg + j]) << c << " " << p << " " << j;
+            const lut_scan::CodeStore from_bits(CodeView(bitpacked.data(), static_cast<int64_t>(codes.size()), bits),
+                                                sh.ct, sh.groups, sh.P, sh.Mg, B, layout);
+            EXPECT_EQ(from_bits.unpack(), codes);
+            EXPECT_EQ(std::vector<uint8_t>(from_bits.data(), from_bits.data() + from_bits.bytes()),
+                      std::vector<uint8_t>(store.data(), store.data() + store.bytes()));
+            // What is held: per group, ceil(C_t/g / B) blocks of P x V vectors (V = ceil(Mg/2) nibble
+            // pairs of B bytes, ceil(Mg/4) nibble quads of 2B bytes, Mg bytes vectors); Plain: one byte a code.
+            const int64_t ctg = sh.ct / sh.groups, nb = (ctg + B - 1) / B;
+            int64_t expect = static_cast<int64_t>(codes.size());
+            if (layout == CodeLayout::NibblePairs) expect = sh.groups * nb * sh.P * ((sh.Mg + 1) / 2) * B;
+            if (layout == CodeLayout::NibbleQuads) expect = sh.groups * nb * sh.P * ((sh.Mg + 3) / 4) * 2 * B;
+            if (layout == CodeLayout::Bytes) expect = sh.groups * nb * sh.P * sh.Mg * B;
+            EXPECT_EQ(store.bytes(), expect);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace qcnn

@@ -82,7 +82,7 @@ Tensor first(const Tensor& t, int64_t n) {
     return out;
 }
 
-const PQWeights& pq_of(const Network& net, int node) {
+PQWeights pq_of(const Network& net, int node) {
     const Op* op = net.nodes[node].op.get();
     if (const auto* qc = dynamic_cast<const QConvOp*>(op)) return qc->pq();
     return dynamic_cast<const QFcOp&>(*op).pq();

@@ -226,7 +226,7 @@ TEST(QuantizeNetwork, DeterministicAcrossRunsAndThreads) {
     const QuantizedNetwork a = quantize_network(net, rs, options(11, 1));
     const QuantizedNetwork b = quantize_network(net, rs, options(11, 2));
     const QuantizedNetwork c = quantize_network(net, rs, options(12, 1));
-    auto pq_of = [](const QuantizedNetwork& q, int node) -> const PQWeights& {
+    auto pq_of = [](const QuantizedNetwork& q, int node) -> PQWeights {
         const Op* op = q.network.nodes[node].op.get();
         if (const auto* qc = dynamic_cast<const QConvOp*>(op)) return qc->pq();
         return dynamic_cast<const QFcOp&>(*op).pq();

@@ -235,5 +235,50 @@ TEST(QuantizedOps, ConstructorChecks) {
     EXPECT_THROW(QConvOp(p, qc, {}), Error);
 }
 
+
+// One weight store: an op keeps its codes once (packed in the fast kernel's layout) and its
+// codebooks once, and gives back exactly the PQWeights it was built from. Where channel blocks
+// and term groups come out even, what it holds is the cost model's packed formula:
+// 4 * (C_s * K codebook floats + C_t bias floats) + ceil(log2 K) / 8 * (C_t * P * Mg codes).
+TEST(QuantizedOps, WeightsAreHeldOnceAtThePackedSize) {
+    struct Case {
+        LayerKind kind;
+        Shape w;
+        int64_t groups, dsub, K;
+    };
+    // C_t a multiple of 64 and Mg of 4: no block or nibble padding in any scan layout.
+    for (const Case& c : {Case{LayerKind::Fc, {128, 64}, 1, 4, 16}, Case{LayerKind::Fc, {64, 512}, 1, 2, 256},
+                          Case{LayerKind::Conv, {64, 16, 3, 3}, 1, 4, 16}, Case{LayerKind::Conv, {128, 32, 1, 1}, 2, 4, 16},
+                          Case{LayerKind::Conv, {64, 8, 3, 3}, 1, 2, 256}}) {
+        const uint64_t seed = 77 + c.w[0] + c.K;
+        SCOPED_TRACE(testing::Message() << to_string(c.w) << " g " << c.groups << " " << c.dsub << "/" << c.K
+                                        << " seed " << seed);
+        const PQWeights q = random_pq(c.kind, c.w, c.groups, PQConfig{c.dsub, c.K}, seed);
+        const Tensor b = random_tensor({c.w[0]}, seed + 5);
+        const std::vector<float> bias(b.data.begin(), b.data.end());
+        std::shared_ptr<Op> op;
+        int64_t held = 0;
+        PQWeights back;
+        if (c.kind == LayerKind::Fc) {
+            auto f = std::make_shared<QFcOp>(q, bias);
+            held = f->weight_bytes_held();
+            back = f->pq();
+            EXPECT_EQ(f->bias(), bias);
+        } else {
+            ConvParams p;
+            p.group = c.groups;
+            auto f = std::make_shared<QConvOp>(p, q, bias);
+            held = f->weight_bytes_held();
+            back = f->pq();
+            EXPECT_EQ(f->bias(), bias);
+        }
+        EXPECT_EQ(back.geo, q.geo);
+        EXPECT_EQ(back.codebooks, q.codebooks);
+        EXPECT_EQ(back.codes, q.codes);
+        const int64_t packed = q.geo.num_codes() * q.geo.bits() / 8;
+        EXPECT_EQ(held, 4 * (q.geo.in_channels * q.geo.K + q.geo.out_channels) + packed);
+    }
+}
+
 }  // namespace
 }  // namespace qcnn
