@@ -999,263 +999,263 @@ int main(int argc, char** argv) {
     // far; a run stopped midway leaves them with the networks it finished) and at the end.
     int failed_cells = 0;
     auto write_outputs = [&](size_t done, bool final) {
-    const double wall = seconds_since(run_t0);
-    const std::string load_end = load_average();
-    failed_cells =
-        static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const NetRow& r) { return r.cell_failed(); }));
-    if (final)
-    std::printf("\n%d of %zu entries fail the check, %d network(s) a reload or EC cell; %.0f s; load average at the "
-                "end %s\n",
-                failed, todo.size(), failed_cells, wall, load_end.c_str());
+        const double wall = seconds_since(run_t0);
+        const std::string load_end = load_average();
+        failed_cells =
+            static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const NetRow& r) { return r.cell_failed(); }));
+        if (final)
+        std::printf("\n%d of %zu entries fail the check, %d network(s) a reload or EC cell; %.0f s; load average at the "
+                    "end %s\n",
+                    failed, todo.size(), failed_cells, wall, load_end.c_str());
 
-    // ----------------------------------------------------------------------- JSON --
-    if (!o.json_path.empty()) {
-        std::ofstream f(o.json_path);
-        json::Writer w(f);
-        w.begin_object().field("tool", "qcnn_zoo").field("command", o.command.empty() ? argv_text : o.command);
-        w.field("started", started).field("seconds", wall);
-        w.field("cpu", cpu_model()).field("logical_cores", omp_get_num_procs());
-        w.field("opencv", std::string(CV_VERSION)).field("load_average_start", load_start).field("load_average_end", load_end);
-        w.field("manifest", o.manifest).field("torch", manifest_version("torch"));
-        w.field("torchvision", manifest_version("torchvision")).field("onnx", manifest_version("onnx"));
-        w.field("tolerance", o.tol).field("check_threads", o.check_threads);
-        w.field("bench_opset", o.bench_opset).field("threads", o.threads).field("batch", o.batch);
-        w.field("budget_s", o.budget).field("settings", o.settings).field("quick", o.quick);
-        w.field("kmeans_iters", o.kmeans_iters).field("calib_images", o.calib_images);
-        w.field("heldout_images", o.heldout_images).field("ec_positions", o.ec_positions);
-        w.field("ec_iterations", o.ec_iterations).field("ec_rows_per_column", o.ec_rows_per_column);
-        w.field("failed_entries", failed).field("failed_cells", failed_cells);
-        w.field("networks_done", static_cast<int64_t>(done)).field("complete", final);
-        w.key("entries").begin_array();
-        for (size_t i = 0; i < todo.size(); ++i) {
-            const Entry& e = *todo[i];
-            const Record& r = checks[i];
-            std::string why;
-            w.begin_object().field("network", e.network).field("family", e.family).field("opset", e.opset);
-            w.field("dynamic", e.dynamic).field("onnx", e.onnx).field("onnx_bytes", e.onnx_bytes);
-            w.field("verdict", verdict(r, o.tol, &why)).field("passed", check_passed(r, o.tol));
-            if (!why.empty()) w.field("error", why);
-            for (const auto& [k, v] : r) {
-                if (k == "import_seconds" || k == "run_seconds" || k == "rel_err" || k == "centered_err")
-                    w.field(k, get(r, k));
-                else if (k == "argmax_same" || k == "samples" || k == "peak_rss_bytes" || k == "file_opset")
-                    w.field(k, static_cast<int64_t>(get(r, k)));
-                else
-                    w.field(k, v);
-            }
-            w.end_object();
-        }
-        w.end_array();
-        w.key("networks").begin_array();
-        for (const NetRow& row : rows) {
-            w.begin_object().field("network", row.network).field("family", row.family);
-            if (row.bench) w.field("bench_file", row.bench->onnx).field("bench_dynamic", row.bench->dynamic);
-            for (const auto& [name, part] : {std::pair<const char*, const Record*>{"float", &row.flt},
-                                             {"opencv", &row.cv}, {"quantized", &row.q},
-                                             {"side_by_side", &row.side}, {"reload", &row.reload},
-                                             {"ec", &row.ec}}) {
-                if (part->empty()) continue;
-                w.key(name).begin_object();
-                for (const auto& [k, v] : *part) {
-                    if (k == "error" || k == "cost_error" || k == "opencv_error" || k == "quantized_file_error" ||
-                        k == "reload_identical" || k == "output_shape" || k == "stored_output_shape" ||
-                        k == "calib_spec" || k == "last_layer")
+        // ----------------------------------------------------------------------- JSON --
+        if (!o.json_path.empty()) {
+            std::ofstream f(o.json_path);
+            json::Writer w(f);
+            w.begin_object().field("tool", "qcnn_zoo").field("command", o.command.empty() ? argv_text : o.command);
+            w.field("started", started).field("seconds", wall);
+            w.field("cpu", cpu_model()).field("logical_cores", omp_get_num_procs());
+            w.field("opencv", std::string(CV_VERSION)).field("load_average_start", load_start).field("load_average_end", load_end);
+            w.field("manifest", o.manifest).field("torch", manifest_version("torch"));
+            w.field("torchvision", manifest_version("torchvision")).field("onnx", manifest_version("onnx"));
+            w.field("tolerance", o.tol).field("check_threads", o.check_threads);
+            w.field("bench_opset", o.bench_opset).field("threads", o.threads).field("batch", o.batch);
+            w.field("budget_s", o.budget).field("settings", o.settings).field("quick", o.quick);
+            w.field("kmeans_iters", o.kmeans_iters).field("calib_images", o.calib_images);
+            w.field("heldout_images", o.heldout_images).field("ec_positions", o.ec_positions);
+            w.field("ec_iterations", o.ec_iterations).field("ec_rows_per_column", o.ec_rows_per_column);
+            w.field("failed_entries", failed).field("failed_cells", failed_cells);
+            w.field("networks_done", static_cast<int64_t>(done)).field("complete", final);
+            w.key("entries").begin_array();
+            for (size_t i = 0; i < todo.size(); ++i) {
+                const Entry& e = *todo[i];
+                const Record& r = checks[i];
+                std::string why;
+                w.begin_object().field("network", e.network).field("family", e.family).field("opset", e.opset);
+                w.field("dynamic", e.dynamic).field("onnx", e.onnx).field("onnx_bytes", e.onnx_bytes);
+                w.field("verdict", verdict(r, o.tol, &why)).field("passed", check_passed(r, o.tol));
+                if (!why.empty()) w.field("error", why);
+                for (const auto& [k, v] : r) {
+                    if (k == "import_seconds" || k == "run_seconds" || k == "rel_err" || k == "centered_err")
+                        w.field(k, get(r, k));
+                    else if (k == "argmax_same" || k == "samples" || k == "peak_rss_bytes" || k == "file_opset")
+                        w.field(k, static_cast<int64_t>(get(r, k)));
+                    else
                         w.field(k, v);
-                    else w.field(k, get(*part, k));
                 }
                 w.end_object();
             }
-            w.end_object();
-        }
-        w.end_array().end_object();
-        f << "\n";
-        if (!f) std::cerr << "qcnn_zoo: cannot write " << o.json_path << "\n";
-        else if (final) std::printf("JSON: %s\n", o.json_path.c_str());
-    }
-
-    // ------------------------------------------------------------------- Markdown --
-    if (!o.md_path.empty()) {
-        std::ostringstream m;
-        m << "# torchvision's classification CNNs in QCNN Workbench (issue 13)\n\n"
-          << "Generated by `bench/qcnn_zoo` on " << started << "; every number below is measured by that run. "
-          << "Rerun:\n\n    " << (o.command.empty() ? argv_text : o.command) << "\n\n"
-          << "- Machine: " << cpu_model() << ", " << omp_get_num_procs() << " logical cores, shared (load average "
-          << load_start << " at the start, " << load_end << " at the end); OpenCV " << CV_VERSION << ".\n"
-          << "- Models: torchvision " << manifest_version("torchvision") << " (torch " << manifest_version("torch")
-          << ", onnx " << manifest_version("onnx") << "), random seeded weights, exported by `tools/export_zoo.py` "
-          << "(manifest `" << o.manifest << "`).\n"
-          << "- Check: the stored input (batch 2) through our importer and engine against PyTorch's logits; "
-          << "*max logit error* = max |ours - PyTorch| / max |PyTorch|; passes at <= " << o.tol
-          << " with the same argmax for every sample.\n";
-        if (!o.quick)
-            m << "- Speed: opset " << o.bench_opset << " (the dynamic-batch file), batch " << o.batch << ", " << o.threads
-              << " thread(s). ms per image = median time per batch / batch, measured side by side: float ours, "
-                 "OpenCV DNN and quantized loaded in one process and timed in "
-              << o.rounds << " rounds that alternate them (>= " << o.budget
-              << " s per path in all), so a change of the machine's load hits all three alike (OpenCV alone where "
-                 "our importer fails). OpenCV DNN loads the same ONNX file (where torch wrote Identity nodes on shared "
-                 "initializers, which OpenCV 4.6 cannot load, a copy with each replaced by a copy of the initializer). "
-                 "*Quantized*: `" << o.settings
-              << "` where it fits (per-type defaults that do not fit a layer, e.g. depthwise convs, leave it dense), "
-              << "k-means on the weights only (" << o.kmeans_iters << " iterations, no error correction, seed " << o.seed
-              << "), fast lookup-table kernels. *Quantizable* = share of the weight-layer FLOPs / of all parameters "
-                 "in the layers those settings quantize; compression (over weights) and theoretical speed-up are "
-                 "the cost model's at these settings. Peak RSS: each path timed again in a process of its own, its "
-                 "peak while running (float ours / quantized / OpenCV). *Reload*: the quantized network is saved "
-                 "to a model file (core/io/model_file.h, as `qcnn quantize -o`), read back in another process and "
-                 "run on the stored input; *yes* = every output value has the same bits as the in-memory network's "
-                 "(the side-by-side timing runs that file).\n";
-        // The import matrix: one row per network, one column per (opset, batch mode) exported.
-        std::vector<std::pair<int, bool>> cols;
-        for (const Entry* e : todo)
-            if (std::find(cols.begin(), cols.end(), std::make_pair(e->opset, e->dynamic)) == cols.end())
-                cols.push_back({e->opset, e->dynamic});
-        std::sort(cols.begin(), cols.end(), [](const auto& x, const auto& y) {
-            return x.first != y.first ? x.first < y.first : x.second > y.second;
-        });
-        m << "\n## Imports and logits, per opset\n\n*yes* = imports, max logit error <= " << o.tol
-          << " and the same argmax (the error is shown); *no* = does not import (errors below).\n\n| network | family |";
-        for (const auto& [op, dyn] : cols) m << " op" << op << (dyn ? " dynamic" : " static") << " |";
-        m << "\n|---|---|";
-        for (size_t c = 0; c < cols.size(); ++c) m << "---|";
-        m << "\n";
-        for (const NetRow& row : rows) {
-            m << "| " << row.network << " | " << row.family << " |";
-            for (const auto& [op, dyn] : cols) {
-                std::string cell = "-";
-                for (size_t i = 0; i < todo.size(); ++i)
-                    if (todo[i]->network == row.network && todo[i]->opset == op && todo[i]->dynamic == dyn) {
-                        cell = verdict(checks[i], o.tol);
-                        if (checks[i].count("rel_err")) cell += " " + fmt("%.1e", get(checks[i], "rel_err"));
-                    }
-                m << " " << cell << " |";
-            }
-            m << "\n";
-        }
-        if (!o.quick) {
-            m << "\n## Per network: opset " << o.bench_opset << ", speed and the cost model\n\n";
-            m << "| network | imports | max logit error | float ms/image ours | OpenCV | quantizable FLOPs / params | "
-                 "compression | theoretical speed-up | quantized ms/image | measured speed-up | peak RSS MB | reload |\n"
-              << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+            w.end_array();
+            w.key("networks").begin_array();
             for (const NetRow& row : rows) {
-                const std::string v = row.bench ? verdict(row.check, o.tol) : "no export";
-                const double f = row.ms("float"), q = row.ms("quantized");
-                m << "| " << row.network << " | " << v << " | " << fmt("%.1e", get(row.check, "rel_err")) << " | "
-                  << row.ms_cell("float") << " | "
-                  << (row.cv.count("error") || row.side.count("opencv_error") ? "fails" : row.ms_cell("opencv")) << " | "
-                  << fmt("%.0f%%", 100 * get(row.flt, "quantizable_flops_fraction")) << " / "
-                  << fmt("%.0f%%", 100 * get(row.flt, "quantizable_params_fraction")) << " | "
-                  << fmt("%.1fx", get(row.flt, "compression")) << " | " << fmt("%.2fx", get(row.flt, "theoretical_speedup"))
-                  << " | " << row.ms_cell("quantized") << " | " << fmt("%.2fx", f / q) << " | "
-                  << fmt("%.0f", get(row.flt, "peak_rss_bytes") / 1e6) << " / " << fmt("%.0f", get(row.q, "peak_rss_bytes") / 1e6)
-                  << " / " << fmt("%.0f", get(row.cv, "peak_rss_bytes") / 1e6) << " | " << row.reload_verdict() << " |\n";
-            }
-            m << "\n† timed in the path's own process, not side by side (our importer fails, or the side-by-side "
-                 "cell did: see Benchmark errors).\n";
-            if (std::any_of(rows.begin(), rows.end(), [](const NetRow& r) { return !r.ec.empty(); })) {
-                m << "\n## Error correction, opset " << o.bench_opset << "\n\n"
-                  << "Each network quantized again at `" << o.settings << "`, now with error correction in layer mode "
-                  << "(`EcMode::Layer`, core/quant/quantize_network.h) on " << o.calib_images
-                  << " calibration images, " << o.ec_positions << " sampled output positions per image for conv layers, "
-                  << o.ec_iterations << " EC sweeps, the same k-means (" << o.kmeans_iters << " iterations, seed "
-                  << o.seed << "). Images: `" << (o.calib.empty() ? "folder:<manifest dir>/calib" : o.calib)
-                  << "`, read through the product's dataset path (core/data/dataset.h) with torchvision's ImageNet "
-                     "preprocessing (`preprocess=imagenet`, inception_v3 `imagenet:342/299`); "
-                  << o.calib_images + o.heldout_images << " of them picked by `calibration_indices` (seed " << o.seed
-                  << "), the first " << o.calib_images << " calibrate, the other " << o.heldout_images
-                  << " are held out and measure the errors below against the float network. The default folder holds "
-                     "`tools/export_zoo.py --calib`'s seeded synthetic JPEGs (smooth random colour fields plus noise; "
-                     "the weights are random too). EC fits each layer's codebooks by least squares over d = C_s/g x "
-                     "kernel size columns: only layers with at least "
-                  << o.ec_rows_per_column << " x d calibration rows (conv: images x positions = "
-                  << o.calib_images * o.ec_positions << ", FC: images = " << o.calib_images
-                  << ") are corrected, the others keep their k-means codebooks (with fewer rows than columns EC fits "
-                     "the calibration rows and blows up on other images). *Before* = the k-means "
-                     "network read back from the quantized cell's model file, *after* = with EC. *Logits error* = "
-                     "||y_q - y|| / ||y|| over all held-out logits; *argmax* = share of held-out images whose top-1 "
-                     "class matches the float network's; *last layer* = response error of the last weight layer "
-                     "(`response_errors`, core/quant/calibration.h). EC s = wall time of the whole EC quantization "
-                     "(k-means, calibration passes and EC), "
-                  << (o.quant_threads > 0 ? std::to_string(o.quant_threads) : std::string("all")) << " threads.\n\n"
-                  << "| network | EC | layers corrected / quantized | EC s | logits error before | after | argmax "
-                     "before | after | last layer error before | after |\n"
-                  << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-                for (const NetRow& row : rows) {
-                    if (row.ec.empty()) continue;
-                    if (row.ec.count("error")) {
-                        m << "| " << row.network << " | error | | | | | | | | |\n";
-                        continue;
+                w.begin_object().field("network", row.network).field("family", row.family);
+                if (row.bench) w.field("bench_file", row.bench->onnx).field("bench_dynamic", row.bench->dynamic);
+                for (const auto& [name, part] : {std::pair<const char*, const Record*>{"float", &row.flt},
+                                                 {"opencv", &row.cv}, {"quantized", &row.q},
+                                                 {"side_by_side", &row.side}, {"reload", &row.reload},
+                                                 {"ec", &row.ec}}) {
+                    if (part->empty()) continue;
+                    w.key(name).begin_object();
+                    for (const auto& [k, v] : *part) {
+                        if (k == "error" || k == "cost_error" || k == "opencv_error" || k == "quantized_file_error" ||
+                            k == "reload_identical" || k == "output_shape" || k == "stored_output_shape" ||
+                            k == "calib_spec" || k == "last_layer")
+                            w.field(k, v);
+                        else w.field(k, get(*part, k));
                     }
-                    m << "| " << row.network << " | yes | " << row.ec.at("ec_layers") << " / "
-                      << row.ec.at("quantized_layers") << " | " << fmt("%.0f", get(row.ec, "ec_seconds")) << " | "
-                      << fmt("%.4f", get(row.ec, "logits_error_before")) << " | "
-                      << fmt("%.4f", get(row.ec, "logits_error_after")) << " | "
-                      << fmt("%.2f", get(row.ec, "argmax_agree_before")) << " | "
-                      << fmt("%.2f", get(row.ec, "argmax_agree_after")) << " | "
-                      << fmt("%.4f", get(row.ec, "last_layer_error_before")) << " | "
-                      << fmt("%.4f", get(row.ec, "last_layer_error_after")) << " |\n";
+                    w.end_object();
+                }
+                w.end_object();
+            }
+            w.end_array().end_object();
+            f << "\n";
+            if (!f) std::cerr << "qcnn_zoo: cannot write " << o.json_path << "\n";
+            else if (final) std::printf("JSON: %s\n", o.json_path.c_str());
+        }
+
+        // ------------------------------------------------------------------- Markdown --
+        if (!o.md_path.empty()) {
+            std::ostringstream m;
+            m << "# torchvision's classification CNNs in QCNN Workbench (issue 13)\n\n"
+              << "Generated by `bench/qcnn_zoo` on " << started << "; every number below is measured by that run. "
+              << "Rerun:\n\n    " << (o.command.empty() ? argv_text : o.command) << "\n\n"
+              << "- Machine: " << cpu_model() << ", " << omp_get_num_procs() << " logical cores, shared (load average "
+              << load_start << " at the start, " << load_end << " at the end); OpenCV " << CV_VERSION << ".\n"
+              << "- Models: torchvision " << manifest_version("torchvision") << " (torch " << manifest_version("torch")
+              << ", onnx " << manifest_version("onnx") << "), random seeded weights, exported by `tools/export_zoo.py` "
+              << "(manifest `" << o.manifest << "`).\n"
+              << "- Check: the stored input (batch 2) through our importer and engine against PyTorch's logits; "
+              << "*max logit error* = max |ours - PyTorch| / max |PyTorch|; passes at <= " << o.tol
+              << " with the same argmax for every sample.\n";
+            if (!o.quick)
+                m << "- Speed: opset " << o.bench_opset << " (the dynamic-batch file), batch " << o.batch << ", " << o.threads
+                  << " thread(s). ms per image = median time per batch / batch, measured side by side: float ours, "
+                     "OpenCV DNN and quantized loaded in one process and timed in "
+                  << o.rounds << " rounds that alternate them (>= " << o.budget
+                  << " s per path in all), so a change of the machine's load hits all three alike (OpenCV alone where "
+                     "our importer fails). OpenCV DNN loads the same ONNX file (where torch wrote Identity nodes on shared "
+                     "initializers, which OpenCV 4.6 cannot load, a copy with each replaced by a copy of the initializer). "
+                     "*Quantized*: `" << o.settings
+                  << "` where it fits (per-type defaults that do not fit a layer, e.g. depthwise convs, leave it dense), "
+                  << "k-means on the weights only (" << o.kmeans_iters << " iterations, no error correction, seed " << o.seed
+                  << "), fast lookup-table kernels. *Quantizable* = share of the weight-layer FLOPs / of all parameters "
+                     "in the layers those settings quantize; compression (over weights) and theoretical speed-up are "
+                     "the cost model's at these settings. Peak RSS: each path timed again in a process of its own, its "
+                     "peak while running (float ours / quantized / OpenCV). *Reload*: the quantized network is saved "
+                     "to a model file (core/io/model_file.h, as `qcnn quantize -o`), read back in another process and "
+                     "run on the stored input; *yes* = every output value has the same bits as the in-memory network's "
+                     "(the side-by-side timing runs that file).\n";
+            // The import matrix: one row per network, one column per (opset, batch mode) exported.
+            std::vector<std::pair<int, bool>> cols;
+            for (const Entry* e : todo)
+                if (std::find(cols.begin(), cols.end(), std::make_pair(e->opset, e->dynamic)) == cols.end())
+                    cols.push_back({e->opset, e->dynamic});
+            std::sort(cols.begin(), cols.end(), [](const auto& x, const auto& y) {
+                return x.first != y.first ? x.first < y.first : x.second > y.second;
+            });
+            m << "\n## Imports and logits, per opset\n\n*yes* = imports, max logit error <= " << o.tol
+              << " and the same argmax (the error is shown); *no* = does not import (errors below).\n\n| network | family |";
+            for (const auto& [op, dyn] : cols) m << " op" << op << (dyn ? " dynamic" : " static") << " |";
+            m << "\n|---|---|";
+            for (size_t c = 0; c < cols.size(); ++c) m << "---|";
+            m << "\n";
+            for (const NetRow& row : rows) {
+                m << "| " << row.network << " | " << row.family << " |";
+                for (const auto& [op, dyn] : cols) {
+                    std::string cell = "-";
+                    for (size_t i = 0; i < todo.size(); ++i)
+                        if (todo[i]->network == row.network && todo[i]->opset == op && todo[i]->dynamic == dyn) {
+                            cell = verdict(checks[i], o.tol);
+                            if (checks[i].count("rel_err")) cell += " " + fmt("%.1e", get(checks[i], "rel_err"));
+                        }
+                    m << " " << cell << " |";
+                }
+                m << "\n";
+            }
+            if (!o.quick) {
+                m << "\n## Per network: opset " << o.bench_opset << ", speed and the cost model\n\n";
+                m << "| network | imports | max logit error | float ms/image ours | OpenCV | quantizable FLOPs / params | "
+                     "compression | theoretical speed-up | quantized ms/image | measured speed-up | peak RSS MB | reload |\n"
+                  << "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+                for (const NetRow& row : rows) {
+                    const std::string v = row.bench ? verdict(row.check, o.tol) : "no export";
+                    const double f = row.ms("float"), q = row.ms("quantized");
+                    m << "| " << row.network << " | " << v << " | " << fmt("%.1e", get(row.check, "rel_err")) << " | "
+                      << row.ms_cell("float") << " | "
+                      << (row.cv.count("error") || row.side.count("opencv_error") ? "fails" : row.ms_cell("opencv")) << " | "
+                      << fmt("%.0f%%", 100 * get(row.flt, "quantizable_flops_fraction")) << " / "
+                      << fmt("%.0f%%", 100 * get(row.flt, "quantizable_params_fraction")) << " | "
+                      << fmt("%.1fx", get(row.flt, "compression")) << " | " << fmt("%.2fx", get(row.flt, "theoretical_speedup"))
+                      << " | " << row.ms_cell("quantized") << " | " << fmt("%.2fx", f / q) << " | "
+                      << fmt("%.0f", get(row.flt, "peak_rss_bytes") / 1e6) << " / " << fmt("%.0f", get(row.q, "peak_rss_bytes") / 1e6)
+                      << " / " << fmt("%.0f", get(row.cv, "peak_rss_bytes") / 1e6) << " | " << row.reload_verdict() << " |\n";
+                }
+                m << "\n† timed in the path's own process, not side by side (our importer fails, or the side-by-side "
+                     "cell did: see Benchmark errors).\n";
+                if (std::any_of(rows.begin(), rows.end(), [](const NetRow& r) { return !r.ec.empty(); })) {
+                    m << "\n## Error correction, opset " << o.bench_opset << "\n\n"
+                      << "Each network quantized again at `" << o.settings << "`, now with error correction in layer mode "
+                      << "(`EcMode::Layer`, core/quant/quantize_network.h) on " << o.calib_images
+                      << " calibration images, " << o.ec_positions << " sampled output positions per image for conv layers, "
+                      << o.ec_iterations << " EC sweeps, the same k-means (" << o.kmeans_iters << " iterations, seed "
+                      << o.seed << "). Images: `" << (o.calib.empty() ? "folder:<manifest dir>/calib" : o.calib)
+                      << "`, read through the product's dataset path (core/data/dataset.h) with torchvision's ImageNet "
+                         "preprocessing (`preprocess=imagenet`, inception_v3 `imagenet:342/299`); "
+                      << o.calib_images + o.heldout_images << " of them picked by `calibration_indices` (seed " << o.seed
+                      << "), the first " << o.calib_images << " calibrate, the other " << o.heldout_images
+                      << " are held out and measure the errors below against the float network. The default folder holds "
+                         "`tools/export_zoo.py --calib`'s seeded synthetic JPEGs (smooth random colour fields plus noise; "
+                         "the weights are random too). EC fits each layer's codebooks by least squares over d = C_s/g x "
+                         "kernel size columns: only layers with at least "
+                      << o.ec_rows_per_column << " x d calibration rows (conv: images x positions = "
+                      << o.calib_images * o.ec_positions << ", FC: images = " << o.calib_images
+                      << ") are corrected, the others keep their k-means codebooks (with fewer rows than columns EC fits "
+                         "the calibration rows and blows up on other images). *Before* = the k-means "
+                         "network read back from the quantized cell's model file, *after* = with EC. *Logits error* = "
+                         "||y_q - y|| / ||y|| over all held-out logits; *argmax* = share of held-out images whose top-1 "
+                         "class matches the float network's; *last layer* = response error of the last weight layer "
+                         "(`response_errors`, core/quant/calibration.h). EC s = wall time of the whole EC quantization "
+                         "(k-means, calibration passes and EC), "
+                      << (o.quant_threads > 0 ? std::to_string(o.quant_threads) : std::string("all")) << " threads.\n\n"
+                      << "| network | EC | layers corrected / quantized | EC s | logits error before | after | argmax "
+                         "before | after | last layer error before | after |\n"
+                      << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+                    for (const NetRow& row : rows) {
+                        if (row.ec.empty()) continue;
+                        if (row.ec.count("error")) {
+                            m << "| " << row.network << " | error | | | | | | | | |\n";
+                            continue;
+                        }
+                        m << "| " << row.network << " | yes | " << row.ec.at("ec_layers") << " / "
+                          << row.ec.at("quantized_layers") << " | " << fmt("%.0f", get(row.ec, "ec_seconds")) << " | "
+                          << fmt("%.4f", get(row.ec, "logits_error_before")) << " | "
+                          << fmt("%.4f", get(row.ec, "logits_error_after")) << " | "
+                          << fmt("%.2f", get(row.ec, "argmax_agree_before")) << " | "
+                          << fmt("%.2f", get(row.ec, "argmax_agree_after")) << " | "
+                          << fmt("%.4f", get(row.ec, "last_layer_error_before")) << " | "
+                          << fmt("%.4f", get(row.ec, "last_layer_error_after")) << " |\n";
+                    }
                 }
             }
-        }
-        m << "\n## Import and logits per exported file\n\n"
-          << "| network | file | imports | max logit error | input-dependent part | argmax | import s | peak RSS MB |\n"
-          << "|---|---|---|---:|---:|---:|---:|---:|\n";
-        for (size_t i = 0; i < todo.size(); ++i) {
-            const Record& r = checks[i];
-            m << "| " << todo[i]->network << " | " << entry_label(*todo[i]) << " | " << verdict(r, o.tol) << " | "
-              << fmt("%.1e", get(r, "rel_err")) << " | " << fmt("%.1e", get(r, "centered_err")) << " | "
-              << (r.count("samples") ? cat(r.at("argmax_same"), "/", r.at("samples")) : "-") << " | "
-              << fmt("%.1f", get(r, "import_seconds")) << " | " << fmt("%.0f", get(r, "peak_rss_bytes") / 1e6) << " |\n";
-        }
-        m << "\n*Input-dependent part*: the same error on each logit minus its mean over the batch, relative to the "
-             "largest such value (a wrong layer below the classifier shows here even when a bias dominates the "
-             "logits).\n";
-        bool any = false;
-        for (size_t i = 0; i < todo.size(); ++i) {
-            std::string why;
-            if (verdict(checks[i], o.tol, &why) == "yes") continue;
-            if (!any) {
-                m << "\n## Errors\n\n| network | file | error | operators the importer does not list |\n|---|---|---|---|\n";
-                any = true;
+            m << "\n## Import and logits per exported file\n\n"
+              << "| network | file | imports | max logit error | input-dependent part | argmax | import s | peak RSS MB |\n"
+              << "|---|---|---|---:|---:|---:|---:|---:|\n";
+            for (size_t i = 0; i < todo.size(); ++i) {
+                const Record& r = checks[i];
+                m << "| " << todo[i]->network << " | " << entry_label(*todo[i]) << " | " << verdict(r, o.tol) << " | "
+                  << fmt("%.1e", get(r, "rel_err")) << " | " << fmt("%.1e", get(r, "centered_err")) << " | "
+                  << (r.count("samples") ? cat(r.at("argmax_same"), "/", r.at("samples")) : "-") << " | "
+                  << fmt("%.1f", get(r, "import_seconds")) << " | " << fmt("%.0f", get(r, "peak_rss_bytes") / 1e6) << " |\n";
             }
-            const Record& r = checks[i];
-            // The importer's message ends with its list of supported ops: the last column says what is
-            // missing instead.
-            const size_t list = why.find("; supported ops: ");
-            if (list != std::string::npos) why.resize(list);
-            if (why.rfind(todo[i]->onnx + ": ", 0) == 0) why = why.substr(todo[i]->onnx.size() + 2);  // the file is in column 2
-            m << "| " << todo[i]->network << " | " << entry_label(*todo[i]) << " | " << md_cell(why, 400) << " | "
-              << md_cell(r.count("unsupported_ops") ? r.at("unsupported_ops") : "") << " |\n";
-        }
-        bool bench_err = false;
-        for (const NetRow& row : rows)
-            for (const auto& [name, part] : {std::pair<const char*, const Record*>{"float", &row.flt},
-                                             {"OpenCV", &row.cv}, {"quantized", &row.q},
-                                             {"side by side", &row.side}, {"reload", &row.reload},
-                                             {"EC", &row.ec}})
-                for (const char* k : {"error", "cost_error", "quantized_file_error"})
-                    if (part->count(k)) {
-                        if (!bench_err) {
-                            m << "\n## Benchmark errors\n\n| network | part | error |\n|---|---|---|\n";
-                            bench_err = true;
+            m << "\n*Input-dependent part*: the same error on each logit minus its mean over the batch, relative to the "
+                 "largest such value (a wrong layer below the classifier shows here even when a bias dominates the "
+                 "logits).\n";
+            bool any = false;
+            for (size_t i = 0; i < todo.size(); ++i) {
+                std::string why;
+                if (verdict(checks[i], o.tol, &why) == "yes") continue;
+                if (!any) {
+                    m << "\n## Errors\n\n| network | file | error | operators the importer does not list |\n|---|---|---|---|\n";
+                    any = true;
+                }
+                const Record& r = checks[i];
+                // The importer's message ends with its list of supported ops: the last column says what is
+                // missing instead.
+                const size_t list = why.find("; supported ops: ");
+                if (list != std::string::npos) why.resize(list);
+                if (why.rfind(todo[i]->onnx + ": ", 0) == 0) why = why.substr(todo[i]->onnx.size() + 2);  // the file is in column 2
+                m << "| " << todo[i]->network << " | " << entry_label(*todo[i]) << " | " << md_cell(why, 400) << " | "
+                  << md_cell(r.count("unsupported_ops") ? r.at("unsupported_ops") : "") << " |\n";
+            }
+            bool bench_err = false;
+            for (const NetRow& row : rows)
+                for (const auto& [name, part] : {std::pair<const char*, const Record*>{"float", &row.flt},
+                                                 {"OpenCV", &row.cv}, {"quantized", &row.q},
+                                                 {"side by side", &row.side}, {"reload", &row.reload},
+                                                 {"EC", &row.ec}})
+                    for (const char* k : {"error", "cost_error", "quantized_file_error"})
+                        if (part->count(k)) {
+                            if (!bench_err) {
+                                m << "\n## Benchmark errors\n\n| network | part | error |\n|---|---|---|\n";
+                                bench_err = true;
+                            }
+                            m << "| " << row.network << " | " << name
+                              << (std::string(k) == "cost_error"             ? " (cost model)"
+                                  : std::string(k) == "quantized_file_error" ? " (quantized model file; quantized again in-process)"
+                                                                             : "")
+                              << " | " << md_cell(part->at(k), 400) << " |\n";
                         }
-                        m << "| " << row.network << " | " << name
-                          << (std::string(k) == "cost_error"             ? " (cost model)"
-                              : std::string(k) == "quantized_file_error" ? " (quantized model file; quantized again in-process)"
-                                                                         : "")
-                          << " | " << md_cell(part->at(k), 400) << " |\n";
-                    }
-        m << "\n" << failed << " of " << todo.size() << " files fail the check";
-        if (!o.quick) m << "; " << failed_cells << " network(s) fail the reload check or error correction";
-        m << "; the run took " << fmt("%.0f", wall) << " s.\n";
-        if (!final)
-            m << "\n**Partial**: written after " << done << " of " << rows.size()
-              << " networks were benchmarked; the run had not finished.\n";
-        std::ofstream f(o.md_path);
-        f << m.str();
-        if (!f) std::cerr << "qcnn_zoo: cannot write " << o.md_path << "\n";
-        else if (final) std::printf("Markdown: %s\n", o.md_path.c_str());
-    }
+            m << "\n" << failed << " of " << todo.size() << " files fail the check";
+            if (!o.quick) m << "; " << failed_cells << " network(s) fail the reload check or error correction";
+            m << "; the run took " << fmt("%.0f", wall) << " s.\n";
+            if (!final)
+                m << "\n**Partial**: written after " << done << " of " << rows.size()
+                  << " networks were benchmarked; the run had not finished.\n";
+            std::ofstream f(o.md_path);
+            f << m.str();
+            if (!f) std::cerr << "qcnn_zoo: cannot write " << o.md_path << "\n";
+            else if (final) std::printf("Markdown: %s\n", o.md_path.c_str());
+        }
     };
     if (!o.quick) {
         std::printf("\nbenchmark: opset %d (dynamic-batch file when there is one), batch %d, %d thread(s); ms = median "
