@@ -24,6 +24,12 @@ statistics to fold), puts it in eval mode, and writes into --out (default ~/.cac
     manifest.json              one entry per (network, opset, dynamic): files, shapes,
                                versions, seed, sha256 of input and logits, the ONNX op types;
                                an export that fails gets an entry with its "error" instead
+    calib/synthetic/NNNN.jpg   --calib N (default 32) seeded synthetic RGB images of varied
+    calib/info.json            sizes (smooth random colour fields plus noise; the networks have
+                               random weights, so natural images would not mean more): the
+                               calibration / held-out images of bench/qcnn_zoo's error-correction
+                               cell, read as `folder:DIR/calib,preprocess=imagenet` (one class
+                               sub-folder). --calib-only writes just these (no export).
 
 The input and logits do not depend on the opset, so each network has one pair. Files that
 exist with the same seed and torch version are kept (--force re-exports). The manifest is
@@ -153,6 +159,41 @@ def export_one(model, x, path, opset, dynamic):
     os.replace(tmp, path)
 
 
+def write_calibration(out, count, seed):
+    """--calib: `count` seeded synthetic JPEGs in out/calib/synthetic (kept when info.json matches)."""
+    from PIL import Image
+    d = os.path.join(out, "calib")
+    sub = os.path.join(d, "synthetic")
+    info_path = os.path.join(d, "info.json")
+    want = {"generator": "tools/export_zoo.py --calib", "count": count, "seed": seed, "format": "jpeg q90",
+            "version": 1}
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            have = json.load(f)
+        if {k: have.get(k) for k in want} == want and len(os.listdir(sub)) == count:
+            print("calib: %s up to date (%d images)" % (sub, count))
+            return
+    os.makedirs(sub, exist_ok=True)
+    for name in os.listdir(sub):
+        os.remove(os.path.join(sub, name))
+    rng = np.random.default_rng(seed)
+    sizes = []
+    for i in range(count):
+        h, w = int(rng.integers(224, 400)), int(rng.integers(224, 480))
+        # A smooth colour field (random 4..12 px grid, bicubic up) plus pixel noise.
+        gh, gw = int(rng.integers(4, 13)), int(rng.integers(4, 13))
+        coarse = rng.integers(0, 256, size=(gh, gw, 3), dtype=np.uint8)
+        field = np.asarray(Image.fromarray(coarse, "RGB").resize((w, h), Image.BICUBIC), dtype=np.float32)
+        field += rng.normal(0.0, float(rng.uniform(2, 24)), size=field.shape)
+        img = Image.fromarray(np.clip(field, 0, 255).astype(np.uint8), "RGB")
+        img.save(os.path.join(sub, "%04d.jpg" % i), quality=90)
+        sizes.append([w, h])
+    with open(info_path, "w") as f:
+        json.dump(dict(want, sizes=sizes), f, indent=1)
+        f.write("\n")
+    print("calib: %d images in %s" % (count, sub))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,7 +210,16 @@ def main():
                          "logits do not depend on the input and the logit check cannot fail)")
     ap.add_argument("--force", action="store_true", help="re-export files that already exist")
     ap.add_argument("--list", action="store_true", help="print the table of networks and exit")
+    ap.add_argument("--calib", type=int, default=32,
+                    help="synthetic calibration images written to OUT/calib (default 32; 0: none)")
+    ap.add_argument("--calib-only", action="store_true", help="write only the calibration images")
     args = ap.parse_args()
+
+    if args.calib < 0:
+        ap.error("--calib: expected a count >= 0, got %d" % args.calib)
+    if args.calib_only:
+        write_calibration(os.path.abspath(args.out), args.calib, args.seed)
+        return 0
 
     if args.list:
         for name, family, size, kwargs in NETS:
@@ -281,6 +331,8 @@ def main():
         del model, x, y
         gc.collect()
     write_manifest()
+    if args.calib:
+        write_calibration(out, args.calib, args.seed)
     print("manifest: %s (%d entries, %d export failures this run)" % (manifest_path, len(entries), failures))
     return 1 if failures else 0
 

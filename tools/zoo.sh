@@ -1,7 +1,9 @@
 #!/bin/bash
 # The zoo check of issue 13 in one command: export torchvision's classification CNNs to ONNX
-# (tools/export_zoo.py, only what is missing), build bench/qcnn_zoo, check every exported file
-# against PyTorch's logits, benchmark one file per network, and write docs/zoo.md (and
+# (tools/export_zoo.py, only what is missing), write the seeded synthetic calibration images
+# (export_zoo.py --calib-only, when missing), build bench/qcnn_zoo, check every exported file
+# against PyTorch's logits, benchmark one file per network (float / OpenCV / quantized speed,
+# save + reload of the quantized model file, error correction), and write docs/zoo.md (and
 # zoo.json in the build directory).
 #
 #   tools/zoo.sh                           # every network, opsets 11,13,17, dynamic and static batch
@@ -46,6 +48,10 @@ if [ "$EXPORT" = 1 ]; then
     # A network that fails to export gets a manifest entry with the error and the run goes on.
     "$PYTHON" "$ROOT/tools/export_zoo.py" --out "$ZOO" --nets "$NETS" --opsets "$OPSETS" --dynamic "$DYNAMIC" ||
         echo "tools/zoo.sh: some exports failed (listed above and in $ZOO/manifest.json); checking the rest" >&2
+fi
+# The EC cell's calibration images (export_zoo.py keeps them when they are up to date).
+if [ "$EXPORT" = 1 ] || [ ! -f "$ZOO/calib/info.json" ]; then
+    "$PYTHON" "$ROOT/tools/export_zoo.py" --out "$ZOO" --calib-only
 fi
 
 if [ ! -f "$BUILD/build.ninja" ] && [ ! -f "$BUILD/Makefile" ]; then
