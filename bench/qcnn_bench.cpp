@@ -5,6 +5,8 @@
 //              [--threads 1,2] [--batches 1,32] [--big-batches 1,32] [--vgg16-batches 1]
 //              [--layer-batches 1] [--nets lenet5,vgg7,alexnet,vgg16] [--families A,B]
 //              [--lut-big-batches]
+//   qcnn_bench --part peers [--zoo DIR] [--peer-nets ...] [--peer-batches 1,8] [--im2col] ...
+//   qcnn_bench --part int8-accuracy [--calib-images 256]
 // --batches: the bundled networks; --big-batches: AlexNet; --vgg16-batches: VGG-16 (batch 32
 // takes minutes per path on 2 cores, so it is off by default). --quick: budget 0.1 s, batch 1,
 // family A only.
@@ -30,6 +32,12 @@
 // Settings families: A = C_s'/K 4/16 for conv and FC; B = conv 8/32, FC 4/8 (with conv3 at 4/32
 // in the VGG-style network: the setting the lead measured with error correction). A layer a
 // setting does not fit stays dense (resolve_settings' type defaults).
+// (c) --part peers (issue 14): the zoo's ImageNet networks (--zoo, tools/export_zoo.py) on dense
+//     (ours; --im2col adds our im2col conv), oneDNN fp32 and oneDNN int8 peers (dnnl_peer.h) and
+//     Q-CNN fast / auto, alternated in one process per (network, batch, threads) with
+//     core/eval/speed.h's time_alternating; per-layer table; peak RSS per path in its own
+//     process. --part int8-accuracy: the int8 peer's top-1 vs float on Fashion-MNIST.
+//     bench/torch_fp32.py times PyTorch fp32 on the same networks (dev time, separate process).
 // Timing: median of repetitions after a warm-up, at least 3 and until --budget seconds passed;
 // the float LUT reference on AlexNet / VGG-16 at batch >= 32 (minutes per batch) is skipped
 // unless --lut-big-batches asks for it, and then timed as one pass without warm-up.
