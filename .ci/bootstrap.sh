@@ -16,15 +16,16 @@ build_dir=${BUILD_DIR:-$root/build}
 jobs=${JOBS:-$(nproc)}
 
 # Debian packages: build tools, libraries, the Fashion-MNIST data set, ONNX conformance data,
-# benchmark peers (OpenCV DNN, FAISS) and what the test suite uses (slurm-wlm and munge: the
-# single-node Slurm test, .ci/slurm-test.sh, which starts its own daemons on their own socket and ports).
+# benchmark peers (OpenCV DNN, FAISS, oneDNN fp32 / int8; oneDNN is also the dense conv backend)
+# and what the test suite uses (slurm-wlm and munge: the single-node Slurm test,
+# .ci/slurm-test.sh, which starts its own daemons on their own socket and ports).
 packages=(
   build-essential cmake ninja-build pkg-config git
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev
   libeigen3-dev libhdf5-dev zlib1g-dev libstb-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
-  libopencv-dnn-dev libfaiss-dev
+  libopencv-dnn-dev libfaiss-dev libdnnl-dev
   dataset-fashion-mnist libonnx-testdata
   python3 python3-numpy python3-h5py python3-pandas python3-tables
   slurm-wlm munge

@@ -5,6 +5,8 @@
 //              [--threads 1,2] [--batches 1,32] [--big-batches 1,32] [--vgg16-batches 1]
 //              [--layer-batches 1] [--nets lenet5,vgg7,alexnet,vgg16] [--families A,B]
 //              [--lut-big-batches]
+//   qcnn_bench --part peers [--zoo DIR] [--peer-nets ...] [--peer-batches 1,8] [--im2col] ...
+//   qcnn_bench --part int8-accuracy [--calib-images 256]
 // --batches: the bundled networks; --big-batches: AlexNet; --vgg16-batches: VGG-16 (batch 32
 // takes minutes per path on 2 cores, so it is off by default). --quick: budget 0.1 s, batch 1,
 // family A only.
@@ -30,6 +32,12 @@
 // Settings families: A = C_s'/K 4/16 for conv and FC; B = conv 8/32, FC 4/8 (with conv3 at 4/32
 // in the VGG-style network: the setting the lead measured with error correction). A layer a
 // setting does not fit stays dense (resolve_settings' type defaults).
+// (c) --part peers (issue 14): the zoo's ImageNet networks (--zoo, tools/export_zoo.py) on dense
+//     (ours; --im2col adds our im2col conv), oneDNN fp32 and oneDNN int8 peers (dnnl_peer.h) and
+//     Q-CNN fast / auto, alternated in one process per (network, batch, threads) with
+//     core/eval/speed.h's time_alternating; per-layer table; peak RSS per path in its own
+//     process. --part int8-accuracy: the int8 peer's top-1 vs float on Fashion-MNIST.
+//     bench/torch_fp32.py times PyTorch fp32 on the same networks (dev time, separate process).
 // Timing: median of repetitions after a warm-up, at least 3 and until --budget seconds passed;
 // the float LUT reference on AlexNet / VGG-16 at batch >= 32 (minutes per batch) is skipped
 // unless --lut-big-batches asks for it, and then timed as one pass without warm-up.
@@ -57,7 +65,10 @@
 #include "core/util/host.h"
 #include "core/cost/builtin_networks.h"
 #include "core/cost/cost_model.h"
+#include "core/data/dataset.h"
+#include "core/eval/evaluate.h"
 #include "core/eval/kernel_choice.h"
+#include "core/eval/speed.h"
 #include "core/graph/plan.h"
 #include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
@@ -65,6 +76,7 @@
 #include "core/quant/quantized_ops.h"
 #include "core/quant/settings.h"
 #include "core/util/json.h"
+#include "dnnl_peer.h"
 #include "onnx_export.h"
 
 namespace {
@@ -94,6 +106,17 @@ struct Options {
     // The float LUT reference on AlexNet / VGG-16 at batch >= 32 takes minutes per batch on 2
     // cores; it runs only when asked, and then as one timed pass (no warm-up, no repetition).
     bool lut_big_batches = false;
+    // --part peers / int8-accuracy (issue 14).
+    bool peers = false, int8_acc = false;
+    std::string zoo = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.cache/qcnn-zoo";
+    std::vector<std::string> peer_nets{"alexnet", "vgg11", "vgg16", "resnet18", "resnet50", "mobilenet_v2"};
+    std::vector<int> peer_batches{1, 8};
+    int calib_inputs = 4;      // seeded N(0,1) inputs calibrating the int8 peer on the zoo networks
+    int calib_images = 256;    // Fashion-MNIST training images calibrating it on the bundled ones
+    bool peer_rss = true;      // peak RSS per path at batch 1, 1 thread (one process each)
+    bool per_layer = true;     // per-layer table at batch 1, 1 thread
+    long mmap_threshold = 0;   // peers: mallopt(M_MMAP_THRESHOLD) in the children; 0 = glibc's default
+    bool im2col_side = false;  // peers: also time the dense network on the im2col + Eigen convolution
 };
 
 std::string family_settings(const std::string& net, const std::string& family) {
@@ -143,11 +166,13 @@ void quantize_randomly(Network& net, const ResolvedSettings& settings, uint64_t 
     }
 }
 
-Tensor random_input(const Shape& shape, uint32_t seed) {
+// Seeded input: uniform in [0, 1), or N(0, 1) (the zoo's ImageNet-normalised scale) when normal.
+Tensor random_input(const Shape& shape, uint32_t seed, bool normal = false) {
     Tensor x(shape);
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
-    for (float& v : x.data) v = u(rng);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (float& v : x.data) v = normal ? nd(rng) : u(rng);
     return x;
 }
 
@@ -429,6 +454,215 @@ std::string cell_child(const Cell& c, double budget) {
     return encode(r);
 }
 
+// ------------------------------------------------------------------- peers (issue 14) --
+// ImageNet-size networks from tools/export_zoo.py (opset 13, dynamic batch) on four paths in
+// one process, one pass of each per round (core/eval/speed.h's time_alternating): dense (our
+// float engine), oneDNN fp32 (dnnl_peer.h: Conv / Fc on oneDNN, the rest on our ops), oneDNN
+// int8 (static PTQ calibrated on --calib seeded N(0,1) inputs) and Q-CNN fast (our LUT
+// kernels, random codebooks at the family's setting). Peak RSS: one process per path.
+
+enum class PeerPath { Dense, Fp32, Int8, Fast, Auto };
+constexpr PeerPath kPeerPaths[] = {PeerPath::Dense, PeerPath::Fp32, PeerPath::Int8, PeerPath::Fast, PeerPath::Auto};
+constexpr int kPeerSides = 5;
+const char* peer_path_name(PeerPath p) {
+    switch (p) {
+        case PeerPath::Dense: return "dense";
+        case PeerPath::Fp32: return "dnnl-fp32";
+        case PeerPath::Int8: return "dnnl-int8";
+        case PeerPath::Fast: return "qcnn-fast";
+        case PeerPath::Auto: return "qcnn-auto";
+    }
+    return "?";
+}
+
+std::string zoo_onnx(const std::string& zoo, const std::string& net) {
+    const std::string f = zoo + "/" + net + "/" + net + ".op13.dyn.onnx";
+    if (!std::filesystem::exists(f))
+        fail("peers: ", f, " does not exist (export it with tools/zoo.sh, or pass --zoo DIR)");
+    return f;
+}
+
+struct PeerNets {
+    std::shared_ptr<const Network> net[kPeerSides];
+    bench::DnnlLayerStats stats[kPeerSides];  // fp32 / int8 sides
+    Record info;
+};
+
+// Builds the paths asked for (all: `only` empty) of one zoo network.
+void build_peers(PeerNets& p, const std::string& file, const std::string& family, const Shape& sample,
+                 int calib_inputs, int batch, int threads, const std::vector<PeerPath>& only) {
+    auto want = [&](PeerPath x) { return only.empty() || std::find(only.begin(), only.end(), x) != only.end(); };
+    const auto net = std::make_shared<Network>(import_onnx(file));
+    const NetworkGeometry geo = network_geometry(*net, sample);
+    const ResolvedSettings rs = resolve_settings(*net, parse_layer_settings(family_settings("", family)));
+    std::vector<QuantSetting> settings, dense_settings(geo.layers.size());
+    for (const ResolvedLayer& l : rs.layers) settings.push_back(l.setting);
+    const NetworkCost cost = network_cost(geo, settings, CostOptions{});
+    p.info["accounted_dense_bytes"] = std::to_string(cost.dense.peak_bytes);
+    p.info["accounted_quantized_bytes"] = std::to_string(cost.quantized.peak_bytes);
+    p.info["theoretical"] = num(cost.speedup());
+    if (want(PeerPath::Fp32))
+        p.net[1] = bench::dnnl_network(*net, bench::PeerPrecision::Fp32, nullptr, &p.stats[1]);
+    if (want(PeerPath::Int8)) {
+        std::vector<Tensor> calib;
+        Shape in{1};
+        in.insert(in.end(), sample.begin(), sample.end());
+        for (int i = 0; i < calib_inputs; ++i) calib.push_back(random_input(in, 1000 + i, true));
+        const bench::Calibration c = bench::calibrate(*net, calib, threads);
+        p.net[2] = bench::dnnl_network(*net, bench::PeerPrecision::Int8, &c, &p.stats[2]);
+    }
+    if (want(PeerPath::Fast) || want(PeerPath::Auto)) {
+        auto q = std::make_shared<Network>(*net);
+        quantize_randomly(*q, rs, 100);
+        if (want(PeerPath::Fast)) p.net[3] = q;
+        if (want(PeerPath::Auto)) {
+            // What `qcnn eval` runs: per quantized layer the faster of LUT kernels and dense.
+            KernelChoiceOptions ko;
+            ko.batch = batch;
+            ko.threads = threads;
+            const KernelChoice kc = choose_kernels(q, sample, ko);
+            p.net[4] = kc.network;
+            std::string dense;
+            for (const LayerChoice& l : kc.layers)
+                if (l.path == LayerPath::Dense) dense += (dense.empty() ? "" : ",") + l.alias;
+            p.info["auto_dense_layers"] = dense.empty() ? "-" : dense;
+        }
+    }
+    if (want(PeerPath::Dense)) p.net[0] = net;
+}
+
+struct PeerCell {
+    std::string net, family;
+    int batch = 1, threads = 1;
+};
+
+std::string peer_timing_child(const Options& o, const PeerCell& c) {
+    if (o.mmap_threshold > 0) mallopt(M_MMAP_THRESHOLD, o.mmap_threshold);
+    omp_set_num_threads(c.threads);
+    const std::string file = zoo_onnx(o.zoo, c.net);
+    const Shape sample{3, 224, 224};
+    PeerNets p;
+    build_peers(p, file, c.family, sample, o.calib_inputs, c.batch, c.threads, {});
+    Shape in{c.batch};
+    in.insert(in.end(), sample.begin(), sample.end());
+    const Tensor x = random_input(in, 7, true);
+    // Side kPeerSides (--im2col): the dense network with ConvOp on im2col + Eigen, not oneDNN.
+    const int sides = kPeerSides + (o.im2col_side ? 1 : 0);
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (int s = 0; s < sides; ++s) {
+        engines.push_back(std::make_unique<Engine>(p.net[s % kPeerSides], c.threads));
+        engines.back()->set_lut_kernel(LutKernel::Fast);
+    }
+    // Weight layers by node name, in the dense network's order; per side its node indices.
+    const Network& dn = *p.net[0];
+    std::vector<std::string> layers;
+    for (int ni : dn.weight_layers()) layers.push_back(dn.nodes[ni].name);
+    std::vector<std::vector<int>> idx(sides);
+    for (int s = 0; s < sides; ++s)
+        for (const std::string& l : layers) idx[s].push_back(p.net[s % kPeerSides]->find_node(l));
+    Record r = p.info;
+    // Outputs of one pass: the peers against our dense engine.
+    std::vector<Tensor> y(kPeerSides);
+    for (int s = 0; s < kPeerSides; ++s) y[s] = engines[s]->forward(x);
+    auto rel = [&](int s) {
+        double d = 0, m = 0;
+        for (int64_t i = 0; i < y[0].size(); ++i) {
+            d = std::max(d, std::fabs(double(y[s].data[i]) - y[0].data[i]));
+            m = std::max(m, std::fabs(double(y[0].data[i])));
+        }
+        return m > 0 ? d / m : d;
+    };
+    r["fp32_vs_dense_rel_diff"] = num(rel(1));
+    r["int8_vs_dense_rel_diff"] = num(rel(2));
+    std::vector<double> node_s;
+    const TimedPass pass = [&](int side, std::vector<double>& parts) {
+        bench::DnnlLayerStats& st = p.stats[side % kPeerSides];
+        st.reset();
+        if (side == kPeerSides) set_conv_backend(ConvBackend::Im2col);
+        engines[side]->forward(x, &node_s);
+        if (side == kPeerSides) set_conv_backend(ConvBackend::OneDnn);
+        for (int ni : idx[side]) parts.push_back(ni >= 0 ? node_s.at(ni) : 0.0);
+        parts.push_back(st.primitive_ns * 1e-9);
+        parts.push_back(st.reorder_ns * 1e-9);
+    };
+    SpeedOptions so;
+    so.budget_seconds = o.budget;
+    so.min_rounds = 5;
+    so.warmup = 2;
+    const AlternatingTiming t = time_alternating(sides, pass, so, steady_seconds(), process_preemptions());
+    r["rounds"] = std::to_string(t.rounds);
+    r["preempted_rounds"] = std::to_string(t.preempted_rounds);
+    r["layers"] = [&] {
+        std::string s;
+        for (const std::string& l : layers) s += (s.empty() ? "" : ",") + l;
+        return s;
+    }();
+    for (int s = 0; s < sides; ++s) {
+        const std::string k = s == kPeerSides ? std::string("dense-im2col") : peer_path_name(kPeerPaths[s]);
+        r[k + "_ms"] = num(t.total[s].median * 1e3);
+        r[k + "_q1_ms"] = num(t.total[s].q1 * 1e3);
+        r[k + "_q3_ms"] = num(t.total[s].q3 * 1e3);
+        std::string per;
+        for (size_t l = 0; l < layers.size(); ++l) per += (l ? "," : "") + num(t.parts[s][l].median * 1e3);
+        r[k + "_layer_ms"] = per;
+        r[k + "_primitive_ms"] = num(t.parts[s][layers.size()].median * 1e3);
+        r[k + "_reorder_ms"] = num(t.parts[s][layers.size() + 1].median * 1e3);
+    }
+    r["layer_desc"] = [&] {
+        std::string s;
+        for (int ni : dn.weight_layers()) s += (s.empty() ? "" : ";") + dn.nodes[ni].alias + " " + dn.nodes[ni].op->describe();
+        return s;
+    }();
+    return encode(r);
+}
+
+// Peak RSS of one path alone: build it, reset the counter, run --rss-passes passes.
+std::string peer_rss_child(const Options& o, const PeerCell& c, PeerPath path) {
+    if (o.mmap_threshold > 0) mallopt(M_MMAP_THRESHOLD, o.mmap_threshold);
+    omp_set_num_threads(c.threads);
+    const Shape sample{3, 224, 224};
+    Record r;
+    r["rss_start_bytes"] = std::to_string(bench::proc_status_bytes("VmRSS:"));
+    PeerNets p;
+    build_peers(p, zoo_onnx(o.zoo, c.net), c.family, sample, o.calib_inputs, c.batch, c.threads, {path});
+    const int s = static_cast<int>(path);
+    Shape in{c.batch};
+    in.insert(in.end(), sample.begin(), sample.end());
+    const Tensor x = random_input(in, 7, true);
+    Engine e(p.net[s], c.threads);
+    malloc_trim(0);
+    reset_peak_rss();
+    for (int i = 0; i < 3; ++i) e.forward(x);
+    r["rss_peak_bytes"] = std::to_string(bench::peak_rss_bytes());
+    return encode(r);
+}
+
+// Top-1 of the int8 peer against float on the bundled Fashion-MNIST networks: calibration on
+// --calib-images training images picked with a seeded generator, the whole test set evaluated.
+std::string int8_accuracy_child(const Options& o) {
+    const auto train = open_dataset("fashion-mnist:train");
+    const auto test = open_dataset("fashion-mnist:test");
+    std::mt19937_64 rng(5);
+    std::vector<int64_t> pick(static_cast<size_t>(std::max(o.calib_images, 1)));
+    std::uniform_int_distribution<int64_t> u(0, train->size() - 1);
+    for (int64_t& i : pick) i = u(rng);
+    Tensor calib_x;
+    std::vector<int> labels;
+    train->gather(pick, calib_x, labels);
+    Record r;
+    for (const char* net : {"lenet5", "vgg7"}) {
+        const auto f = std::make_shared<const Network>(import_onnx(bundled_path(net)));
+        const bench::Calibration c = bench::calibrate(*f, {calib_x}, 0);
+        const auto q = bench::dnnl_network(*f, bench::PeerPrecision::Int8, &c);
+        const EvalResult ef = evaluate(f, *test, "fashion-mnist:test");
+        const EvalResult eq = evaluate(q, *test, "fashion-mnist:test");
+        r[cat(net, "_samples")] = std::to_string(ef.samples);
+        r[cat(net, "_top1_float")] = num(ef.top1);
+        r[cat(net, "_top1_int8")] = num(eq.top1);
+    }
+    return encode(r);
+}
+
 // ------------------------------------------------------------------------- printing --
 
 // max |a - b| / max |b| over the first outputs of sample 0.
@@ -446,7 +680,7 @@ double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
 
 int main(int argc, char** argv) {
     Options o;
-    bool batches_set = false;
+    bool batches_set = false, families_set = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -465,21 +699,37 @@ int main(int argc, char** argv) {
         else if (a == "--vgg16-batches") o.vgg16_batches = int_list(next());
         else if (a == "--layer-batches") o.layer_batches = int_list(next());
         else if (a == "--nets") o.nets = split(next());
-        else if (a == "--families") o.families = split(next());
+        else if (a == "--families") o.families = split(next()), families_set = true;
         else if (a == "--lut-big-batches") o.lut_big_batches = true;
         else if (a == "--part") {
             const std::string p = next();
-            if (p != "layers" && p != "networks" && p != "all") {
-                std::cerr << "--part: expected layers, networks or all, got '" << p << "'\n";
+            if (p != "layers" && p != "networks" && p != "all" && p != "peers" && p != "int8-accuracy") {
+                std::cerr << "--part: expected layers, networks, all, peers or int8-accuracy, got '" << p << "'\n";
                 return 2;
             }
             o.layers = p == "layers" || p == "all";
             o.networks = p == "networks" || p == "all";
-        } else {
+            o.peers = p == "peers";
+            o.int8_acc = p == "int8-accuracy";
+        } else if (a == "--zoo") o.zoo = next();
+        else if (a == "--peer-nets") o.peer_nets = split(next());
+        else if (a == "--peer-batches") o.peer_batches = int_list(next());
+        else if (a == "--calib") o.calib_inputs = std::stoi(next());
+        else if (a == "--calib-images") o.calib_images = std::stoi(next());
+        else if (a == "--no-rss") o.peer_rss = false;
+        else if (a == "--no-per-layer") o.per_layer = false;
+        else if (a == "--mmap-threshold") o.mmap_threshold = std::stol(next());
+        else if (a == "--im2col") o.im2col_side = true;
+        else {
             std::cout << "usage: qcnn_bench [--json FILE] [--budget S] [--quick] [--part layers|networks|all]\n"
                          "                  [--threads 1,2] [--batches 1,32] [--big-batches 1,32] [--vgg16-batches 1]\n"
                          "                  [--layer-batches 1] [--nets lenet5,vgg7,alexnet,vgg16] [--families A,B]\n"
-                         "                  [--lut-big-batches]\n";
+                         "                  [--lut-big-batches]\n"
+                         "       qcnn_bench --part peers [--zoo DIR] [--peer-nets alexnet,vgg11,vgg16,resnet18,resnet50,"
+                         "mobilenet_v2]\n"
+                         "                  [--peer-batches 1,8] [--threads 1,2] [--families A] [--budget S] [--calib 4]\n"
+                         "                  [--no-rss] [--no-per-layer] [--mmap-threshold BYTES] [--im2col] [--json FILE]\n"
+                         "       qcnn_bench --part int8-accuracy [--calib-images 256] [--json FILE]\n";
             return a == "--help" || a == "-h" ? 0 : 2;
         }
     }
@@ -660,6 +910,117 @@ int main(int argc, char** argv) {
             for (const std::string& fam : o.families) w.field(net + ":" + fam, family_settings(net, fam));
         w.end_object();
     }
+    if (o.int8_acc) {
+        std::printf("\nint8 peer accuracy (oneDNN u8s8, static PTQ: per-channel weights, per-tensor activations "
+                    "calibrated on %d seeded Fashion-MNIST training images), full test set:\n",
+                    o.calib_images);
+        Record r = decode(in_child([&] { return int8_accuracy_child(o); }));
+        if (r.count("error")) {
+            std::printf("int8 accuracy failed: %s\n", r["error"].c_str());
+            return 1;
+        }
+        std::printf("%-8s %8s %8s %8s %8s\n", "net", "images", "float", "int8", "delta");
+        w.key("int8_accuracy").begin_array();
+        for (const std::string net : {"lenet5", "vgg7"}) {
+            const double f = get(r, net + "_top1_float"), q = get(r, net + "_top1_int8");
+            std::printf("%-8s %8.0f %7.2f%% %7.2f%% %+7.2f pt\n", net.c_str(), get(r, net + "_samples"), 100 * f,
+                        100 * q, 100 * (q - f));
+            w.begin_object().field("net", net).field("samples", static_cast<int64_t>(get(r, net + "_samples")));
+            w.field("calibration_images", static_cast<int64_t>(o.calib_images));
+            w.field("top1_float", f).field("top1_int8", q).end_object();
+        }
+        w.end_array();
+    }
+
+    if (o.peers) {
+        const std::vector<std::string> fams = families_set ? o.families : std::vector<std::string>{"A"};
+        std::printf("\npeers: zoo %s (opset 13, dynamic batch, 3x224x224 N(0,1) inputs); ms per image = median ms per "
+                    "batch / batch;\n    paths alternate within one process (time_alternating, --budget %.2f s, >= 5 "
+                    "rounds); int8 prim = the int8 peer's conv / inner-product\n    primitives alone (without its "
+                    "quantizing / layout reorders); int8/fast = int8 ms / Q-CNN fast ms; mallopt M_MMAP_THRESHOLD %s\n",
+                    o.zoo.c_str(), o.budget, o.mmap_threshold > 0 ? std::to_string(o.mmap_threshold).c_str() : "default");
+        std::printf("%-12s %5s %3s %8s %8s %8s %8s %8s %8s %8s %7s %7s %7s %7s %6s %7s %s\n", "net", "batch", "thr",
+                    "dense", "im2col", "dnnl-f32", "int8", "int8prim", "Q-fast", "Q-auto", "dns/f32", "i8/fast",
+                    "i8/auto", "prim/Q", "theory", "preempt", "rel diff f32 / int8; auto: dense layers");
+        w.key("peers").begin_array();
+        std::vector<std::pair<std::string, Record>> layer_rows;  // batch 1, first thread count
+        for (const std::string& net : o.peer_nets)
+            for (const std::string& fam : fams) {
+                for (int batch : o.peer_batches)
+                    for (int t : o.threads) {
+                        const PeerCell c{net, fam, batch, t};
+                        Record r = decode(in_child([&] { return peer_timing_child(o, c); }));
+                        if (r.count("error")) {
+                            std::printf("%-13s %3s %5d %3d ERROR %s\n", net.c_str(), fam.c_str(), batch, t,
+                                        r["error"].c_str());
+                            w.begin_object().field("net", net).field("batch", static_cast<int64_t>(batch));
+                            w.field("threads", static_cast<int64_t>(t)).field("error", r["error"]).end_object();
+                            continue;
+                        }
+                        const double d = get(r, "dense_ms") / batch, f = get(r, "dnnl-fp32_ms") / batch,
+                                     i = get(r, "dnnl-int8_ms") / batch, ip = get(r, "dnnl-int8_primitive_ms") / batch,
+                                     q = get(r, "qcnn-fast_ms") / batch, qa = get(r, "qcnn-auto_ms") / batch;
+                        std::printf("%-12s %5d %3d %8.2f %8s %8.2f %8.2f %8.2f %8.2f %8.2f %6.2fx %6.2fx %6.2fx %6.2fx "
+                                    "%5.2fx %3s/%-3s %.1e / %.1e; %s\n",
+                                    net.c_str(), batch, t, d, fmt("%.2f", get(r, "dense-im2col_ms") / batch).c_str(), f,
+                                    i, ip, q, qa, d / f, i / q, i / qa, ip / std::min(q, qa), get(r, "theoretical"),
+                                    r["preempted_rounds"].c_str(), r["rounds"].c_str(), get(r, "fp32_vs_dense_rel_diff"),
+                                    get(r, "int8_vs_dense_rel_diff"), r["auto_dense_layers"].c_str());
+                        std::fflush(stdout);
+                        w.begin_object().field("net", net).field("settings", family_settings("", fam));
+                        w.field("batch", static_cast<int64_t>(batch)).field("threads", static_cast<int64_t>(t));
+                        for (const char* k : {"dense_ms", "dense_q1_ms", "dense_q3_ms", "dnnl-fp32_ms", "dnnl-fp32_q1_ms",
+                                              "dnnl-fp32_q3_ms", "dnnl-fp32_primitive_ms", "dnnl-fp32_reorder_ms",
+                                              "dnnl-int8_ms", "dnnl-int8_q1_ms", "dnnl-int8_q3_ms",
+                                              "dnnl-int8_primitive_ms", "dnnl-int8_reorder_ms", "qcnn-fast_ms",
+                                              "qcnn-fast_q1_ms", "qcnn-fast_q3_ms", "qcnn-auto_ms", "qcnn-auto_q1_ms",
+                                              "qcnn-auto_q3_ms", "dense-im2col_ms",
+                                              "dense-im2col_q1_ms", "dense-im2col_q3_ms", "theoretical",
+                                              "fp32_vs_dense_rel_diff", "int8_vs_dense_rel_diff"})
+                            w.field(k, get(r, k));
+                        w.field("rounds", static_cast<int64_t>(get(r, "rounds")));
+                        w.field("preempted_rounds", static_cast<int64_t>(get(r, "preempted_rounds")));
+                        w.field("accounted_dense_bytes", static_cast<int64_t>(get(r, "accounted_dense_bytes")));
+                        w.field("accounted_quantized_bytes", static_cast<int64_t>(get(r, "accounted_quantized_bytes")));
+                        for (const char* k : {"layers", "layer_desc", "dense_layer_ms", "dnnl-fp32_layer_ms",
+                                              "dnnl-int8_layer_ms", "qcnn-fast_layer_ms", "qcnn-auto_layer_ms",
+                                              "dense-im2col_layer_ms", "auto_dense_layers"})
+                            if (r.count(k)) w.field(k, r[k]);
+                        w.end_object();
+                        if (batch == 1 && t == o.threads.front()) layer_rows.push_back({net, r});
+                    }
+                if (o.peer_rss)
+                    for (PeerPath path : kPeerPaths) {
+                        const PeerCell c{net, fam, 1, 1};
+                        const Record r = decode(in_child([&] { return peer_rss_child(o, c, path); }));
+                        std::printf("  peak RSS %-13s %-10s batch 1, 1 thread: %s\n", net.c_str(), peer_path_name(path),
+                                    r.count("error") ? ("ERROR " + r.at("error")).c_str()
+                                                     : fmt("%.1f MB", get(r, "rss_peak_bytes") / 1e6).c_str());
+                        w.begin_object().field("net", net).field("path", peer_path_name(path));
+                        w.field("peak_rss_bytes", static_cast<int64_t>(get(r, "rss_peak_bytes", -1))).end_object();
+                    }
+            }
+        w.end_array();
+        if (o.per_layer)
+            for (auto& [net, r] : layer_rows) {
+                std::printf("\nper layer, %s, batch 1, %d thread(s), median ms (fp32 / int8: oneDNN, reorders and a fused "
+                            "ReLU included):\n%-8s %-34s %9s %9s %9s %9s %9s %8s %8s\n",
+                            net.c_str(), o.threads.front(), "layer", "shape", "dense", "dnnl-f32", "int8", "Q-fast",
+                            "Q-auto", "i8/fast", "i8/auto");
+                const std::vector<std::string> desc = split(r["layer_desc"], ';');
+                const std::vector<std::string> dd = split(r["dense_layer_ms"]), ff = split(r["dnnl-fp32_layer_ms"]),
+                                               ii = split(r["dnnl-int8_layer_ms"]), qq = split(r["qcnn-fast_layer_ms"]),
+                                               qa = split(r["qcnn-auto_layer_ms"]);
+                for (size_t l = 0; l < desc.size() && l < qq.size() && l < qa.size(); ++l) {
+                    const size_t sp = desc[l].find(' ');
+                    const double i8 = std::stod(ii[l]), q = std::stod(qq[l]), a = std::stod(qa[l]);
+                    std::printf("%-8s %-34s %9.3f %9.3f %9.3f %9.3f %9.3f %7.2fx %7.2fx\n", desc[l].substr(0, sp).c_str(),
+                                desc[l].substr(sp + 1).c_str(), std::stod(dd[l]), std::stod(ff[l]), i8, q, a, i8 / q,
+                                i8 / a);
+                }
+            }
+    }
+
     if (!skipped.empty()) {
         std::printf("\nskipped (select with --batches / --big-batches / --vgg16-batches):\n");
         for (const std::string& s : skipped) std::printf("  %s\n", s.c_str());

@@ -3,11 +3,43 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#ifdef QCNN_HAVE_DNNL
+#include <dnnl.hpp>
+#endif
 
 #include "core/util/error.h"
 
 namespace qcnn {
+
+#ifdef QCNN_HAVE_DNNL
+// Per input shape: the primitive, its source / destination layouts, the reorders from and to
+// NCHW when oneDNN chose another layout, and the weights in its layout. Per (shape, thread):
+// the activation buffers in that layout and the scratchpad.
+struct DnnlConvCache {
+    struct Plan {
+        dnnl::convolution_forward conv;
+        dnnl::memory::desc user_src, user_dst, src, dst, scratch;
+        dnnl::memory weights, bias;
+        std::optional<dnnl::reorder> to_src, from_dst;
+    };
+    struct Buffers {
+        dnnl::memory src, dst, scratch;
+    };
+    std::mutex mutex;
+    std::map<Shape, std::unique_ptr<Plan>> plans;
+    std::map<std::pair<Shape, std::thread::id>, std::unique_ptr<Buffers>> buffers;
+};
+
+#else
+struct DnnlConvCache {};
+#endif
 
 std::array<int64_t, 2> ConvParams::output_hw(int64_t in_h, int64_t in_w, ConvParams* resolved) const {
     ConvParams r = *this;
@@ -63,7 +95,7 @@ Shape conv_output_shape(const Shape& x, const ConvParams& params, const Shape& w
 }
 
 ConvOp::ConvOp(ConvParams p, Tensor weight, std::vector<float> bias)
-    : p_(std::move(p)), w_(std::move(weight)), b_(std::move(bias)) {
+    : p_(std::move(p)), w_(std::move(weight)), b_(std::move(bias)), dnnl_(std::make_shared<DnnlConvCache>()) {
     if (w_.rank() != 4) fail("Conv weight must be 4-D {C_t, C_s/group, kh, kw}, got ", to_string(w_.shape));
     if (p_.group < 1) fail("Conv group must be >= 1, got ", p_.group);
     if (w_.shape[0] % p_.group != 0)
@@ -104,18 +136,18 @@ std::string ConvOp::describe() const {
 
 namespace {
 
-// Fills col {C_g*kh*kw, ncols} for image x (one group's channels starting at c0),
-// writing columns [col_offset, col_offset + oh*ow) of a row stride ld.
-void im2col(const float* x, int64_t cin, int64_t h, int64_t w, const ConvParams& p, int64_t oh, int64_t ow,
-            float* col, int64_t ld, int64_t col_offset) {
+// Fills col {C_g*kh*kw, ncols} with output rows [y0, y1) of image x (one group's channels),
+// writing columns [col_offset, col_offset + (y1 - y0)*ow) of a row stride ld.
+void im2col(const float* x, int64_t cin, int64_t h, int64_t w, const ConvParams& p, int64_t y0, int64_t y1,
+            int64_t ow, float* col, int64_t ld, int64_t col_offset) {
     for (int64_t c = 0; c < cin; ++c) {
         const float* xc = x + c * h * w;
         for (int64_t ki = 0; ki < p.kernel_h; ++ki)
             for (int64_t kj = 0; kj < p.kernel_w; ++kj) {
                 float* row = col + ((c * p.kernel_h + ki) * p.kernel_w + kj) * ld + col_offset;
-                for (int64_t y = 0; y < oh; ++y) {
+                for (int64_t y = y0; y < y1; ++y) {
                     const int64_t iy = y * p.stride_h - p.pad_top + ki * p.dilation_h;
-                    float* dst = row + y * ow;
+                    float* dst = row + (y - y0) * ow;
                     if (iy < 0 || iy >= h) {
                         std::memset(dst, 0, sizeof(float) * ow);
                         continue;
@@ -140,9 +172,20 @@ void im2col(const float* x, int64_t cin, int64_t h, int64_t w, const ConvParams&
     }
 }
 
+// Scratch of the calling thread (im2col columns, batched GEMM output), kept between calls:
+// a fresh buffer per call cost a page fault per 4 KiB whenever malloc returned it to the
+// system (qcnn_bench's M_MMAP_THRESHOLD of 64 KiB made every buffer an mmap).
+AlignedVector<float>& thread_scratch(int which) {
+    thread_local AlignedVector<float> buf[2];
+    return buf[which];
+}
+
+// im2col scratch budget per tile, in floats (2 MiB: about one core's L2).
+constexpr int64_t kColBudget = int64_t(1) << 19;
+
 }  // namespace
 
-void ConvOp::run(const RunArgs& a) const {
+void ConvOp::run_im2col(const RunArgs& a) const {
     const Tensor& x = *a.in[0];
     Tensor& y = *a.out[0];
     ConvParams p;
@@ -154,15 +197,26 @@ void ConvOp::run(const RunArgs& a) const {
     const int64_t hw = oh * ow;
     const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                            p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
-    // Images per GEMM: enough columns to keep the GEMM efficient on small feature maps.
+    // Work items: (images, output rows). Small feature maps: several images per GEMM, enough
+    // columns to keep it efficient. Large ones: one image in tiles of output rows, so the
+    // im2col columns stay about kColBudget floats (at least 256 columns) instead of
+    // kdim x H_t x W_t (VGG-16's conv1_2: 115 MB per call).
     const int64_t per_chunk = pointwise ? 1 : std::clamp<int64_t>(512 / std::max<int64_t>(hw, 1), 1, n);
+    const int64_t rows_per_tile =
+        pointwise || per_chunk > 1
+            ? oh
+            : std::clamp<int64_t>(std::max<int64_t>(kColBudget / std::max<int64_t>(kdim * ow, 1), 256 / ow + 1), 1, oh);
+    const int64_t tiles = (oh + rows_per_tile - 1) / rows_per_tile;
     const int64_t nchunks = (n + per_chunk - 1) / per_chunk;
+    const int64_t items = nchunks * tiles;
     const int useful = a.ctx.threads_for(n * cout * hw * kdim);
-    const int threads = static_cast<int>(std::min<int64_t>(useful, nchunks));
+    const int threads = static_cast<int>(std::min<int64_t>(useful, items));
 
-    auto work = [&](int64_t chunk, AlignedVector<float>& col, AlignedVector<float>& tmp) {
+    auto work = [&](int64_t item) {
+        const int64_t chunk = item / tiles, tile = item % tiles;
         const int64_t n0 = chunk * per_chunk, nb = std::min(per_chunk, n - n0);
-        const int64_t ncols = nb * hw;
+        const int64_t y0 = tile * rows_per_tile, y1 = std::min(oh, y0 + rows_per_tile);
+        const int64_t cols = (y1 - y0) * ow, ncols = nb * cols;  // nb > 1 only with one tile
         for (int64_t gi = 0; gi < g; ++gi) {
             ConstMatMapF wg(w_.ptr() + gi * cout_g * kdim, cout_g, kdim);
             if (pointwise) {
@@ -171,16 +225,19 @@ void ConvOp::run(const RunArgs& a) const {
                 yout.noalias() = wg * xin;
                 continue;
             }
-            col.resize(kdim * ncols);
+            AlignedVector<float>& col = thread_scratch(0);
+            if (static_cast<int64_t>(col.size()) < kdim * ncols) col.resize(kdim * ncols);
             for (int64_t i = 0; i < nb; ++i)
-                im2col(x.ptr() + ((n0 + i) * cin + gi * cin_g) * h * w, cin_g, h, w, p, oh, ow, col.data(),
-                       ncols, i * hw);
+                im2col(x.ptr() + ((n0 + i) * cin + gi * cin_g) * h * w, cin_g, h, w, p, y0, y1, ow, col.data(),
+                       ncols, i * cols);
             ConstMatMapF cm(col.data(), kdim, ncols);
             if (nb == 1) {
-                Eigen::Map<RowMatrixXf> yout(y.ptr() + (n0 * cout + gi * cout_g) * hw, cout_g, hw);
+                Eigen::Map<RowMatrixXf, 0, Eigen::OuterStride<>> yout(y.ptr() + (n0 * cout + gi * cout_g) * hw + y0 * ow,
+                                                                       cout_g, cols, Eigen::OuterStride<>(hw));
                 yout.noalias() = wg * cm;
             } else {
-                tmp.resize(cout_g * ncols);
+                AlignedVector<float>& tmp = thread_scratch(1);
+                if (static_cast<int64_t>(tmp.size()) < cout_g * ncols) tmp.resize(cout_g * ncols);
                 Eigen::Map<RowMatrixXf> t(tmp.data(), cout_g, ncols);
                 t.noalias() = wg * cm;
                 for (int64_t i = 0; i < nb; ++i)
@@ -192,26 +249,135 @@ void ConvOp::run(const RunArgs& a) const {
         if (!b_.empty())
             for (int64_t i = n0; i < n0 + nb; ++i)
                 for (int64_t c = 0; c < cout; ++c) {
-                    float* yc = y.ptr() + (i * cout + c) * hw;
+                    float* yc = y.ptr() + (i * cout + c) * hw + y0 * ow;
                     const float bc = b_[c];
-                    for (int64_t k = 0; k < hw; ++k) yc[k] += bc;
+                    for (int64_t k = 0; k < cols; ++k) yc[k] += bc;
                 }
     };
 
     if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-        {
-            AlignedVector<float> col, tmp;
-#pragma omp for schedule(static)
-            for (int64_t c = 0; c < nchunks; ++c) work(c, col, tmp);
-        }
+        // Threads over work items, each GEMM on one thread.
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t item = 0; item < items; ++item) work(item);
     } else {
-        // One chunk (or one thread): let Eigen's GEMM use the threads.
+        // One item (or one thread): let Eigen's GEMM use the threads.
         omp_set_num_threads(useful);
-        AlignedVector<float> col, tmp;
-        for (int64_t c = 0; c < nchunks; ++c) work(c, col, tmp);
+        for (int64_t item = 0; item < items; ++item) work(item);
     }
 }
+
+namespace {
+#ifdef QCNN_HAVE_DNNL
+std::atomic<ConvBackend> g_backend{ConvBackend::OneDnn};
+#else
+std::atomic<ConvBackend> g_backend{ConvBackend::Im2col};
+#endif
+}  // namespace
+
+void set_conv_backend(ConvBackend b) {
+#ifdef QCNN_HAVE_DNNL
+    g_backend = b;
+#else
+    (void)b;
+#endif
+}
+ConvBackend conv_backend() { return g_backend; }
+
+void ConvOp::run(const RunArgs& a) const {
+    if (conv_backend() == ConvBackend::OneDnn) run_onednn(a);
+    else run_im2col(a);
+}
+
+#ifdef QCNN_HAVE_DNNL
+
+namespace {
+dnnl::engine& dnnl_cpu() {
+    static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    return e;
+}
+}  // namespace
+
+void ConvOp::run_onednn(const RunArgs& a) const {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const Tensor& x = *a.in[0];
+    Tensor& y = *a.out[0];
+    dnnl::engine& eng = dnnl_cpu();
+    DnnlConvCache::Plan* plan;
+    DnnlConvCache::Buffers* buf;
+    {
+        std::lock_guard lock(dnnl_->mutex);
+        auto& pl = dnnl_->plans[x.shape];
+        if (!pl) {
+            ConvParams p;
+            p_.output_hw(x.shape[2], x.shape[3], &p);
+            const Shape& ws = w_.shape;
+            const int64_t g = p.group;
+            const dnnl::memory::dims xd(x.shape.begin(), x.shape.end()), yd(y.shape.begin(), y.shape.end());
+            const dnnl::memory::dims wd =
+                g > 1 ? dnnl::memory::dims{g, ws[0] / g, ws[1], ws[2], ws[3]} : dnnl::memory::dims(ws.begin(), ws.end());
+            const dnnl::convolution_forward::desc d(
+                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, {xd, dt::f32, tag::any},
+                {wd, dt::f32, tag::any}, {{ws[0]}, dt::f32, tag::x}, {yd, dt::f32, tag::any},
+                {p.stride_h, p.stride_w}, {p.dilation_h - 1, p.dilation_w - 1}, {p.pad_top, p.pad_left},
+                {p.pad_bottom, p.pad_right});
+            dnnl::primitive_attr attr;
+            attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+            const dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+            pl = std::make_unique<DnnlConvCache::Plan>();
+            pl->conv = dnnl::convolution_forward(pd);
+            pl->user_src = {xd, dt::f32, tag::nchw};
+            pl->user_dst = {yd, dt::f32, tag::nchw};
+            pl->src = pd.src_desc();
+            pl->dst = pd.dst_desc();
+            pl->scratch = pd.scratchpad_desc();
+            dnnl::stream s(eng);
+            dnnl::memory uw({wd, dt::f32, g > 1 ? tag::goihw : tag::oihw}, eng, const_cast<float*>(w_.ptr()));
+            for (const auto& [shape, other] : dnnl_->plans)  // one copy per weight layout, not per shape
+                if (other && other != pl && other->weights && other->weights.get_desc() == pd.weights_desc())
+                    pl->weights = other->weights;
+            if (!pl->weights) {
+                pl->weights = dnnl::memory(pd.weights_desc(), eng);
+                dnnl::reorder(uw, pl->weights).execute(s, uw, pl->weights);
+            }
+            pl->bias = dnnl::memory({{ws[0]}, dt::f32, tag::x}, eng);
+            float* bp = static_cast<float*>(pl->bias.get_data_handle());
+            for (int64_t c = 0; c < ws[0]; ++c) bp[c] = b_.empty() ? 0.0f : b_[c];
+            if (pl->src != pl->user_src)
+                pl->to_src = dnnl::reorder(dnnl::reorder::primitive_desc(eng, pl->user_src, eng, pl->src));
+            if (pl->dst != pl->user_dst)
+                pl->from_dst = dnnl::reorder(dnnl::reorder::primitive_desc(eng, pl->dst, eng, pl->user_dst));
+            s.wait();
+        }
+        plan = pl.get();
+        auto& b = dnnl_->buffers[{x.shape, std::this_thread::get_id()}];
+        if (!b) {
+            b = std::make_unique<DnnlConvCache::Buffers>();
+            if (plan->to_src) b->src = dnnl::memory(plan->src, eng);
+            if (plan->from_dst) b->dst = dnnl::memory(plan->dst, eng);
+            b->scratch = dnnl::memory(plan->scratch, eng);
+        }
+        buf = b.get();
+    }
+    if (!omp_in_parallel())
+        omp_set_num_threads(a.ctx.threads_for(x.shape[0] * numel(Shape(y.shape.begin() + 1, y.shape.end())) *
+                                              w_.size() / w_.shape[0]));
+    dnnl::stream s(eng);
+    dnnl::memory user_src(plan->user_src, eng, const_cast<float*>(x.ptr())), user_dst(plan->user_dst, eng, y.ptr());
+    if (plan->to_src) plan->to_src->execute(s, user_src, buf->src);
+    plan->conv.execute(s, {{DNNL_ARG_SRC, plan->to_src ? buf->src : user_src},
+                           {DNNL_ARG_WEIGHTS, plan->weights},
+                           {DNNL_ARG_BIAS, plan->bias},
+                           {DNNL_ARG_DST, plan->from_dst ? buf->dst : user_dst},
+                           {DNNL_ARG_SCRATCHPAD, buf->scratch}});
+    if (plan->from_dst) plan->from_dst->execute(s, buf->dst, user_dst);
+}
+
+#else
+
+void ConvOp::run_onednn(const RunArgs& a) const { run_im2col(a); }
+
+#endif
 
 Tensor conv_reference(const Tensor& x, const ConvParams& params, const Tensor& weight, const std::vector<float>& bias) {
     Shape os = conv_output_shape(x.shape, params, weight.shape);

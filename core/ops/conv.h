@@ -1,10 +1,19 @@
 // 2-D convolution (ONNX Conv), NCHW.
 // weight: {C_t, C_s/group, k_h, k_w} row-major (ONNX/PyTorch layout); bias: {C_t} or empty.
-// Dense path: im2col per group + Eigen GEMM, threads over the batch (batch > 1) or inside
-// the GEMM (batch 1). conv_reference() is the plain loop nest it is tested against.
+// Dense paths (ConvBackend), both tested against conv_reference(), the plain loop nest:
+//   OneDnn (default when built with QCNN_DNNL): oneDNN's fp32 convolution, primitive and
+//     reordered weights made once per input shape, activations reordered from / to NCHW, the
+//     activation buffers and scratchpad kept per (shape, thread) so batch slices can run the
+//     op concurrently; threads: ExecContext::threads_for (1 inside the engine's batch slices).
+//     Measured 1.5-2x faster than im2col on ResNet-18 (docs/results.md, issue 14).
+//   Im2col: im2col per group + Eigen GEMM. Large feature maps are cut into tiles of output
+//     rows whose im2col columns stay ~2 MiB (kept per thread between calls); small ones batch
+//     several images per GEMM. Threads over those work items when there are enough of them,
+//     else inside the GEMM.
 #pragma once
 
 #include <array>
+#include <memory>
 
 #include "core/graph/op.h"
 
@@ -25,6 +34,14 @@ struct ConvParams {
     std::string describe() const;
 };
 
+enum class ConvBackend { OneDnn, Im2col };
+// Process-wide choice of the dense path (benchmarks and tests switch it). Setting OneDnn in a
+// build without oneDNN keeps Im2col; conv_backend() says which is in effect.
+void set_conv_backend(ConvBackend b);
+ConvBackend conv_backend();
+
+struct DnnlConvCache;  // conv.cpp: oneDNN primitives per input shape
+
 class ConvOp : public Op {
 public:
     // Throws qcnn::Error if shapes do not fit (bias length, C_t divisible by group, ...).
@@ -44,10 +61,15 @@ public:
     int64_t in_channels() const { return w_.shape[1] * p_.group; }
     int64_t out_channels() const { return w_.shape[0]; }
 
+    // The dense paths themselves (run() picks by conv_backend()).
+    void run_im2col(const RunArgs& a) const;
+    void run_onednn(const RunArgs& a) const;
+
 private:
     ConvParams p_;
     Tensor w_;
     std::vector<float> b_;
+    std::shared_ptr<DnnlConvCache> dnnl_;  // built lazily, thread-safe
 };
 
 // Plain loop-nest convolution: the reference twin of ConvOp::run. x: {N,C_s,H,W}.

@@ -59,14 +59,32 @@ TEST_P(ConvVsReference, MatchesLoopNest) {
     ConvOp op(p, w, b);
     Tensor x = random_tensor({c.n, c.cin, c.h, c.w}, rng);
     Tensor ref = conv_reference(x, p, w, b);
-    for (int threads : {1, 2}) {
-        Tensor y = run_op(op, x, threads);
-        ASSERT_EQ(y.shape, ref.shape);
-        const float tol = tolerance(c.cin / c.group * c.k * c.k);
-        for (int64_t i = 0; i < y.size(); ++i)
-            ASSERT_NEAR(y.data[i], ref.data[i], tol) << "seed " << seed << " index " << i << " threads " << threads;
+    // Both dense paths; the backend is process-wide, restored afterwards.
+    const ConvBackend before = conv_backend();
+    for (ConvBackend backend : {ConvBackend::OneDnn, ConvBackend::Im2col}) {
+        set_conv_backend(backend);
+        const char* name = conv_backend() == ConvBackend::OneDnn ? "oneDNN" : "im2col";
+        for (int threads : {1, 2}) {
+            Tensor y = run_op(op, x, threads);
+            ASSERT_EQ(y.shape, ref.shape);
+            const float tol = tolerance(c.cin / c.group * c.k * c.k);
+            for (int64_t i = 0; i < y.size(); ++i)
+                ASSERT_NEAR(y.data[i], ref.data[i], tol)
+                    << name << " seed " << seed << " index " << i << " threads " << threads;
+        }
     }
+    set_conv_backend(before);
 }
+
+#ifdef QCNN_HAVE_DNNL
+TEST(ConvBackend, OneDnnIsTheDefaultAndSwitchable) {
+    EXPECT_EQ(conv_backend(), ConvBackend::OneDnn);
+    set_conv_backend(ConvBackend::Im2col);
+    EXPECT_EQ(conv_backend(), ConvBackend::Im2col);
+    set_conv_backend(ConvBackend::OneDnn);
+    EXPECT_EQ(conv_backend(), ConvBackend::OneDnn);
+}
+#endif
 
 INSTANTIATE_TEST_SUITE_P(AwkwardShapes, ConvVsReference,
                          ::testing::Values(ConvCase{1, 1, 1, 1, 1, 1, 1, 0, 1, 1}, ConvCase{1, 3, 5, 7, 9, 3, 1, 1, 1, 1},
@@ -77,7 +95,14 @@ INSTANTIATE_TEST_SUITE_P(AwkwardShapes, ConvVsReference,
                                            ConvCase{2, 17, 65, 8, 8, 1, 2, 0, 1, 1},
                                            ConvCase{64, 3, 8, 5, 5, 3, 1, 1, 1, 1},
                                            ConvCase{4, 32, 32, 7, 7, 3, 1, 1, 1, 1},
-                                           ConvCase{2, 6, 9, 11, 6, 4, 3, 0, 1, 3}));
+                                           ConvCase{2, 6, 9, 11, 6, 4, 3, 0, 1, 3},
+                                           // im2col in tiles of output rows (kdim x W_t > 2 MiB
+                                           // budget per row block): last tile partial, over
+                                           // images and threads, with dilation and stride
+                                           ConvCase{1, 64, 8, 67, 65, 3, 1, 1, 1, 1},
+                                           ConvCase{2, 128, 6, 45, 40, 3, 1, 1, 1, 1},
+                                           ConvCase{1, 96, 7, 50, 61, 3, 1, 2, 2, 1},
+                                           ConvCase{1, 256, 6, 33, 129, 3, 2, 1, 1, 2}));
 
 TEST(ConvParams, AutoPadSameUpperMatchesOnnxRule) {
     ConvParams p;
