@@ -306,8 +306,10 @@ TEST(MeasureSpeed, Issue14_DenseOfOneModelIsMeasuredOncePerSession) {
         // Whatever happened, the numbers shown say how far to trust them.
         EXPECT_LE(again.speedup_lo(), again.speedup());
         EXPECT_LE(again.speedup(), again.speedup_hi());
-        EXPECT_EQ(again.noisy(), again.dense.total_ms.spread() > o.noisy_spread ||
-                                     again.quantized.total_ms.spread() > o.noisy_spread);
+        // A wide spread is always marked noisy; a narrow one may be too, when preempted rounds
+        // left too few clean ones (SpeedSide::noisy).
+        const bool wide = again.dense.total_ms.spread() > o.noisy_spread || again.quantized.total_ms.spread() > o.noisy_spread;
+        if (wide) EXPECT_TRUE(again.noisy());
     }
     // Another thread count is another key: measured afresh.
     const SpeedMeasurement two = measure_speed(*net, *net, id, net->sample_shape(), 2, LutKernel::Fast, o, &cache);
