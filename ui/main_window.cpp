@@ -1135,7 +1135,10 @@ void MainWindow::syncTeachingWithTable() {
         const QuantSetting& s = layerModel_->settings()[i];
         const int64_t dsub = s.dense ? 0 : s.pq.dsub, K = s.dense ? 0 : s.pq.K;
         teaching_->setTableSetting(alias, dsub, K);
-        if (!s.dense) teaching_->showLayer(alias, dsub, K);  // follow the table (a dense row keeps the view's choice)
+        // Follow the table (a dense row keeps the view's choice); an edit of another layer, which
+        // leaves this one's setting as shown, recomputes nothing.
+        const TeachingData& shown = teaching_->data();
+        if (!s.dense && !(shown.layer == alias && shown.dsub == dsub && shown.K == K)) teaching_->showLayer(alias, dsub, K);
         return;
     }
 }
