@@ -218,6 +218,7 @@ double Value::as_number() const {
 
 int64_t Value::as_int() const {
     const double d = as_number();
+    if (has_int_) return int_;
     if (d != std::floor(d) || std::fabs(d) > 9007199254740992.0)
         fail("JSON: expected an integer, found ", number(d));
     return static_cast<int64_t>(d);
@@ -324,7 +325,7 @@ private:
             case 'f': expect_word("false"); return Value(false);
             case 'n': expect_word("null"); return Value();
             default:
-                if (c == '-' || (c >= '0' && c <= '9')) return Value(num());
+                if (c == '-' || (c >= '0' && c <= '9')) return num();
                 error(cat("unexpected character '", c, "'"));
         }
     }
@@ -431,8 +432,9 @@ private:
         }
     }
 
-    double num() {
+    Value num() {
         const size_t start = pos_;
+        bool integral = true;
         const auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
         eat('-');
         if (eat('0')) {
@@ -442,11 +444,13 @@ private:
             while (digit()) ++pos_;
         }
         if (eat('.')) {
+            integral = false;
             if (!digit()) error("expected a digit after the decimal point");
             while (digit()) ++pos_;
         }
         if (pos_ < s_.size() && (s_[pos_] == 'e' || s_[pos_] == 'E')) {
             ++pos_;
+            integral = false;
             if (!eat('+')) eat('-');
             if (!digit()) error("expected a digit in the exponent");
             while (digit()) ++pos_;
@@ -457,7 +461,12 @@ private:
             pos_ = start;
             error("number out of the range of a double");
         }
-        return v;
+        int64_t i = 0;
+        if (integral) {
+            const auto ri = std::from_chars(s_.data() + start, s_.data() + pos_, i);
+            if (ri.ec == std::errc() && ri.ptr == s_.data() + pos_) return Value(v, i);
+        }
+        return Value(v);
     }
 
     std::string_view s_;

@@ -7,8 +7,9 @@
 // which JSON cannot represent, are written as null.
 //
 // Reader: parse() builds a Value tree (objects keep their key order). Errors throw
-// qcnn::Error with the line and column. Numbers are held as double (integers are exact up to
-// 2^53).
+// qcnn::Error with the line and column. Numbers are held as double; a number written as an
+// integer (no fraction, no exponent) that fits an int64 also keeps its exact value, so 64-bit
+// integers (seeds up to 2^63-1) read back exactly through as_int() / exact_int().
 #pragma once
 
 #include <concepts>
@@ -53,6 +54,8 @@ public:
         return raw(token(v));
     }
     Writer& null();
+    // A value already in JSON form (a number or literal from a canonical text), written as is.
+    Writer& raw_value(std::string_view token) { return raw(token); }
 
     template <class T>
     Writer& field(std::string_view k, const T& v) {
@@ -112,6 +115,8 @@ public:
     Value() = default;
     explicit Value(bool b) : v_(b) {}
     explicit Value(double d) : v_(d) {}
+    // A number written as an integer literal: `d` is its nearest double, `i` its exact value.
+    Value(double d, int64_t i) : v_(d), int_(i), has_int_(true) {}
     explicit Value(std::string s) : v_(std::move(s)) {}
     explicit Value(Array a) : v_(std::move(a)) {}
     explicit Value(Object o) : v_(std::move(o)) {}
@@ -126,8 +131,12 @@ public:
     // Typed access; throws qcnn::Error naming the expected and actual type.
     bool as_bool() const;
     double as_number() const;
-    // A number that is an integer (throws otherwise).
+    // A number that is an integer (throws otherwise): the exact value of an integer literal,
+    // else the double when it is integral and at most 2^53 in magnitude.
     int64_t as_int() const;
+    // The exact value of an integer literal that fits an int64 (nullptr for any other value,
+    // e.g. 1.0, 1e3 or 2^64).
+    const int64_t* exact_int() const { return has_int_ ? &int_ : nullptr; }
     const std::string& as_string() const;
     const Array& as_array() const;
     const Object& as_object() const;
@@ -146,6 +155,8 @@ public:
 
 private:
     std::variant<std::monostate, bool, double, std::string, Array, Object> v_;
+    int64_t int_ = 0;
+    bool has_int_ = false;
 };
 
 // Parses one JSON document (surrounding whitespace allowed). `what` names the source in
