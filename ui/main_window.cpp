@@ -41,6 +41,7 @@
 #include "core/data/dataset.h"
 #include "core/eval/evaluate.h"
 #include "core/sweep/results_file.h"
+#include "core/sweep/run_options.h"
 #include "core/util/paths.h"
 #include "ui/background.h"
 #include "ui/choice_delegate.h"
@@ -50,6 +51,7 @@
 #include "ui/plots.h"
 #include "ui/results_model.h"
 #include "ui/run_job.h"
+#include "ui/run_options_form.h"
 #include "ui/shard_watcher.h"
 #include "ui/sweep_dialog.h"
 #include "ui/teaching_view.h"
@@ -237,93 +239,41 @@ QWidget* MainWindow::createLayersTab() {
     return tab;
 }
 
-QWidget* MainWindow::createRunOptions() {
-    auto* box = new QWidget;
-    auto* grid = new QGridLayout(box);
-    grid->setContentsMargins(0, 4, 0, 0);
-    QString specForms;
-    for (const std::string& f : dataset_spec_forms()) specForms += QStringLiteral("\n  ") + QString::fromStdString(f);
-    dataEdit_ = new QLineEdit;
-    dataEdit_->setObjectName(QStringLiteral("dataEdit"));
-    dataEdit_->setToolTip(tr("Evaluation dataset spec:") + specForms);
-    limitSpin_ = new QSpinBox;
-    limitSpin_->setRange(0, 100000000);
-    limitSpin_->setSpecialValueText(tr("all"));
-    limitSpin_->setToolTip(tr("Evaluation images (the first N of the dataset; 0 = all)"));
-    // The bounds and defaults of `qcnn quantize` (core/cli/cmd_quantize.cpp) and the sweep spec.
-    constexpr int kMaxImages = 1 << 24;
-    calibDataEdit_ = new QLineEdit;
-    calibDataEdit_->setObjectName(QStringLiteral("calibDataEdit"));
-    calibDataEdit_->setPlaceholderText(tr("training split of Data"));
-    calibDataEdit_->setToolTip(tr("Calibration dataset spec (--calib-data; default, when empty: the training split of "
-                                  "the evaluation data, e.g. fashion-mnist:test -> fashion-mnist:train):") +
-                               specForms);
-    calibSpin_ = new QSpinBox;
-    calibSpin_->setObjectName(QStringLiteral("calibSpin"));
-    calibSpin_->setRange(0, kMaxImages);
-    calibSpin_->setSpecialValueText(tr("auto"));
-    calibSpin_->setToolTip(tr("Calibration images, a seeded subset of the calibration data (--calib; auto: 256 "
-                              "without error correction, %1 with it)").arg(QuantizeOptions{}.ec_fc_images));
-    ecCombo_ = new QComboBox;
-    ecCombo_->setObjectName(QStringLiteral("ecCombo"));
-    for (EcMode m : {EcMode::None, EcMode::Layer, EcMode::Network})
-        ecCombo_->addItem(QString::fromStdString(to_string(m)), static_cast<int>(m));
-    ecCombo_->setToolTip(tr("Error correction of the run: none, layer by layer, or network (bottom-up)"));
-    seedSpin_ = new QSpinBox;
-    seedSpin_->setRange(0, std::numeric_limits<int>::max());
-    itersSpin_ = new QSpinBox;
-    itersSpin_->setRange(1, 10000);
-    itersSpin_->setToolTip(tr("k-means iterations per subspace (--kmeans-iters; default 25)"));
-    const QuantizeOptions q;
-    ecItersSpin_ = new QSpinBox;
-    ecItersSpin_->setObjectName(QStringLiteral("ecItersSpin"));
-    ecItersSpin_->setRange(1, 1000);
-    ecItersSpin_->setToolTip(tr("Error correction: outer iterations, each a sweep over the subspaces refitting "
-                                "codebooks and codes (--ec-iters; default %1)").arg(q.ec_iterations));
-    ecConvImagesSpin_ = new QSpinBox;
-    ecConvImagesSpin_->setObjectName(QStringLiteral("ecConvImagesSpin"));
-    ecConvImagesSpin_->setRange(1, kMaxImages);
-    ecConvImagesSpin_->setToolTip(tr("Error correction of conv layers uses the first N calibration images; FC layers "
-                                     "use all of them (--ec-conv-images; default %1)").arg(q.ec_conv_images));
-    ecPositionsSpin_ = new QSpinBox;
-    ecPositionsSpin_->setObjectName(QStringLiteral("ecPositionsSpin"));
-    ecPositionsSpin_->setRange(0, kMaxImages);
-    ecPositionsSpin_->setSpecialValueText(tr("all"));
-    ecPositionsSpin_->setToolTip(tr("Error correction of conv layers: output positions sampled per calibration image, "
-                                    "seeded by the run's seed (--ec-positions; default %1; 0 = every position)")
-                                     .arg(q.ec_positions));
-    threadsSpin_ = new QSpinBox;
-    threadsSpin_->setRange(0, 256);
-    threadsSpin_->setSpecialValueText(tr("all"));
-    speedCheck_ = new QCheckBox(tr("measure speed"));
-    speedCheck_->setToolTip(tr("Time dense and quantized forward passes after each run (the measured speed-up series)"));
+namespace {
 
-    int col = 0;
-    auto add = [&](const QString& label, QWidget* w, int row) {
-        grid->addWidget(new QLabel(label), row, col);
-        grid->addWidget(w, row, col + 1);
-    };
-    add(tr("Data:"), dataEdit_, 0);
-    add(tr("Images:"), limitSpin_, 1);
-    add(tr("Calib. data:"), calibDataEdit_, 2);
-    col = 2;
-    add(tr("Calib. images:"), calibSpin_, 0);
-    add(tr("EC:"), ecCombo_, 1);
-    add(tr("EC iters:"), ecItersSpin_, 2);
-    col = 4;
-    add(tr("Seed:"), seedSpin_, 0);
-    add(tr("k-means iters:"), itersSpin_, 1);
-    add(tr("EC conv images:"), ecConvImagesSpin_, 2);
-    col = 6;
-    add(tr("Threads:"), threadsSpin_, 0);
-    grid->addWidget(speedCheck_, 1, 6, 1, 2);
-    add(tr("EC positions:"), ecPositionsSpin_, 2);
-    grid->setColumnStretch(1, 2);
-    setRunOptions(RunOptions{});
-    connect(dataEdit_, &QLineEdit::editingFinished, this, &MainWindow::dataOptionsChanged);
-    connect(limitSpin_, &QSpinBox::editingFinished, this, &MainWindow::dataOptionsChanged);
-    connect(ecCombo_, &QComboBox::currentIndexChanged, this, &MainWindow::updateEcOptions);
-    return box;
+// The workbench's start values: the run options' defaults, except 1,000 evaluation images and
+// measured speed (quick interactive runs that show the measured speed-up series).
+SweepSpec workbenchStartSpec() {
+    SweepSpec s;
+    s.data = "fashion-mnist:test";
+    s.limit = 1000;
+    s.measure_speed = true;
+    return s;
+}
+
+}  // namespace
+
+QWidget* MainWindow::createRunOptions() {
+    runForm_ = new RunOptionsForm;
+    const auto find = [this]<class W>(W*& out, const char* key) { out = qobject_cast<W*>(runForm_->widget(key)); };
+    find(dataEdit_, "data");
+    find(limitEdit_, "limit");
+    find(ecCombo_, "ec");
+    find(seedEdit_, "seeds");
+    find(itersSpin_, "kmeans_iters");
+    find(ecItersSpin_, "ec_iters");
+    find(ecConvImagesSpin_, "ec_conv_images");
+    find(ecPositionsSpin_, "ec_positions");
+    find(threadsSpin_, "threads");
+    find(speedCheck_, "measure_speed");
+    spec_ = workbenchStartSpec();
+    runForm_->setSpec(spec_);
+    updateEcOptions();
+    connect(runForm_, &RunOptionsForm::edited, this, [this](const QString& key) {
+        if (key == QLatin1String("data") || key == QLatin1String("limit")) dataOptionsChanged();
+        if (key == QLatin1String("ec")) updateEcOptions();
+    });
+    return runForm_;
 }
 
 void MainWindow::createDocks() {
@@ -617,50 +567,36 @@ void MainWindow::updateCostText() {
 
 // ----- run options and the float baseline -------------------------------------------------
 
-MainWindow::RunOptions MainWindow::runOptions() const {
-    RunOptions o;
-    o.data = dataEdit_->text().trimmed();
-    o.limit = limitSpin_->value();
-    o.calibData = calibDataEdit_->text().trimmed();
-    o.calibImages = calibSpin_->value();
-    o.ec = static_cast<EcMode>(ecCombo_->currentData().toInt());
-    o.seed = static_cast<quint64>(seedSpin_->value());
-    o.kmeansIters = itersSpin_->value();
-    o.ecIters = ecItersSpin_->value();
-    o.ecConvImages = ecConvImagesSpin_->value();
-    o.ecPositions = ecPositionsSpin_->value();
-    o.threads = threadsSpin_->value();
-    o.measureSpeed = speedCheck_->isChecked();
+SweepSpec MainWindow::runOptions() const {
+    SweepSpec o;
+    runForm_->apply(o);
     return o;
 }
 
-void MainWindow::setRunOptions(const RunOptions& o) {
-    const bool dataChanged = dataEdit_->text() != o.data || limitSpin_->value() != o.limit;
-    dataEdit_->setText(o.data);
-    limitSpin_->setValue(static_cast<int>(o.limit));
-    calibDataEdit_->setText(o.calibData);
-    calibSpin_->setValue(static_cast<int>(o.calibImages));
-    ecCombo_->setCurrentIndex(ecCombo_->findData(static_cast<int>(o.ec)));
-    seedSpin_->setValue(static_cast<int>(o.seed));
-    itersSpin_->setValue(o.kmeansIters);
-    ecItersSpin_->setValue(o.ecIters);
-    ecConvImagesSpin_->setValue(static_cast<int>(o.ecConvImages));
-    ecPositionsSpin_->setValue(static_cast<int>(o.ecPositions));
-    threadsSpin_->setValue(o.threads);
-    speedCheck_->setChecked(o.measureSpeed);
+void MainWindow::setRunOptions(const SweepSpec& o) {
+    const QString key = floatKey();
+    runForm_->setSpec(o);
     updateEcOptions();
-    if (dataChanged) dataOptionsChanged();
+    if (floatKey() != key) dataOptionsChanged();
 }
 
 void MainWindow::updateEcOptions() {
-    bool used = static_cast<EcMode>(ecCombo_->currentData().toInt()) != EcMode::None;
-    if (!sweepGrid_.grid.empty())
-        for (EcMode m : sweepGrid_.ec) used = used || m != EcMode::None;
+    bool used = ecCombo_->currentData().toString() != QString::fromStdString(to_string(EcMode::None));
+    if (!spec_.grid.empty())
+        for (EcMode m : spec_.ec) used = used || m != EcMode::None;
     for (QSpinBox* s : {ecItersSpin_, ecConvImagesSpin_, ecPositionsSpin_}) s->setEnabled(used);
 }
 
+qint64 MainWindow::formLimit() const {
+    try {
+        return std::stoll(check_option_value(run_option("limit"), limitEdit_->text().trimmed().toStdString()));
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
 QString MainWindow::floatKey() const {
-    return QStringLiteral("%1|%2|%3").arg(modelPath_, dataEdit_->text().trimmed()).arg(limitSpin_->value());
+    return QStringLiteral("%1|%2|%3").arg(modelPath_, dataEdit_->text().trimmed()).arg(formLimit());
 }
 
 double MainWindow::floatTop1() const {
@@ -669,7 +605,7 @@ double MainWindow::floatTop1() const {
 
 void MainWindow::dataOptionsChanged() {
     updateStatus();
-    if (network_ && floatEvalKey_ != floatKey()) evaluateFloat();
+    if (network_ && floatEvalKey_ != floatKey() && formLimit() >= 0) evaluateFloat();
 }
 
 void MainWindow::evaluateFloat() {
@@ -682,7 +618,7 @@ void MainWindow::evaluateFloat() {
     const QString key = floatKey();
     const std::string data = dataEdit_->text().trimmed().toStdString();
     EvalOptions eopt;
-    eopt.limit = limitSpin_->value();
+    eopt.limit = std::max<qint64>(formLimit(), 0);
     eopt.threads = threadsSpin_->value();
     statusFloat_->setText(tr("float top-1: evaluating ..."));
     const auto net = network_;
@@ -721,7 +657,7 @@ void MainWindow::updateStatus() {
     statusModel_->setText(modelPath_.isEmpty() ? tr("no model")
                                                : tr("%1  —  %2").arg(QDir::toNativeSeparators(modelPath_), layerModel_->totalsText()));
     statusModel_->setToolTip(statusModel_->text());
-    const qint64 limit = limitSpin_->value();
+    const qint64 limit = formLimit();
     statusData_->setText(tr("data %1 (%2)").arg(dataEdit_->text().trimmed(),
                                                 limit > 0 ? tr("%1 images").arg(formatThousands(limit)) : tr("all images")));
     const double f = floatTop1();
@@ -735,42 +671,47 @@ void MainWindow::updateStatus() {
 
 SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
                                   const std::vector<uint64_t>& seeds) const {
-    const RunOptions o = runOptions();
-    SweepSpec s;
+    SweepSpec s = spec_;  // every key of the loaded spec; the form sets the run options
+    runForm_->apply(s);
     s.model = QFile::encodeName(modelPath_).toStdString();
-    s.data = o.data.toStdString();
-    s.calib_data = o.calibData.toStdString();
-    s.calib_images = o.calibImages;
-    s.limit = o.limit;
     QStringList covered;
     for (const SweepGroup& g : grid)
         for (int l : layerModel_->layersOfGroup(QString::fromStdString(g.layers)))
             covered << QString::fromStdString(layerModel_->geometry().layers[l].alias);
     s.base = layerModel_->settingsText(covered).toStdString();
     s.grid = grid;
-    s.ec = ec.empty() ? std::vector<EcMode>{o.ec} : ec;
-    s.seeds = seeds.empty() ? std::vector<uint64_t>{o.seed} : seeds;
-    s.threads = o.threads;
-    s.kmeans_iters = o.kmeansIters;
-    s.ec_iters = o.ecIters;
-    s.ec_conv_images = o.ecConvImages;
-    s.ec_positions = o.ecPositions;
-    s.measure_speed = o.measureSpeed;
+    s.ec = ec.empty() ? std::vector<EcMode>{s.ec.front()} : ec;
+    s.seeds = seeds.empty() ? std::vector<uint64_t>{s.seeds.front()} : seeds;
     return s;
 }
 
 bool MainWindow::isRunning() const { return job_ && job_->isRunning(); }
 
-bool MainWindow::run() { return network_ && startJob(currentSpec()); }
+bool MainWindow::run() {
+    if (!network_) return false;
+    try {
+        return startJob(currentSpec());
+    } catch (const std::exception& e) {
+        showError(tr("Cannot start the run"), QString::fromStdString(e.what()));
+        return false;
+    }
+}
 
 bool MainWindow::runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
                           const std::vector<uint64_t>& seeds) {
     if (!network_) return false;
-    sweepGrid_.grid = grid;
-    sweepGrid_.ec = ec;
-    sweepGrid_.seeds = seeds;
+    SweepSpec spec;
+    try {
+        spec = currentSpec(grid, ec, seeds);
+    } catch (const std::exception& e) {
+        showError(tr("Cannot start the sweep"), QString::fromStdString(e.what()));
+        return false;
+    }
+    spec_.grid = grid;
+    spec_.ec = spec.ec;
+    spec_.seeds = spec.seeds;
     updateEcOptions();
-    return startJob(currentSpec(grid, ec, seeds));
+    return startJob(spec);
 }
 
 bool MainWindow::startJob(const SweepSpec& spec) {
@@ -891,7 +832,7 @@ double MainWindow::estimateRunSeconds(EcMode ec) const {
 void MainWindow::sweepDialog() {
     if (!network_ || isRunning()) return;
     SweepDialog dialog(layerModel_, [this](EcMode ec) { return estimateRunSeconds(ec); }, this);
-    if (!sweepGrid_.grid.empty()) dialog.setGrid(sweepGrid_.grid, sweepGrid_.ec, sweepGrid_.seeds);
+    if (!spec_.grid.empty()) dialog.setGrid(spec_.grid, spec_.ec, spec_.seeds);
     dialog.enableCluster([this](const auto& grid, const auto& ec, const auto& seeds) { return currentSpec(grid, ec, seeds); },
                          QCoreApplication::applicationDirPath() + QStringLiteral("/qcnn"));
     if (dialog.exec() != QDialog::Accepted) return;
@@ -943,8 +884,9 @@ void MainWindow::loadRunSettings(int run) {
     }
     try {
         layerModel_->setSettingsText(QString::fromStdString(r.row.settings));
-        ecCombo_->setCurrentIndex(ecCombo_->findData(static_cast<int>(parse_ec_mode(r.row.ec))));
-        seedSpin_->setValue(static_cast<int>(r.row.seed));
+        ecCombo_->setCurrentIndex(ecCombo_->findData(QString::fromStdString(to_string(parse_ec_mode(r.row.ec)))));
+        seedEdit_->setText(QString::number(r.row.seed));
+        updateEcOptions();
         statusBar()->showMessage(tr("Loaded the settings of run %1").arg(run + 1), 5000);
     } catch (const std::exception& e) {
         showError(tr("Cannot load the run's settings"), QString::fromStdString(e.what()));
@@ -968,9 +910,15 @@ void MainWindow::updateActions() {
 
 bool MainWindow::saveSettings(const QString& path) {
     if (!network_) return false;
-    SweepSpec spec = sweepGrid_.grid.empty() ? currentSpec() : currentSpec(sweepGrid_.grid, sweepGrid_.ec, sweepGrid_.seeds);
     try {
-        save_sweep_spec(QFile::encodeName(path).toStdString(), spec);
+        // The loaded spec's lists (ec, seeds: the form sets their first value) and grid, kept.
+        const SweepSpec spec = currentSpec(spec_.grid, {}, {});
+        SweepSpec lists = spec_;
+        runForm_->apply(lists);
+        SweepSpec out = spec;
+        out.ec = lists.ec;
+        out.seeds = lists.seeds;
+        save_sweep_spec(QFile::encodeName(path).toStdString(), out);
     } catch (const std::exception& e) {
         showError(tr("Cannot save the settings"), QString::fromStdString(e.what()));
         return false;
@@ -1000,24 +948,8 @@ bool MainWindow::loadSettings(const QString& path) {
 }
 
 void MainWindow::applySpec(const SweepSpec& spec) {
-    RunOptions o;
-    o.data = QString::fromStdString(spec.data);
-    o.limit = spec.limit;
-    o.calibData = QString::fromStdString(spec.calib_data);
-    o.calibImages = spec.calib_images;
-    o.ec = spec.ec.empty() ? EcMode::None : spec.ec.front();
-    o.seed = spec.seeds.empty() ? 0 : spec.seeds.front();
-    o.kmeansIters = spec.kmeans_iters;
-    o.ecIters = spec.ec_iters;
-    o.ecConvImages = spec.ec_conv_images;
-    o.ecPositions = spec.ec_positions;
-    o.threads = spec.threads;
-    o.measureSpeed = spec.measure_speed;
-    sweepGrid_ = SweepSpec{};
-    sweepGrid_.grid = spec.grid;
-    sweepGrid_.ec = spec.ec;
-    sweepGrid_.seeds = spec.seeds;
-    setRunOptions(o);
+    spec_ = spec;  // every key, kept until the next load
+    setRunOptions(spec);
     try {
         const std::vector<SweepPoint> points = expand(spec);
         layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base) : QString::fromStdString(points.front().layers));

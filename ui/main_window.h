@@ -54,6 +54,7 @@ class MemoryPlot;
 class ResponseErrorPlot;
 class ResultsModel;
 class RunJob;
+class RunOptionsForm;
 class ShardWatcher;
 class TeachingView;
 class TradeoffPlot;
@@ -66,25 +67,6 @@ public:
     // Shows an error to the user. The default opens a modal QMessageBox; tests install a
     // handler that records the message instead.
     using ErrorHandler = std::function<void(const QString& title, const QString& message)>;
-
-    // The run options of the Layers tab: the sweep spec's keys of the same names
-    // (docs/sweeps.md) and `qcnn quantize`'s options, with the same defaults.
-    struct RunOptions {
-        QString data = QStringLiteral("fashion-mnist:test");
-        qint64 limit = 1000;         // evaluation images (0: all)
-        QString calibData;           // calibration dataset spec; "": the training split of `data`
-        qint64 calibImages = 0;      // 0: RunSpec's default
-        EcMode ec = EcMode::None;
-        quint64 seed = 0;
-        int kmeansIters = 25;
-        int ecIters = QuantizeOptions{}.ec_iterations;           // error-correction sweeps
-        qint64 ecConvImages = QuantizeOptions{}.ec_conv_images;  // conv EC: first N calibration images
-        qint64 ecPositions = QuantizeOptions{}.ec_positions;     // conv EC: positions per image (0: all)
-        int threads = 0;             // 0: all cores
-        bool measureSpeed = true;
-
-        bool operator==(const RunOptions&) const = default;
-    };
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -116,8 +98,10 @@ public:
     QString costText() const;
     QString statusText() const;  // model · dataset · float top-1 (the status bar's labels)
     QString progressText() const;  // "run 2/8: kmeans conv2" while a job runs
-    // The run-option widgets (object names "dataEdit", "calibDataEdit", "calibSpin", "ecCombo",
-    // "ecItersSpin", "ecConvImagesSpin", "ecPositionsSpin", ...) are found with findChild.
+    // The run-option widgets (generated from core/sweep/run_options.h; object names "dataEdit",
+    // "calibDataEdit", "calibSpin", "ecCombo", "seedEdit", "ecItersSpin", ...) are found with
+    // findChild or runOptionsForm()->widget(key).
+    RunOptionsForm* runOptionsForm() const { return runForm_; }
 
     // Presets of the layer table.
     // The dataset spec for a file or folder picked in a dialog: a directory -> folder:DIR,
@@ -129,14 +113,19 @@ public:
     static QString presetSettings(const QString& name);
     void applyPreset(const QString& name);
 
-    RunOptions runOptions() const;
-    void setRunOptions(const RunOptions& o);
-    // The sweep spec of the current state: model, run options, the table's settings as `base`
-    // (minus the layers `grid` sets), `grid`, EC modes and seeds (empty: the run options' ones).
+    // The run options the form shows: SweepSpec{} with every form field applied (ec and seeds:
+    // the single values of one run). Throws qcnn::Error naming the field when one is invalid.
+    SweepSpec runOptions() const;
+    // Shows the run options of `o` in the form (every key of the run-option table on the form).
+    void setRunOptions(const SweepSpec& o);
+    // The sweep spec of the current state: the loaded spec (every key it had) with the form's run
+    // options, the model, the table's settings as `base` (minus the layers `grid` sets), `grid`,
+    // EC modes and seeds (empty: the form's single ones). Throws qcnn::Error naming an invalid field.
     SweepSpec currentSpec(const std::vector<SweepGroup>& grid = {}, const std::vector<EcMode>& ec = {},
                           const std::vector<uint64_t>& seeds = {}) const;
-    // The sweep grid the settings file saves and the sweep dialog starts from.
-    const SweepSpec& sweepGrid() const { return sweepGrid_; }
+    // The spec being edited (loaded from a settings file, or the workbench's start values): its
+    // grid, ec and seeds are what the settings file saves and the sweep dialog starts from.
+    const SweepSpec& sweepGrid() const { return spec_; }
 
     // Runs the table's settings once / a sweep (false, and an error shown, when it cannot start).
     bool run();
@@ -225,6 +214,8 @@ private:
     void dataOptionsChanged();
     // The error-correction options are enabled while a run or the sweep grid uses EC.
     void updateEcOptions();
+    // The form's image limit (0 = all; -1 while the field is not a valid number).
+    qint64 formLimit() const;
 
     LayerTableModel* layerModel_;
     LayerCostPlot* costPlot_;
@@ -247,13 +238,12 @@ private:
     QProgressBar* runsBar_;
     QToolButton* cancelButton_;
     QComboBox* presetCombo_;
-    // Run options.
+    // Run options: the generated form and the widgets the window reads itself.
+    RunOptionsForm* runForm_;
     QLineEdit* dataEdit_;
-    QSpinBox* limitSpin_;
-    QLineEdit* calibDataEdit_;
-    QSpinBox* calibSpin_;
+    QLineEdit* limitEdit_;
     QComboBox* ecCombo_;
-    QSpinBox* seedSpin_;
+    QLineEdit* seedEdit_;
     QSpinBox* itersSpin_;
     QSpinBox* ecItersSpin_;
     QSpinBox* ecConvImagesSpin_;
@@ -278,7 +268,8 @@ private:
     quint64 loadGeneration_ = 0;
     int pending_ = 0;
     std::optional<SweepSpec> pendingSpec_;  // applied when the model it names has loaded
-    SweepSpec sweepGrid_;                   // grid, ec and seeds of the sweep dialog
+    SweepSpec spec_;                        // the spec being edited: every key of the loaded file,
+                                            // the grid, ec and seeds of the sweep dialog
 
     std::unique_ptr<RunJob> job_;
     std::unique_ptr<ShardWatcher> clusterWatcher_;  // a sweep running on Slurm ("Run on cluster...")

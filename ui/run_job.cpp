@@ -1,11 +1,11 @@
 #include "ui/run_job.h"
 
 #include <QMetaObject>
+#include <algorithm>
 #include <cmath>
 #include <exception>
 
 #include "core/eval/model_summary.h"
-#include "core/util/sha256.h"
 
 namespace qcnn::ui {
 
@@ -66,44 +66,46 @@ bool RunJob::onProgress(const Progress& p) {
 
 void RunJob::work() {
     QString status = QStringLiteral("completed"), message;
-    try {
-        std::optional<EvalResult> floatEval = options_.floatEval;
-        std::shared_ptr<const Network> dense;
-        std::string denseId;  // the dense model's SHA-256: its measured speed is kept for the session
-        const ProgressFn progress = [this](const Progress& p) { return onProgress(p); };
-        for (const SweepPoint& point : points_) {
-            {
-                std::lock_guard lock(mutex_);
-                snapshot_.run = static_cast<int>(point.index);
-            }
-            if (cancel_) throw Cancelled();
-            const RunSpec rs = run_spec(spec_, point);
-            const RunResult r = run_quantization(rs, floatEval ? &*floatEval : nullptr, progress);
-            if (!floatEval) {
-                floatEval = r.float_eval;
-                post([this, e = r.float_eval] { emit floatEvaluated(e); });
-            }
-            std::optional<SpeedMeasurement> speed;
-            if (spec_.measure_speed) {
-                report(progress, {"measure speed", "", 0, 1});
-                if (!dense) {
-                    dense = load_model(rs.model);
-                    denseId = sha256_file(rs.model);
-                }
-                SpeedOptions so;
-                so.budget_seconds = options_.speedBudgetSeconds;
-                speed = measure_speed(*dense, r.q.network, denseId, dense->sample_shape(), rs.threads, rs.lut_kernel, so);
-                report(progress, {"measure speed", "", 1, 1});
-            }
+    // Each finished run goes to the GUI thread as a RunRecord (and the float evaluation, once).
+    struct Sink : RunSink {
+        RunJob* job;
+        bool floatSent = false;
+        explicit Sink(RunJob* j) : job(j) {}
+        void add(const SweepPoint& p, const RunResult& r, const RunRow& row, const std::vector<LayerRow>& layers) override {
+            if (!floatSent && !job->options_.floatEval) job->post([job = job, e = r.float_eval] { emit job->floatEvaluated(e); });
+            floatSent = true;
             RunRecord rec;
-            rec.row = run_row(point, r, speed ? &*speed : nullptr);
-            rec.layers = layer_rows(point, r, speed ? &*speed : nullptr);
+            rec.row = row;
+            rec.layers = layers;
             rec.memoryDense = r.cost.dense;
             rec.memoryQuantized = r.cost.quantized;
-            rec.model = rs.model;
-            rec.data = rs.data;
-            post([this, rec = std::move(rec)] { emit runFinished(rec); });
+            rec.model = r.spec.model;
+            rec.data = r.spec.data;
+            job->post([job = job, rec = std::move(rec)] { emit job->runFinished(rec); });
+            (void)p;
         }
+    } sink(this);
+    try {
+        // The one sweep loop of core (SweepRunner): every point checked before the first run, the
+        // same speed budget as `qcnn sweep`; the workbench keeps the rows itself (no results file).
+        SweepRunner runner(spec_);
+        if (options_.floatEval) runner.set_float_eval(*options_.floatEval);
+        const ProgressFn progress = [this](const Progress& p) {
+            if (p.stage == "sweep") {
+                std::lock_guard lock(mutex_);
+                snapshot_.run = static_cast<int>(std::min<int64_t>(p.done, static_cast<int64_t>(points_.size()) - 1));
+                return !cancel_.load();
+            }
+            // The runner labels nested stages "run i/n[: layer]"; the window shows the run itself.
+            Progress q = p;
+            if (q.layer.rfind("run ", 0) == 0) {
+                const size_t colon = q.layer.find(": ");
+                q.layer = colon == std::string::npos ? std::string() : q.layer.substr(colon + 2);
+            }
+            return onProgress(q);
+        };
+        if (cancel_) throw Cancelled();
+        runner.run("", "", &sink, progress);
     } catch (const Cancelled&) {
         status = QStringLiteral("cancelled");
     } catch (const std::bad_alloc&) {

@@ -1,7 +1,6 @@
-// Background runs: a RunJob quantizes and evaluates the points of a sweep spec
-// (core/sweep/sweep.h: expand() + run_spec()) one after another on a worker thread, with
-// run_quantization() (core/eval/run.h), optionally measure_speed(), and turns each finished
-// run into a RunRecord (run_row() / layer_rows(), the rows of the results file).
+// Background runs: a RunJob runs a sweep spec on a worker thread with core's SweepRunner
+// (core/sweep/sweep.h: the loop `qcnn sweep` runs, every point checked before the first run, the
+// same speed budget) and turns each finished run into a RunRecord (the rows of the results file).
 //
 // Threading: the worker only writes a mutex-guarded progress snapshot (the GUI polls it on a
 // timer, so progress never floods the event queue) and hands finished records to the GUI
@@ -35,7 +34,6 @@ struct RunRecord {
 
 struct RunJobOptions {
     std::optional<EvalResult> floatEval;  // reused for every run when given (same model/data/limit)
-    double speedBudgetSeconds = SpeedOptions{}.budget_seconds;  // measure_speed's budget when spec.measure_speed
 };
 
 class RunJob : public QObject {
@@ -48,7 +46,7 @@ public:
         int run = 0, runs = 0;  // 0-based index of the current run, number of runs
     };
 
-    // Throws qcnn::Error when the spec does not expand (bad settings text).
+    // The spec's points are checked when the job runs (a bad one ends it with "failed" before any run).
     RunJob(SweepSpec spec, RunJobOptions options, QObject* parent = nullptr);
     ~RunJob() override;
 

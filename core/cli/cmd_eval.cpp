@@ -197,20 +197,22 @@ void print_text(const EvalReport& e, std::ostream& out) {
 }  // namespace
 
 int run_eval(const Args& args, CommandContext& ctx) {
+    // The run options of the table (core/sweep/run_options.h); --kernel takes "auto" here too.
+    const SweepSpec options = run_options_from_args(args, {"kernel"});
     EvalReport e;
-    e.model = args.str("--model", bundled_model(kDefaultModel));
-    e.data = data_spec(args, "--data", kDefaultData);
+    e.model = options.model;
+    e.data = run_spec(options, expand(options).front()).data;  // with --preprocess applied
     EvalOptions opts;
-    opts.limit = args.integer("--limit", 0, 0, INT64_MAX);
-    opts.batch = args.integer("--batch", 64, 1, 1 << 20);
-    opts.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    opts.limit = options.limit;
+    opts.batch = options.batch;
+    opts.threads = options.threads;
     e.kernel = args.str("--kernel", "auto");
     if (e.kernel != "auto" && e.kernel != "fast" && e.kernel != "reference")
         throw UsageError(cat("--kernel: expected auto, fast or reference, got '", e.kernel, "'"));
     if (e.kernel != "auto") opts.lut_kernel = parse_lut_kernel(e.kernel);
     DataOptions dopts;
-    dopts.mean = args.float_list("--mean");
-    dopts.std = args.float_list("--std");
+    dopts.mean = options.mean;
+    dopts.std = options.std;
     dopts.limit = opts.limit;
     dopts.threads = opts.threads;
     e.logits_path = args.str("--logits", "");

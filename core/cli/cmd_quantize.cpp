@@ -18,6 +18,7 @@
 #include "core/io/model_file.h"
 #include "core/quant/calibration.h"
 #include "core/quant/quantize_network.h"
+#include "core/sweep/sweep.h"
 #include "core/util/sha256.h"
 
 namespace qcnn::cli {
@@ -152,30 +153,16 @@ private:
     std::string label_;
 };
 
+// The run the flags describe: the run options of the table (core/sweep/run_options.h) in a
+// one-point sweep spec, whose RunSpec is what `qcnn sweep` and the workbench would run.
 RunSpec run_spec_from(const Args& args) {
-    RunSpec spec;
-    spec.model = args.str("--model", bundled_model(kDefaultModel));
-    spec.data = data_spec(args, "--data", kDefaultData);
     if (!args.has("--layers")) throw UsageError("quantize needs --layers, e.g. --layers conv=8/128,fc=4/32");
-    spec.layers = args.str("--layers", "");
-    spec.seed = static_cast<uint64_t>(args.integer("--seed", 0, 0, INT64_MAX));
-    spec.ec = parse_ec_mode(args.str("--ec", "none"));
-    spec.threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
-    spec.lut_kernel = parse_lut_kernel(args.str("--kernel", "fast"));
-    spec.limit = args.integer("--limit", 0, 0, INT64_MAX);
-    spec.batch = args.integer("--batch", 64, 1, 1 << 20);
-    spec.calib_data = args.has("--calib-data") ? data_spec(args, "--calib-data", "") : "";
+    const SweepSpec s = run_options_from_args(args);
+    const RunSpec spec = run_spec(s, expand(s).front());
     if (spec.calib_data.empty() && !calibration_split(spec.data))
         throw UsageError(cat("no training split is known for ", spec.data,
                              "; give calibration data with --calib-data SPEC (to calibrate on the evaluation set "
                              "itself, pass it explicitly)"));
-    spec.calib_images = args.integer("--calib", 0, 0, int64_t(1) << 24);
-    spec.kmeans_iters = static_cast<int>(args.integer("--kmeans-iters", 25, 1, 10000));
-    spec.ec_iters = static_cast<int>(args.integer("--ec-iters", QuantizeOptions{}.ec_iterations, 1, 1000));
-    spec.ec_conv_images = args.integer("--ec-conv-images", QuantizeOptions{}.ec_conv_images, 1, int64_t(1) << 24);
-    spec.ec_positions = args.integer("--ec-positions", QuantizeOptions{}.ec_positions, 0, int64_t(1) << 24);
-    spec.mean = args.float_list("--mean");
-    spec.std = args.float_list("--std");
     return spec;
 }
 
@@ -208,9 +195,10 @@ int run_quantize(const Args& args, CommandContext& ctx) {
 }
 
 int run_demo(const Args& args, CommandContext& ctx) {
-    const std::string model = args.str("--model", bundled_model(kDefaultModel));
-    const int64_t limit = args.integer("--limit", 0, 0, INT64_MAX);
-    const int threads = static_cast<int>(args.integer("--threads", 0, 0, 4096));
+    const SweepSpec options = run_options_from_args(args);
+    const std::string& model = options.model;
+    const int64_t limit = options.limit;
+    const int threads = options.threads;
     const std::vector<std::pair<std::string, std::string>> settings = {
         {"fc=4/32", "FC layers only, C_s'=4, K=32"},
         {"conv=8/128,fc=4/32", "the paper's setting: conv 8/128, FC 4/32"},

@@ -283,7 +283,11 @@ int run_sweep(const Args& args, CommandContext& ctx) {
         parse_sweep_spec(json::parse(text, spec_path), spec_path, std::filesystem::path(spec_path).parent_path().string());
     SweepOptions opt;
     opt.resume = args.has("--resume");
-    opt.threads = args.has("--threads") ? static_cast<int>(args.integer("--threads", 0, 0, 4096)) : -1;
+    if (args.has("--threads")) {
+        SweepSpec threads;
+        apply_run_options(args, threads);  // only --threads is a run option of `qcnn sweep`
+        opt.threads = threads.threads;
+    }
     try {
         if (args.has("--shard")) opt.shard = parse_shard(args.str("--shard", ""), "--shard");
         if (args.has("--sweep-id")) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/data/dataset.h"
+#include "core/sweep/run_options.h"
 #include "core/util/parallel.h"
 
 namespace qcnn::cli {
@@ -76,16 +77,6 @@ std::vector<float> Args::float_list(std::string_view name) const {
     return out;
 }
 
-std::string data_spec(const Args& args, std::string_view option, const std::string& fallback) {
-    const std::string spec = args.str(option, fallback);
-    if (!args.has("--preprocess")) return spec;
-    try {
-        return with_preprocess(spec, args.str("--preprocess", "none"));
-    } catch (const Error& e) {
-        throw UsageError(cat("--preprocess: ", e.what()));
-    }
-}
-
 ScopedThreads::ScopedThreads(int threads) : saved_(omp_get_max_threads()) { set_global_threads(threads); }
 ScopedThreads::~ScopedThreads() { omp_set_num_threads(saved_); }
 
@@ -93,6 +84,41 @@ LutKernel parse_lut_kernel(const std::string& text) {
     if (text == "fast") return LutKernel::Fast;
     if (text == "reference") return LutKernel::Reference;
     throw UsageError(cat("--kernel: expected fast or reference, got '", text, "'"));
+}
+
+OptionSpec run_option_spec(std::string_view key, const std::string& default_text) {
+    const RunOption& o = run_option(key);
+    QCNN_ASSERT(!o.flag.empty(), "run option ", key, " has no CLI flag");
+    return {o.flag, o.metavar,
+            default_text.empty() ? help_with_default(o) : cat(o.help, " (default: ", default_text, ")")};
+}
+
+void apply_run_options(const Args& args, SweepSpec& spec, std::initializer_list<std::string_view> except) {
+    for (const RunOption& o : run_options()) {
+        if (o.flag.empty() || !args.has(o.flag) ||
+            std::find(except.begin(), except.end(), std::string_view(o.key)) != except.end())
+            continue;
+        try {
+            set_from_text(o, spec, args.str(o.flag, ""), o.flag);
+        } catch (const UsageError&) {
+            throw;
+        } catch (const Error& e) {
+            throw UsageError(e.what());
+        }
+    }
+    try {
+        check_run_options(spec, true);
+    } catch (const Error& e) {
+        throw UsageError(e.what());
+    }
+}
+
+SweepSpec run_options_from_args(const Args& args, std::initializer_list<std::string_view> except) {
+    SweepSpec spec;
+    spec.model = bundled_model(kDefaultModel);
+    spec.data = kDefaultData;
+    apply_run_options(args, spec, except);
+    return spec;
 }
 
 bool help_requested(const std::vector<std::string>& argv) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/graph/op.h"
+#include "core/sweep/sweep.h"
 #include "core/util/error.h"
 #include "core/util/paths.h"  // bundled_model: the default --model
 
@@ -95,11 +96,6 @@ inline constexpr const char* kDefaultData = "fashion-mnist:test";
 std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                          const std::vector<bool>& right_align);
 
-// The dataset spec of `option` (--data, --calib-data; `fallback` when absent) with --preprocess
-// applied (with_preprocess, core/data/dataset.h); UsageError for a bad preset or one that does
-// not apply to the spec.
-std::string data_spec(const Args& args, std::string_view option, const std::string& fallback);
-
 // For one command: the calling thread's default OpenMP team size (set_global_threads, which
 // also sets the decoding threads of image folders, DataOptions::threads = 0), restored after.
 class ScopedThreads {
@@ -115,6 +111,18 @@ private:
 
 // "fast" or "reference" (--kernel); UsageError otherwise.
 LutKernel parse_lut_kernel(const std::string& text);
+
+// The flag of run option `key` (core/sweep/run_options.h): its metavar and its help line with
+// the default; `default_text` replaces the table's default in the help (--model, --data: the
+// bundled files).
+OptionSpec run_option_spec(std::string_view key, const std::string& default_text = "");
+// Sets every run option whose flag was given (all but `except`) in `spec`, checked by the
+// table: UsageError naming the flag ("--kmeans-iters expects an integer in [1, 10000], got '0'").
+// Then the cross-option checks (--preprocess applies to image folders only).
+void apply_run_options(const Args& args, SweepSpec& spec, std::initializer_list<std::string_view> except = {});
+// A SweepSpec with the CLI's defaults for the files (the bundled model, kDefaultData) and every
+// run option given on the command line applied.
+SweepSpec run_options_from_args(const Args& args, std::initializer_list<std::string_view> except = {});
 
 // "1,234,567".
 std::string thousands(int64_t v);

@@ -2,32 +2,19 @@
 // in its own file, declare it in command.h and add one entry here.
 #include "core/cli/command.h"
 #include "core/data/dataset.h"
+#include "core/sweep/run_options.h"
 
 namespace qcnn::cli {
 
 namespace {
 
-OptionSpec model_option() {
-    return {"--model", "M",
-            "ONNX or quantized model file, or builtin:alexnet|vgg16|cnn-s (random weights, for cost and\n"
-            "speed work) (default: the bundled " + bundled_model(kDefaultModel) + ")"};
-}
+OptionSpec model_option() { return run_option_spec("model", "the bundled " + bundled_model(kDefaultModel)); }
 
-OptionSpec data_option() {
-    std::string help = cat("dataset (default: ", kDefaultData, "), one of:");
-    for (const std::string& form : dataset_spec_forms()) help += "\n  " + form;
-    return {"--data", "SPEC", help};
-}
+OptionSpec data_option() { return run_option_spec("data", kDefaultData); }
 
 // --mean, --std, --preprocess: how pixels become the model's input (eval, quantize).
 std::vector<OptionSpec> preprocessing_options() {
-    return {{"--mean", "M[,M..]", "per-channel mean subtracted after scaling to [0,1] (default: none)"},
-            {"--std", "S[,S..]", "per-channel standard deviation divided by (default: none)"},
-            {"--preprocess", "P", "image folders (--data and --calib-data): none (default: images as they are) or\n"
-                                  "imagenet: torchvision's ImageNet transform - short side resized to 256 (Pillow's\n"
-                                  "antialiased bilinear), center crop 224, RGB, mean 0.485,0.456,0.406 and std\n"
-                                  "0.229,0.224,0.225 unless --mean/--std say otherwise; imagenet:RESIZE/CROP for other\n"
-                                  "sizes (the crop must be the model's input size)"}};
+    return {run_option_spec("mean"), run_option_spec("std"), run_option_spec("preprocess")};
 }
 
 // The options of one command: groups in order.
@@ -59,9 +46,9 @@ const std::vector<Command>& commands() {
          "A progress bar is drawn on stderr when it is a terminal.",
          options({{model_option(),
           data_option(),
-          {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
-          {"--batch", "B", "images per forward pass (default: 64)"},
-          {"--threads", "T", "threads, also decoding image folders (default: 0 = all cores)"}},
+          run_option_spec("limit"),
+          run_option_spec("batch"),
+          run_option_spec("threads")},
          preprocessing_options(),
          {{"--convert", "", "convert images to the model's input shape (1<->3 channels, bilinear resize)\n"
                             "instead of failing when they differ (not with --preprocess imagenet)"},
@@ -83,25 +70,20 @@ const std::vector<Command>& commands() {
          "unless --calib-data says otherwise; calibrating on the evaluation set is flagged.",
          options({{model_option(),
           data_option(),
-          {"--layers", "CFG", "per-layer settings, e.g. conv=8/128,fc=4/32,conv1=dense (defaults per layer type,\n"
-                              "overrides by ONNX node name or alias)"},
-          {"--ec", "MODE", "error correction: none, layer or network (default: none)"},
-          {"--calib-data", "SPEC", "calibration dataset (default: the training split of --data)"},
-          {"--calib", "N", "calibration images (default: 256 without error correction, 20000 with; conv layers\n"
-                           "use the first 1000 of them, 64 sampled positions each)"},
-          {"--seed", "S", "seed of every random choice (default: 0)"},
-          {"--kmeans-iters", "I", "k-means iterations per sub-space (default: 25)"},
-          {"--ec-iters", "I", "error-correction sweeps over the sub-spaces (default: 6)"},
-          {"--ec-conv-images", "N", "error correction of conv layers uses the first N calibration images (default: 1000)"},
-          {"--ec-positions", "P", "conv layers: output positions sampled per calibration image, seeded (default: 64;\n"
-                                  "0 = every position)"},
-          {"--limit", "N", "evaluate only the first N images (default: 0 = all)"},
-          {"--batch", "B", "images per forward pass (default: 64)"},
-          {"--threads", "T", "threads, also decoding image folders (default: 0 = all cores)"}},
+          run_option_spec("base"),
+          run_option_spec("ec"),
+          run_option_spec("calib_data"),
+          run_option_spec("calib_images"),
+          run_option_spec("seeds"),
+          run_option_spec("kmeans_iters"),
+          run_option_spec("ec_iters"),
+          run_option_spec("ec_conv_images"),
+          run_option_spec("ec_positions"),
+          run_option_spec("limit"),
+          run_option_spec("batch"),
+          run_option_spec("threads")},
          preprocessing_options(),
-         {{"--kernel", "K", "evaluating the quantized layers: fast (SIMD lookup tables: 8-bit entries for K <= 16,\n"
-                            "16-bit above; default) or reference (the paper's float lookup tables). Deterministic,\n"
-                            "so `qcnn eval --kernel fast --model FILE` reproduces the reported top-1 exactly"},
+         {run_option_spec("kernel"),
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}}}),
          run_quantize},
@@ -110,9 +92,7 @@ const std::vector<Command>& commands() {
          "Evaluates the bundled network on Fashion-MNIST, then quantizes it at four settings (FC only,\n"
          "the paper's conv 8/128 + FC 4/32, K=16, high compression) and prints accuracy, compression\n"
          "and theoretical speed-up side by side. What `bash .ci/bootstrap.sh run` shows without a display.",
-         {model_option(),
-          {"--limit", "N", "evaluate only the first N test images (default: 0 = all)"},
-          {"--threads", "T", "threads (default: 0 = all cores)"}},
+         {model_option(), run_option_spec("limit"), run_option_spec("threads")},
          run_demo},
         {"sweep",
          "run a sweep spec: many quantization settings, results appended to an HDF5 file",
@@ -126,7 +106,7 @@ const std::vector<Command>& commands() {
           {"-o", "RESULTS.h5", "HDF5 results file (required; created when absent, appended to otherwise)"},
           {"--resume", "", "skip the runs already in the newest sweep of RESULTS.h5 with this spec, run the rest;\n"
                            "with --slurm: resubmit only the unfinished shards of the last submission"},
-          {"--threads", "T", "threads (default: the spec's threads; 0 = all cores)"},
+          run_option_spec("threads", "the spec's threads"),
           {"--json", "", "print one JSON object (every run and layer row) instead of the summary table"},
           {"--shard", "I/N", "run only shard I of N (0 <= I < N): the runs whose index i has i mod N == I; merge the\n"
                              "shard files with qcnn merge (docs/cluster.md)"},

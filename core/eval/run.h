@@ -25,7 +25,7 @@ struct RunSpec {
     int64_t calib_images = 0;      // 0: 256 without error correction, QuantizeOptions' FC image
                                    // count with it (bounded by the data)
     uint64_t seed = 0;
-    int kmeans_iters = 25;
+    int kmeans_iters = QuantizeOptions{}.max_iter;  // the run options' defaults (core/sweep/run_options.h)
     int ec_iters = QuantizeOptions{}.ec_iterations;
     int64_t ec_conv_images = QuantizeOptions{}.ec_conv_images;  // of the calibration images
     int64_t ec_positions = QuantizeOptions{}.ec_positions;      // conv output positions per image (0: all)

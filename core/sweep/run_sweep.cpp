@@ -98,50 +98,58 @@ std::vector<SweepPoint> shard_points(const std::vector<SweepPoint>& points, cons
     return out;
 }
 
-SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, const std::string& results_path,
-                       const SweepOptions& opt, const ProgressFn& progress, const RunFinished& on_run) {
-    const auto t_start = std::chrono::steady_clock::now();
-    SweepSpec spec = spec_in;
-    if (opt.threads >= 0) spec.threads = opt.threads;
-    const std::vector<SweepPoint> all_points = expand(spec);
-    const std::vector<SweepPoint> points = shard_points(all_points, opt.shard);
-    const int64_t total = static_cast<int64_t>(points.size());
-    if (!opt.sweep_id.empty()) check_sweep_id(opt.sweep_id, results_path);
+SweepRunner::SweepRunner(const SweepSpec& spec, const SweepOptions& opt)
+    : spec_in_(spec), spec_(spec), opt_(opt) {
+    if (opt_.threads >= 0) spec_.threads = opt_.threads;
+    all_points_ = expand(spec_);
+    points_ = shard_points(all_points_, opt_.shard);
+}
 
-    // Everything that can be checked before a run starts is checked before the file is touched:
-    // the model, the evaluation and calibration data against its input (with the runs' own
-    // data options), and every run's settings against the model's layers.
-    const auto net = load_model(spec.model);
-    const int64_t samples = check_run_data(*net, run_spec(spec, all_points.front()));
-    {
-        std::set<std::string> checked;
-        for (const SweepPoint& p : all_points) {
-            if (!checked.insert(p.layers).second) continue;
-            try {
-                resolve_settings(*net, parse_layer_settings(p.layers));
-            } catch (const Error& e) {
-                fail("sweep run ", p.index, " ('", p.layers, "'): ", e.what());
-            }
+void SweepRunner::validate() {
+    if (validated_) return;
+    // Everything that can be checked before a run starts is checked before the first run (and
+    // before a results file is touched): the model, the evaluation and calibration data against
+    // its input (with the runs' own data options), and every run's settings against its layers.
+    net_ = load_model(spec_.model);
+    samples_ = check_run_data(*net_, run_spec(spec_, all_points_.front()));
+    std::set<std::string> checked;
+    for (const SweepPoint& p : all_points_) {
+        if (!checked.insert(p.layers).second) continue;
+        try {
+            resolve_settings(*net_, parse_layer_settings(p.layers));
+        } catch (const Error& e) {
+            fail("sweep run ", p.index, " ('", p.layers, "'): ", e.what());
         }
     }
-    const std::string canonical = to_json(spec_in);
-    const std::string model_sha = sha256_file(spec.model);
+    model_sha_ = sha256_file(spec_.model);
+    validated_ = true;
+}
+
+SweepOutcome SweepRunner::run(const std::string& results_path, const std::string& spec_text, RunSink* sink,
+                              const ProgressFn& progress) {
+    const auto t_start = std::chrono::steady_clock::now();
+    const bool to_file = !results_path.empty();
+    QCNN_ASSERT(to_file || (!opt_.resume && opt_.sweep_id.empty()), "resume and sweep ids need a results file");
+    const int64_t total = static_cast<int64_t>(points_.size());
+    if (!opt_.sweep_id.empty()) check_sweep_id(opt_.sweep_id, results_path);
+    validate();
+    const std::string canonical = to_json(spec_in_);
 
     SweepOutcome out;
     out.runs_total = total;
     std::optional<ResultsFile> file;
     std::map<int64_t, RunRow> rows;          // by run index
     std::map<int64_t, std::vector<LayerRow>> layer_rows_by_run;
-    const std::string shard_text = opt.shard.sharded() ? to_string(opt.shard) : "";
-    if (opt.resume && !opt.sweep_id.empty() && std::filesystem::exists(results_path)) {
+    const std::string shard_text = opt_.shard.sharded() ? to_string(opt_.shard) : "";
+    if (opt_.resume && !opt_.sweep_id.empty() && std::filesystem::exists(results_path)) {
         const std::vector<std::string> ids = list_sweeps(results_path);
-        if (std::find(ids.begin(), ids.end(), opt.sweep_id) != ids.end()) out.sweep_id = opt.sweep_id;
+        if (std::find(ids.begin(), ids.end(), opt_.sweep_id) != ids.end()) out.sweep_id = opt_.sweep_id;
     }
-    const bool resume = opt.resume && (opt.sweep_id.empty() || !out.sweep_id.empty());
+    const bool resume = opt_.resume && (opt_.sweep_id.empty() || !out.sweep_id.empty());
     if (resume) {
         if (!std::filesystem::exists(results_path))
             fail(results_path, ": --resume: no such file (run without --resume to start the sweep)");
-        if (out.sweep_id.empty()) out.sweep_id = find_sweep(results_path, canonical, opt.shard);
+        if (out.sweep_id.empty()) out.sweep_id = find_sweep(results_path, canonical, opt_.shard);
         if (out.sweep_id.empty()) {
             std::string list;
             for (const std::string& id : list_sweeps(results_path)) list += (list.empty() ? "" : ", ") + id;
@@ -155,12 +163,12 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
             fail(results_path, ": --resume: sweep '", out.sweep_id, "' was started with ",
                  attrs.spec_canonical != canonical ? "another spec" : "shard '" + attrs.shard + "'",
                  ", not this one", shard_text.empty() ? "" : " (shard " + shard_text + ")");
-        if (attrs.model_sha256 != model_sha)
-            fail(results_path, ": --resume: sweep '", out.sweep_id, "': the model ", spec.model,
-                 " changed since the sweep started (SHA-256 ", attrs.model_sha256, ", now ", model_sha, ")");
+        if (attrs.model_sha256 != model_sha_)
+            fail(results_path, ": --resume: sweep '", out.sweep_id, "': the model ", spec_.model,
+                 " changed since the sweep started (SHA-256 ", attrs.model_sha256, ", now ", model_sha_, ")");
         for (RunRow& r : file->runs()) {
-            if (r.run_index < 0 || r.run_index >= static_cast<int64_t>(all_points.size()) ||
-                !opt.shard.contains(r.run_index) || !same_point(r, all_points[static_cast<size_t>(r.run_index)]))
+            if (r.run_index < 0 || r.run_index >= static_cast<int64_t>(all_points_.size()) ||
+                !opt_.shard.contains(r.run_index) || !same_point(r, all_points_[static_cast<size_t>(r.run_index)]))
                 fail(results_path, ": sweep '", out.sweep_id, "': run ", r.run_index, " ('", r.settings,
                      "') does not match the spec's run order");
             rows[r.run_index] = std::move(r);
@@ -168,65 +176,64 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
         for (LayerRow& l : file->layers()) layer_rows_by_run[l.run_index].push_back(std::move(l));
         out.runs_skipped = static_cast<int64_t>(rows.size());
         file->set_status("running", "");
-    } else {
+    } else if (to_file) {
         SweepAttributes attrs = environment_attributes();
         attrs.spec_json = spec_text.empty() ? canonical : spec_text;
         attrs.spec_canonical = canonical;
         attrs.spec_sha256 = sha256_hex(canonical);
         attrs.shard = shard_text;
-        attrs.seeds = seeds_text(spec.seeds);
-        attrs.threads = resolve_threads(spec.threads);
+        attrs.seeds = seeds_text(spec_.seeds);
+        attrs.threads = resolve_threads(spec_.threads);
         attrs.start_utc = utc_now();
         attrs.status = "running";
-        attrs.model_path = spec.model;
-        attrs.model_sha256 = model_sha;
-        attrs.data_spec = spec.data;
-        attrs.samples = samples;
-        out.sweep_id = opt.sweep_id.empty() ? new_sweep_id(results_path) : opt.sweep_id;
+        attrs.model_path = spec_.model;
+        attrs.model_sha256 = model_sha_;
+        attrs.data_spec = spec_.data;
+        attrs.samples = samples_;
+        out.sweep_id = opt_.sweep_id.empty() ? new_sweep_id(results_path) : opt_.sweep_id;
         file.emplace(ResultsFile::create(results_path, out.sweep_id, attrs));
     }
 
     // Marks the sweep in the file, keeping the original exception when that fails too.
     const auto mark = [&](const char* status) {
         try {
-            file->set_status(status, utc_now());
+            if (file) file->set_status(status, utc_now());
         } catch (const std::exception&) {
         }
     };
     try {
         int64_t done = static_cast<int64_t>(rows.size());
         report(progress, {"sweep", "", done, total});
-        EvalResult float_eval;
-        bool have_float = false;
-        for (const SweepPoint& p : points) {
+        for (const SweepPoint& p : points_) {
             if (rows.count(p.index)) continue;
             const std::string label = cat("run ", p.index + 1, "/", total);
             ProgressFn nested;
             if (progress)
                 nested = [&progress, &label](const Progress& q) {
                     Progress x = q;
-                    x.layer = label;
+                    x.layer = q.layer.empty() ? label : label + ": " + q.layer;
                     return progress(x);
                 };
             // The float network is evaluated once (same data, batch and threads for every run).
-            const RunResult r = run_quantization(run_spec(spec, p), have_float ? &float_eval : nullptr, nested);
-            if (!have_float) {
-                float_eval = r.float_eval;
-                have_float = true;
-            }
+            const RunResult r = run_quantization(run_spec(spec_, p), float_eval_ ? &*float_eval_ : nullptr, nested);
+            if (!float_eval_) float_eval_ = r.float_eval;
             std::optional<SpeedMeasurement> speed;
-            if (spec.measure_speed)
-                speed = measure_speed(*net, r.q.network, model_sha, net->sample_shape(), spec.threads, spec.kernel);
+            if (spec_.measure_speed) {
+                report(nested, {"measure speed", "", 0, 1});
+                speed = measure_speed(*net_, r.q.network, model_sha_, net_->sample_shape(), spec_.threads, spec_.kernel,
+                                      speed_options());
+                report(nested, {"measure speed", "", 1, 1});
+            }
             const SpeedMeasurement* sp = speed ? &*speed : nullptr;
             RunRow row = run_row(p, r, sp);
-            row.shard = opt.shard.index;
-            row.shards = opt.shard.count;
+            row.shard = opt_.shard.index;
+            row.shards = opt_.shard.count;
             std::vector<LayerRow> lrows = layer_rows(p, r, sp);
-            file->append(row, lrows);
+            if (file) file->append(row, lrows);
             ++out.runs_done;
             rows[p.index] = row;
-            layer_rows_by_run[p.index] = std::move(lrows);
-            if (on_run) on_run(p, r, row);
+            layer_rows_by_run[p.index] = lrows;
+            if (sink) sink->add(p, r, row, lrows);
             ++done;
             // After the last run there is nothing left to cancel.
             if (done < total)
@@ -234,7 +241,7 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
             else if (progress)
                 progress({"sweep", "", done, total});
         }
-        file->set_status("completed", utc_now());
+        if (file) file->set_status("completed", utc_now());
     } catch (const Cancelled&) {
         mark("cancelled");
         throw;
@@ -249,6 +256,18 @@ SweepOutcome run_sweep(const SweepSpec& spec_in, const std::string& spec_text, c
     }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     return out;
+}
+
+SweepOutcome run_sweep(const SweepSpec& spec, const std::string& spec_text, const std::string& results_path,
+                       const SweepOptions& opt, const ProgressFn& progress, const RunFinished& on_run) {
+    struct CallbackSink : RunSink {
+        const RunFinished& f;
+        explicit CallbackSink(const RunFinished& fn) : f(fn) {}
+        void add(const SweepPoint& p, const RunResult& r, const RunRow& row, const std::vector<LayerRow>&) override {
+            if (f) f(p, r, row);
+        }
+    } sink(on_run);
+    return SweepRunner(spec, opt).run(results_path, spec_text, &sink, progress);
 }
 
 }  // namespace qcnn

@@ -22,7 +22,7 @@
 //        "codewords": [16, 32]}               subspace_dims x codewords (+ "dense": true to add
 //     ],                                      the dense option).
 //     "ec": ["none", "network"],             error-correction modes (each run takes one)
-//     "seeds": [0],                          each run takes one
+//     "seeds": [0],                          each run takes one (0..2^63-1, exact)
 //     "threads": 0,                          0 = all cores
 //     "kmeans_iters": 25, "ec_iters": 6,     error correction: sweeps over the subspaces,
 //     "ec_conv_images": 1000,                conv layers use the first N calibration images
@@ -36,6 +36,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,23 +57,26 @@ struct SweepGroup {
     bool operator==(const SweepGroup&) const = default;
 };
 
+// The spec: the run options (core/sweep/run_options.h declares each once: key, CLI flag,
+// bounds, help, workbench label) with RunSpec's defaults, the grid, and the sweep dimensions
+// ec and seeds.
 struct SweepSpec {
     std::string model, data, calib_data;
-    int64_t calib_images = 0;
+    int64_t calib_images = RunSpec{}.calib_images;
     std::vector<float> mean, std;
     std::string preprocess = "none";    // canonical (to_string(parse_preprocess(...)))
-    int64_t limit = 0;
-    int64_t batch = 64;
+    int64_t limit = RunSpec{}.limit;
+    int64_t batch = RunSpec{}.batch;
     std::string base;                   // settings applied to every run
     std::vector<SweepGroup> grid;       // empty: one run of `base` per ec mode and seed
-    std::vector<EcMode> ec = {EcMode::None};
-    std::vector<uint64_t> seeds = {0};
-    int threads = 0;
-    int kmeans_iters = 25;
-    int ec_iters = QuantizeOptions{}.ec_iterations;
-    int64_t ec_conv_images = QuantizeOptions{}.ec_conv_images;  // of the calibration images
-    int64_t ec_positions = QuantizeOptions{}.ec_positions;      // conv output positions per image (0: all)
-    LutKernel kernel = LutKernel::Fast;
+    std::vector<EcMode> ec = {RunSpec{}.ec};
+    std::vector<uint64_t> seeds = {RunSpec{}.seed};  // each 0..2^63-1
+    int threads = RunSpec{}.threads;
+    int kmeans_iters = RunSpec{}.kmeans_iters;
+    int ec_iters = RunSpec{}.ec_iters;
+    int64_t ec_conv_images = RunSpec{}.ec_conv_images;  // of the calibration images
+    int64_t ec_positions = RunSpec{}.ec_positions;      // conv output positions per image (0: all)
+    LutKernel kernel = RunSpec{}.lut_kernel;
     bool measure_speed = false;
 
     bool operator==(const SweepSpec&) const = default;
@@ -193,14 +198,56 @@ struct SweepOutcome {
     double seconds = 0;
 };
 
+// Receives each finished run of a SweepRunner, in run order (after its rows were appended to
+// the results file and flushed, when there is one): the workbench's job, `qcnn sweep`'s lines.
+class RunSink {
+public:
+    virtual ~RunSink() = default;
+    virtual void add(const SweepPoint& p, const RunResult& r, const RunRow& row, const std::vector<LayerRow>& layers) = 0;
+};
+
+// The one sweep loop, of `qcnn sweep` and of the workbench's runs (ui/run_job.h): expand the
+// spec (this shard's points), check every point before the first run (validate()), run them one
+// after another (run_quantization, the float evaluation reused), time them when the spec asks
+// (measure_speed with speed_options(), the same budget everywhere), hand the rows to a sink and,
+// given a path, append them to a results file (created, or reopened with opt.resume).
+// Progress: stage "sweep" (done = finished runs, total = runs) with the stages of
+// run_quantization and "measure speed" nested inside (Progress::layer = "run i/n", or
+// "run i/n: conv2" when the stage names a layer). A cancel
+// marks the sweep "cancelled" in the file and rethrows qcnn::Cancelled; a run that throws marks
+// it "failed", keeps every finished run, and rethrows.
+class SweepRunner {
+public:
+    SweepRunner(const SweepSpec& spec, const SweepOptions& opt = {});
+
+    const SweepSpec& spec() const { return spec_; }  // with opt.threads applied
+    const std::vector<SweepPoint>& points() const { return points_; }  // this shard's, run order
+    // Reuse this float evaluation (same model, data, limit) instead of evaluating it in the first run.
+    void set_float_eval(const EvalResult& e) { float_eval_ = e; }
+    // The model, the data against the model, every point's settings against its layers; throws
+    // qcnn::Error naming the run. run() calls it first.
+    void validate();
+    // The timing every measured run uses (measure_speed's defaults: one budget for the CLI and the GUI).
+    static SpeedOptions speed_options() { return {}; }
+    // `results_path` "": no file (the workbench keeps the rows itself); opt.resume needs a file.
+    SweepOutcome run(const std::string& results_path, const std::string& spec_text, RunSink* sink,
+                     const ProgressFn& progress = {});
+
+private:
+    SweepSpec spec_in_, spec_;
+    SweepOptions opt_;
+    std::vector<SweepPoint> all_points_, points_;
+    std::optional<EvalResult> float_eval_;
+    std::shared_ptr<const Network> net_;
+    std::string model_sha_;
+    int64_t samples_ = 0;
+    bool validated_ = false;
+};
+
 // Called after each run has been appended and flushed.
 using RunFinished = std::function<void(const SweepPoint&, const RunResult&, const RunRow&)>;
 
-// Runs every point of the spec, appending to `results_path` (created when absent; --resume
-// reopens it). Progress: stage "sweep" (done = finished runs, total = runs) with the stages of
-// run_quantization nested inside (Progress::layer = "run i/n"). A cancel marks the sweep
-// "cancelled" in the file and rethrows qcnn::Cancelled; a run that throws marks it "failed",
-// keeps every finished run, and rethrows.
+// A SweepRunner writing to `results_path` (created when absent; --resume reopens it).
 SweepOutcome run_sweep(const SweepSpec& spec, const std::string& spec_text, const std::string& results_path,
                        const SweepOptions& opt, const ProgressFn& progress = {}, const RunFinished& on_run = {});
 

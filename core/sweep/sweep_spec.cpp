@@ -1,5 +1,6 @@
 // Sweep spec: parsing with strict validation (every error names the key path), the canonical
 // JSON writer, and the expansion into runs.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include "core/quant/product_quantizer.h"
 #include "core/quant/settings.h"
+#include "core/sweep/run_options.h"
 #include "core/sweep/sweep.h"
 #include "core/util/error.h"
 
@@ -25,15 +27,15 @@ struct Checker {
     }
 
     // Keys of an object must be among `allowed`; each at most once (the reader keeps duplicates).
-    void keys(const json::Value& v, const std::string& key, std::initializer_list<std::string_view> allowed) const {
+    void keys(const json::Value& v, const std::string& key, const std::vector<std::string>& allowed) const {
         std::set<std::string> seen;
         for (const auto& [k, unused] : v.as_object()) {
             bool known = false;
-            for (std::string_view a : allowed) known = known || k == a;
+            for (const std::string& a : allowed) known = known || k == a;
             const std::string path = key.empty() ? k : key + "." + k;
             if (!known) {
                 std::string list;
-                for (std::string_view a : allowed) list += cat(list.empty() ? "" : ", ", a);
+                for (const std::string& a : allowed) list += cat(list.empty() ? "" : ", ", a);
                 bad(path, "unknown key (expected one of: ", list, ")");
             }
             if (!seen.insert(k).second) bad(path, "given twice");
@@ -57,14 +59,20 @@ struct Checker {
         if (!v.is_bool()) bad(key, "expected true or false, got ", v.type_name());
         return v.as_bool();
     }
-    // An integer in [min, max] (JSON numbers are doubles: exact up to 2^53).
+    // An integer in [min, max]: exact to 64 bits when written as an integer literal (json.h),
+    // else an integral double up to 2^53.
     int64_t integer(const json::Value& v, const std::string& key, int64_t min, int64_t max) const {
         if (!v.is_number()) bad(key, "expected an integer, got ", v.type_name());
         const double d = v.as_number();
-        if (d != std::floor(d) || std::fabs(d) > 9007199254740992.0)
-            bad(key, "expected an integer, got ", json::number(d));
+        if (const int64_t* i = v.exact_int()) {
+            if (*i < min || *i > max) bad(key, *i, " is out of range (", min, "..", max, ")");
+            return *i;
+        }
+        if (d != std::floor(d)) bad(key, "expected an integer, got ", json::number(d));
         if (d < static_cast<double>(min) || d > static_cast<double>(max))
             bad(key, json::number(d), " is out of range (", min, "..", max, ")");
+        if (std::fabs(d) > 9007199254740992.0)
+            bad(key, "expected an integer, got ", json::number(d), " (not exact: write it without a fraction or exponent)");
         return static_cast<int64_t>(d);
     }
     float finite_float(const json::Value& v, const std::string& key) const {
@@ -76,8 +84,6 @@ struct Checker {
 };
 
 std::string item_key(size_t i, const char* field, size_t j) { return cat("grid[", i, "].", field, "[", j, "]"); }
-
-constexpr int64_t kMaxSeed = int64_t(1) << 53;  // exact as a JSON number
 
 // The canonical text of one group value ("8 / 128" -> "8/128"); errors name `key`.
 std::string group_value(const Checker& c, const std::string& layers, const std::string& value, const std::string& key) {
@@ -100,16 +106,44 @@ std::vector<std::string> settings_keys(const LayerSettings& s) {
     return out;
 }
 
-const char* kernel_name(LutKernel k) { return k == LutKernel::Fast ? "fast" : "reference"; }
+}  // namespace
+
+namespace {
+
+// One value of option `o` from JSON; `key` names it in errors. Returns its canonical text.
+std::string json_option_value(const Checker& c, const RunOption& o, const json::Value& x, const std::string& key) {
+    std::string text;
+    switch (o.kind) {
+        case OptionKind::Integer: text = std::to_string(c.integer(x, key, o.min, o.max)); break;
+        case OptionKind::Float: text = json::number(c.finite_float(x, key)); break;
+        case OptionKind::Flag: text = c.boolean(x, key) ? "true" : "false"; break;
+        case OptionKind::Choice:
+        case OptionKind::Text: text = c.string(x, key); break;
+    }
+    if (o.kind == OptionKind::Choice &&
+        std::find(o.choices.begin(), o.choices.end(), text) == o.choices.end()) {
+        std::string list;
+        for (const std::string& ch : o.choices) list += cat(list.empty() ? "" : ", ", ch);
+        c.bad(key, "expected one of ", list, ", got '", text, "'");
+    }
+    try {
+        return check_option_value(o, text);
+    } catch (const Error& e) {
+        c.bad(key, e.what());
+    }
+}
 
 }  // namespace
 
 SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const std::string& base_dir) {
     const Checker c{what};
     if (!v.is_object()) fail(what, ": a sweep spec is a JSON object, got ", v.type_name());
-    c.keys(v, "", {"qcnn_sweep", "model", "data", "calib_data", "calib_images", "mean", "std", "preprocess", "limit",
-                   "batch", "base", "grid", "ec", "seeds", "threads", "kmeans_iters", "ec_iters", "ec_conv_images",
-                   "ec_positions", "kernel", "measure_speed"});
+    std::vector<std::string> allowed{"qcnn_sweep"};  // in the canonical order: grid after base
+    for (const RunOption& o : run_options()) {
+        allowed.push_back(o.key);
+        if (o.key == "base") allowed.push_back("grid");
+    }
+    c.keys(v, "", allowed);
     const json::Value* version = v.find("qcnn_sweep");
     if (!version) fail(what, ": qcnn_sweep: missing (the spec's schema version, ", kSweepSpecVersion, ")");
     if (c.integer(*version, "qcnn_sweep", 0, INT32_MAX) != kSweepSpecVersion)
@@ -117,53 +151,38 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
               kSweepSpecVersion, ")");
 
     SweepSpec s;
-    for (const char* required : {"model", "data"})
-        if (!v.find(required)) c.bad(required, "missing (required)");
-    s.model = c.string(v["model"], "model");
-    if (s.model.empty()) c.bad("model", "expected a model file path, got \"\"");
+    for (const RunOption& o : run_options())
+        if (o.required && !v.find(o.key)) c.bad(o.key, "missing (required)");
+    // Every run option, in table order (base before the grid, which checks its groups against it).
+    for (const RunOption& o : run_options()) {
+        const json::Value* x = v.find(o.key);
+        if (!x) continue;
+        std::vector<std::string> values;
+        if (o.arity == OptionArity::Scalar) {
+            values.push_back(json_option_value(c, o, *x, o.key));
+        } else {
+            const json::Array& a = c.array(*x, o.key, o.arity == OptionArity::Dimension);
+            for (size_t i = 0; i < a.size(); ++i) {
+                const std::string k = cat(o.key, "[", i, "]");
+                values.push_back(json_option_value(c, o, a[i], k));
+                if (o.arity == OptionArity::Dimension &&
+                    std::find(values.begin(), values.end() - 1, values.back()) != values.end() - 1)
+                    c.bad(k, o.kind == OptionKind::Integer ? "value " + values.back() : "'" + values.back() + "'",
+                          " is listed twice");
+            }
+        }
+        o.set(s, values);
+    }
     if (!base_dir.empty() && std::filesystem::path(s.model).is_relative())
         s.model = (std::filesystem::path(base_dir) / s.model).lexically_normal().string();
-    s.data = c.string(v["data"], "data");
-    if (s.data.empty()) c.bad("data", "expected a dataset spec (e.g. fashion-mnist:test), got \"\"");
-
-    if (const auto* x = v.find("calib_data")) s.calib_data = c.string(*x, "calib_data");
-    if (const auto* x = v.find("calib_images")) s.calib_images = c.integer(*x, "calib_images", 0, int64_t(1) << 24);
-    for (const char* key : {"mean", "std"}) {
-        const auto* x = v.find(key);
-        if (!x) continue;
-        const json::Array& a = c.array(*x, key, false);
-        std::vector<float>& out = std::string_view(key) == "mean" ? s.mean : s.std;
-        for (size_t i = 0; i < a.size(); ++i) {
-            const std::string k = cat(key, "[", i, "]");
-            out.push_back(c.finite_float(a[i], k));
-            if (out.back() <= 0 && std::string_view(key) == "std") c.bad(k, "a standard deviation must be > 0");
-        }
+    try {
+        check_run_options(s);
+    } catch (const Error& e) {
+        fail(what, ": ", e.what());
     }
-    if (const auto* x = v.find("preprocess")) {
-        const std::string text = c.string(*x, "preprocess");
-        try {
-            s.preprocess = to_string(parse_preprocess(text));
-            with_preprocess(s.data, s.preprocess);  // only image folders take a preset
-            if (!s.calib_data.empty()) with_preprocess(s.calib_data, s.preprocess);
-        } catch (const Error& e) {
-            c.bad("preprocess", e.what());
-        }
-    }
-    if (const auto* x = v.find("limit")) s.limit = c.integer(*x, "limit", 0, INT64_MAX / 2);
-    if (const auto* x = v.find("batch")) s.batch = c.integer(*x, "batch", 1, int64_t(1) << 20);
 
     std::set<std::string> keys_used;
-    if (const auto* x = v.find("base")) {
-        const std::string text = c.string(*x, "base");
-        LayerSettings base;
-        try {
-            base = parse_layer_settings(text);
-        } catch (const Error& e) {
-            c.bad("base", e.what());
-        }
-        s.base = to_string(base);
-        for (const std::string& k : settings_keys(base)) keys_used.insert(k);
-    }
+    for (const std::string& k : settings_keys(parse_layer_settings(s.base))) keys_used.insert(k);
 
     if (const auto* x = v.find("grid")) {
         const json::Array& groups = c.array(*x, "grid", false);
@@ -219,46 +238,6 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
         }
     }
 
-    if (const auto* x = v.find("ec")) {
-        const json::Array& a = c.array(*x, "ec", true);
-        s.ec.clear();
-        for (size_t i = 0; i < a.size(); ++i) {
-            const std::string k = cat("ec[", i, "]");
-            const std::string text = c.string(a[i], k);
-            try {
-                s.ec.push_back(parse_ec_mode(text));
-            } catch (const Error& e) {
-                c.bad(k, e.what());
-            }
-            for (size_t j = 0; j + 1 < s.ec.size(); ++j)
-                if (s.ec[j] == s.ec.back()) c.bad(k, "'", to_string(s.ec.back()), "' is listed twice");
-        }
-    }
-    if (const auto* x = v.find("seeds")) {
-        const json::Array& a = c.array(*x, "seeds", true);
-        s.seeds.clear();
-        for (size_t i = 0; i < a.size(); ++i) {
-            const std::string k = cat("seeds[", i, "]");
-            s.seeds.push_back(static_cast<uint64_t>(c.integer(a[i], k, 0, kMaxSeed)));
-            for (size_t j = 0; j + 1 < s.seeds.size(); ++j)
-                if (s.seeds[j] == s.seeds.back()) c.bad(k, "seed ", s.seeds.back(), " is listed twice");
-        }
-    }
-    if (const auto* x = v.find("threads")) s.threads = static_cast<int>(c.integer(*x, "threads", 0, 4096));
-    if (const auto* x = v.find("kmeans_iters")) s.kmeans_iters = static_cast<int>(c.integer(*x, "kmeans_iters", 1, 10000));
-    if (const auto* x = v.find("ec_iters")) s.ec_iters = static_cast<int>(c.integer(*x, "ec_iters", 1, 1000));
-    if (const auto* x = v.find("ec_conv_images")) s.ec_conv_images = c.integer(*x, "ec_conv_images", 1, int64_t(1) << 24);
-    if (const auto* x = v.find("ec_positions")) s.ec_positions = c.integer(*x, "ec_positions", 0, int64_t(1) << 24);
-    if (const auto* x = v.find("kernel")) {
-        const std::string k = c.string(*x, "kernel");
-        if (k == "fast")
-            s.kernel = LutKernel::Fast;
-        else if (k == "reference")
-            s.kernel = LutKernel::Reference;
-        else
-            c.bad("kernel", "expected \"fast\" or \"reference\", got '", k, "'");
-    }
-    if (const auto* x = v.find("measure_speed")) s.measure_speed = c.boolean(*x, "measure_speed");
     return s;
 }
 
@@ -269,33 +248,38 @@ SweepSpec load_sweep_spec(const std::string& path) {
 std::string to_json(const SweepSpec& s) {
     std::ostringstream os;
     json::Writer w(os);
+    const SweepSpec defaults;
     w.begin_object();
     w.field("qcnn_sweep", kSweepSpecVersion);
-    w.field("model", s.model).field("data", s.data).field("calib_data", s.calib_data);
-    w.field("calib_images", s.calib_images);
-    w.key("mean").array(s.mean);
-    w.key("std").array(s.std);
-    // Written only when not "none", like ec_conv_images below: old specs keep their canonical form.
-    if (s.preprocess != SweepSpec{}.preprocess) w.field("preprocess", s.preprocess);
-    w.field("limit", s.limit).field("batch", s.batch).field("base", s.base);
-    w.key("grid").begin_array();
-    for (const SweepGroup& g : s.grid) {
-        w.begin_object();
-        w.field("layers", g.layers);
-        w.key("settings").array(g.settings);
-        w.end_object();
+    for (const RunOption& o : run_options()) {
+        const std::vector<std::string> values = o.get(s);
+        if (o.omit_default && values == o.get(defaults)) continue;
+        w.key(o.key);
+        const auto token = [&](const std::string& t) {
+            switch (o.kind) {
+                case OptionKind::Text:
+                case OptionKind::Choice: return json::quote(t);
+                default: return t;  // numbers and true/false, canonical already
+            }
+        };
+        if (o.arity == OptionArity::Scalar) {
+            w.raw_value(token(values.at(0)));
+        } else {
+            std::string list = "[";
+            for (size_t i = 0; i < values.size(); ++i) list += (i ? ", " : "") + token(values[i]);
+            w.raw_value(list + "]");
+        }
+        if (o.key == "base") {
+            w.key("grid").begin_array();
+            for (const SweepGroup& g : s.grid) {
+                w.begin_object();
+                w.field("layers", g.layers);
+                w.key("settings").array(g.settings);
+                w.end_object();
+            }
+            w.end_array();
+        }
     }
-    w.end_array();
-    std::vector<std::string> ec;
-    for (EcMode m : s.ec) ec.push_back(to_string(m));
-    w.key("ec").array(ec);
-    w.key("seeds").array(s.seeds);
-    w.field("threads", s.threads).field("kmeans_iters", s.kmeans_iters).field("ec_iters", s.ec_iters);
-    // Written only when they differ from the defaults: a spec that leaves them alone keeps the
-    // canonical form it had before these keys existed, so `--resume` still finds its sweep.
-    if (s.ec_conv_images != SweepSpec{}.ec_conv_images) w.field("ec_conv_images", s.ec_conv_images);
-    if (s.ec_positions != SweepSpec{}.ec_positions) w.field("ec_positions", s.ec_positions);
-    w.field("kernel", kernel_name(s.kernel)).field("measure_speed", s.measure_speed);
     w.end_object();
     os << '\n';
     return os.str();
@@ -342,8 +326,10 @@ std::vector<SweepPoint> expand(const SweepSpec& s) {
 RunSpec run_spec(const SweepSpec& s, const SweepPoint& p) {
     RunSpec r;
     r.model = s.model;
-    r.data = with_preprocess(s.data, s.preprocess);
-    r.calib_data = s.calib_data.empty() ? s.calib_data : with_preprocess(s.calib_data, s.preprocess);
+    // Preset "none" leaves the data specs as written (a folder spec may name its own preset).
+    const bool preset = s.preprocess != SweepSpec{}.preprocess;
+    r.data = preset ? with_preprocess(s.data, s.preprocess) : s.data;
+    r.calib_data = preset && !s.calib_data.empty() ? with_preprocess(s.calib_data, s.preprocess) : s.calib_data;
     r.layers = p.layers;
     r.ec = p.ec;
     r.calib_images = s.calib_images;

@@ -9,6 +9,8 @@
 #include <QDropEvent>
 #include <QFileInfo>
 #include <QLabel>
+#include <QLineEdit>
+#include <QSpinBox>
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QStatusBar>
@@ -25,7 +27,11 @@
 #include "core/eval/model_summary.h"
 #include "ui/layer_cost_plot.h"
 #include "ui/layer_table_model.h"
+#include "core/sweep/run_options.h"
+#include "core/util/json.h"
 #include "ui/main_window.h"
+#include "ui/run_job.h"
+#include "ui/run_options_form.h"
 #include "tests/ui/ui_test_util.h"
 
 namespace qcnn::ui {
@@ -261,6 +267,232 @@ TEST(MainWindow, DatasetSpecForPickedPaths) {
     EXPECT_EQ(MainWindow::datasetSpecForPath("/x/data_batch_1.bin"), "cifar10:/x/data_batch_1.bin");
     EXPECT_EQ(MainWindow::datasetSpecForPath("/x/set.h5"), "hdf5:/x/set.h5:images:labels");
     EXPECT_EQ(MainWindow::datasetSpecForPath("/x/notes.txt"), "");
+}
+
+// ----- run options (issue 16: one option table) ---------------------------------------------
+
+
+// Every descriptor: spec -> generated form -> spec keeps its value; the form holds every key on
+// it with the table's widget kind (63-bit integers in line edits, ints in spin boxes with the
+// table's bounds).
+TEST(RunOptionsForm, EveryOptionRoundTripsSpecFormSpec) {
+    RunOptionsForm form;
+    SweepSpec s;
+    for (const RunOption& o : run_options()) set_from_text(o, s, example_value(o), o.key);
+    s.seeds.push_back(5);  // a sweep dimension's later values stay in the spec
+    form.setSpec(s);
+    SweepSpec back;
+    back.model = s.model;
+    back.base = s.base;
+    back.seeds = {0, 5};
+    form.apply(back);
+    for (const RunOption& o : run_options()) {
+        SCOPED_TRACE(o.key);
+        EXPECT_EQ(o.get(back), o.get(s));
+        if (!o.on_form()) continue;
+        QWidget* w = form.widget(o.key);
+        ASSERT_NE(w, nullptr);
+        EXPECT_EQ(w->objectName().toStdString(), o.widget);
+        EXPECT_TRUE(w->toolTip().contains(QString::fromStdString(o.key)));
+        if (auto* spin = qobject_cast<QSpinBox*>(w)) {
+            EXPECT_EQ(spin->minimum(), o.min);
+            EXPECT_EQ(spin->maximum(), o.max);
+        }
+    }
+    EXPECT_TRUE(back == s);
+    // The same threads bounds as the CLI's (the table's).
+    auto* threads = qobject_cast<QSpinBox*>(form.widget("threads"));
+    ASSERT_NE(threads, nullptr);
+    EXPECT_EQ(threads->maximum(), run_option("threads").max);
+    // A 63-bit seed fits (a QSpinBox would not).
+    EXPECT_NE(qobject_cast<QLineEdit*>(form.widget("seeds")), nullptr);
+    EXPECT_EQ(form.text("seeds"), "9223372036854775807");
+}
+
+TEST(RunOptionsForm, BadFieldsAreRejectedNamingTheOption) {
+    RunOptionsForm form;
+    const auto error = [&] {
+        try {
+            SweepSpec s;
+            form.apply(s);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    form.setText("data", "fashion-mnist:test");
+    form.setText("seeds", "9223372036854775808");
+    EXPECT_EQ(error(), "Seed (seeds) expects an integer >= 0, got '9223372036854775808'");
+    form.setText("seeds", "0");
+    form.setText("std", "0.5,0");
+    EXPECT_EQ(error(), "Std (std): a standard deviation must be > 0, got 0");
+    form.setText("std", "");
+    form.setText("preprocess", "imagenet");
+    EXPECT_EQ(error().rfind("preprocess: preprocessing imagenet applies to image folders", 0), 0u) << error();
+}
+
+// A settings file with every key set: loading it into the workbench and saving it again keeps
+// every key (the workbench edits the loaded spec, not a narrower copy).
+TEST(MainWindow, SettingsFileWithEveryKeyLoadsAndSavesUnchanged) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    MainWindow w;
+    ErrorLog errors;
+    w.setErrorHandler(errors.handler());
+    ASSERT_TRUE(openAndWait(w, kLenet));
+    QTemporaryDir dir;
+    SweepSpec s;
+    for (const RunOption& o : run_options())
+        if (o.key != "preprocess") set_from_text(o, s, example_value(o), o.key);  // preprocess: image folders only
+    s.model = kLenet.toStdString();
+    s.data = "fashion-mnist:test";
+    s.calib_data = "fashion-mnist:train";
+    s.mean = {0.25f};
+    s.std = {0.5f};
+    s.threads = 2;
+    s.base = "conv2=4/16";
+    s.grid = {{"fc", {"4/16", "dense"}}};
+    s.ec = {EcMode::Layer, EcMode::None};
+    s.seeds = {9223372036854775807ull, 3};
+    const QString in = dir.filePath("in.json"), out = dir.filePath("out.json");
+    save_sweep_spec(in.toStdString(), s);
+    ASSERT_TRUE(w.loadSettings(in));
+    ASSERT_TRUE(w.saveSettings(out));
+    EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();
+    EXPECT_TRUE(load_sweep_spec(out.toStdString()) == s) << to_json(load_sweep_spec(out.toStdString()));
+    // The form shows the first of the sweep's EC modes and seeds; editing it changes the first only.
+    auto* seed = w.findChild<QLineEdit*>("seedEdit");
+    ASSERT_NE(seed, nullptr);
+    EXPECT_EQ(seed->text(), "9223372036854775807");
+    seed->setText("9223372036854775806");
+    ASSERT_TRUE(w.saveSettings(out));
+    EXPECT_EQ(load_sweep_spec(out.toStdString()).seeds, (std::vector<uint64_t>{9223372036854775806ull, 3}));
+    // A bad field stops a run with the field named.
+    seed->setText("x");
+    EXPECT_FALSE(w.run());
+    ASSERT_FALSE(errors.messages.isEmpty());
+    EXPECT_TRUE(errors.messages.last().contains("Seed (seeds) expects an integer")) << errors.messages.last().toStdString();
+}
+
+// The rows of a run without the timing columns (and the host / finish time).
+std::string comparable(const RunRow& r) {
+    std::ostringstream os;
+    json::Writer w(os, 0);
+    w.begin_object().field("settings", r.settings).field("ec", r.ec).field("seed", r.seed);
+    w.field("top1", r.top1).field("top5", r.top5).field("top1_float", r.top1_float).field("top5_float", r.top5_float);
+    w.field("compression", r.compression).field("theoretical_speedup", r.theoretical_speedup);
+    w.field("memory_dense", r.memory_bytes_dense).field("memory_quantized", r.memory_bytes_quantized).end_object();
+    return os.str();
+}
+std::string comparable(const LayerRow& l) {
+    std::ostringstream os;
+    json::Writer w(os, 0);
+    w.begin_object().field("name", l.name).field("alias", l.alias).field("op", l.op).field("dsub", l.subspace_dim);
+    w.field("K", l.codewords).field("ec", l.ec).field("params", l.params).field("bytes_q", l.bytes_quantized);
+    w.field("flops_q", l.flops_quantized).field("speedup", l.theoretical_speedup).field("response_error", l.response_error);
+    w.end_object();
+    return os.str();
+}
+
+// A spec with every run option set runs through the workbench's job (RunJob) and through
+// `qcnn sweep`, and gives the same rows (timing columns aside): one engine, one schema.
+TEST(MainWindow, EveryKeySpecGivesTheSameRowsInTheWorkbenchAndQcnnSweep) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    SweepSpec s;
+    s.model = kLenet.toStdString();
+    s.data = "fashion-mnist:test";
+    s.calib_data = "fashion-mnist:train";
+    s.calib_images = 48;
+    s.mean = {0.1f};
+    s.std = {0.9f};
+    s.limit = 96;
+    s.batch = 7;
+    s.base = "conv1=dense";
+    s.grid = {{"fc", {"4/16", "2/8"}}};
+    s.ec = {EcMode::Layer};
+    s.seeds = {9223372036854775807ull};
+    s.threads = 1;
+    s.kmeans_iters = 3;
+    s.ec_iters = 1;
+    s.ec_conv_images = 8;
+    s.ec_positions = 4;
+    s.kernel = LutKernel::Reference;
+    s.measure_speed = true;
+    for (const RunOption& o : run_options()) {
+        if (o.key != "preprocess") {  // image folders only; the form and the spec round trips cover it
+            EXPECT_NE(o.get(s), o.get(SweepSpec{})) << o.key << " is left at its default";
+        }
+    }
+
+    // The workbench's job path.
+    std::vector<RunRecord> records;
+    RunJob job(s, {});
+    QObject::connect(&job, &RunJob::runFinished, [&](const RunRecord& r) { records.push_back(r); });
+    QSignalSpy finished(&job, &RunJob::finished);
+    job.start();
+    ASSERT_TRUE(finished.wait(kTimeoutMs));
+    ASSERT_EQ(finished[0][0].toString(), "completed") << finished[0][1].toString().toStdString();
+    ASSERT_EQ(records.size(), 2u);
+
+    // `qcnn sweep` on the same spec file.
+    QTemporaryDir dir;
+    const std::string spec = dir.filePath("every.json").toStdString(), results = dir.filePath("r.h5").toStdString();
+    save_sweep_spec(spec, s);
+    std::string cmd = "qcnn", sub = "sweep", o = "-o", js = "--json";
+    std::string specArg = spec, resultsArg = results;
+    char* argv[] = {cmd.data(), sub.data(), specArg.data(), o.data(), resultsArg.data(), js.data(), nullptr};
+    std::ostringstream out, err;
+    ASSERT_EQ(run_cli(6, argv, out, err), 0) << err.str();
+    const json::Value v = json::parse(out.str());
+    ASSERT_EQ(v["runs"].size(), 2u);
+    const SweepOutcome o2 = [&] {
+        SweepOutcome x;
+        for (size_t i = 0; i < 2; ++i) {
+            RunRow r;
+            const json::Value& j = v["runs"][i];
+            r.settings = j["settings"].as_string();
+            r.ec = j["ec"].as_string();
+            r.seed = static_cast<uint64_t>(j["seed"].as_int());
+            r.top1 = j["top1"].as_number();
+            r.top5 = j["top5"].as_number();
+            r.top1_float = j["top1_float"].as_number();
+            r.top5_float = j["top5_float"].as_number();
+            r.compression = j["compression"].as_number();
+            r.theoretical_speedup = j["theoretical_speedup"].as_number();
+            r.memory_bytes_dense = j["memory_bytes_dense"].as_int();
+            r.memory_bytes_quantized = j["memory_bytes_quantized"].as_int();
+            x.rows.push_back(r);
+        }
+        for (size_t i = 0; i < v["layers"].size(); ++i) {
+            const json::Value& j = v["layers"][i];
+            LayerRow l;
+            l.name = j["name"].as_string();
+            l.alias = j["alias"].as_string();
+            l.op = j["op"].as_string();
+            l.subspace_dim = j["subspace_dim"].as_int();
+            l.codewords = j["codewords"].as_int();
+            l.ec = j["ec"].as_string();
+            l.params = j["params"].as_int();
+            l.bytes_quantized = j["bytes_quantized"].as_int();
+            l.flops_quantized = j["flops_quantized"].as_int();
+            l.theoretical_speedup = j["theoretical_speedup"].as_number();
+            l.response_error = j["response_error"].as_number();
+            x.layer_rows.push_back(l);
+        }
+        return x;
+    }();
+    size_t layer = 0;
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(comparable(records[i].row), comparable(o2.rows[i])) << "run " << i;
+        EXPECT_EQ(records[i].row.seed, 9223372036854775807ull);
+        EXPECT_TRUE(records[i].measured());  // measure_speed reached the job
+        for (const LayerRow& l : records[i].layers) {
+            ASSERT_LT(layer, o2.layer_rows.size());
+            EXPECT_EQ(comparable(l), comparable(o2.layer_rows[layer++])) << "run " << i << " layer " << l.alias;
+        }
+    }
+    EXPECT_EQ(layer, o2.layer_rows.size());
+    // The options reached the runs: the reference kernel and the image limit.
+    EXPECT_EQ(records[0].row.ec, "layer");
 }
 
 }  // namespace

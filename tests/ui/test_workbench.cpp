@@ -43,13 +43,14 @@ namespace qcnn::ui {
 namespace {
 
 // Small, fast runs on the bundled LeNet: 200 evaluation images, 64 calibration images.
-MainWindow::RunOptions fastOptions() {
-    MainWindow::RunOptions o;
+SweepSpec fastOptions() {
+    SweepSpec o;
+    o.data = "fashion-mnist:test";
     o.limit = 200;
-    o.calibImages = 64;
-    o.kmeansIters = 4;
+    o.calib_images = 64;
+    o.kmeans_iters = 4;
     o.threads = 1;
-    o.measureSpeed = false;
+    o.measure_speed = false;
     return o;
 }
 
@@ -316,8 +317,8 @@ TEST(Workbench, CancelMidRunStopsQuicklyAndKeepsTheStateConsistent) {
     if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
     Fixture f;
     ASSERT_TRUE(f.ok);
-    MainWindow::RunOptions o = fastOptions();
-    o.kmeansIters = 25;
+    SweepSpec o = fastOptions();
+    o.kmeans_iters = 25;
     f.w.setRunOptions(o);
     f.w.layerModel()->setSettingsText("conv2=2/256,fc1=2/256,fc2=2/256");
     const QString settings = f.w.layerModel()->settingsText();
@@ -340,7 +341,7 @@ TEST(Workbench, CancelMidRunStopsQuicklyAndKeepsTheStateConsistent) {
     EXPECT_EQ(f.w.layerModel()->settingsText(), settings);
     EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
     // Runs again afterwards.
-    o.kmeansIters = 2;
+    o.kmeans_iters = 2;
     f.w.setRunOptions(o);
     finished.clear();
     ASSERT_TRUE(f.w.run());
@@ -359,9 +360,9 @@ TEST(Workbench, ClosingDuringARunCancelsItAndTheWindowStateIsRemembered) {
     const QSize size = w->size();
     // A run that lasts seconds on any machine: network error correction on 2,000 calibration
     // images (k-means alone can finish before the test looks).
-    MainWindow::RunOptions o = fastOptions();
-    o.ec = EcMode::Network;
-    o.calibImages = 2000;
+    SweepSpec o = fastOptions();
+    o.ec = {EcMode::Network};
+    o.calib_images = 2000;
     w->setRunOptions(o);
     ASSERT_TRUE(openAndWait(*w, kLenet));
     w->layerModel()->setSettingsText("conv2=4/16,fc1=4/16");
@@ -526,7 +527,7 @@ TEST(Workbench, CalibrationAndEcOptionsReachTheRunSpec) {
     // The settings file carries them, and loading it restores every run option.
     QTemporaryDir dir;
     const QString path = dir.filePath("ec.json");
-    const MainWindow::RunOptions saved = f.w.runOptions();
+    const SweepSpec saved = f.w.runOptions();
     ASSERT_TRUE(f.w.saveSettings(path));
     const SweepSpec file = load_sweep_spec(path.toStdString());
     EXPECT_EQ(file.calib_data, "fashion-mnist:test");
@@ -860,8 +861,8 @@ TEST(Workbench, DenseSpeedIsMeasuredOncePerSession) {
     DenseTimingCache::process().clear();
     Fixture f;
     ASSERT_TRUE(f.ok);
-    MainWindow::RunOptions o = fastOptions();
-    o.measureSpeed = true;
+    SweepSpec o = fastOptions();
+    o.measure_speed = true;
     f.w.setRunOptions(o);
     for (const char* settings : {"fc1=4/16", "fc1=8/16"}) {
         f.w.layerModel()->setSettingsText(settings);

@@ -32,6 +32,7 @@ TEST(RunSweep, WritesOneRowPerRunAndPerLayerWithTheSpecsSettings) {
     const SweepSpec spec = test::lenet_spec();
     std::vector<Progress> sweep_reports;
     std::map<std::string, int> nested_labels;
+    int layer_labels = 0;  // nested stages that name a layer keep it after the run label
     std::vector<int64_t> finished;
     const SweepOutcome o = run_sweep(
         spec, "{\"as\": \"given\"}", path, {},
@@ -39,7 +40,8 @@ TEST(RunSweep, WritesOneRowPerRunAndPerLayerWithTheSpecsSettings) {
             if (p.stage == "sweep")
                 sweep_reports.push_back(p);
             else
-                ++nested_labels[p.layer];
+                ++nested_labels[p.layer.substr(0, p.layer.find(": "))];  // "run i/n" or "run i/n: conv2"
+            if (p.layer.find(": ") != std::string::npos) ++layer_labels;
             return true;
         },
         [&](const SweepPoint& p, const RunResult& r, const RunRow& row) {
@@ -58,6 +60,7 @@ TEST(RunSweep, WritesOneRowPerRunAndPerLayerWithTheSpecsSettings) {
     }
     EXPECT_EQ(nested_labels.size(), 4u);
     for (const char* label : {"run 1/4", "run 2/4", "run 3/4", "run 4/4"}) EXPECT_GT(nested_labels[label], 0) << label;
+    EXPECT_GT(layer_labels, 0);
 
     // The table: the spec's runs in order, with sane values.
     const std::vector<SweepPoint> points = expand(spec);

@@ -1,0 +1,372 @@
+// The run-option table (run_options.h): one entry per option, each reading and writing its
+// SweepSpec field. Bounds and help live here only; defaults are SweepSpec{}'s.
+#include "core/sweep/run_options.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "core/data/dataset.h"
+#include "core/quant/settings.h"
+#include "core/util/error.h"
+#include "core/util/json.h"
+
+namespace qcnn {
+
+namespace {
+
+using Texts = std::vector<std::string>;
+
+std::string int_text(int64_t v) { return std::to_string(v); }
+int64_t text_int(const std::string& t) {
+    int64_t v = 0;
+    std::from_chars(t.data(), t.data() + t.size(), v);
+    return v;
+}
+
+// Accessors of an integer field of any integral type.
+template <class T>
+void integer_field(RunOption& o, T SweepSpec::*field) {
+    o.get = [field](const SweepSpec& s) { return Texts{int_text(static_cast<int64_t>(s.*field))}; };
+    o.set = [field](SweepSpec& s, const Texts& v) { s.*field = static_cast<T>(text_int(v.at(0))); };
+}
+
+void text_field(RunOption& o, std::string SweepSpec::*field) {
+    o.get = [field](const SweepSpec& s) { return Texts{s.*field}; };
+    o.set = [field](SweepSpec& s, const Texts& v) { s.*field = v.at(0); };
+}
+
+void floats_field(RunOption& o, std::vector<float> SweepSpec::*field) {
+    o.get = [field](const SweepSpec& s) {
+        Texts out;
+        for (float x : s.*field) out.push_back(json::number(x));
+        return out;
+    };
+    o.set = [field](SweepSpec& s, const Texts& v) {
+        (s.*field).clear();
+        for (const std::string& t : v) (s.*field).push_back(std::stof(t));
+    };
+}
+
+RunOption option(std::string key, std::string flag, std::string metavar, OptionKind kind, std::string label,
+                 std::string widget, std::string help) {
+    RunOption o;
+    o.key = std::move(key);
+    o.flag = std::move(flag);
+    o.metavar = std::move(metavar);
+    o.kind = kind;
+    o.label = std::move(label);
+    o.widget = std::move(widget);
+    o.help = std::move(help);
+    return o;
+}
+
+RunOption integer(std::string key, std::string flag, std::string metavar, int64_t min, int64_t max, std::string label,
+                  std::string widget, std::string help, std::string special = "") {
+    RunOption o = option(std::move(key), std::move(flag), std::move(metavar), OptionKind::Integer, std::move(label),
+                         std::move(widget), std::move(help));
+    o.min = min;
+    o.max = max;
+    o.special = std::move(special);
+    return o;
+}
+
+RunOption text(std::string key, std::string flag, std::string metavar, std::string label, std::string widget,
+               std::string help) {
+    return option(std::move(key), std::move(flag), std::move(metavar), OptionKind::Text, std::move(label),
+                  std::move(widget), std::move(help));
+}
+
+std::vector<RunOption> make_table() {
+    constexpr int64_t kMaxImages = int64_t(1) << 24;
+    std::vector<RunOption> t;
+
+    RunOption model = text("model", "--model", "M", "", "",
+                           "ONNX or quantized model file, or builtin:alexnet|vgg16|cnn-s (random weights, for cost and\n"
+                           "speed work)");
+    model.required = true;
+    model.example = "nets/vgg7.onnx";
+    model.canonical = [](const std::string& v) {
+        if (v.empty()) fail("expected a model file path, got \"\"");
+        return v;
+    };
+    text_field(model, &SweepSpec::model);
+    t.push_back(model);
+
+    std::string forms;
+    for (const std::string& f : dataset_spec_forms()) forms += "\n  " + f;
+    RunOption data = text("data", "--data", "SPEC", "Data", "dataEdit", "evaluation dataset, one of:" + forms);
+    data.required = true;
+    data.example = "folder:/data/val";
+    data.canonical = [](const std::string& v) {
+        if (v.empty()) fail("expected a dataset spec (e.g. fashion-mnist:test), got \"\"");
+        return v;
+    };
+    text_field(data, &SweepSpec::data);
+    t.push_back(data);
+
+    RunOption calib_data = text("calib_data", "--calib-data", "SPEC", "Calib. data", "calibDataEdit",
+                                "calibration dataset (a dataset spec as for the evaluation data)");
+    calib_data.special = "the training split of the evaluation data";
+    calib_data.example = "folder:/data/train";
+    text_field(calib_data, &SweepSpec::calib_data);
+    t.push_back(calib_data);
+
+    RunOption calib = integer("calib_images", "--calib", "N", 0, kMaxImages, "Calib. images", "calibSpin",
+                              cat("calibration images, a seeded subset of the calibration data (auto: 256 without error\n"
+                                  "correction, ", QuantizeOptions{}.ec_fc_images, " with; conv layers use the first "
+                                  "ec_conv_images of them)"),
+                              "auto");
+    integer_field(calib, &SweepSpec::calib_images);
+    t.push_back(calib);
+
+    for (const bool is_mean : {true, false}) {
+        RunOption o = option(is_mean ? "mean" : "std", is_mean ? "--mean" : "--std", is_mean ? "M[,M..]" : "S[,S..]",
+                             OptionKind::Float, is_mean ? "Mean" : "Std", is_mean ? "meanEdit" : "stdEdit",
+                             is_mean ? "per-channel mean subtracted after scaling pixels to [0,1] (one value: every channel)"
+                                     : "per-channel standard deviation divided by after the mean (one value: every channel)");
+        o.arity = OptionArity::List;
+        o.special = "none";
+        if (!is_mean)
+            o.canonical = [](const std::string& v) {
+                if (std::stof(v) <= 0) fail("a standard deviation must be > 0, got ", v);
+                return v;
+            };
+        floats_field(o, is_mean ? &SweepSpec::mean : &SweepSpec::std);
+        t.push_back(o);
+    }
+
+    RunOption pre = text("preprocess", "--preprocess", "P", "Preprocess", "preprocessEdit",
+                         "image folders (data and calib_data): none (images as they are) or imagenet: torchvision's\n"
+                         "ImageNet transform - short side resized to 256 (Pillow's antialiased bilinear), center crop\n"
+                         "224, RGB, mean 0.485,0.456,0.406 and std 0.229,0.224,0.225 unless mean/std say otherwise;\n"
+                         "imagenet:RESIZE/CROP for other sizes (the crop must be the model's input size)");
+    pre.omit_default = true;
+    pre.example = "imagenet:160/128";
+    pre.canonical = [](const std::string& v) { return to_string(parse_preprocess(v)); };
+    text_field(pre, &SweepSpec::preprocess);
+    t.push_back(pre);
+
+    RunOption limit = integer("limit", "--limit", "N", 0, INT64_MAX, "Images", "limitEdit",
+                              "evaluate only the first N images", "all");
+    integer_field(limit, &SweepSpec::limit);
+    t.push_back(limit);
+
+    RunOption batch = integer("batch", "--batch", "B", 1, int64_t(1) << 20, "Batch", "batchSpin",
+                              "images per forward pass");
+    integer_field(batch, &SweepSpec::batch);
+    t.push_back(batch);
+
+    RunOption base = text("base", "--layers", "CFG", "", "",
+                          "per-layer settings, e.g. conv=8/128,fc=4/32,conv1=dense (defaults per layer type,\n"
+                          "overrides by ONNX node name or alias)");
+    base.special = "every layer dense";
+    base.example = "conv1=dense,fc=4/32";
+    base.canonical = [](const std::string& v) { return to_string(parse_layer_settings(v)); };
+    text_field(base, &SweepSpec::base);
+    t.push_back(base);
+
+    RunOption ec = option("ec", "--ec", "MODE", OptionKind::Choice, "EC", "ecCombo",
+                          "error correction: none, layer (each layer against the float layer's output) or network\n"
+                          "(bottom-up, against the float network's output)");
+    ec.arity = OptionArity::Dimension;
+    for (EcMode m : {EcMode::None, EcMode::Layer, EcMode::Network}) ec.choices.push_back(to_string(m));
+    ec.get = [](const SweepSpec& s) {
+        Texts out;
+        for (EcMode m : s.ec) out.push_back(to_string(m));
+        return out;
+    };
+    ec.set = [](SweepSpec& s, const Texts& v) {
+        s.ec.clear();
+        for (const std::string& x : v) s.ec.push_back(parse_ec_mode(x));
+    };
+    t.push_back(ec);
+
+    RunOption seeds = integer("seeds", "--seed", "S", 0, INT64_MAX, "Seed", "seedEdit",
+                              "seed of every random choice (calibration subset, k-means, EC positions)");
+    seeds.arity = OptionArity::Dimension;
+    seeds.get = [](const SweepSpec& s) {
+        Texts out;
+        for (uint64_t x : s.seeds) out.push_back(std::to_string(x));
+        return out;
+    };
+    seeds.set = [](SweepSpec& s, const Texts& v) {
+        s.seeds.clear();
+        for (const std::string& x : v) s.seeds.push_back(static_cast<uint64_t>(text_int(x)));
+    };
+    t.push_back(seeds);
+
+    RunOption threads = integer("threads", "--threads", "T", 0, 4096, "Threads", "threadsSpin",
+                                "threads, also decoding image folders (results do not depend on it)", "all");
+    integer_field(threads, &SweepSpec::threads);
+    t.push_back(threads);
+
+    RunOption iters = integer("kmeans_iters", "--kmeans-iters", "I", 1, 10000, "k-means iters", "itersSpin",
+                              "k-means iterations per sub-space");
+    integer_field(iters, &SweepSpec::kmeans_iters);
+    t.push_back(iters);
+
+    RunOption ec_iters = integer("ec_iters", "--ec-iters", "I", 1, 1000, "EC iters", "ecItersSpin",
+                                 "error correction: sweeps over the sub-spaces, each refitting codebooks and codes");
+    integer_field(ec_iters, &SweepSpec::ec_iters);
+    t.push_back(ec_iters);
+
+    RunOption ec_conv = integer("ec_conv_images", "--ec-conv-images", "N", 1, kMaxImages, "EC conv images",
+                                "ecConvImagesSpin",
+                                "error correction of conv layers uses the first N calibration images (FC layers: all)");
+    ec_conv.omit_default = true;
+    integer_field(ec_conv, &SweepSpec::ec_conv_images);
+    t.push_back(ec_conv);
+
+    RunOption ec_pos = integer("ec_positions", "--ec-positions", "P", 0, kMaxImages, "EC positions", "ecPositionsSpin",
+                               "error correction of conv layers: output positions sampled per calibration image,\n"
+                               "seeded by the run's seed",
+                               "all");
+    ec_pos.omit_default = true;
+    integer_field(ec_pos, &SweepSpec::ec_positions);
+    t.push_back(ec_pos);
+
+    RunOption kernel = option("kernel", "--kernel", "K", OptionKind::Choice, "Kernel", "kernelCombo",
+                              "evaluating the quantized layers: fast (SIMD lookup tables: 8-bit entries for K <= 16,\n"
+                              "16-bit above) or reference (the paper's float lookup tables); the same top-1 either way");
+    kernel.choices = {"fast", "reference"};
+    kernel.get = [](const SweepSpec& s) { return Texts{s.kernel == LutKernel::Fast ? "fast" : "reference"}; };
+    kernel.set = [](SweepSpec& s, const Texts& v) { s.kernel = v.at(0) == "fast" ? LutKernel::Fast : LutKernel::Reference; };
+    t.push_back(kernel);
+
+    RunOption speed = option("measure_speed", "", "", OptionKind::Flag, "measure speed", "speedCheck",
+                             "time dense and quantized forward passes after each run (the measured speed-up)");
+    speed.get = [](const SweepSpec& s) { return Texts{s.measure_speed ? "true" : "false"}; };
+    speed.set = [](SweepSpec& s, const Texts& v) { s.measure_speed = v.at(0) == "true"; };
+    t.push_back(speed);
+    return t;
+}
+
+std::string join(const Texts& v) {
+    std::string s;
+    for (const std::string& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+}
+
+}  // namespace
+
+const std::vector<RunOption>& run_options() {
+    static const std::vector<RunOption> table = make_table();
+    return table;
+}
+
+const RunOption& run_option(std::string_view key) {
+    for (const RunOption& o : run_options())
+        if (o.key == key) return o;
+    QCNN_ASSERT(false, "no run option '" + std::string(key) + "'");
+    return run_options().front();
+}
+
+std::string check_option_value(const RunOption& o, const std::string& text) {
+    std::string v = text;
+    switch (o.kind) {
+        case OptionKind::Integer: {
+            int64_t x = 0;
+            const char* end = text.data() + text.size();
+            const auto r = std::from_chars(text.data(), end, x);
+            if (text.empty() || r.ec != std::errc() || r.ptr != end || x < o.min || x > o.max)
+                fail("expects an integer ", o.max == INT64_MAX ? cat(">= ", o.min) : cat("in [", o.min, ", ", o.max, "]"),
+                     ", got '", text, "'");
+            v = int_text(x);
+            break;
+        }
+        case OptionKind::Float: {
+            float x = 0;
+            const char* end = text.data() + text.size();
+            const auto r = std::from_chars(text.data(), end, x);
+            if (text.empty() || r.ec != std::errc() || r.ptr != end || !std::isfinite(x))
+                fail("expects a finite number, got '", text, "'");
+            v = json::number(x);
+            break;
+        }
+        case OptionKind::Choice: {
+            bool known = false;
+            for (const std::string& c : o.choices) known = known || c == text;
+            if (!known) fail("expects one of ", join(o.choices), ", got '", text, "'");
+            break;
+        }
+        case OptionKind::Flag:
+            if (text != "true" && text != "false") fail("expects true or false, got '", text, "'");
+            break;
+        case OptionKind::Text: break;
+    }
+    return o.canonical ? o.canonical(v) : v;
+}
+
+void set_from_text(const RunOption& o, SweepSpec& s, const std::string& text, const std::string& who) {
+    const auto check = [&](const std::string& value) {
+        try {
+            return check_option_value(o, value);
+        } catch (const Error& e) {
+            const std::string msg = e.what();
+            if (o.arity == OptionArity::List && msg.rfind("expects ", 0) == 0)
+                fail(who, " expects comma-separated numbers (e.g. 0.5 or 0.485,0.456,0.406), got '", text, "'");
+            fail(who, msg.rfind("expects ", 0) == 0 ? " " : ": ", msg);
+        }
+    };
+    if (o.arity == OptionArity::List) {
+        Texts values;
+        size_t pos = 0;
+        while (!text.empty()) {
+            const size_t comma = text.find(',', pos);
+            values.push_back(check(text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos)));
+            if (comma == std::string::npos) break;
+            pos = comma + 1;
+        }
+        o.set(s, values);
+        return;
+    }
+    const std::string v = check(text);
+    if (o.arity == OptionArity::Scalar) {
+        o.set(s, {v});
+        return;
+    }
+    Texts values = o.get(s);
+    Texts out{v};
+    for (size_t i = 1; i < values.size(); ++i)
+        if (values[i] != v) out.push_back(values[i]);
+    o.set(s, out);
+}
+
+std::string option_text(const RunOption& o, const SweepSpec& s) {
+    const Texts v = o.get(s);
+    if (o.arity == OptionArity::List) return join(v);
+    return v.empty() ? std::string() : v.front();
+}
+
+std::string default_text(const RunOption& o) {
+    const std::string v = option_text(o, SweepSpec{});
+    if (v.empty()) return o.special.empty() ? "none" : o.special;
+    if (o.kind == OptionKind::Integer && !o.special.empty() && v == int_text(o.min)) return v + " = " + o.special;
+    return v;
+}
+
+std::string example_value(const RunOption& o) {
+    switch (o.kind) {
+        case OptionKind::Integer: return int_text(o.max);  // no default is its maximum
+        case OptionKind::Float: return o.arity == OptionArity::List ? "0.5,0.25,0.125" : "0.5";
+        case OptionKind::Choice: return o.choices.back();
+        case OptionKind::Flag: return option_text(o, SweepSpec{}) == "true" ? "false" : "true";
+        case OptionKind::Text: return o.example;
+    }
+    return o.example;
+}
+
+std::string help_with_default(const RunOption& o) { return cat(o.help, " (default: ", default_text(o), ")"); }
+
+void check_run_options(const SweepSpec& s, bool flags) {
+    if (s.preprocess == SweepSpec{}.preprocess) return;  // "none": the data specs as written
+    try {
+        with_preprocess(s.data, s.preprocess);  // only image folders take a preset
+        if (!s.calib_data.empty()) with_preprocess(s.calib_data, s.preprocess);
+    } catch (const Error& e) {
+        const RunOption& o = run_option("preprocess");
+        fail(flags ? o.flag : o.key, ": ", e.what());
+    }
+}
+
+}  // namespace qcnn
