@@ -41,7 +41,7 @@ if ((${#missing[@]})); then
   fi
 fi
 
-asan_tests=(base ops io data kernels quant cost eval sweep cli)
+asan_tests=(base ops io data kernels quant cost auto eval sweep cli)
 # ui: the workbench's background jobs (loads, float evaluation, runs, teaching), offscreen.
 tsan_tests=(ops kernels quant eval sweep cli ui)
 # Tests left out under a sanitizer (gtest negative filters), for their cost alone: they

@@ -125,6 +125,38 @@ def make_vgg7():
     )
 
 
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 conv+BN, identity shortcut or a strided 1x1 conv+BN."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                       nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.short is None else self.short(x)))
+
+
+def make_resnet8():
+    # Small residual network (issues 15 and 19): residual adds, strided convs with 1x1
+    # projection shortcuts, global average pooling. Stem 1->16 at 28x28, one basic block per
+    # stage: 16 (28x28), 32 (14x14, stride 2), 64 (7x7, stride 2); GAP; fc 64->10.
+    return nn.Sequential(
+        *conv_bn_relu(1, 16),
+        BasicBlock(16, 16, 1), BasicBlock(16, 32, 2), BasicBlock(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+
+
 # Per-network training recipe. Epoch counts can be overridden with --epochs.
 NETS = {
     "lenet5": dict(make=make_lenet5, epochs=20, batch=128, opt="adamw",
@@ -133,6 +165,9 @@ NETS = {
     "vgg7": dict(make=make_vgg7, epochs=15, batch=128, opt="sgd",
                  lr=0.1, wd=5e-4, shift=2, flip=True, label_smoothing=0.0,
                  channels_last=True, eval_every=5),
+    "resnet8": dict(make=make_resnet8, epochs=12, batch=128, opt="sgd",
+                    lr=0.1, wd=5e-4, shift=2, flip=True, label_smoothing=0.0,
+                    channels_last=True, eval_every=4),
 }
 
 
@@ -282,6 +317,10 @@ def run_onnx_numpy(model_proto, x):
             sh = (1, -1, 1, 1)
             y = (ins[0] - mean.reshape(sh)) / np.sqrt(var.reshape(sh) + eps) \
                 * s.reshape(sh) + bb.reshape(sh)
+        elif op == "Add":
+            y = ins[0] + ins[1]
+        elif op == "GlobalAveragePool":
+            y = ins[0].mean(axis=(2, 3), keepdims=True)
         elif op == "Identity":
             y = ins[0]
         else:
@@ -362,7 +401,7 @@ def export(name, model, cfg, epochs, epoch_times, seed, xte, yte, out_dir, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--net", choices=["lenet5", "vgg7", "all"], default="all")
+    ap.add_argument("--net", choices=["lenet5", "vgg7", "resnet8", "all"], default="all")
     ap.add_argument("--epochs", type=int, default=None,
                     help="override the per-net default epoch count")
     ap.add_argument("--seed", type=int, default=0)
@@ -384,7 +423,7 @@ def main():
     log("train %s test %s, torch %s" % (tuple(xtr.shape), tuple(xte.shape),
                                         torch.__version__))
 
-    names = ["lenet5", "vgg7"] if args.net == "all" else [args.net]
+    names = ["lenet5", "vgg7", "resnet8"] if args.net == "all" else [args.net]
     for name in names:
         cfg = NETS[name]
         epochs = args.epochs if args.epochs is not None else cfg["epochs"]
