@@ -16,7 +16,9 @@
 // Load Settings; the CLI's `qcnn sweep` reads it): `base` is the layer table's settings (minus
 // the layers the sweep grid sets) and `grid` the sweep dialog's grid; loading shows its first
 // run in the table. Results export to HDF5 (the sweeps layout of core/sweep/results_file.h) and
-// CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench").
+// CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench"). Every
+// finished run also goes to the session file (ui/session_file.h); closing with a run in progress
+// or unexported runs asks first (main_window_session.cpp).
 #pragma once
 
 #include <QPointer>
