@@ -39,7 +39,6 @@
 
 #include "core/cost/builtin_networks.h"
 #include "core/data/dataset.h"
-#include "core/data/training_split.h"
 #include "core/eval/evaluate.h"
 #include "core/sweep/results_file.h"
 #include "core/util/paths.h"
