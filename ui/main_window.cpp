@@ -52,6 +52,7 @@
 #include "ui/results_model.h"
 #include "ui/run_job.h"
 #include "ui/run_options_form.h"
+#include "ui/session_file.h"
 #include "ui/shard_watcher.h"
 #include "ui/sweep_dialog.h"
 #include "ui/teaching_view.h"
@@ -189,6 +190,7 @@ MainWindow::MainWindow(QWidget* parent)
     updateRecentMenu();
     updateActions();
     updateStatus();
+    setupSession();
 }
 
 MainWindow::~MainWindow() {
@@ -257,6 +259,7 @@ QWidget* MainWindow::createRunOptions() {
     runForm_ = new RunOptionsForm;
     const auto find = [this]<class W>(W*& out, const char* key) { out = qobject_cast<W*>(runForm_->widget(key)); };
     find(dataEdit_, "data");
+    find(calibDataEdit_, "calib_data");
     find(limitEdit_, "limit");
     find(ecCombo_, "ec");
     find(seedEdit_, "seeds");
@@ -471,8 +474,7 @@ void MainWindow::openDatasetDialog() {
     const QString spec = QInputDialog::getItem(this, tr("Open Dataset"), tr("Dataset spec, one of:\n%1").arg(forms), items, 0,
                                                true, &ok);
     if (!ok || spec.trimmed().isEmpty()) return;
-    dataEdit_->setText(spec.trimmed());
-    dataOptionsChanged();
+    openDataset(spec.trimmed());
 }
 
 QString MainWindow::datasetSpecForPath(const QString& path) {
@@ -510,8 +512,7 @@ void MainWindow::openDatasetFileDialog(bool folder) {
                                      QLineEdit::Normal, spec, &ok);
         if (!ok || spec.trimmed().isEmpty()) return;
     }
-    dataEdit_->setText(spec.trimmed());
-    dataOptionsChanged();
+    openDataset(spec.trimmed());
 }
 
 void MainWindow::openDemo() {
@@ -774,6 +775,7 @@ void MainWindow::pollProgress() {
 
 void MainWindow::onRunFinished(const RunRecord& record) {
     const int run = results_->addRecord(record);
+    afterRunAdded(record, run);
     ++jobRunsDone_;
     runsBar_->setValue(jobRunsDone_);
     compressionPlot_->recordsChanged();
@@ -801,37 +803,9 @@ void MainWindow::onJobFinished(const QString& status, const QString& message) {
     emit runFinished(status);
 }
 
-double MainWindow::estimateRunSeconds(EcMode ec) const {
-    double sum = 0, any = 0;
-    int n = 0, nAny = 0;
-    for (const RunRecord& r : results_->records()) {
-        const double t = r.row.quantize_seconds + r.row.eval_seconds + (r.measured() ? 1.0 : 0.0);
-        any += t;
-        ++nAny;
-        if (r.row.ec == to_string(ec)) {
-            sum += t;
-            ++n;
-        }
-    }
-    if (n > 0) return sum / n;
-    const double ecFactor = ec == EcMode::None ? 1.0 : 4.0;
-    if (nAny > 0) return any / nAny * ecFactor;
-    // Before any run: evaluating the quantized model (about the float evaluation's time) and
-    // k-means over every quantized layer at ~1 GFLOP/s.
-    double kmeansFlops = 0;
-    for (const LayerCost& c : layerModel_->cost().layers) {
-        if (c.setting.dense) continue;
-        const LayerGeometry& g = c.geometry;
-        kmeansFlops += 3.0 * double(g.c_t) * double(g.k_h * g.k_w) * double(c.m_group) * double(c.setting.pq.K) *
-                       double(c.setting.pq.dsub) * itersSpin_->value();
-    }
-    const double evalSeconds = floatEval_ ? floatEval_->seconds : 2.0;
-    return (evalSeconds + kmeansFlops / 1e9 + 0.5) * ecFactor + (speedCheck_->isChecked() ? 1.0 : 0.0);
-}
-
 void MainWindow::sweepDialog() {
     if (!network_ || isRunning()) return;
-    SweepDialog dialog(layerModel_, [this](EcMode ec) { return estimateRunSeconds(ec); }, this);
+    SweepDialog dialog(layerModel_, [this](EcMode ec) { return estimateRunTime(ec); }, this);
     if (!spec_.grid.empty()) dialog.setGrid(spec_.grid, spec_.ec, spec_.seeds);
     dialog.enableCluster([this](const auto& grid, const auto& ec, const auto& seeds) { return currentSpec(grid, ec, seeds); },
                          QCoreApplication::applicationDirPath() + QStringLiteral("/qcnn"));
@@ -977,6 +951,7 @@ bool MainWindow::exportResultsHdf5(const QString& path) {
         showError(tr("Cannot export the results"), QString::fromStdString(e.what()));
         return false;
     }
+    exportedRuns_ = results_->rowCount();
     statusBar()->showMessage(tr("Exported %1 runs to %2").arg(results_->rowCount()).arg(path), 5000);
     return true;
 }
@@ -988,6 +963,7 @@ bool MainWindow::exportResultsCsv(const QString& path) {
         showError(tr("Cannot export the results"), QString::fromStdString(e.what()));
         return false;
     }
+    exportedRuns_ = results_->rowCount();
     statusBar()->showMessage(tr("Exported %1 runs to %2").arg(results_->rowCount()).arg(path), 5000);
     return true;
 }
@@ -1052,6 +1028,11 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!confirmClose()) {
+        event->ignore();
+        return;
+    }
+    if (session_) session_->close();
     QSettings s = appSettings();
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
     s.setValue(QStringLiteral("window/state"), saveState());

@@ -16,7 +16,9 @@
 // Load Settings; the CLI's `qcnn sweep` reads it): `base` is the layer table's settings (minus
 // the layers the sweep grid sets) and `grid` the sweep dialog's grid; loading shows its first
 // run in the table. Results export to HDF5 (the sweeps layout of core/sweep/results_file.h) and
-// CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench").
+// CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench"). Every
+// finished run also goes to the session file (ui/session_file.h); closing with a run in progress
+// or unexported runs asks first (main_window_session.cpp).
 #pragma once
 
 #include <QPointer>
@@ -24,9 +26,11 @@
 #include <QMainWindow>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 
+#include "core/cost/time_estimate.h"
 #include "core/eval/model_summary.h"
 #include "core/sweep/sweep.h"
 
@@ -55,6 +59,7 @@ class ResponseErrorPlot;
 class ResultsModel;
 class RunJob;
 class RunOptionsForm;
+class SessionFile;
 class ShardWatcher;
 class TeachingView;
 class TradeoffPlot;
@@ -67,6 +72,11 @@ public:
     // Shows an error to the user. The default opens a modal QMessageBox; tests install a
     // handler that records the message instead.
     using ErrorHandler = std::function<void(const QString& title, const QString& message)>;
+    // Asks the user to pick one of `buttons` (returns its index, -1 when dismissed). The default
+    // opens a modal QMessageBox; tests inject the choice (the close prompt, the reopen offer).
+    using QuestionHandler = std::function<int(const QString& title, const QString& text, const QStringList& buttons)>;
+    // The file to export to from the close prompt ("" to give up). The default: a file dialog.
+    using SavePathHandler = std::function<QString(const QString& title, const QString& suggested)>;
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -80,6 +90,26 @@ public:
     static QIcon appIcon();
 
     void setErrorHandler(ErrorHandler handler);
+    void setQuestionHandler(QuestionHandler handler);
+    void setSavePathHandler(SavePathHandler handler);
+
+    // Session file (ui/session_file.h): every finished run is appended to it. Its path ("" before
+    // the first run of the session).
+    QString sessionPath() const;
+    // At startup (queued from the constructor; tests may call it first): when a previous session
+    // ended uncleanly (kill -9, crash), asks whether to reopen it; its runs then come back into
+    // the results table. Runs once per window; returns how many runs it brought back.
+    int offerSessionReopen();
+    // Runs finished since the last export (HDF5 or CSV), or since the start.
+    bool hasUnexportedResults() const;
+
+    // Opens a data set for evaluation (File > Open Dataset...: what the three menu entries
+    // call), in the background: when it opens, Data becomes `spec` (a folder with train/ and
+    // val/: its val/) and Calib. data its training split when one is known
+    // (core/data/training_split.h), else the status bar says at once that Calib. data must be
+    // set. When it does not open, the error is shown and Data, Calib. data and the status bar
+    // stay as they were. datasetOpened follows either way.
+    void openDataset(const QString& spec);
 
     bool isLoading() const { return pending_ != 0; }
     QString modelPath() const { return modelPath_; }
@@ -137,8 +167,13 @@ public:
     // for a projector. Off restores the window and the fonts.
     void setPresenterMode(bool on);
     bool presenterMode() const { return presenter_; }
-    // Estimated seconds of one run with error-correction mode `ec` (the sweep dialog's estimate).
-    double estimateRunSeconds(EcMode ec) const;
+    // Estimated time of one run of the table's settings with error-correction mode `ec`
+    // (core/cost/time_estimate.h: the cost model's work per stage at the rates of the runs done
+    // on this machine), as a range; the sweep dialog's and the status bar's estimate.
+    TimeEstimate estimateRunTime(EcMode ec) const;
+    double estimateRunSeconds(EcMode ec) const { return estimateRunTime(ec).typical; }
+    const TimeModel& timeModel() const { return timeModel_; }
+    QString estimateText() const;  // the status bar's "next run ~12 s (8-20 s)"
 
     // Settings file (sweep spec JSON); errors go to the error handler. Loading a spec for
     // another model opens it first and applies the settings when it has loaded.
@@ -169,6 +204,8 @@ signals:
     void runAdded(int run);
     // The job ended: "completed" | "cancelled" | "failed".
     void runFinished(const QString& status);
+    // openDataset() ended: `ok` when the data set opened and became the Data.
+    void datasetOpened(const QString& spec, bool ok);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -216,6 +253,14 @@ private:
     void updateEcOptions();
     // The form's image limit (0 = all; -1 while the field is not a valid number).
     qint64 formLimit() const;
+    // Session file, time estimate and close prompt (issues 16 and 18).
+    void setupSession();
+    void afterRunAdded(const RunRecord& received, int run);
+    void observeStages();
+    StageValues runWork(const std::string& settings, EcMode ec, bool evaluateFloat) const;
+    void updateEstimate();
+    bool confirmClose();
+    int ask(const QString& title, const QString& text, const QStringList& buttons);
 
     LayerTableModel* layerModel_;
     LayerCostPlot* costPlot_;
@@ -241,6 +286,7 @@ private:
     // Run options: the generated form and the widgets the window reads itself.
     RunOptionsForm* runForm_;
     QLineEdit* dataEdit_;
+    QLineEdit* calibDataEdit_;
     QLineEdit* limitEdit_;
     QComboBox* ecCombo_;
     QLineEdit* seedEdit_;
@@ -283,6 +329,21 @@ private:
     int floatPending_ = 0;
     std::shared_ptr<std::atomic<bool>> floatCancel_;
     QPointer<BackgroundCall> floatCall_;  // the latest float evaluation, waited for on close
+
+    QuestionHandler questionHandler_;
+    SavePathHandler savePathHandler_;
+    std::unique_ptr<SessionFile> session_;
+    bool sessionOffered_ = false;
+    bool sessionWarned_ = false;
+    int exportedRuns_ = 0;
+    quint64 datasetGeneration_ = 0;
+    QLabel* statusEstimate_ = nullptr;
+    TimeModel timeModel_;
+    // Seconds per stage of the current job's runs (by run index), from the polled progress.
+    std::map<int, StageClock> stageClocks_;
+    const RunJob* clockedJob_ = nullptr;
+    int clockedRun_ = -1;
+    bool jobFloatCached_ = false;  // the clocked job reuses the float evaluation
 };
 
 }  // namespace qcnn::ui

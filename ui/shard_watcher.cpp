@@ -4,6 +4,7 @@
 #include <map>
 
 #include "ui/background.h"
+#include "ui/session_file.h"
 
 namespace qcnn::ui {
 
@@ -56,20 +57,8 @@ void ShardWatcher::poll() {
                     std::map<int64_t, std::vector<LayerRow>> byRun;
                     for (LayerRow& l : layers) byRun[l.run_index].push_back(std::move(l));
                     for (RunRow& r : runs) {
-                        RunRecord rec;
-                        rec.layers = std::move(byRun[r.run_index]);
-                        rec.row = std::move(r);
-                        // The file keeps the peaks and each layer's weight bytes, not the
-                        // activation / LUT breakdown: the memory plot shows the weights.
-                        rec.memoryDense.peak_bytes = rec.row.memory_bytes_dense;
-                        rec.memoryQuantized.peak_bytes = rec.row.memory_bytes_quantized;
-                        for (const LayerRow& l : rec.layers) {
-                            rec.memoryDense.weight_bytes += l.bytes_dense;
-                            rec.memoryQuantized.weight_bytes += l.bytes_quantized;
-                        }
-                        rec.model = model;
-                        rec.data = data;
-                        p.records.push_back(std::move(rec));
+                        std::vector<LayerRow> rowLayers = std::move(byRun[r.run_index]);
+                        p.records.push_back(recordFromRows(std::move(r), std::move(rowLayers), model, data));
                     }
                 }
             } catch (const std::exception& e) {

@@ -372,12 +372,12 @@ int64_t SweepDialog::runCount() const {
     return n;
 }
 
-double SweepDialog::estimatedSeconds() const {
-    double per = 0;
+TimeEstimate SweepDialog::estimatedTime() const {
+    TimeEstimate per;
     const auto modes = ecModes();
-    if (modes.empty()) return 0;
-    for (EcMode m : modes) per += estimator_ ? estimator_(m) : 0.0;
-    return per / static_cast<double>(modes.size()) * static_cast<double>(runCount());
+    if (modes.empty()) return {};
+    for (EcMode m : modes) per += estimator_ ? estimator_(m) : TimeEstimate{};
+    return per * (static_cast<double>(runCount()) / static_cast<double>(modes.size()));
 }
 
 QString SweepDialog::problem() const {
@@ -444,8 +444,10 @@ void SweepDialog::refresh() {
         return;
     }
     const int64_t n = runCount();
-    summary_->setText(tr("<b>%n run(s)</b>, estimated time %1 (from the runs so far, or a rough estimate before the first run).", "", static_cast<int>(n))
-                          .arg(formatDuration(estimatedSeconds())));
+    const TimeEstimate t = estimatedTime();
+    summary_->setText(tr("<b>%n run(s)</b>, estimated time %1 (%2 to %3; per stage from the cost model at the rates of "
+                         "this session's runs of each EC mode, rough before the first).", "", static_cast<int>(n))
+                          .arg(formatDuration(t.typical), formatDuration(t.low), formatDuration(t.high)));
 }
 
 }  // namespace qcnn::ui

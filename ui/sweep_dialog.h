@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/cost/time_estimate.h"
 #include "core/sweep/slurm.h"
 #include "core/sweep/sweep.h"
 
@@ -30,8 +31,8 @@ class SweepDialog : public QDialog {
     Q_OBJECT
 
 public:
-    // Estimated seconds for one run with error-correction mode `ec`.
-    using Estimator = std::function<double(EcMode ec)>;
+    // Estimated time (a range) of one run with error-correction mode `ec`.
+    using Estimator = std::function<TimeEstimate(EcMode ec)>;
 
     SweepDialog(const LayerTableModel* layers, Estimator estimator, QWidget* parent = nullptr);
 
@@ -62,7 +63,8 @@ public:
     std::vector<EcMode> ecModes() const;
     std::vector<uint64_t> seeds() const;
     int64_t runCount() const;
-    double estimatedSeconds() const;
+    double estimatedSeconds() const { return estimatedTime().typical; }
+    TimeEstimate estimatedTime() const;  // of the whole sweep
     // Why the grid cannot run ("" when it can).
     QString problem() const;
     QString summaryText() const;

@@ -42,18 +42,6 @@
 namespace qcnn::ui {
 namespace {
 
-// Small, fast runs on the bundled LeNet: 200 evaluation images, 64 calibration images.
-SweepSpec fastOptions() {
-    SweepSpec o;
-    o.data = "fashion-mnist:test";
-    o.limit = 200;
-    o.calib_images = 64;
-    o.kmeans_iters = 4;
-    o.threads = 1;
-    o.measure_speed = false;
-    return o;
-}
-
 // The cost model over `text` resolved on the model at `path`, computed without the GUI.
 NetworkCost expectedCost(const QString& path, const std::string& text) {
     const auto net = load_model(path.toStdString());
@@ -80,13 +68,6 @@ private:
     QElapsedTimer clock_;
     qint64 maxGap_ = 0;
 };
-
-bool waitFor(const std::function<bool()>& done, int timeoutMs = kTimeoutMs) {
-    QElapsedTimer t;
-    t.start();
-    while (!done() && t.elapsed() < timeoutMs) QTest::qWait(10);
-    return done();
-}
 
 // A window with LeNet loaded and fast run options.
 struct Fixture {
@@ -369,6 +350,7 @@ TEST(Workbench, ClosingDuringARunCancelsItAndTheWindowStateIsRemembered) {
     ASSERT_TRUE(w->run());
     ASSERT_TRUE(waitFor([&] { return !w->progressText().isEmpty() || !w->isRunning(); }));
     ASSERT_TRUE(w->isRunning()) << "the run ended before the window could be closed";
+    w->setQuestionHandler([](const QString&, const QString&, const QStringList&) { return 0; });  // "Cancel run and quit"
     w->close();  // saves the window state and asks the run to stop
     QElapsedTimer t;
     t.start();

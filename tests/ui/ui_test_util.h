@@ -3,10 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <QElapsedTimer>
 #include <QSignalSpy>
+#include <QTest>
 #include <QString>
 #include <QStringList>
 #include <filesystem>
+#include <functional>
 
 #include "ui/main_window.h"
 
@@ -16,6 +19,26 @@ inline const QString kLenet = QStringLiteral(QCNN_DATASETS_DIR "/lenet5.onnx");
 constexpr int kTimeoutMs = 60000;
 
 inline bool exists(const QString& path) { return std::filesystem::exists(path.toStdString()); }
+
+// Small, fast runs on the bundled LeNet: 200 evaluation images, 64 calibration images.
+inline SweepSpec fastOptions() {
+    SweepSpec o;
+    o.data = "fashion-mnist:test";
+    o.limit = 200;
+    o.calib_images = 64;
+    o.kmeans_iters = 4;
+    o.threads = 1;
+    o.measure_speed = false;
+    return o;
+}
+
+// Processes events until `done` (true) or the timeout (false).
+inline bool waitFor(const std::function<bool()>& done, int timeoutMs = kTimeoutMs) {
+    QElapsedTimer t;
+    t.start();
+    while (!done() && t.elapsed() < timeoutMs) QTest::qWait(10);
+    return done();
+}
 
 // Records what the window would show in message boxes.
 struct ErrorLog {
