@@ -196,17 +196,22 @@ private:
 
 dnnl::memory::dims dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }
 
+// The layer's bias, or C_t zeros when it has none.
+std::vector<float> bias_or_zeros(const WeightLayer& w) {
+    return w.bias.empty() ? std::vector<float>(w.out_channels, 0.0f) : std::vector<float>(w.bias.begin(), w.bias.end());
+}
+
 class DnnlConv final : public DnnlLayer {
 public:
-    DnnlConv(const ConvOp& op, std::optional<Int8Layer> q, bool relu) : op_(op), q_(std::move(q)), relu_(relu) {}
-    const ConvOp& op() const { return op_; }
+    // op: a dense conv's view, valid while its op lives (DnnlOp keeps it).
+    DnnlConv(const WeightLayer& op, std::optional<Int8Layer> q, bool relu) : op_(op), q_(std::move(q)), relu_(relu) {}
 
 protected:
     Built build(const Shape& x) const override {
         ConvParams p;
-        const Shape y = conv_output_shape(x, op_.conv_params(), op_.weight().shape);
-        op_.conv_params().output_hw(x[2], x[3], &p);
-        const Shape& ws = op_.weight().shape;
+        const Shape y = conv_output_shape(x, *op_.conv, op_.weight->shape);
+        op_.conv->output_hw(x[2], x[3], &p);
+        const Shape& ws = op_.weight->shape;
         const int64_t g = p.group;
         const dnnl::memory::dims wd = g > 1 ? dnnl::memory::dims{g, ws[0] / g, ws[1], ws[2], ws[3]} : dims(ws);
         const bool int8 = q_.has_value();
@@ -222,24 +227,25 @@ protected:
         b.user_src = {dims(x), dt::f32, tag::nchw};
         b.user_dst = {dims(y), dt::f32, tag::nchw};
         const dnnl::memory::desc uw(wd, w_t, g > 1 ? tag::goihw : tag::oihw);
-        finish<dnnl::convolution_forward>(b, pd, uw, int8 ? static_cast<const void*>(q_->weight.data()) : op_.weight().ptr(),
-               int8 ? &*q_ : nullptr, op_.bias().empty() ? std::vector<float>(ws[0], 0.0f) : op_.bias());
+        finish<dnnl::convolution_forward>(b, pd, uw, int8 ? static_cast<const void*>(q_->weight.data()) : op_.weight->ptr(),
+               int8 ? &*q_ : nullptr, bias_or_zeros(op_));
         return b;
     }
 
 private:
-    const ConvOp& op_;
+    WeightLayer op_;
     std::optional<Int8Layer> q_;
     bool relu_;
 };
 
 class DnnlFc final : public DnnlLayer {
 public:
-    DnnlFc(const FcOp& op, std::optional<Int8Layer> q, bool relu) : op_(op), q_(std::move(q)), relu_(relu) {}
+    // op: a dense FC layer's view, valid while its op lives (DnnlOp keeps it).
+    DnnlFc(const WeightLayer& op, std::optional<Int8Layer> q, bool relu) : op_(op), q_(std::move(q)), relu_(relu) {}
 
 protected:
     Built build(const Shape& x) const override {
-        const int64_t cs = op_.in_features(), ct = op_.out_features(), rows = numel(x) / cs;
+        const int64_t cs = op_.in_channels, ct = op_.out_channels, rows = numel(x) / cs;
         const bool int8 = q_.has_value();
         const dt src_t = !int8 ? dt::f32 : q_->src_signed ? dt::s8 : dt::u8;
         const dt w_t = int8 ? dt::s8 : dt::f32;
@@ -251,13 +257,13 @@ protected:
         Built b;
         b.user_src = {{rows, cs}, dt::f32, tag::nc};
         b.user_dst = {{rows, ct}, dt::f32, tag::nc};
-        finish<dnnl::inner_product_forward>(b, pd, {{ct, cs}, w_t, tag::oi}, int8 ? static_cast<const void*>(q_->weight.data()) : op_.weight().ptr(),
-               int8 ? &*q_ : nullptr, op_.bias().empty() ? std::vector<float>(ct, 0.0f) : op_.bias());
+        finish<dnnl::inner_product_forward>(b, pd, {{ct, cs}, w_t, tag::oi}, int8 ? static_cast<const void*>(q_->weight.data()) : op_.weight->ptr(),
+               int8 ? &*q_ : nullptr, bias_or_zeros(op_));
         return b;
     }
 
 private:
-    const FcOp& op_;
+    WeightLayer op_;
     std::optional<Int8Layer> q_;
     bool relu_;
 };
@@ -274,7 +280,7 @@ public:
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override {
         return base_->flops(in, out);
     }
-    bool weight_layer(LayerKind* kind) const override { return base_->weight_layer(kind); }
+    std::optional<WeightLayer> as_weight_layer() const override { return base_->as_weight_layer(); }
     std::string describe() const override { return base_->describe() + (relu_ ? " +relu" : ""); }
 
 private:
@@ -308,15 +314,14 @@ std::shared_ptr<Network> dnnl_network(const Network& net, PeerPrecision precisio
     std::vector<bool> drop(n.nodes.size(), false);
     for (size_t ni = 0; ni < n.nodes.size(); ++ni) {
         Node& node = n.nodes[ni];
-        const auto* conv = dynamic_cast<const ConvOp*>(node.op.get());
-        const auto* fc = dynamic_cast<const FcOp*>(node.op.get());
-        if (!conv && !fc) continue;
+        const std::optional<WeightLayer> w = node.op->as_weight_layer();
+        if (!w || w->quantized()) continue;
         std::optional<Int8Layer> q;
         if (precision == PeerPrecision::Int8) {
             const auto it = calib ? calib->find(static_cast<int>(ni)) : Calibration::const_iterator{};
             if (!calib || it == calib->end())
                 fail("int8 peer of ", net.source, ": layer ", node.name, " (", node.alias, ") was not calibrated");
-            q = int8_layer(conv ? conv->weight() : fc->weight(), it->second);
+            q = int8_layer(*w->weight, it->second);
         }
         // Fuse a Relu that is the only reader of this layer's output.
         bool relu = false;
@@ -332,8 +337,8 @@ std::shared_ptr<Network> dnnl_network(const Network& net, PeerPrecision precisio
                     break;
                 }
         std::unique_ptr<DnnlLayer> layer;
-        if (conv) layer = std::make_unique<DnnlConv>(*conv, std::move(q), relu);
-        else layer = std::make_unique<DnnlFc>(*fc, std::move(q), relu);
+        if (w->kind == LayerKind::Conv) layer = std::make_unique<DnnlConv>(*w, std::move(q), relu);
+        else layer = std::make_unique<DnnlFc>(*w, std::move(q), relu);
         node.op = std::make_shared<DnnlOp>(node.op, std::move(layer), precision, relu, stats);
     }
     std::vector<Node> kept;

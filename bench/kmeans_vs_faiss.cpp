@@ -185,10 +185,8 @@ void bench_onnx(const std::string& path, const BenchOptions& o) {
     for (int i : net.weight_layers()) {
         const Node& n = net.nodes[i];
         const std::string name = cat(model, ":", n.alias);
-        if (const auto* conv = dynamic_cast<const ConvOp*>(n.op.get()))
-            bench_weight(name, conv->weight(), LayerKind::Conv, conv->conv_params().group, o);
-        else if (const auto* fc = dynamic_cast<const FcOp*>(n.op.get()))
-            bench_weight(name, fc->weight(), LayerKind::Fc, 1, o);
+        if (const std::optional<WeightLayer> w = n.op->as_weight_layer(); w && !w->quantized())
+            bench_weight(name, *w->weight, w->kind, w->groups, o);
     }
 }
 

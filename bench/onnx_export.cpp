@@ -71,31 +71,28 @@ void export_onnx(const Network& net, const Shape& sample_shape, const std::strin
         n->add_input(value_name(node.inputs.at(0)));
         for (int o : node.outputs) n->add_output(value_name(o));
         const Op& o = *node.op;
-        if (const auto* c = dynamic_cast<const ConvOp*>(&o)) {
-            const ConvParams& p = c->conv_params();
-            if (p.auto_pad != "NOTSET") fail("ONNX export: node ", node.name, " uses auto_pad ", p.auto_pad);
-            n->set_op_type("Conv");
-            initializer(g, node.name + ".weight", c->weight().shape, c->weight().ptr());
+        const std::optional<WeightLayer> w = o.as_weight_layer();
+        if (w && !w->quantized()) {
+            if (w->conv && w->conv->auto_pad != "NOTSET")
+                fail("ONNX export: node ", node.name, " uses auto_pad ", w->conv->auto_pad);
+            n->set_op_type(w->conv ? "Conv" : "Gemm");
+            initializer(g, node.name + ".weight", w->weight->shape, w->weight->ptr());
             n->add_input(node.name + ".weight");
-            if (!c->bias().empty()) {
-                initializer(g, node.name + ".bias", {static_cast<int64_t>(c->bias().size())}, c->bias().data());
+            if (!w->bias.empty()) {
+                initializer(g, node.name + ".bias", {static_cast<int64_t>(w->bias.size())}, w->bias.data());
                 n->add_input(node.name + ".bias");
             }
-            ints(n, "kernel_shape", {p.kernel_h, p.kernel_w});
-            ints(n, "strides", {p.stride_h, p.stride_w});
-            ints(n, "pads", {p.pad_top, p.pad_left, p.pad_bottom, p.pad_right});
-            ints(n, "dilations", {p.dilation_h, p.dilation_w});
-            integer(n, "group", p.group);
-        } else if (const auto* f = dynamic_cast<const FcOp*>(&o)) {
-            n->set_op_type("Gemm");
-            initializer(g, node.name + ".weight", f->weight().shape, f->weight().ptr());
-            n->add_input(node.name + ".weight");
-            if (!f->bias().empty()) {
-                initializer(g, node.name + ".bias", {static_cast<int64_t>(f->bias().size())}, f->bias().data());
-                n->add_input(node.name + ".bias");
+            if (w->conv) {
+                const ConvParams& p = *w->conv;
+                ints(n, "kernel_shape", {p.kernel_h, p.kernel_w});
+                ints(n, "strides", {p.stride_h, p.stride_w});
+                ints(n, "pads", {p.pad_top, p.pad_left, p.pad_bottom, p.pad_right});
+                ints(n, "dilations", {p.dilation_h, p.dilation_w});
+                integer(n, "group", p.group);
+            } else {
+                integer(n, "transB", 1);
             }
-            integer(n, "transB", 1);
-        } else if (const auto* a = dynamic_cast<const ActivationOp*>(&o); a && a->kind() == ActivationKind::Relu) {
+        } else if (o.type() == "Relu") {  // only ActivationOp's Relu has this type
             n->set_op_type("Relu");
         } else if (const auto* p = dynamic_cast<const PoolOp*>(&o)) {
             const PoolParams& pp = p->pool_params();

@@ -140,21 +140,17 @@ Shape sample_of(const std::string& net) { return is_bundled(net) ? Shape{1, 28, 
 OpPtr random_pq_op(const Op& op, PQConfig cfg, const std::string& layer, uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> nd(0.0f, 0.05f);
-    const auto* conv = dynamic_cast<const ConvOp*>(&op);
-    const auto* fc = dynamic_cast<const FcOp*>(&op);
-    QCNN_ASSERT(conv || fc, "random_pq_op: not a weight op");
-    const Tensor& w = conv ? conv->weight() : fc->weight();
+    const std::optional<WeightLayer> dense = op.as_weight_layer();
+    QCNN_ASSERT(dense && !dense->quantized(), "random_pq_op: not a dense weight op");
     PQWeights q;
-    q.geo = pq_geometry(conv ? LayerKind::Conv : LayerKind::Fc, w.shape, conv ? conv->conv_params().group : 1, cfg,
-                        layer);
+    q.geo = pq_geometry(dense->kind, dense->weight->shape, dense->groups, cfg, layer);
     q.codebooks.resize(q.geo.subspaces() * q.geo.K * q.geo.dsub);
     for (float& v : q.codebooks) v = nd(rng);
     std::vector<uint8_t> codes(q.geo.num_codes());
     std::uniform_int_distribution<int> code(0, static_cast<int>(q.geo.K) - 1);
     for (uint8_t& c : codes) c = static_cast<uint8_t>(code(rng));
     q.codes = pack_codes(codes, q.geo.bits());
-    if (conv) return std::make_shared<QConvOp>(conv->conv_params(), std::move(q), conv->bias());
-    return std::make_shared<QFcOp>(std::move(q), fc->bias(), fc->type());
+    return make_quantized_layer(*dense, q, dense->bias);
 }
 
 // `net` with every layer of `settings` that is not dense replaced by a random quantized op.

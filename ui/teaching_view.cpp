@@ -143,19 +143,11 @@ TeachingData TeachingView::compute(std::shared_ptr<const Network> net, const QSt
     try {
         const int node = net->find_node(alias.toStdString());
         if (node < 0) fail("no layer ", alias.toStdString());
-        const Op* op = net->nodes[node].op.get();
-        const Tensor* weight = nullptr;
-        LayerKind kind = LayerKind::Conv;
-        int64_t groups = 1;
-        if (const auto* c = dynamic_cast<const ConvOp*>(op)) {
-            weight = &c->weight();
-            groups = c->conv_params().group;
-        } else if (const auto* f = dynamic_cast<const FcOp*>(op)) {
-            weight = &f->weight();
-            kind = LayerKind::Fc;
-        } else {
-            fail(alias.toStdString(), ": not a float conv or FC layer (already quantized?)");
-        }
+        const std::optional<WeightLayer> layer = net->nodes[node].op->as_weight_layer();
+        if (!layer || layer->quantized()) fail(alias.toStdString(), ": not a float conv or FC layer (already quantized?)");
+        const Tensor* weight = layer->weight;
+        const LayerKind kind = layer->kind;
+        const int64_t groups = layer->groups;
         PQTrainOptions opt;
         opt.max_iter = maxIter;
         opt.seed = seed;
@@ -448,14 +440,13 @@ void TeachingView::populateLayers() {
     if (net_)
         for (int n : net_->weight_layers()) {
             const Node& node = net_->nodes[n];
-            if (dynamic_cast<const ConvOp*>(node.op.get()) || dynamic_cast<const FcOp*>(node.op.get()))
+            if (!node.op->as_weight_layer()->quantized())
                 layer_->addItem(QString::fromStdString(node.alias.empty() ? node.name : node.alias));
         }
     // Start on the first layer with more than one input channel per group (a 2-D subspace).
     for (int i = 0; net_ && i < layer_->count(); ++i) {
-        const Op* op = net_->nodes[net_->find_node(layer_->itemText(i).toStdString())].op.get();
-        const auto* c = dynamic_cast<const ConvOp*>(op);
-        if (!c || c->in_channels() / c->conv_params().group >= 2) {
+        const WeightLayer w = *net_->nodes[net_->find_node(layer_->itemText(i).toStdString())].op->as_weight_layer();
+        if (w.kind != LayerKind::Conv || w.group_in_channels() >= 2) {
             layer_->setCurrentIndex(i);
             break;
         }
@@ -468,10 +459,8 @@ void TeachingView::layerChanged() {
     if (!net_ || layer_->currentIndex() < 0) return;
     const int node = net_->find_node(layer_->currentText().toStdString());
     if (node < 0) return;
-    const Op* op = net_->nodes[node].op.get();
-    int64_t perGroup = 1;
-    if (const auto* c = dynamic_cast<const ConvOp*>(op)) perGroup = c->in_channels() / c->conv_params().group;
-    if (const auto* f = dynamic_cast<const FcOp*>(op)) perGroup = f->in_features();
+    const std::optional<WeightLayer> w = net_->nodes[node].op->as_weight_layer();
+    const int64_t perGroup = w && !w->quantized() ? w->group_in_channels() : 1;
     updating_ = true;
     const qlonglong previous = dsub_->currentData().toLongLong();
     dsub_->clear();

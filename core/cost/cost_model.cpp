@@ -4,10 +4,8 @@
 
 #include "core/graph/plan.h"
 #include "core/ops/conv.h"
-#include "core/ops/fc.h"
 #include "core/quant/bitpack.h"
 #include "core/quant/product_quantizer.h"
-#include "core/quant/quantized_ops.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -97,22 +95,12 @@ LayerGeometry read_layer(const Node& n, const Plan& plan) {
     g.alias = n.alias;
     const Shape& in = plan.info(n.inputs.at(0)).shape;
     const Shape& out = plan.info(n.outputs.at(0)).shape;
-    const Op* op = n.op.get();
-    if (const auto* conv = dynamic_cast<const ConvOp*>(op)) {
-        set_conv(g, conv->conv_params(), conv->in_channels(), conv->out_channels(), in, out, !conv->bias().empty());
-    } else if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) {
-        ConvParams p = qconv->conv_params();
-        p.kernel_h = qconv->geometry().kernel_h;
-        p.kernel_w = qconv->geometry().kernel_w;
-        set_conv(g, p, qconv->geometry().in_channels, qconv->geometry().out_channels, in, out, !qconv->bias().empty());
-    } else if (const auto* fc = dynamic_cast<const FcOp*>(op)) {
-        set_fc(g, fc->in_features(), fc->out_features(), in, !fc->bias().empty());
-    } else if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) {
-        set_fc(g, qfc->geometry().in_channels, qfc->geometry().out_channels, in, !qfc->bias().empty());
-    } else {
-        fail("layer ", n.alias, " ('", n.name, "'): operator ", op->type(),
-             " is a weight layer the cost model cannot read (it reads Conv, QConv, fully-connected and QFc layers)");
-    }
+    const std::optional<WeightLayer> w = n.op->as_weight_layer();
+    QCNN_ASSERT(w.has_value(), "read_layer: node ", n.name, " is not a weight layer");
+    if (w->kind == LayerKind::Conv)
+        set_conv(g, *w->conv, w->in_channels, w->out_channels, in, out, !w->bias.empty());
+    else
+        set_fc(g, w->in_channels, w->out_channels, in, !w->bias.empty());
     return g;
 }
 
@@ -144,10 +132,7 @@ std::vector<LayerGeometry> layer_geometry(const Network& net, const Shape& sampl
 std::vector<QuantSetting> stored_settings(const Network& net) {
     std::vector<QuantSetting> out;
     for (int ni : net.weight_layers()) {
-        const Op* op = net.nodes[ni].op.get();
-        const PQGeometry* pq = nullptr;
-        if (const auto* qconv = dynamic_cast<const QConvOp*>(op)) pq = &qconv->geometry();
-        if (const auto* qfc = dynamic_cast<const QFcOp*>(op)) pq = &qfc->geometry();
+        const PQGeometry* pq = net.nodes[ni].op->as_weight_layer()->pq;
         out.push_back(pq ? QuantSetting::make_pq(pq->dsub, pq->K) : QuantSetting::make_dense());
     }
     return out;

@@ -5,9 +5,6 @@
 
 #include "core/eval/speed.h"
 #include "core/graph/plan.h"
-#include "core/ops/conv.h"
-#include "core/ops/fc.h"
-#include "core/quant/quantized_ops.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 
@@ -18,14 +15,6 @@ const char* layer_path_name(LayerPath p) { return p == LayerPath::Dense ? "dense
 int KernelChoice::dense_layers() const {
     return static_cast<int>(std::count_if(layers.begin(), layers.end(),
                                           [](const LayerChoice& l) { return l.path == LayerPath::Dense; }));
-}
-
-std::shared_ptr<const Op> dense_twin(const Op& op) {
-    if (const auto* q = dynamic_cast<const QConvOp*>(&op))
-        return std::make_shared<ConvOp>(q->conv_params(), q->pq().decode(), q->bias());
-    if (const auto* q = dynamic_cast<const QFcOp*>(&op))
-        return std::make_shared<FcOp>(q->pq().decode(), q->bias(), q->source_type());
-    return nullptr;
 }
 
 OpRunShape engine_op_run_shape(int64_t batch, int threads) {

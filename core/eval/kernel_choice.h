@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/graph/network.h"
+#include "core/quant/weight_layer_factory.h"
 #include "core/util/progress.h"
 
 namespace qcnn {
@@ -60,9 +61,9 @@ struct KernelChoice {
     int dense_layers() const;               // layers where dense won
 };
 
-// The dense twin of a quantized weight op (ConvOp / FcOp over the decoded weights, same bias,
-// parameters and source type), or nullptr when `op` is not a QConvOp / QFcOp.
-std::shared_ptr<const Op> dense_twin(const Op& op);
+// dense_twin(op) (the dense twin of a quantized weight op: ConvOp / FcOp over the decoded
+// weights, same bias, parameters and source type; nullptr for any other op) comes from the
+// weight-layer factory, core/quant/weight_layer_factory.h.
 
 // The input shape and thread count Engine::forward runs every op with for `batch` samples on
 // `threads` (resolved) threads; see the top of this file.

@@ -5,17 +5,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/graph/weight_layer.h"
 #include "core/tensor.h"
 
 namespace qcnn {
 
 enum class DType { Float, Int64 };
-
-// Layers whose weights Q-CNN quantizes.
-enum class LayerKind { Conv, Fc };
 
 // What is known about a value when a network is planned for concrete input shapes:
 // its shape, its element type, and its contents when they do not depend on the inputs
@@ -75,8 +74,15 @@ public:
                           const std::vector<ValueInfo>& out) const {
         return 0;
     }
-    // Conv and Fc layers (float or quantized) return true and their kind.
-    virtual bool weight_layer(LayerKind* kind = nullptr) const { return false; }
+    // Conv and FC layers (float or quantized) describe their weights (core/graph/weight_layer.h);
+    // every other op returns nullopt. The one way code outside the ops reads a layer's weights.
+    virtual std::optional<WeightLayer> as_weight_layer() const { return std::nullopt; }
+    // Whether this is a weight layer, and its kind.
+    bool weight_layer(LayerKind* kind = nullptr) const {
+        const std::optional<WeightLayer> w = as_weight_layer();
+        if (w && kind) *kind = w->kind;
+        return w.has_value();
+    }
 
     // One-line description of attributes for tables ("3x3 s1 p1", "9216->4096").
     virtual std::string describe() const { return {}; }

@@ -18,7 +18,7 @@
 #include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
-#include "core/quant/quantized_ops.h"
+#include "core/quant/weight_layer_factory.h"
 #include "core/util/error.h"
 #include "core/util/hdf5_handle.h"
 #include "core/util/sha256.h"
@@ -257,20 +257,19 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
     std::vector<bool> drop(g->node_size(), false);  // nodes folded into a quantized layer
     std::vector<onnx::NodeProto> added;             // a 1-D layer's Unsqueeze / Squeeze
     for (const Node& n : net.nodes) {
-        const auto* qc = dynamic_cast<const QConvOp*>(n.op.get());
-        const auto* qf = dynamic_cast<const QFcOp*>(n.op.get());
-        if (!qc && !qf) continue;
-        const PQWeights pq = qc ? qc->pq() : qf->pq();
-        const std::vector<float> bias = qc ? qc->bias() : qf->bias();
+        const std::optional<WeightLayer> layer = n.op->as_weight_layer();
+        if (!layer || !layer->quantized()) continue;
+        const PQWeights pq = pq_weights(*layer);
+        const std::span<const float> bias = layer->bias;
         LayerRecord r;
         r.node = n.name;
-        r.kind = qc ? "conv" : (qf->source_type() == "MatMul" ? "fc-matmul" : "fc");
+        r.kind = layer->kind == LayerKind::Conv ? "conv" : (layer->from_matmul() ? "fc-matmul" : "fc");
         r.groups = pq.geo.groups;
         r.dsub = pq.geo.dsub;
         r.K = pq.geo.K;
         r.bits = pq.codes.bits;
         r.weight_shape = pq.geo.weight_shape();
-        if (qc) r.window = window_token(qc->conv_params());
+        if (layer->conv) r.window = window_token(*layer->conv);
         append(payload, pq.codebooks.data(), pq.codebooks.size(), r.cb_off, r.cb_len);
         append(payload, pq.codes.bytes.data(), pq.codes.bytes.size(), r.codes_off, r.codes_len);
         append(payload, bias.data(), bias.size(), r.bias_off, r.bias_len);
@@ -442,8 +441,8 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         const int ni = net.find_node(r.node);
         if (ni < 0) fail(what, " is not in the stored graph");
         Node& node = net.nodes[ni];
-        const auto* ph = dynamic_cast<const ActivationOp*>(node.op.get());
-        if (!ph || ph->kind() != ActivationKind::Relu || node.inputs.size() != 1 || node.outputs.size() != 1)
+        // (Only ActivationOp's Relu has the placeholder's op type.)
+        if (node.op->type() != kPlaceholderOp || node.inputs.size() != 1 || node.outputs.size() != 1)
             fail(what, ": the stored graph's node is a ", node.op->type(), ", not the layer's placeholder (corrupt file?)");
         const LayerKind kind = r.kind == "conv" ? LayerKind::Conv : LayerKind::Fc;
         PQGeometry geo = pq_geometry(kind, r.weight_shape, r.groups, PQConfig{r.dsub, r.K}, r.node);
@@ -470,12 +469,17 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         check_finite(bias.data(), nbias, what + ": bias");
         // The codes go from the payload into the layer's store without an unpacked copy.
         const CodeView codes(reinterpret_cast<const uint8_t*>(cp), ncodes, geo.bits());
-        if (kind == LayerKind::Conv)
-            node.op = std::make_shared<QConvOp>(parse_window_token(r.window, r.groups, what), geo, codebooks, codes,
-                                                bias, what);
-        else
-            node.op = std::make_shared<QFcOp>(geo, codebooks, codes, bias, r.kind == "fc-matmul" ? "MatMul" : "Gemm",
-                                              what);
+        WeightLayer like;
+        like.kind = kind;
+        ConvParams window;
+        if (kind == LayerKind::Conv) {
+            window = parse_window_token(r.window, r.groups, what);
+            like.conv = &window;
+            like.source_type = "Conv";
+        } else {
+            like.source_type = r.kind == "fc-matmul" ? "MatMul" : "Gemm";
+        }
+        node.op = make_quantized_layer(like, geo, codebooks, codes, bias, what);
     }
     net.assign_aliases();  // the placeholders had none: conv1.., fc1.. as the float network has them
     net.source = path;

@@ -27,6 +27,7 @@
 #include "core/ops/reduce.h"
 #include "core/ops/shape_ops.h"
 #include "core/ops/softmax.h"
+#include "core/quant/weight_layer_factory.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -169,6 +170,14 @@ bool is_row_bias(const Shape& s, int64_t n, size_t max_rank, size_t channel_from
         if (s[i] != 1 && from_end != channel_from_end) return false;
     }
     return s.size() > channel_from_end;
+}
+
+// The dense layer followed by the channel affine map, as one layer.
+OpPtr fold_into(const WeightLayer& layer, const ChannelAffine& a) {
+    Tensor w = *layer.weight;
+    std::vector<float> b(layer.bias.begin(), layer.bias.end());
+    fold_rows(w, b, a, layer.kind == LayerKind::Conv ? "Conv" : "fully-connected layer");
+    return make_dense_layer(layer, std::move(w), std::move(b));
 }
 
 class Importer {
@@ -659,7 +668,8 @@ int Importer::foldable_layer(int id) const {
     auto it = producer_.find(id);
     if (it == producer_.end()) return -1;
     const Node& n = net_.nodes[it->second];
-    return n.op->weight_layer() ? it->second : -1;
+    const std::optional<WeightLayer> w = n.op->as_weight_layer();
+    return w && !w->quantized() ? it->second : -1;
 }
 
 void Importer::replace_layer(int node_index, OpPtr op, const std::string& new_output_name) {
@@ -802,20 +812,14 @@ void Importer::add_bias() {
             const int layer = foldable_layer(in_id(side));
             const ValueDecl* c = const_decl(1 - side);
             if (layer < 0 || !c || !c->init_f) continue;
-            const Op& op = *net_.nodes[layer].op;
+            const WeightLayer w = *net_.nodes[layer].op->as_weight_layer();
             const Shape& cs = c->init_f->shape;
-            ChannelAffine aff;
-            if (const auto* conv = dynamic_cast<const ConvOp*>(&op); conv && is_row_bias(cs, conv->out_channels(), 4, 2)) {
-                aff.scale.assign(conv->out_channels(), 1.0f);
-                for (int64_t j = 0; j < conv->out_channels(); ++j) aff.shift.push_back(c->init_f->data[numel(cs) > 1 ? j : 0]);
-                replace_layer(layer, fold_affine(*conv, aff), out_name());
-                release_constant(in_id(1 - side));
-                return;
-            }
-            if (const auto* fc = dynamic_cast<const FcOp*>(&op); fc && is_row_bias(cs, fc->out_features(), 2, 0)) {
-                aff.scale.assign(fc->out_features(), 1.0f);
-                for (int64_t j = 0; j < fc->out_features(); ++j) aff.shift.push_back(c->init_f->data[numel(cs) > 1 ? j : 0]);
-                replace_layer(layer, fold_affine(*fc, aff), out_name());
+            const bool conv = w.kind == LayerKind::Conv;
+            if (is_row_bias(cs, w.out_channels, conv ? 4 : 2, conv ? 2 : 0)) {
+                ChannelAffine aff;
+                aff.scale.assign(w.out_channels, 1.0f);
+                for (int64_t j = 0; j < w.out_channels; ++j) aff.shift.push_back(c->init_f->data[numel(cs) > 1 ? j : 0]);
+                replace_layer(layer, fold_into(w, aff), out_name());
                 release_constant(in_id(1 - side));
                 return;
             }
@@ -865,15 +869,11 @@ void Importer::batchnorm() {
     if (opts_.fold_batchnorm) {
         const int layer = foldable_layer(in_id(0));
         if (layer >= 0) {
-            const Op& op = *net_.nodes[layer].op;
-            const auto n = static_cast<int64_t>(aff.scale.size());
-            if (const auto* conv = dynamic_cast<const ConvOp*>(&op); conv && conv->out_channels() == n) {
-                replace_layer(layer, fold_affine(*conv, aff), out_name());
-                return;
-            }
+            const WeightLayer w = *net_.nodes[layer].op->as_weight_layer();
             // Gemm's output is 2-D, so its channel axis 1 is the feature axis.
-            if (const auto* fc = dynamic_cast<const FcOp*>(&op); fc && fc->type() == "Gemm" && fc->out_features() == n) {
-                replace_layer(layer, fold_affine(*fc, aff), out_name());
+            if ((w.kind == LayerKind::Conv || w.source_type == "Gemm") &&
+                w.out_channels == static_cast<int64_t>(aff.scale.size())) {
+                replace_layer(layer, fold_into(w, aff), out_name());
                 return;
             }
         }

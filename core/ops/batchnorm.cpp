@@ -69,9 +69,6 @@ Tensor batchnorm_reference(const Tensor& x, const std::vector<float>& gamma, con
     return y;
 }
 
-namespace {
-
-// Scales row c of a {C_t, ...} weight by scale[c]; bias'[c] = bias[c] * scale[c] + shift[c].
 void fold_rows(Tensor& w, std::vector<float>& bias, const ChannelAffine& a, const char* what) {
     const int64_t ct = w.shape[0];
     if (static_cast<int64_t>(a.scale.size()) != ct)
@@ -83,8 +80,6 @@ void fold_rows(Tensor& w, std::vector<float>& bias, const ChannelAffine& a, cons
     if (bias.empty()) bias.assign(ct, 0.0f);
     for (int64_t c = 0; c < ct; ++c) bias[c] = bias[c] * a.scale[c] + a.shift[c];
 }
-
-}  // namespace
 
 std::shared_ptr<ConvOp> fold_affine(const ConvOp& conv, const ChannelAffine& a) {
     Tensor w = conv.weight();

@@ -39,6 +39,11 @@ private:
 Tensor batchnorm_reference(const Tensor& x, const std::vector<float>& gamma, const std::vector<float>& beta,
                            const std::vector<float>& mean, const std::vector<float>& var, float epsilon);
 
+// Folds the channel affine map into a layer's weight {C_t, ...} and bias (C_t values, or empty:
+// filled): row c scaled by scale[c], bias'[c] = bias[c] * scale[c] + shift[c]. Throws
+// qcnn::Error naming `what` when the map's length differs from C_t.
+void fold_rows(Tensor& w, std::vector<float>& bias, const ChannelAffine& a, const char* what);
+
 // The layer followed by the channel affine map, as one layer. Throws qcnn::Error when the
 // affine map's length differs from the layer's output channels.
 std::shared_ptr<ConvOp> fold_affine(const ConvOp& conv, const ChannelAffine& a);

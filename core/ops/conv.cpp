@@ -125,9 +125,19 @@ int64_t ConvOp::flops(const std::vector<const ValueInfo*>& in, const std::vector
     return o[2] * o[3] * o[1] * w_.shape[1] * w_.shape[2] * w_.shape[3];
 }
 
-bool ConvOp::weight_layer(LayerKind* kind) const {
-    if (kind) *kind = LayerKind::Conv;
-    return true;
+std::optional<WeightLayer> ConvOp::as_weight_layer() const {
+    WeightLayer w;
+    w.kind = LayerKind::Conv;
+    w.source_type = "Conv";
+    w.in_channels = in_channels();
+    w.out_channels = out_channels();
+    w.groups = p_.group;
+    w.kernel_h = p_.kernel_h;  // = the weight's, set by the constructor
+    w.kernel_w = p_.kernel_w;
+    w.conv = &p_;
+    w.weight = &w_;
+    w.bias = b_;
+    return w;
 }
 
 std::string ConvOp::describe() const {

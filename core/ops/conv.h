@@ -52,7 +52,7 @@ public:
     void run(const RunArgs& a) const override;
     int64_t params() const override;
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
-    bool weight_layer(LayerKind* kind) const override;
+    std::optional<WeightLayer> as_weight_layer() const override;  // kind Conv, dense weight
     std::string describe() const override;
 
     const ConvParams& conv_params() const { return p_; }

@@ -38,9 +38,15 @@ int64_t FcOp::flops(const std::vector<const ValueInfo*>& in, const std::vector<V
     return rows * in_features() * out_features();
 }
 
-bool FcOp::weight_layer(LayerKind* kind) const {
-    if (kind) *kind = LayerKind::Fc;
-    return true;
+std::optional<WeightLayer> FcOp::as_weight_layer() const {
+    WeightLayer w;
+    w.kind = LayerKind::Fc;
+    w.source_type = source_type_;
+    w.in_channels = in_features();
+    w.out_channels = out_features();
+    w.weight = &w_;
+    w.bias = b_;
+    return w;
 }
 
 std::string FcOp::describe() const { return cat(in_features(), "->", out_features()); }

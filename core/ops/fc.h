@@ -17,7 +17,7 @@ public:
     void run(const RunArgs& a) const override;
     int64_t params() const override;
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
-    bool weight_layer(LayerKind* kind) const override;
+    std::optional<WeightLayer> as_weight_layer() const override;  // kind Fc, dense weight
     std::string describe() const override;
 
     const Tensor& weight() const { return w_; }

@@ -170,24 +170,15 @@ private:
 }  // namespace
 
 CalibLayer calib_layer(const Op& op, const std::string& layer) {
+    const std::optional<WeightLayer> w = op.as_weight_layer();
+    if (!w || w->quantized()) fail("layer ", layer, " (", op.type(), ") is not a float conv or FC layer");
     CalibLayer L;
-    if (const auto* conv = dynamic_cast<const ConvOp*>(&op)) {
-        L.kind = LayerKind::Conv;
-        L.in_channels = conv->in_channels();
-        L.out_channels = conv->out_channels();
-        L.groups = conv->conv_params().group;
-        L.conv = conv->conv_params();
-        L.conv.kernel_h = conv->weight().shape[2];
-        L.conv.kernel_w = conv->weight().shape[3];
-        L.bias = conv->bias();
-    } else if (const auto* fc = dynamic_cast<const FcOp*>(&op)) {
-        L.kind = LayerKind::Fc;
-        L.in_channels = fc->in_features();
-        L.out_channels = fc->out_features();
-        L.bias = fc->bias();
-    } else {
-        fail("layer ", layer, " (", op.type(), ") is not a float conv or FC layer");
-    }
+    L.kind = w->kind;
+    L.in_channels = w->in_channels;
+    L.out_channels = w->out_channels;
+    L.groups = w->groups;
+    if (w->conv) L.conv = *w->conv;  // its kernel is the weight's
+    L.bias.assign(w->bias.begin(), w->bias.end());
     return L;
 }
 
@@ -398,8 +389,7 @@ std::vector<LayerResponseError> response_errors(const Network& reference, const 
         out[l].name = n.name;
         out[l].alias = n.alias;
         n.op->weight_layer(&out[l].kind);
-        out[l].quantized = n.op.get() != reference.nodes[layers[l]].op.get() &&
-                           (n.op->type() == "QConv" || n.op->type() == "QFc");
+        out[l].quantized = n.op.get() != reference.nodes[layers[l]].op.get() && n.op->as_weight_layer()->quantized();
     }
 
     const int64_t total = images.shape[0];

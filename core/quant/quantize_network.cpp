@@ -4,11 +4,9 @@
 #include <cmath>
 #include <memory>
 
-#include "core/ops/conv.h"
-#include "core/ops/fc.h"
 #include "core/quant/calibration.h"
 #include "core/quant/error_correction.h"
-#include "core/quant/quantized_ops.h"
+#include "core/quant/weight_layer_factory.h"
 #include "core/quant/random.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
@@ -91,14 +89,13 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
             po.seed = derive_seed(opt.seed, static_cast<uint64_t>(i));
             PQTrainStats st;
             Node& node = out.network.nodes[r.node];
-            const auto* conv = dynamic_cast<const ConvOp*>(node.op.get());
-            const auto* fc = dynamic_cast<const FcOp*>(node.op.get());
-            if (!conv && !fc)
-                fail(net.source, ": layer ", label, " (", node.op->type(), ") is not a float conv or FC layer");
-            PQWeights w = conv ? train_pq(conv->weight(), LayerKind::Conv, conv->conv_params().group, r.setting.pq, po,
-                                          label, progress, &st)
-                               : train_pq(fc->weight(), LayerKind::Fc, 1, r.setting.pq, po, label, progress, &st);
-            std::vector<float> bias = conv ? conv->bias() : fc->bias();
+            const OpPtr dense = node.op;  // keeps the view's weights alive after node.op is replaced
+            const std::optional<WeightLayer> layer = dense->as_weight_layer();
+            if (!layer || layer->quantized())
+                fail(net.source, ": layer ", label, " (", dense->type(), ") is not a float conv or FC layer");
+            const bool conv = layer->kind == LayerKind::Conv;
+            PQWeights w = train_pq(*layer->weight, layer->kind, layer->groups, r.setting.pq, po, label, progress, &st);
+            std::vector<float> bias(layer->bias.begin(), layer->bias.end());
             if (opt.ec != EcMode::None && r.setting.ec) {
                 const auto t0 = std::chrono::steady_clock::now();
                 CalibrationOptions co;
@@ -129,19 +126,15 @@ QuantizedNetwork quantize_impl(const Network& net, const ResolvedSettings& resol
                 info.ec_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             }
             if (opt.ec == EcMode::Network)
-                decoded.nodes[r.node].op = conv ? OpPtr(std::make_shared<ConvOp>(conv->conv_params(), w.decode(), bias))
-                                                : OpPtr(std::make_shared<FcOp>(w.decode(), bias, fc->type()));
+                decoded.nodes[r.node].op = make_dense_layer(*layer, w.decode(), bias);
             if (info.error_corrected) {  // the weight error of the corrected weights
-                const Tensor& wf = conv ? conv->weight() : fc->weight();
+                const Tensor& wf = *layer->weight;
                 const Tensor wd = w.decode();
                 double se = 0;
                 for (int64_t k = 0; k < wd.size(); ++k) se += std::pow(double(wf.data[k]) - double(wd.data[k]), 2);
                 st.mse = se / double(wd.size());
             }
-            if (conv)
-                node.op = std::make_shared<QConvOp>(conv->conv_params(), std::move(w), std::move(bias));
-            else
-                node.op = std::make_shared<QFcOp>(std::move(w), std::move(bias), fc->type());
+            node.op = make_quantized_layer(*layer, w, bias);
             info.quantized = true;
             info.weight_mse = st.mse;
             info.weight_mean_square = st.weight_mean_square;

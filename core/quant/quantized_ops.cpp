@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "core/quant/weight_layer_factory.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -52,13 +53,22 @@ std::shared_ptr<const Store> make_store(const std::string& what, const PQGeometr
     }
 }
 
-// PQWeights rebuilt from a store (FastFc or FastConv).
+// The weight-layer view of a store (FastFc or FastConv): everything but the source type and
+// the conv parameters, which the op adds.
 template <class Store>
-PQWeights weights_of(const PQGeometry& geo, const Store& s) {
-    PQWeights w;
-    w.geo = geo;
-    w.codebooks = s.codebooks();
-    w.codes = pack_codes(s.codes().unpack(), geo.bits());
+WeightLayer quantized_view(const PQGeometry& geo, const Store& s) {
+    WeightLayer w;
+    w.kind = geo.kind;
+    w.in_channels = geo.in_channels;
+    w.out_channels = geo.out_channels;
+    w.groups = geo.groups;
+    w.kernel_h = geo.kernel_h;
+    w.kernel_w = geo.kernel_w;
+    w.pq = &geo;
+    w.codes = &s.codes();
+    w.codebook_rows = s.codebook_rows();
+    w.codebook_kp = s.kp();
+    w.bias = s.bias();
     return w;
 }
 
@@ -79,7 +89,7 @@ QFcOp::QFcOp(const PQGeometry& geo, std::span<const float> codebooks, CodeView c
     fast_ = make_store<FastFc>(what, geo, codebooks, codes, bias);
 }
 
-PQWeights QFcOp::pq() const { return weights_of(geo_, *fast_); }
+PQWeights QFcOp::pq() const { return pq_weights(*as_weight_layer()); }
 
 std::vector<float> QFcOp::bias() const { return {fast_->bias().begin(), fast_->bias().end()}; }
 
@@ -104,9 +114,10 @@ int64_t QFcOp::flops(const std::vector<const ValueInfo*>& in, const std::vector<
     return rows * (geo_.in_channels * geo_.K + geo_.out_channels * geo_.subspaces());
 }
 
-bool QFcOp::weight_layer(LayerKind* kind) const {
-    if (kind) *kind = LayerKind::Fc;
-    return true;
+std::optional<WeightLayer> QFcOp::as_weight_layer() const {
+    WeightLayer w = quantized_view(geo_, *fast_);
+    w.source_type = source_type_;
+    return w;
 }
 
 std::string QFcOp::describe() const {
@@ -188,7 +199,7 @@ QConvOp::QConvOp(ConvParams p, const PQGeometry& geo, std::span<const float> cod
     fast_ = make_store<FastConv>(what, geo, codebooks, codes, bias);
 }
 
-PQWeights QConvOp::pq() const { return weights_of(geo_, *fast_); }
+PQWeights QConvOp::pq() const { return pq_weights(*as_weight_layer()); }
 
 std::vector<float> QConvOp::bias() const { return {fast_->bias().begin(), fast_->bias().end()}; }
 
@@ -208,9 +219,11 @@ int64_t QConvOp::flops(const std::vector<const ValueInfo*>& in, const std::vecto
     return x[2] * x[3] * g.in_channels * g.K + o[2] * o[3] * g.out_channels * g.kernel_size() * g.subspaces_per_group();
 }
 
-bool QConvOp::weight_layer(LayerKind* kind) const {
-    if (kind) *kind = LayerKind::Conv;
-    return true;
+std::optional<WeightLayer> QConvOp::as_weight_layer() const {
+    WeightLayer w = quantized_view(geo_, *fast_);
+    w.source_type = "Conv";
+    w.conv = &p_;  // its kernel is the geometry's, set by the constructor
+    return w;
 }
 
 std::string QConvOp::describe() const {

@@ -5,8 +5,10 @@
 // Op types: QFcOp::type() is "QFc" and QConvOp::type() is "QConv" (the project's own op
 // types, as core/graph/op.h lists them), so code that dispatches on "Conv"/"Gemm" and
 // casts to ConvOp/FcOp never meets a quantized op by surprise. source_type() keeps the
-// ONNX type the layer came from ("Conv", "Gemm", "MatMul"); weight_layer() reports the
-// kind (Conv/Fc) exactly like the float ops, so aliases and weight-layer lists are shared.
+// ONNX type the layer came from ("Conv", "Gemm", "MatMul"); as_weight_layer() reports the
+// kind (Conv/Fc) and geometry exactly like the float ops (with the PQ store in place of the
+// dense weight), so aliases and weight-layer lists are shared. Code outside the ops makes and
+// swaps these layers through core/quant/weight_layer_factory.h, not their constructors.
 //
 // Buffers (per sample, float32):
 //   FC   LUT {M, K}:          LUT[m][k] = <x[m*dsub : (m+1)*dsub], D(m)_k>
@@ -64,7 +66,7 @@ public:
     int64_t params() const override;
     // Per sample row: C_s*K (LUT) + C_t*M (lookup-adds).
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
-    bool weight_layer(LayerKind* kind) const override;
+    std::optional<WeightLayer> as_weight_layer() const override;  // kind Fc, PQ store
     std::string describe() const override;
 
     const PQGeometry& geometry() const { return geo_; }
@@ -100,7 +102,7 @@ public:
     int64_t params() const override;
     // Per sample: H*W*C_s*K (LUT) + H_t*W_t*C_t*kh*kw*Mg (lookup-adds).
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
-    bool weight_layer(LayerKind* kind) const override;
+    std::optional<WeightLayer> as_weight_layer() const override;  // kind Conv, PQ store
     std::string describe() const override;
 
     const ConvParams& conv_params() const { return p_; }

@@ -3,9 +3,7 @@
 #include <cctype>
 #include <map>
 
-#include "core/ops/conv.h"
-#include "core/ops/fc.h"
-#include "core/quant/quantized_ops.h"
+#include "core/quant/product_quantizer.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -145,29 +143,21 @@ ResolvedSettings resolve_settings(const Network& net, const LayerSettings& s) {
         r.node = node;
         r.name = n.name;
         r.alias = n.alias;
-        n.op->weight_layer(&r.kind);
+        const WeightLayer w = *n.op->as_weight_layer();
+        r.kind = w.kind;
         const std::string label = layer_label(n);
         const std::string type_key = r.kind == LayerKind::Conv ? "conv" : "fc";
         const auto ex = explicit_by_node.find(node);
 
         // Weight shape and groups of a float layer.
-        Shape ws;
-        int64_t groups = 1;
-        if (const auto* conv = dynamic_cast<const ConvOp*>(n.op.get())) {
-            ws = conv->weight().shape;
-            groups = conv->conv_params().group;
-        } else if (const auto* fc = dynamic_cast<const FcOp*>(n.op.get())) {
-            ws = fc->weight().shape;
-        } else {
-            // Already quantized (or an unknown weight op): left as is.
+        const Shape ws = w.weight_shape();
+        const int64_t groups = w.groups;
+        if (w.quantized()) {  // left as is
             if (ex != explicit_by_node.end())
                 fail("layer settings: layer ", label, " is already quantized (", n.op->type(), " ", n.op->describe(),
                      ") and cannot be set again");
             r.already_quantized = true;
-            if (const auto* qc = dynamic_cast<const QConvOp*>(n.op.get()))
-                r.setting = QuantSetting::make_pq(qc->geometry().dsub, qc->geometry().K);
-            else if (const auto* qf = dynamic_cast<const QFcOp*>(n.op.get()))
-                r.setting = QuantSetting::make_pq(qf->geometry().dsub, qf->geometry().K);
+            r.setting = QuantSetting::make_pq(w.pq->dsub, w.pq->K);
             r.note = cat("already quantized (", n.op->type(), " ", n.op->describe(), "): left as is");
             out.layers.push_back(std::move(r));
             continue;
@@ -193,7 +183,7 @@ ResolvedSettings resolve_settings(const Network& net, const LayerSettings& s) {
                 if (problem.empty()) {
                     r.setting = *def;
                     r.note = cat(def->to_string(), " (", type_key, "= default)");
-                } else if (r.kind == LayerKind::Conv && groups > 1 && ws.size() > 1 && ws[1] == 1) {
+                } else if (w.depthwise()) {
                     // Depthwise: every sub-vector's table row meets one output channel once.
                     const int64_t per_group = ws[0] / groups;
                     r.note = cat("dense: depthwise conv (one input channel per group): a lookup table would serve only "
