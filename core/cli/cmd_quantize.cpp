@@ -32,12 +32,6 @@ std::string utc_now() {
     return buf;
 }
 
-std::string fixed(double v, int decimals) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-}
-
 std::string bytes_text(int64_t b) {
     if (b >= 10 * 1024 * 1024) return fixed(b / 1048576.0, 1) + " MiB";
     if (b >= 10 * 1024) return fixed(b / 1024.0, 1) + " KiB";

@@ -24,13 +24,6 @@ namespace qcnn::cli {
 
 namespace {
 
-std::string fixed(double v, int decimals) {
-    if (std::isnan(v)) return "-";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-}
-
 std::string read_text(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     if (!f) fail(path, ": cannot open the sweep spec");
@@ -38,32 +31,6 @@ std::string read_text(const std::string& path) {
     ss << f.rdbuf();
     return ss.str();
 }
-
-// The sweep's bar: runs finished in this invocation out of the runs left to do (so the ETA
-// is not skewed by resumed runs), labelled with the current run and stage.
-class SweepBar {
-public:
-    explicit SweepBar(CommandContext& ctx) : bar_(ctx.err, ctx.err_is_terminal, "sweep") {}
-    ProgressFn callback() {
-        return [this](const Progress& p) {
-            if (p.stage == "sweep") {
-                if (first_ < 0) first_ = p.done;
-                done_ = p.done;
-                total_ = p.total;
-                bar_.set_label(cat("sweep ", done_, "/", total_));
-            } else {
-                bar_.set_label(cat("sweep ", p.layer, " ", p.stage));
-            }
-            bar_.update(done_ - first_, total_ - first_);
-            return true;
-        };
-    }
-    void finish() { bar_.finish(); }
-
-private:
-    ProgressBar bar_;
-    int64_t first_ = -1, done_ = 0, total_ = 0;
-};
 
 std::string loss_points(const RunRow& r) { return fixed(100.0 * (r.top1_float - r.top1), 2); }
 
@@ -300,7 +267,7 @@ int run_sweep(const Args& args, CommandContext& ctx) {
     const ScopedThreads threads(opt.threads >= 0 ? opt.threads : spec.threads);  // also decoding image folders
     const int64_t total = static_cast<int64_t>(expand(spec).size());
 
-    SweepBar bar(ctx);
+    SweepBar bar(ctx.err, ctx.err_is_terminal);
     std::vector<RunRow> finished;
     const auto on_run = [&](const SweepPoint& p, const RunResult& r, const RunRow& row) {
         bar.finish();

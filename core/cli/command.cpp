@@ -1,5 +1,8 @@
 #include "core/cli/command.h"
 
+#include <cmath>
+#include <cstdio>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -247,6 +250,13 @@ std::string percent(double fraction, int decimals) {
     os.precision(decimals);
     os << fraction * 100.0 << '%';
     return os.str();
+}
+
+std::string fixed(double v, int decimals) {
+    if (!std::isfinite(v)) return "-";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
 }
 
 }  // namespace qcnn::cli

@@ -124,6 +124,8 @@ void apply_run_options(const Args& args, SweepSpec& spec, std::initializer_list<
 // run option given on the command line applied.
 SweepSpec run_options_from_args(const Args& args, std::initializer_list<std::string_view> except = {});
 
+// v with `decimals` decimals ("12.35"); "-" for NaN (not measured) and infinities.
+std::string fixed(double v, int decimals);
 // "1,234,567".
 std::string thousands(int64_t v);
 // "91.53%" with `decimals` decimals; "n/a" for NaN.
@@ -136,5 +138,7 @@ int run_quantize(const Args& args, CommandContext& ctx);
 int run_demo(const Args& args, CommandContext& ctx);
 int run_sweep(const Args& args, CommandContext& ctx);
 int run_merge(const Args& args, CommandContext& ctx);
+int run_sensitivity(const Args& args, CommandContext& ctx);
+int run_auto(const Args& args, CommandContext& ctx);
 
 }  // namespace qcnn::cli

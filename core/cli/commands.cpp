@@ -17,6 +17,16 @@ std::vector<OptionSpec> preprocessing_options() {
     return {run_option_spec("mean"), run_option_spec("std"), run_option_spec("preprocess")};
 }
 
+// Calibration, k-means, error correction, evaluation size and threads: the run options that
+// quantize, sensitivity and auto share.
+std::vector<OptionSpec> run_detail_options() {
+    std::vector<OptionSpec> v;
+    for (const char* key : {"calib_data", "calib_images", "seeds", "kmeans_iters", "ec_iters", "ec_conv_images",
+                            "ec_positions", "limit", "batch", "threads"})
+        v.push_back(run_option_spec(key));
+    return v;
+}
+
 // The options of one command: groups in order.
 std::vector<OptionSpec> options(std::initializer_list<std::vector<OptionSpec>> groups) {
     std::vector<OptionSpec> all;
@@ -71,17 +81,8 @@ const std::vector<Command>& commands() {
          options({{model_option(),
           data_option(),
           run_option_spec("base"),
-          run_option_spec("ec"),
-          run_option_spec("calib_data"),
-          run_option_spec("calib_images"),
-          run_option_spec("seeds"),
-          run_option_spec("kmeans_iters"),
-          run_option_spec("ec_iters"),
-          run_option_spec("ec_conv_images"),
-          run_option_spec("ec_positions"),
-          run_option_spec("limit"),
-          run_option_spec("batch"),
-          run_option_spec("threads")},
+          run_option_spec("ec")},
+         run_detail_options(),
          preprocessing_options(),
          {run_option_spec("kernel"),
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
@@ -136,6 +137,57 @@ const std::vector<Command>& commands() {
           {"-o", "ALL.h5", "the merged results file (required)"},
           {"--sweep-id", "ID", "merge this sweep of each file (default: each file's newest sweep)"}},
          run_merge},
+        {"sensitivity",
+         "quantize one layer at a time over a grid of settings: which layers tolerate coarse settings",
+         "For every selected weight layer and every grid value that fits it, quantizes that layer alone\n"
+         "(the others stay float) and evaluates the network on --data: top-1 and top-5 drop against the\n"
+         "float network, the layer's relative response error, compression, theoretical and measured\n"
+         "speed-up and bytes (docs/auto.md). The runs are a one-at-a-time sweep kept in -o under\n"
+         "/sensitivity/<id> (the sweeps' tables; pandas.read_hdf reads them): asked again with the same\n"
+         "model and options, the table is read back instead of rerun; an interrupted analysis resumes.\n"
+         "`qcnn auto` builds on it.",
+         options({{model_option(),
+          data_option(),
+          {"--layers", "L", "layers to analyse: conv, fc, aliases (conv2) or node names, comma-separated\n"
+                            "(default: conv,fc = every weight layer)"},
+          {"--grid", "G", "settings C_s'/K to try per layer, comma-separated (default: 2/16,4/16,4/32,4/64,8/16,\n"
+                          "8/32,8/64,8/128,16/64,16/256; values that do not fit a layer are listed and skipped)"},
+          run_option_spec("ec")},
+         run_detail_options(),
+         preprocessing_options(),
+         {run_option_spec("kernel"),
+          {"-o", "RESULTS.h5", "HDF5 results file (default: sensitivity.h5; created when absent)"},
+          {"--json", "", "print one JSON object (every layer and setting) instead of the table"}}}),
+         run_sensitivity},
+        {"auto",
+         "find per-layer settings automatically: the cheapest verified run within an accuracy budget",
+         "Measures each layer's sensitivity (qcnn sensitivity; reused from --results when cached), chooses one\n"
+         "setting per layer by an exact knapsack over the estimated drops, verifies the choice with a real run\n"
+         "(error correction --ec), and bisects the estimated budget on the verified drop (docs/auto.md). Every\n"
+         "candidate is a row of one sweep in --results; the answer is the best verified run, never an\n"
+         "estimate. The converse form --min-compression X --objective accuracy finds the most accurate\n"
+         "verified run at least X times smaller. Exit 1 when no verified run meets the bound.",
+         options({{model_option(),
+          data_option(),
+          {"--max-drop", "PTS", "top-1 drop allowed against the float network, in points (default: 1.0; with\n"
+                                "--min-compression: no bound unless given)"},
+          {"--objective", "O", "compression, speedup (theoretical), measured-speedup, memory, or accuracy (with\n"
+                               "--min-compression; default: compression, accuracy with --min-compression)"},
+          {"--min-compression", "X", "the converse form: at least X times compression, most accurate"},
+          {"--ec", "MODE", "error correction of the verification runs: none, layer, network (default: network)"},
+          {"--sensitivity-ec", "MODE", "error correction of the sensitivity runs: none or layer (default: none)"},
+          {"--time-budget", "T", "stop starting candidates after T (90s, 30m, 1.5h; default: no limit)"},
+          {"--max-candidates", "N", "verification runs at most (default: 8)"},
+          {"--layers", "L", "layers to set: conv, fc, aliases or node names (default: conv,fc); the others stay dense"},
+          {"--grid", "G", "settings C_s'/K per layer to choose from (default: qcnn sensitivity's)"}},
+         run_detail_options(),
+         preprocessing_options(),
+         {run_option_spec("kernel"),
+          {"--results", "R.h5", "HDF5 results file of the sensitivity table and the candidates (default: qcnn-auto.h5)"},
+          {"-o", "FILE", "save the best verified run's quantized model (docs/model-format.md)"},
+          {"--json", "", "print one JSON object: settings, top1, top1_float, drop, compression,\n"
+                         "theoretical_speedup, measured_speedup, memory_bytes_quantized, candidates"}}}),
+         run_auto},
     };
     return table;
 }

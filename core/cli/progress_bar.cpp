@@ -68,4 +68,19 @@ void ProgressBar::finish() {
     last_len_ = 0;
 }
 
+ProgressFn SweepBar::callback() {
+    return [this](const Progress& p) {
+        if (p.stage == "sweep") {
+            if (first_ < 0) first_ = p.done;
+            done_ = p.done;
+            total_ = p.total;
+            bar_.set_label(cat(label_, " ", done_, "/", total_));
+        } else {
+            bar_.set_label(cat(label_, " ", p.layer, " ", p.stage));
+        }
+        bar_.update(done_ - first_, total_ - first_);
+        return true;
+    };
+}
+
 }  // namespace qcnn::cli

@@ -40,6 +40,22 @@ private:
     size_t last_len_ = 0;
 };
 
+// The bar of a sweep (`qcnn sweep`, `qcnn sensitivity`): runs finished in this invocation out
+// of the runs left to do (so the ETA is not skewed by resumed runs), labelled with the current
+// run and stage.
+class SweepBar {
+public:
+    SweepBar(std::ostream& os, bool enabled, std::string label = "sweep")
+        : bar_(os, enabled, label), label_(std::move(label)) {}
+    ProgressFn callback();
+    void finish() { bar_.finish(); }
+
+private:
+    ProgressBar bar_;
+    std::string label_;
+    int64_t first_ = -1, done_ = 0, total_ = 0;
+};
+
 // "0.8 s", "1 min 05 s", "1 h 02 min".
 std::string format_duration(double seconds);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -145,12 +146,17 @@ std::string utc_iso(std::time_t t) {
     return buf;
 }
 
+void check_root(const std::string& path, const std::string& root) {
+    if (std::find(std::begin(kResultsRoots), std::end(kResultsRoots), root) == std::end(kResultsRoots))
+        fail(path, ": '", root, "' is not a results group (sweeps or sensitivity)");
+}
+
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
     static_cast<std::vector<std::string>*>(out)->push_back(name);
     return 0;
 }
 
-std::vector<std::string> list_sweeps_in_process(const std::string& path) {
+std::vector<std::string> list_sweeps_in_process(const std::string& path, const std::string& root) {
     const Hdf5Session quiet;
     if (!std::filesystem::exists(path)) fail(path, ": no such file");
     if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, ": not an HDF5 file");
@@ -158,14 +164,14 @@ std::vector<std::string> list_sweeps_in_process(const std::string& path) {
     if (!file.ok())
         fail(path, ": cannot open (locked by another process? HDF5_USE_FILE_LOCKING=FALSE lifts the lock check)");
     std::vector<std::string> ids;
-    if (H5Lexists(file.get(), "sweeps", H5P_DEFAULT) <= 0) return ids;
-    Handle group(H5Gopen2(file.get(), "sweeps", H5P_DEFAULT), H5Gclose);
-    if (!group.ok()) fail(path, ": cannot open the group /sweeps");
+    if (H5Lexists(file.get(), root.c_str(), H5P_DEFAULT) <= 0) return ids;
+    Handle group(H5Gopen2(file.get(), root.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!group.ok()) fail(path, ": cannot open the group /", root);
     if (H5Literate(group.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, collect_name, &ids) < 0) {
         // Written by another tool without creation-order tracking: name order.
         ids.clear();
         if (H5Literate(group.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &ids) < 0)
-            fail(path, ": cannot list the group /sweeps");
+            fail(path, ": cannot list the group /", root);
     }
     return ids;
 }
@@ -177,12 +183,13 @@ void probe_results_file(const std::string& path) {
     if (!std::filesystem::exists(path)) return;
     probe_hdf5_file(path, [&] {
         try {
-            for (const std::string& id : list_sweeps_in_process(path)) {
-                const ResultsFile r = ResultsFile::read(path, id);
-                (void)r.attributes();
-                (void)r.runs();
-                (void)r.layers();
-            }
+            for (const char* root : kResultsRoots)
+                for (const std::string& id : list_sweeps_in_process(path, root)) {
+                    const ResultsFile r = ResultsFile::read(path, id, root);
+                    (void)r.attributes();
+                    (void)r.runs();
+                    (void)r.layers();
+                }
         } catch (const Error&) {
         }
     });
@@ -191,13 +198,13 @@ void probe_results_file(const std::string& path) {
 }  // namespace
 
 struct ResultsFile::Impl {
-    std::string path, id;
+    std::string path, id, root = "sweeps";
     bool writable = false;
     int64_t version = kResultsSchemaVersion;  // of this sweep's tables
     Handle file, group, runs, layers;
     Compound run_mem = run_type(), layer_mem = layer_type();
 
-    std::string where() const { return cat(path, ": sweep '", id, "'"); }
+    std::string where() const { return cat(path, ": ", root == "sweeps" ? "sweep" : root, " '", id, "'"); }
 
     void set_string(const char* name, const std::string& value) const {
         if (H5LTset_attribute_string(group.get(), ".", name, value.c_str()) < 0)
@@ -306,11 +313,14 @@ struct ResultsFile::Impl {
         if (!writable) fail(where(), ": opened read-only");
     }
 
-    // Opens /sweeps/<sweep_id> of an existing file and checks its schema version.
-    static std::unique_ptr<Impl> open(const std::string& path, const std::string& sweep_id, bool writable) {
+    // Opens /<root>/<sweep_id> of an existing file and checks its schema version.
+    static std::unique_ptr<Impl> open(const std::string& path, const std::string& sweep_id, bool writable,
+                                      const std::string& root) {
+        check_root(path, root);
         auto impl = std::make_unique<Impl>();
         impl->path = path;
         impl->id = sweep_id;
+        impl->root = root;
         impl->writable = writable;
         if (!std::filesystem::exists(path)) fail(path, ": no such file");
         if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, ": not an HDF5 file");
@@ -318,12 +328,13 @@ struct ResultsFile::Impl {
         if (!impl->file.ok())
             fail(path, ": cannot open", writable ? " for writing" : "", " (locked by another process",
                  writable ? ", or read-only" : "", "? HDF5_USE_FILE_LOCKING=FALSE lifts the lock check)");
-        const std::string group = "/sweeps/" + sweep_id;
-        if (sweep_id.empty() || H5Lexists(impl->file.get(), "sweeps", H5P_DEFAULT) <= 0 ||
+        const std::string group = "/" + root + "/" + sweep_id;
+        if (sweep_id.empty() || H5Lexists(impl->file.get(), root.c_str(), H5P_DEFAULT) <= 0 ||
             H5Lexists(impl->file.get(), group.c_str(), H5P_DEFAULT) <= 0) {
             std::string ids;
-            for (const std::string& s : list_sweeps_in_process(path)) ids += (ids.empty() ? "" : ", ") + s;
-            fail(path, ": no sweep '", sweep_id, "' (sweeps in the file: ", ids.empty() ? "none" : ids, ")");
+            for (const std::string& s : list_sweeps_in_process(path, root)) ids += (ids.empty() ? "" : ", ") + s;
+            fail(path, ": no ", root == "sweeps" ? "sweep" : root, " '", sweep_id, "' (", root, " in the file: ",
+                 ids.empty() ? "none" : ids, ")");
         }
         impl->group = Handle(H5Gopen2(impl->file.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
         if (!impl->group.ok()) fail(impl->where(), ": cannot open the group ", group);
@@ -378,12 +389,15 @@ SweepAttributes environment_attributes() {
     return a;
 }
 
-ResultsFile ResultsFile::create(const std::string& path, const std::string& sweep_id, const SweepAttributes& attrs) {
+ResultsFile ResultsFile::create(const std::string& path, const std::string& sweep_id, const SweepAttributes& attrs,
+                                const std::string& root) {
+    check_root(path, root);
     probe_results_file(path);
     const Hdf5Session quiet;
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->id = sweep_id;
+    impl->root = root;
     impl->writable = true;
     if (sweep_id.empty() || sweep_id.find_first_of("/.") != std::string::npos)
         fail(path, ": bad sweep id '", sweep_id, "' (non-empty, no '/' or '.')");
@@ -396,14 +410,14 @@ ResultsFile ResultsFile::create(const std::string& path, const std::string& swee
         if (!impl->file.ok()) fail(path, ": cannot create the file");
     }
     const hid_t f = impl->file.get();
-    if (H5Lexists(f, "sweeps", H5P_DEFAULT) <= 0) {
+    if (H5Lexists(f, root.c_str(), H5P_DEFAULT) <= 0) {
         // Track creation order, so list_sweeps() lists sweeps in the order they were started.
         Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
         H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-        Handle g(H5Gcreate2(f, "sweeps", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
-        if (!g.ok()) fail(path, ": cannot create the group /sweeps");
+        Handle g(H5Gcreate2(f, root.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+        if (!g.ok()) fail(path, ": cannot create the group /", root);
     }
-    const std::string group = "/sweeps/" + sweep_id;
+    const std::string group = "/" + root + "/" + sweep_id;
     if (H5Lexists(f, group.c_str(), H5P_DEFAULT) > 0) fail(path, ": a sweep '", sweep_id, "' already exists");
     impl->group = Handle(H5Gcreate2(f, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
     if (!impl->group.ok()) fail(impl->where(), ": cannot create the group ", group);
@@ -438,10 +452,10 @@ ResultsFile ResultsFile::create(const std::string& path, const std::string& swee
     return ResultsFile(std::move(impl));
 }
 
-ResultsFile ResultsFile::open(const std::string& path, const std::string& sweep_id) {
+ResultsFile ResultsFile::open(const std::string& path, const std::string& sweep_id, const std::string& root) {
     probe_results_file(path);
     const Hdf5Session quiet;
-    auto impl = Impl::open(path, sweep_id, true);
+    auto impl = Impl::open(path, sweep_id, true, root);
     // A process killed between writing a run's layer rows and its run row leaves layer rows of
     // a run that is not in `runs` at the end of `layers`: drop them, the run is redone.
     std::set<int64_t> done;
@@ -456,10 +470,10 @@ ResultsFile ResultsFile::open(const std::string& path, const std::string& sweep_
     return ResultsFile(std::move(impl));
 }
 
-ResultsFile ResultsFile::read(const std::string& path, const std::string& sweep_id) {
+ResultsFile ResultsFile::read(const std::string& path, const std::string& sweep_id, const std::string& root) {
     probe_results_file(path);
     const Hdf5Session quiet;
-    return ResultsFile(Impl::open(path, sweep_id, false));
+    return ResultsFile(Impl::open(path, sweep_id, false, root));
 }
 
 void ResultsFile::append(const RunRow& run, const std::vector<LayerRow>& layers) {
@@ -631,9 +645,10 @@ std::vector<LayerRow> ResultsFile::layers() const {
     return out;
 }
 
-std::vector<std::string> list_sweeps(const std::string& path) {
+std::vector<std::string> list_sweeps(const std::string& path, const std::string& root) {
+    check_root(path, root);
     probe_results_file(path);
-    return list_sweeps_in_process(path);
+    return list_sweeps_in_process(path, root);
 }
 
 std::string runs_csv(const std::vector<RunRow>& rows) {

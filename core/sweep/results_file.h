@@ -6,6 +6,8 @@
 //                           samples
 //   /sweeps/<id>/runs       chunked, extendable 1-D compound dataset of RunRow
 //   /sweeps/<id>/layers     chunked, extendable 1-D compound dataset of LayerRow
+//   /sensitivity/<id>       the same layout for a sensitivity analysis (core/auto/sensitivity.h:
+//                           one run per layer and setting, docs/auto.md)
 // Fixed-length strings only, snake_case field names with units. Each append is flushed to
 // disk before it returns, so a killed process leaves every appended run readable.
 #pragma once
@@ -25,6 +27,9 @@ namespace qcnn {
 // shards, finished_utc (provenance of each run, kept by `qcnn merge`). Versions 1 and 2 are
 // still read (the new fields NaN / 0 / "").
 inline constexpr int kResultsSchemaVersion = 3;
+
+// The top-level groups a results file holds tables in (the `root` arguments below).
+inline constexpr const char* kResultsRoots[] = {"sweeps", "sensitivity"};
 
 struct SweepAttributes {
     std::string spec_json, app_version, git_commit, seeds, host, cpu_model, qt_version, eigen_version,
@@ -49,12 +54,14 @@ class ResultsFile {
 public:
     // Creates `path` (or opens it when it exists) and a new group /sweeps/<id>. Errors name
     // the path.
-    static ResultsFile create(const std::string& path, const std::string& sweep_id, const SweepAttributes& attrs);
+    // `root`: "sweeps" or "sensitivity" (kResultsRoots).
+    static ResultsFile create(const std::string& path, const std::string& sweep_id, const SweepAttributes& attrs,
+                              const std::string& root = "sweeps");
     // Opens an existing sweep for appending (--resume). Errors name the path and the id.
-    static ResultsFile open(const std::string& path, const std::string& sweep_id);
+    static ResultsFile open(const std::string& path, const std::string& sweep_id, const std::string& root = "sweeps");
     // Opens an existing sweep read-only (append and set_status then throw). Errors name the
     // path and the id.
-    static ResultsFile read(const std::string& path, const std::string& sweep_id);
+    static ResultsFile read(const std::string& path, const std::string& sweep_id, const std::string& root = "sweeps");
 
     ResultsFile(ResultsFile&&) noexcept;
     ResultsFile& operator=(ResultsFile&&) noexcept;
@@ -74,7 +81,7 @@ private:
 };
 
 // Ids of the sweeps in a results file, in creation order.
-std::vector<std::string> list_sweeps(const std::string& path);
+std::vector<std::string> list_sweeps(const std::string& path, const std::string& root = "sweeps");
 
 // CSV of a runs table (header line of the field names, one line per row).
 std::string runs_csv(const std::vector<RunRow>& rows);

@@ -32,10 +32,11 @@ bool same_point(const RunRow& row, const SweepPoint& p) {
 }
 
 // The newest sweep in `path` started with this canonical spec and shard ("" when none).
-std::string find_sweep(const std::string& path, const std::string& canonical, const Shard& shard) {
-    const std::vector<std::string> ids = list_sweeps(path);
+std::string find_sweep(const std::string& path, const std::string& canonical, const Shard& shard,
+                       const std::string& root) {
+    const std::vector<std::string> ids = list_sweeps(path, root);
     for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-        const SweepAttributes a = ResultsFile::read(path, *it).attributes();
+        const SweepAttributes a = ResultsFile::read(path, *it, root).attributes();
         if (a.spec_canonical == canonical && a.shard == (shard.sharded() ? to_string(shard) : "")) return *it;
     }
     return "";
@@ -52,7 +53,7 @@ std::string utc_now() {
     return buf;
 }
 
-std::string new_sweep_id(const std::string& path) {
+std::string new_sweep_id(const std::string& path, const std::string& root) {
     const std::time_t t = std::time(nullptr);
     char buf[32];
     std::tm tm{};
@@ -60,7 +61,7 @@ std::string new_sweep_id(const std::string& path) {
     std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
     std::set<std::string> taken;
     if (std::filesystem::exists(path))
-        for (const std::string& id : list_sweeps(path)) taken.insert(id);
+        for (const std::string& id : list_sweeps(path, root)) taken.insert(id);
     std::string id = buf;
     for (int n = 2; taken.count(id); ++n) id = cat(buf, "_", n);
     return id;
@@ -142,22 +143,22 @@ SweepOutcome SweepRunner::run(const std::string& results_path, const std::string
     std::map<int64_t, std::vector<LayerRow>> layer_rows_by_run;
     const std::string shard_text = opt_.shard.sharded() ? to_string(opt_.shard) : "";
     if (opt_.resume && !opt_.sweep_id.empty() && std::filesystem::exists(results_path)) {
-        const std::vector<std::string> ids = list_sweeps(results_path);
+        const std::vector<std::string> ids = list_sweeps(results_path, opt_.root);
         if (std::find(ids.begin(), ids.end(), opt_.sweep_id) != ids.end()) out.sweep_id = opt_.sweep_id;
     }
     const bool resume = opt_.resume && (opt_.sweep_id.empty() || !out.sweep_id.empty());
     if (resume) {
         if (!std::filesystem::exists(results_path))
             fail(results_path, ": --resume: no such file (run without --resume to start the sweep)");
-        if (out.sweep_id.empty()) out.sweep_id = find_sweep(results_path, canonical, opt_.shard);
+        if (out.sweep_id.empty()) out.sweep_id = find_sweep(results_path, canonical, opt_.shard, opt_.root);
         if (out.sweep_id.empty()) {
             std::string list;
-            for (const std::string& id : list_sweeps(results_path)) list += (list.empty() ? "" : ", ") + id;
+            for (const std::string& id : list_sweeps(results_path, opt_.root)) list += (list.empty() ? "" : ", ") + id;
             fail(results_path, ": --resume: no sweep in this file was started with this spec",
                  shard_text.empty() ? "" : " and shard " + shard_text, " (sweeps: ", list.empty() ? "none" : list,
                  "); run without --resume to start a new sweep");
         }
-        file.emplace(ResultsFile::open(results_path, out.sweep_id));
+        file.emplace(ResultsFile::open(results_path, out.sweep_id, opt_.root));
         const SweepAttributes attrs = file->attributes();
         if (attrs.spec_canonical != canonical || attrs.shard != shard_text)
             fail(results_path, ": --resume: sweep '", out.sweep_id, "' was started with ",
@@ -190,8 +191,8 @@ SweepOutcome SweepRunner::run(const std::string& results_path, const std::string
         attrs.model_sha256 = model_sha_;
         attrs.data_spec = spec_.data;
         attrs.samples = samples_;
-        out.sweep_id = opt_.sweep_id.empty() ? new_sweep_id(results_path) : opt_.sweep_id;
-        file.emplace(ResultsFile::create(results_path, out.sweep_id, attrs));
+        out.sweep_id = opt_.sweep_id.empty() ? new_sweep_id(results_path, opt_.root) : opt_.sweep_id;
+        file.emplace(ResultsFile::create(results_path, out.sweep_id, attrs, opt_.root));
     }
 
     // Marks the sweep in the file, keeping the original exception when that fails too.

@@ -69,6 +69,11 @@ struct SweepSpec {
     int64_t batch = RunSpec{}.batch;
     std::string base;                   // settings applied to every run
     std::vector<SweepGroup> grid;       // empty: one run of `base` per ec mode and seed
+    // How the grid's groups combine (spec key "vary"): false ("together"): every combination of
+    // one value per group (their product); true ("one-at-a-time"): each group's values alone, the
+    // other groups absent (base only), so the runs are the sum of the group sizes. A sensitivity
+    // analysis is a one-at-a-time sweep with one group per layer.
+    bool one_at_a_time = false;
     std::vector<EcMode> ec = {RunSpec{}.ec};
     std::vector<uint64_t> seeds = {RunSpec{}.seed};  // each 0..2^63-1
     int threads = RunSpec{}.threads;
@@ -118,7 +123,7 @@ std::vector<SweepPoint> shard_points(const std::vector<SweepPoint>& points, cons
 
 // A new sweep id: the UTC time "20250314T093012Z", with "_2", "_3", ... appended when the results
 // file `path` (when it exists) already has that id.
-std::string new_sweep_id(const std::string& path);
+std::string new_sweep_id(const std::string& path, const std::string& root = "sweeps");
 // Ids given by the user (--sweep-id): non-empty, at most 64 characters of [A-Za-z0-9_-];
 // errors name `what` and the id.
 void check_sweep_id(const std::string& id, const std::string& what);
@@ -187,6 +192,9 @@ struct SweepOptions {
     // Set: the sweep's id; with resume, a file without that sweep starts it (what the Slurm
     // tasks do, so a resubmitted task continues its shard file and a first one creates it).
     std::string sweep_id;
+    // The results file's group the table goes to: "sweeps", or "sensitivity" for a sensitivity
+    // analysis (core/auto/sensitivity.h).
+    std::string root = "sweeps";
 };
 
 struct SweepOutcome {

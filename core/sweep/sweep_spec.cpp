@@ -141,7 +141,10 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
     std::vector<std::string> allowed{"qcnn_sweep"};  // in the canonical order: grid after base
     for (const RunOption& o : run_options()) {
         allowed.push_back(o.key);
-        if (o.key == "base") allowed.push_back("grid");
+        if (o.key == "base") {
+            allowed.push_back("grid");
+            allowed.push_back("vary");
+        }
     }
     c.keys(v, "", allowed);
     const json::Value* version = v.find("qcnn_sweep");
@@ -237,6 +240,13 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
             s.grid.push_back(std::move(group));
         }
     }
+    if (const auto* x = v.find("vary")) {
+        const std::string vary = c.string(*x, "vary");
+        if (vary != "together" && vary != "one-at-a-time")
+            c.bad("vary", "expected \"together\" (every combination of the groups' values) or \"one-at-a-time\" "
+                          "(each group's values alone), got '", vary, "'");
+        s.one_at_a_time = vary == "one-at-a-time";
+    }
 
     return s;
 }
@@ -278,6 +288,8 @@ std::string to_json(const SweepSpec& s) {
                 w.end_object();
             }
             w.end_array();
+            // Left out at its default, so the canonical text of older specs (what --resume matches) stays.
+            if (s.one_at_a_time) w.field("vary", "one-at-a-time");
         }
     }
     w.end_object();
@@ -298,6 +310,25 @@ std::vector<SweepPoint> expand(const SweepSpec& s) {
     size_t combinations = 1;
     for (const SweepGroup& g : s.grid) combinations *= g.settings.size();
     std::vector<SweepPoint> out;
+    if (s.one_at_a_time) {
+        // Each group's values alone over base, groups in spec order; no group: base once.
+        for (EcMode ec : s.ec)
+            for (uint64_t seed : s.seeds) {
+                const auto add = [&](const std::string& layers) {
+                    SweepPoint p;
+                    p.index = static_cast<int64_t>(out.size());
+                    p.ec = ec;
+                    p.seed = seed;
+                    p.layers = layers;
+                    out.push_back(std::move(p));
+                };
+                if (s.grid.empty()) add(s.base);
+                for (const SweepGroup& g : s.grid)
+                    for (const std::string& v : g.settings)
+                        add(cat(s.base, s.base.empty() ? "" : ",", g.layers, "=", v));
+            }
+        return out;
+    }
     out.reserve(s.ec.size() * s.seeds.size() * combinations);
     for (EcMode ec : s.ec) {
         for (uint64_t seed : s.seeds) {
