@@ -28,6 +28,63 @@ std::shared_ptr<const Op> dense_twin(const Op& op) {
     return nullptr;
 }
 
+namespace {
+
+// The first `rows` output channels of W_hat (groups = 1), in the dense weight layout.
+Tensor decode_leading_rows(const PQWeights& pq, int64_t rows) {
+    const PQGeometry& g = pq.geo;
+    const int64_t P = g.kernel_size(), M = g.subspaces(), dsub = g.dsub;
+    const std::vector<uint8_t> codes = pq.unpacked_codes();  // C_t x P x M
+    Shape shape = g.weight_shape();
+    shape[0] = rows;
+    Tensor w(shape);
+    for (int64_t c = 0; c < rows; ++c) {
+        float* wc = w.ptr() + c * g.in_channels * P;
+        const uint8_t* cc = codes.data() + c * P * M;
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t m = 0; m < M; ++m) {
+                const float* cw = pq.codeword(m, cc[p * M + m]);
+                for (int64_t l = 0; l < dsub; ++l) wc[(m * dsub + l) * P + p] = cw[l];
+            }
+    }
+    return w;
+}
+
+// The dense op timed for a quantized layer: its dense twin restricted to the first `rows`
+// output channels, so that no more than max_bytes of dense weights exist while it is timed.
+// rows = C_t (the whole twin) when that fits, when the layer is grouped, or when it has at most
+// 64 outputs; otherwise max(64, max_bytes / row bytes) rounded down to a multiple of 16. The
+// dense time scales with the output channels (one GEMM row per channel), so the slice's time
+// times C_t / rows estimates the whole layer's.
+struct DenseSlice {
+    std::shared_ptr<const Op> op;
+    int64_t rows = 0, out_channels = 0;
+};
+
+DenseSlice dense_slice(const Op& op, int64_t max_bytes) {
+    LayerKind kind;
+    if (!op.weight_layer(&kind) || (op.type() != "QConv" && op.type() != "QFc")) return {};
+    const PQWeights pq = kind == LayerKind::Conv ? static_cast<const QConvOp&>(op).pq()
+                                                 : static_cast<const QFcOp&>(op).pq();
+    const PQGeometry& g = pq.geo;
+    const int64_t row_bytes = g.in_channels / g.groups * g.kernel_size() * int64_t(sizeof(float));
+    int64_t rows = g.out_channels;
+    if (g.groups == 1 && g.out_channels > 64 && rows * row_bytes > max_bytes)
+        rows = std::min(g.out_channels, std::max<int64_t>(64, max_bytes / row_bytes / 16 * 16));
+    if (rows == g.out_channels) return {dense_twin(op), rows, rows};
+    std::vector<float> bias = kind == LayerKind::Conv ? static_cast<const QConvOp&>(op).bias()
+                                                      : static_cast<const QFcOp&>(op).bias();
+    if (!bias.empty()) bias.resize(rows);
+    Tensor w = decode_leading_rows(pq, rows);
+    if (kind == LayerKind::Conv)
+        return {std::make_shared<ConvOp>(static_cast<const QConvOp&>(op).conv_params(), std::move(w), std::move(bias)),
+                rows, g.out_channels};
+    return {std::make_shared<FcOp>(std::move(w), std::move(bias), static_cast<const QFcOp&>(op).source_type()), rows,
+            g.out_channels};
+}
+
+}  // namespace
+
 OpRunShape engine_op_run_shape(int64_t batch, int threads) {
     threads = std::max(threads, 1);
     if (threads <= 1 || batch < 2 * threads) return {batch, threads};
@@ -77,9 +134,12 @@ KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sam
         c.input_shape = xi.shape;
         Tensor x(xi.shape);
         for (float& v : x.data) v = u(rng);
-        const std::shared_ptr<const Op> dense = dense_twin(*node.op);
+        // The dense side: a slice of the twin (dense_slice), freed before the next layer.
+        const DenseSlice dense = dense_slice(*node.op, options.max_dense_bytes);
+        c.dense_timed_outputs = dense.rows;
+        c.out_channels = dense.out_channels;
         const std::vector<ValueInfo> out = node.op->infer({&xi});
-        Tensor yq(out.at(0).shape), yd(out.at(0).shape);
+        Tensor yq(out.at(0).shape), yd(dense.op->infer({&xi}).at(0).shape);
         const std::vector<const Tensor*> in{&x};
         const std::vector<const ValueInfo*> in_info{&xi};
         const std::vector<Tensor*> outq{&yq}, outd{&yd};
@@ -92,10 +152,10 @@ KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sam
         so.max_rounds = std::max(so.min_rounds, 1000);
         so.budget_seconds = 2 * options.budget_s;
         const AlternatingTiming t = time_alternating(
-            2, [&](int side, std::vector<double>&) { side ? dense->run(ad) : node.op->run(aq); }, so, steady_seconds(),
-            process_preemptions());
+            2, [&](int side, std::vector<double>&) { side ? dense.op->run(ad) : node.op->run(aq); }, so,
+            steady_seconds(), process_preemptions());
         c.quantized_seconds = t.total[0].median;
-        c.dense_seconds = t.total[1].median;
+        c.dense_seconds = t.total[1].median * static_cast<double>(dense.out_channels) / static_cast<double>(dense.rows);
         c.quantized_spread = t.total[0].spread();
         c.dense_spread = t.total[1].spread();
         c.noisy = !(c.quantized_spread <= so.noisy_spread && c.dense_spread <= so.noisy_spread);
