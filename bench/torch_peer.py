@@ -23,7 +23,8 @@ clean rounds are used (core/eval/speed.h's rule). Between two passes the script 
 printed, one JSON object per line, with the ratios int8 / Q-CNN fast and PyTorch fp32 / dense.
 
     /usr/bin/python3 bench/torch_peer.py --bench build/bench/qcnn_bench \\
-        --nets alexnet,vgg11,resnet18,resnet50 --batches 1,8 --threads 1,2 [--budget 4] [--json out.jsonl]
+        --nets alexnet,vgg11,resnet18,resnet50 --batches 1,8 --threads 1,2 [--budget 4] [--rss] [--json out.jsonl]
+--rss adds the peak RSS of PyTorch fp32 and int8 alone (batch 1, 1 thread, a process each).
 """
 import argparse
 import json
@@ -170,6 +171,41 @@ def time_cell(a, name, models, batch, threads):
     return rec
 
 
+def rss_child(a, name, path):
+    """Peak RSS of one PyTorch path alone at batch 1, 1 thread: build it (int8: from the fp32
+    model, which is then dropped), reset the peak counter (/proc/self/clear_refs), run 3 passes,
+    read VmHWM. Runs in a process of its own (--rss-child), like qcnn_bench's peak-RSS cells."""
+    import gc
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):  # torch imported, no model built
+            print("rss_start_bytes %d" % (int(line.split()[1]) * 1024), flush=True)
+    with open(os.path.join(a.zoo, "manifest.json")) as f:
+        manifest = json.load(f)
+    model, qmodel, size, _, _ = torch_models(name, a.zoo, manifest, a.calib)
+    m = model if path == "fp32" else qmodel
+    del model, qmodel
+    gc.collect()
+    torch.set_num_threads(1)
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(7))
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    with torch.inference_mode():
+        for _ in range(3):
+            m(x)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print("rss_peak_bytes %d" % (int(line.split()[1]) * 1024), flush=True)
+
+
+def peak_rss(a, name, path):
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--zoo", a.zoo, "--calib", str(a.calib),
+                        "--rss-child", name, path], capture_output=True, text=True)
+    v = {w[0]: int(w[1]) for w in (line.split() for line in r.stdout.splitlines()) if len(w) == 2}
+    if "rss_peak_bytes" in v and "rss_start_bytes" in v:
+        return v["rss_peak_bytes"], v["rss_start_bytes"]
+    sys.exit("peak RSS of %s %s failed: %s" % (name, path, r.stderr.strip()[-500:]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -182,7 +218,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=7, help="timed rounds per cell at least")
     ap.add_argument("--calib", type=int, default=4, help="seeded N(0,1) inputs calibrating the int8 model")
     ap.add_argument("--json", help="append the records to this file (JSON lines)")
+    ap.add_argument("--rss", action="store_true", help="also the peak RSS of PyTorch fp32 and int8 per network "
+                    "(batch 1, 1 thread, one process each)")
+    ap.add_argument("--rss-child", nargs=2, metavar=("NET", "PATH"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.rss_child:
+        rss_child(a, *a.rss_child)
+        return
     if not os.path.exists(a.bench):
         sys.exit("%s does not exist (build the qcnn_bench target, or pass --bench)" % a.bench)
     with open(os.path.join(a.zoo, "manifest.json")) as f:
@@ -195,6 +237,15 @@ def main():
         "clean", "load"), flush=True)
     out = open(a.json, "a") if a.json else None
     for name in a.nets.split(","):
+        if a.rss:
+            rss = {p: peak_rss(a, name, p) for p in ("fp32", "int8")}
+            print("  peak RSS %-10s batch 1, 1 thread: PyTorch fp32 %.1f MB, PyTorch int8 %.1f MB (torch imported, "
+                  "no model: %.1f MB)" % (name, rss["fp32"][0] / 1e6, rss["int8"][0] / 1e6, rss["fp32"][1] / 1e6),
+                  flush=True)
+            if out:
+                out.write(json.dumps({"net": name, "torch-fp32_peak_rss_bytes": rss["fp32"][0],
+                                      "torch-int8_peak_rss_bytes": rss["int8"][0],
+                                      "torch_imported_rss_bytes": rss["fp32"][1]}) + "\n")
         models = torch_models(name, a.zoo, manifest, a.calib)
         for batch in [int(b) for b in a.batches.split(",")]:
             for threads in [int(t) for t in a.threads.split(",")]:
