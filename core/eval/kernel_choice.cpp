@@ -63,7 +63,7 @@ struct DenseSlice {
 
 DenseSlice dense_slice(const Op& op, int64_t max_bytes) {
     LayerKind kind;
-    if (!op.weight_layer(&kind) || (op.type() != "QConv" && op.type() != "QFc")) return {};
+    if (!has_dense_twin(op) || !op.weight_layer(&kind)) return {};
     const PQWeights pq = kind == LayerKind::Conv ? static_cast<const QConvOp&>(op).pq()
                                                  : static_cast<const QFcOp&>(op).pq();
     const PQGeometry& g = pq.geo;
@@ -84,6 +84,8 @@ DenseSlice dense_slice(const Op& op, int64_t max_bytes) {
 }
 
 }  // namespace
+
+bool has_dense_twin(const Op& op) { return op.type() == "QConv" || op.type() == "QFc"; }
 
 OpRunShape engine_op_run_shape(int64_t batch, int threads) {
     threads = std::max(threads, 1);
@@ -114,9 +116,9 @@ KernelChoice choose_kernels(std::shared_ptr<const Network> net, const Shape& sam
     input.insert(input.end(), sample_shape.begin(), sample_shape.end());
     const Plan plan(*net, {input});
 
-    std::vector<int> todo;
+    std::vector<int> todo;  // by op type: building the twins here held every dense weight at once
     for (int i : net->weight_layers())
-        if (dense_twin(*net->nodes[i].op)) todo.push_back(i);
+        if (has_dense_twin(*net->nodes[i].op)) todo.push_back(i);
     std::mt19937_64 rng(options.seed);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     std::vector<int> dense_nodes;

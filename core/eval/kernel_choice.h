@@ -74,6 +74,9 @@ struct KernelChoice {
 // The dense twin of a quantized weight op (ConvOp / FcOp over the decoded weights, same bias,
 // parameters and source type), or nullptr when `op` is not a QConvOp / QFcOp.
 std::shared_ptr<const Op> dense_twin(const Op& op);
+// Whether `op` has a dense twin (a QConv / QFc op), without building it: the twin decodes the
+// layer's whole dense weight (VGG-11's fc1: 411 MB), so ask this to test for quantized layers.
+bool has_dense_twin(const Op& op);
 
 // The input shape and thread count Engine::forward runs every op with for `batch` samples on
 // `threads` (resolved) threads; see the top of this file.
