@@ -7,6 +7,7 @@
 //              [--lut-big-batches]
 //   qcnn_bench --part peers [--zoo DIR] [--peer-nets ...] [--peer-batches 1,8] [--im2col] ...
 //   qcnn_bench --part int8-accuracy [--calib-images 256]
+//   qcnn_bench --part serve --peer-nets NET --peer-batches B --threads T  (bench/torch_peer.py's side)
 // --batches: the bundled networks; --big-batches: AlexNet; --vgg16-batches: VGG-16 (batch 32
 // takes minutes per path on 2 cores, so it is off by default). --quick: budget 0.1 s, batch 1,
 // family A only.
@@ -48,6 +49,7 @@
 #include <opencv2/dnn.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -117,6 +119,7 @@ struct Options {
     bool per_layer = true;     // per-layer table at batch 1, 1 thread
     long mmap_threshold = 0;   // peers: mallopt(M_MMAP_THRESHOLD) in the children; 0 = glibc's default
     bool im2col_side = false;  // peers: also time the dense network on the im2col + Eigen convolution
+    bool serve = false;        // --part serve (bench/torch_peer.py's subprocess)
 };
 
 std::string family_settings(const std::string& net, const std::string& family) {
@@ -556,6 +559,21 @@ std::string peer_timing_child(const Options& o, const PeerCell& c) {
     std::vector<std::vector<int>> idx(sides);
     for (int s = 0; s < sides; ++s)
         for (const std::string& l : layers) idx[s].push_back(p.net[s % kPeerSides]->find_node(l));
+    // Non-weight nodes grouped by op type (the dense network's types, in first-use order), plus
+    // "plan" = pass time outside every node's run() (plan bookkeeping, buffer resizes).
+    std::vector<std::string> op_types;
+    std::vector<std::vector<int>> type_of(sides);  // per side, node -> op type index, -1: weight layer
+    for (const Node& n : dn.nodes)
+        if (!n.op->weight_layer() && std::find(op_types.begin(), op_types.end(), n.op->type()) == op_types.end())
+            op_types.push_back(n.op->type());
+    op_types.push_back("other");
+    for (int s = 0; s < sides; ++s)
+        for (const Node& n : p.net[s % kPeerSides]->nodes) {
+            const auto it = std::find(op_types.begin(), op_types.end() - 1, n.op->type());
+            type_of[s].push_back(dn.find_node(n.name) >= 0 && dn.nodes[dn.find_node(n.name)].op->weight_layer()
+                                     ? -1
+                                     : static_cast<int>(it - op_types.begin()));
+        }
     Record r = p.info;
     // Outputs of one pass: the peers against our dense engine.
     std::vector<Tensor> y(kPeerSides);
@@ -575,11 +593,21 @@ std::string peer_timing_child(const Options& o, const PeerCell& c) {
         bench::DnnlLayerStats& st = p.stats[side % kPeerSides];
         st.reset();
         if (side == kPeerSides) set_conv_backend(ConvBackend::Im2col);
+        const auto t0 = std::chrono::steady_clock::now();
         engines[side]->forward(x, &node_s);
+        const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (side == kPeerSides) set_conv_backend(ConvBackend::OneDnn);
         for (int ni : idx[side]) parts.push_back(ni >= 0 ? node_s.at(ni) : 0.0);
         parts.push_back(st.primitive_ns * 1e-9);
         parts.push_back(st.reorder_ns * 1e-9);
+        std::vector<double> by_type(op_types.size() + 1, 0.0);
+        double in_nodes = 0;
+        for (size_t ni = 0; ni < node_s.size(); ++ni) {
+            in_nodes += node_s[ni];
+            if (type_of[side][ni] >= 0) by_type[type_of[side][ni]] += node_s[ni];
+        }
+        by_type.back() = whole - in_nodes;
+        parts.insert(parts.end(), by_type.begin(), by_type.end());
     };
     SpeedOptions so;
     so.budget_seconds = o.budget;
@@ -603,7 +631,15 @@ std::string peer_timing_child(const Options& o, const PeerCell& c) {
         r[k + "_layer_ms"] = per;
         r[k + "_primitive_ms"] = num(t.parts[s][layers.size()].median * 1e3);
         r[k + "_reorder_ms"] = num(t.parts[s][layers.size() + 1].median * 1e3);
+        std::string ops;
+        for (size_t j = 0; j <= op_types.size(); ++j) ops += (j ? "," : "") + num(t.parts[s][layers.size() + 2 + j].median * 1e3);
+        r[k + "_op_ms"] = ops;
     }
+    r["op_types"] = [&] {
+        std::string s;
+        for (const std::string& ty : op_types) s += ty + ",";
+        return s + "plan";
+    }();
     r["layer_desc"] = [&] {
         std::string s;
         for (int ni : dn.weight_layers()) s += (s.empty() ? "" : ";") + dn.nodes[ni].alias + " " + dn.nodes[ni].op->describe();
@@ -631,6 +667,52 @@ std::string peer_rss_child(const Options& o, const PeerCell& c, PeerPath path) {
     for (int i = 0; i < 3; ++i) e.forward(x);
     r["rss_peak_bytes"] = std::to_string(bench::peak_rss_bytes());
     return encode(r);
+}
+
+// --part serve: our engine as the subprocess side of bench/torch_peer.py, which alternates it
+// with PyTorch passes in one run. Builds dense, Q-CNN fast and Q-CNN auto for the first of
+// --peer-nets / --peer-batches / --threads (random codebooks at family A, like --part peers),
+// prints "ready" with the accounted bytes, then per stdin line "dense" / "fast" / "auto" runs one
+// forward pass on a seeded N(0,1) input and prints "<seconds> <involuntary context switches
+// during the pass>"; "quit" or end of input ends it. Pass time is measured here, so the pipe's
+// latency is not in it.
+int serve(const Options& o) {
+    const std::string net = o.peer_nets.at(0);
+    const int batch = o.peer_batches.at(0), threads = o.threads.at(0);
+    omp_set_num_threads(threads);
+    const Shape sample{3, 224, 224};
+    PeerNets p;
+    build_peers(p, zoo_onnx(o.zoo, net), "A", sample, o.calib_inputs, batch, threads,
+                {PeerPath::Dense, PeerPath::Fast, PeerPath::Auto});
+    Shape in{batch};
+    in.insert(in.end(), sample.begin(), sample.end());
+    const Tensor x = random_input(in, 7, true);
+    std::map<std::string, std::unique_ptr<Engine>> engines;
+    engines["dense"] = std::make_unique<Engine>(p.net[0], threads);
+    engines["fast"] = std::make_unique<Engine>(p.net[3], threads);
+    engines["auto"] = std::make_unique<Engine>(p.net[4], threads);
+    for (auto& [k, e] : engines) e->set_lut_kernel(LutKernel::Fast);
+    const PreemptionCounter preempt = process_preemptions();
+    std::printf("ready %s batch %d threads %d accounted_dense_bytes %s accounted_quantized_bytes %s auto_dense_layers %s\n",
+                net.c_str(), batch, threads, p.info["accounted_dense_bytes"].c_str(),
+                p.info["accounted_quantized_bytes"].c_str(), p.info["auto_dense_layers"].c_str());
+    std::fflush(stdout);
+    std::string cmd;
+    while (std::getline(std::cin, cmd) && cmd != "quit") {
+        const auto it = engines.find(cmd);
+        if (it == engines.end()) {
+            std::printf("error: unknown command '%s' (expected dense, fast, auto or quit)\n", cmd.c_str());
+            std::fflush(stdout);
+            continue;
+        }
+        const long c0 = preempt();
+        const auto t0 = std::chrono::steady_clock::now();
+        it->second->forward(x);
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("%.9f %ld\n", sec, preempt() - c0);
+        std::fflush(stdout);
+    }
+    return 0;
 }
 
 // Top-1 of the int8 peer against float on the bundled Fashion-MNIST networks: calibration on
@@ -699,10 +781,12 @@ int main(int argc, char** argv) {
         else if (a == "--lut-big-batches") o.lut_big_batches = true;
         else if (a == "--part") {
             const std::string p = next();
-            if (p != "layers" && p != "networks" && p != "all" && p != "peers" && p != "int8-accuracy") {
-                std::cerr << "--part: expected layers, networks, all, peers or int8-accuracy, got '" << p << "'\n";
+            if (p != "layers" && p != "networks" && p != "all" && p != "peers" && p != "int8-accuracy" &&
+                p != "serve") {
+                std::cerr << "--part: expected layers, networks, all, peers, int8-accuracy or serve, got '" << p << "'\n";
                 return 2;
             }
+            o.serve = p == "serve";
             o.layers = p == "layers" || p == "all";
             o.networks = p == "networks" || p == "all";
             o.peers = p == "peers";
@@ -725,8 +809,17 @@ int main(int argc, char** argv) {
                          "mobilenet_v2]\n"
                          "                  [--peer-batches 1,8] [--threads 1,2] [--families A] [--budget S] [--calib 4]\n"
                          "                  [--no-rss] [--no-per-layer] [--mmap-threshold BYTES] [--im2col] [--json FILE]\n"
-                         "       qcnn_bench --part int8-accuracy [--calib-images 256] [--json FILE]\n";
+                         "       qcnn_bench --part int8-accuracy [--calib-images 256] [--json FILE]\n"
+                         "       qcnn_bench --part serve --peer-nets NET --peer-batches B --threads T  (bench/torch_peer.py)\n";
             return a == "--help" || a == "-h" ? 0 : 2;
+        }
+    }
+    if (o.serve) {
+        try {
+            return serve(o);
+        } catch (const std::exception& e) {
+            std::printf("error: %s\n", e.what());
+            return 1;
         }
     }
     for (const std::string& f : o.families)
@@ -999,6 +1092,20 @@ int main(int argc, char** argv) {
         w.end_array();
         if (o.per_layer)
             for (auto& [net, r] : layer_rows) {
+                // Non-weight ops by type: what the whole pass spends outside the weight layers.
+                std::printf("\nnon-weight ops, %s, batch 1, %d thread(s), median ms per pass, summed over nodes of a type "
+                            "(plan = outside every node):\n%-22s", net.c_str(), o.threads.front(), "op type");
+                const char* side_keys[] = {"dense", "dnnl-fp32", "dnnl-int8", "qcnn-fast", "qcnn-auto"};
+                for (const char* k : side_keys) std::printf(" %9s", k);
+                std::printf("\n");
+                const std::vector<std::string> types = split(r["op_types"]);
+                std::vector<std::vector<std::string>> ops;
+                for (const char* k : side_keys) ops.push_back(split(r[std::string(k) + "_op_ms"]));
+                for (size_t j = 0; j < types.size(); ++j) {
+                    std::printf("%-22s", types[j].c_str());
+                    for (const auto& v : ops) std::printf(" %9.3f", j < v.size() ? std::stod(v[j]) : std::nan(""));
+                    std::printf("\n");
+                }
                 std::printf("\nper layer, %s, batch 1, %d thread(s), median ms (fp32 / int8: oneDNN, reorders and a fused "
                             "ReLU included):\n%-8s %-34s %9s %9s %9s %9s %9s %8s %8s\n",
                             net.c_str(), o.threads.front(), "layer", "shape", "dense", "dnnl-f32", "int8", "Q-fast",

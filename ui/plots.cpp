@@ -361,8 +361,17 @@ bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
 
 // ---------------------------------------------------------------------------------------
 
-MemoryPlot::MemoryPlot(QWidget* parent) : PlotPanel(tr("Run-time memory"), parent) {
-    plot_->yAxis->setLabel(tr("KB"));
+// What the bars are: the cost model's accounted bytes (core/cost/cost_model.h MemoryReport),
+// not a measurement of this process; the measured peak RSS beside the accounted bytes comes from
+// `qcnn eval` (one network per process) and is said so in the tooltip.
+MemoryPlot::MemoryPlot(QWidget* parent) : PlotPanel(tr("Run-time memory (accounted, not measured)"), parent) {
+    plot_->yAxis->setLabel(tr("KB accounted by the cost model"));
+    plot_->setToolTip(
+        tr("Bytes the cost model accounts for: weights and biases as stored, peak live activations and the "
+           "largest LUT buffer.\nNot measured: the workbench runs many networks in one process, "
+           "so its resident memory says nothing about one of them.\nThe measured peak RSS of a saved model "
+           "is printed beside the accounted bytes by `qcnn eval --model FILE` (docs/results.md, Run-time "
+           "memory)."));
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     ticker->addTick(1, tr("dense"));
     ticker->addTick(2, tr("Q-CNN"));

@@ -9,8 +9,10 @@
 //                      series, the measured one with its interval as horizontal error bars and
 //                      noisy measurements as hollow triangles (their tooltip: "noisy: spread
 //                      X%"). Hover shows the run's settings, a click emits runClicked.
-//   MemoryPlot         run-time memory of one run, dense against quantized, stacked into
-//                      weights (+ biases), activations and LUT buffers.
+//   MemoryPlot         run-time memory of one run as the cost model accounts it (not measured:
+//                      title and tooltip say so; `qcnn eval` prints the measured peak RSS),
+//                      dense against quantized, stacked into weights (+ biases), activations
+//                      and LUT buffers.
 //   ResponseErrorPlot  relative response error per weight layer of one run.
 #pragma once
 

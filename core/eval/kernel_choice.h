@@ -5,7 +5,10 @@
 //
 // What is timed (choose_kernels): for every QConv / QFc node, its op with the fast lookup-table
 // kernels (LutKernel::Fast) and its dense twin (dense_twin(): ConvOp / FcOp over
-// PQWeights::decode(), the same W_hat the quantized layer computes with) on the same random
+// PQWeights::decode(), the same W_hat the quantized layer computes with; for a layer whose dense
+// weights exceed KernelChoiceOptions::max_dense_bytes, the twin of its first output channels
+// only, its time scaled to all of them, so that timing never builds a large layer's whole dense
+// weight and no dense weight outlives its layer's timing) on the same random
 // input, alternating the two after a warm-up, median of the repetitions (speed.h's
 // time_alternating(), the procedure behind every measured time), with their spreads. The input shape and thread count are
 // the ones Engine::forward gives the op for (batch, threads):
@@ -38,7 +41,10 @@ struct LayerChoice {
     Shape input_shape;         // the shape timed (a slice when the engine splits the batch)
     int threads = 1;           // threads the op was timed with
     double quantized_seconds = 0;  // median time of one run, fast lookup-table kernels
-    double dense_seconds = 0;      // median time of one run, dense kernels on W_hat
+    double dense_seconds = 0;      // median time of one run, dense kernels on W_hat (scaled
+                                   // from dense_timed_outputs of out_channels, see below)
+    int64_t out_channels = 0;         // C_t
+    int64_t dense_timed_outputs = 0;  // output channels of the dense slice actually timed
     double quantized_spread = 0, dense_spread = 0;  // relative interquartile ranges (speed.h)
     bool noisy = false;            // a spread above SpeedOptions::noisy_spread: the choice is a guess
     int reps = 0;                  // timed runs per path
@@ -51,6 +57,11 @@ struct KernelChoiceOptions {
     double budget_s = 0.05;   // time per layer and path (at least min_reps runs each)
     int min_reps = 3;
     uint64_t seed = 0;        // random input values, uniform in [-1, 1]
+    // At most this many bytes of dense weights exist while a layer's dense path is timed: a
+    // larger layer is timed on its first rows output channels (at least 64, a multiple of 16)
+    // and the time scaled by C_t / rows. Only the layers where dense wins get their whole dense
+    // twin, in the returned network.
+    int64_t max_dense_bytes = int64_t(32) << 20;
 };
 
 struct KernelChoice {
@@ -64,6 +75,9 @@ struct KernelChoice {
 // dense_twin(op) (the dense twin of a quantized weight op: ConvOp / FcOp over the decoded
 // weights, same bias, parameters and source type; nullptr for any other op) comes from the
 // weight-layer factory, core/quant/weight_layer_factory.h.
+// Whether `op` has a dense twin (a quantized weight layer), without building it: the twin decodes
+// the layer's whole dense weight (VGG-11's fc1: 411 MB), so ask this to test for quantized layers.
+bool has_dense_twin(const Op& op);
 
 // The input shape and thread count Engine::forward runs every op with for `batch` samples on
 // `threads` (resolved) threads; see the top of this file.

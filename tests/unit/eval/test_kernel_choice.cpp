@@ -3,17 +3,21 @@
 // on the faster of its two timed paths while computing the same function.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "core/eval/kernel_choice.h"
 #include "core/graph/plan.h"
+#include "core/io/model_file.h"
+#include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
 #include "core/ops/fc.h"
 #include "core/quant/quantize_network.h"
 #include "core/quant/quantized_ops.h"
 #include "core/quant/settings.h"
 #include "eval_test_util.h"
+#include "tests/unit/temp_dir.h"
 
 namespace qcnn {
 namespace {
@@ -135,6 +139,85 @@ TEST(KernelChoice, KeepsEveryLayerOnItsFasterTimedPath) {
     EXPECT_THROW(choose_kernels(q, {1, 8, 8}, KernelChoiceOptions{0}), Error);
     EXPECT_THROW(choose_kernels(q, {2, 8, 8}), Error);  // the conv expects 1 channel
     EXPECT_THROW(choose_kernels(q, {1, 8, 8}, {}, [](const Progress&) { return false; }), Cancelled);
+}
+
+}  // namespace
+}  // namespace qcnn
+
+namespace qcnn {
+namespace {
+
+// Issue 14, section 1: loading a quantized model file and choosing kernels builds no dense
+// weight that stays: checked through the graph (op types and initializers), and the dense side
+// of a layer larger than max_dense_bytes is timed on a slice of its output channels.
+TEST(KernelChoice, LoadedQuantizedModelKeepsNoDenseWeightAfterTheChoice) {
+    const Network f = import_onnx(std::string(QCNN_DATASETS_DIR) + "/vgg7.onnx");
+    QuantizeOptions opt;
+    opt.seed = 3;
+    opt.threads = 1;
+    opt.max_iter = 2;  // the weights' values do not matter here
+    const Network q = quantize_network(f, resolve_settings(f, parse_layer_settings("conv=4/16,fc=4/16")), opt).network;
+    const test::TempDir dir;
+    save_quantized_model(dir.file("vgg7.qcnn"), q, {});
+    const auto loaded = std::make_shared<const Network>(load_model_file(dir.file("vgg7.qcnn")));
+
+    // Dense weight shapes of the quantized layers: no initializer may have one after loading.
+    std::vector<Shape> dense_shapes;
+    int quantized = 0;
+    for (int i : loaded->weight_layers()) {
+        const Op& op = *loaded->nodes[i].op;
+        if (op.type() == "QConv") dense_shapes.push_back(static_cast<const QConvOp&>(op).geometry().weight_shape());
+        if (op.type() == "QFc") dense_shapes.push_back(static_cast<const QFcOp&>(op).geometry().weight_shape());
+        quantized += op.type() == "QConv" || op.type() == "QFc";
+    }
+    ASSERT_GE(quantized, 6);  // vgg7: conv2-6 and both FCs (conv1 has 1 input channel: dense)
+    auto dense_weights_of_quantized_layers = [&](const Network& n) {
+        int found = 0;
+        for (const ValueDecl& v : n.values)
+            if (v.init_f && std::find(dense_shapes.begin(), dense_shapes.end(), v.init_f->shape) != dense_shapes.end())
+                ++found;
+        return found;
+    };
+    EXPECT_EQ(dense_weights_of_quantized_layers(*loaded), 0);
+
+    KernelChoiceOptions ko;
+    ko.batch = 1;
+    ko.threads = 1;
+    ko.budget_s = 0.002;
+    ko.max_dense_bytes = 64 << 10;
+    const KernelChoice kc = choose_kernels(loaded, loaded->sample_shape(), ko);
+    ASSERT_EQ(static_cast<int>(kc.layers.size()), quantized);
+    int sliced = 0;
+    for (const LayerChoice& c : kc.layers) {
+        SCOPED_TRACE(c.alias);
+        const Op& chosen = *kc.network->nodes[c.node].op;
+        if (c.path == LayerPath::Quantized) {
+            // The very op that was loaded: no dense twin, no decoded copy beside it.
+            EXPECT_EQ(kc.network->nodes[c.node].op.get(), loaded->nodes[c.node].op.get());
+        } else {
+            EXPECT_TRUE(chosen.type() == "Conv" || chosen.type() == "Gemm") << chosen.type();
+        }
+        // A slice when the layer's dense weights exceed 64 KiB and it has more than 64 outputs.
+        const int64_t dense_bytes = numel(c.op_type == "QConv"
+                                              ? static_cast<const QConvOp&>(*loaded->nodes[c.node].op).geometry().weight_shape()
+                                              : static_cast<const QFcOp&>(*loaded->nodes[c.node].op).geometry().weight_shape()) *
+                                    4;
+        const bool expect_slice = dense_bytes > ko.max_dense_bytes && c.out_channels > 64;
+        EXPECT_EQ(c.dense_timed_outputs < c.out_channels, expect_slice);
+        EXPECT_GE(c.dense_timed_outputs, std::min<int64_t>(64, c.out_channels));
+        EXPECT_LE(c.dense_timed_outputs * dense_bytes / c.out_channels, std::max<int64_t>(ko.max_dense_bytes, 64 * dense_bytes / c.out_channels));
+        sliced += expect_slice;
+        EXPECT_GT(c.dense_seconds, 0.0);
+    }
+    EXPECT_GE(sliced, 2);  // conv5 (128 x 576) and fc1 (256 x 1152) at least
+    // Only the layers where dense won hold dense weights, one each.
+    int dense_ops = 0;
+    for (int i : kc.network->weight_layers()) {
+        const std::string t = kc.network->nodes[i].op->type();
+        dense_ops += (t == "Conv" || t == "Gemm") && loaded->nodes[i].op->type() != t;
+    }
+    EXPECT_EQ(dense_ops, kc.dense_layers());
+    EXPECT_EQ(dense_weights_of_quantized_layers(*kc.network), 0);
 }
 
 }  // namespace

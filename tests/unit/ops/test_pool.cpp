@@ -72,6 +72,47 @@ TEST(Pool, MatchesReferenceOverAwkwardGeometry) {
     EXPECT_GT(checked, 1000);
 }
 
+// Max pooling on the square kernels CNNs use (AlexNet's 3x3 s2 on 55x55 / 27x27 / 13x13, VGG's
+// 2x2 s2, ResNet's 3x3 s2 p1) and awkward sizes around them, padded, dilated and ceil-mode, at 1
+// and 2 threads, against pool_reference: the test above uses k x (k-1) kernels only.
+TEST(Pool, SeparableMaxPoolMatchesReferenceOnSquareKernels) {
+    uint32_t seed = 700;
+    int checked = 0;
+    for (int64_t hw : {1, 2, 3, 6, 7, 13, 15, 16, 17, 27, 33, 55})
+        for (int64_t k : {2, 3, 5})
+            for (int64_t s : {1, 2, 3})
+                for (int64_t pad : {0, 1})
+                    for (int variant = 0; variant < 3; ++variant) {
+                        PoolParams p;
+                        p.kind = PoolKind::Max;
+                        p.kernel = {k, k};
+                        p.strides = {s, s};
+                        if (pad > k / 2) continue;  // ONNX: pads below the kernel size
+                        p.pads = {pad, pad, pad, pad};
+                        p.ceil_mode = variant == 1;
+                        if (variant == 2) p.dilations = {2, 2};
+                        const Shape xs{2, 5, hw, hw + (variant == 1 ? 2 : 0)};
+                        const Tensor x = random_tensor(xs, seed);
+                        Tensor ref;
+                        try {
+                            ref = pool_reference(x, p);
+                        } catch (const Error&) {
+                            ++seed;
+                            continue;  // the kernel does not fit (MatchesReferenceOverAwkwardGeometry checks the error)
+                        }
+                        SCOPED_TRACE(cat("x ", to_string(xs), " k ", k, " s ", s, " pad ", pad, " variant ", variant,
+                                         " seed ", seed));
+                        for (int threads : {1, 2}) {
+                            const OpOutput r = run_op(PoolOp(p), {runtime(x)}, threads);
+                            ASSERT_EQ(r.out[0].shape, ref.shape);
+                            EXPECT_EQ(max_abs_diff(r.out[0], ref), 0.0);  // max is exact
+                        }
+                        ++seed;
+                        ++checked;
+                    }
+    EXPECT_GT(checked, 300);
+}
+
 TEST(Pool, OneAndThreeDimensionalAndAutoPad) {
     uint32_t seed = 7;
     for (const char* ap : {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"})
