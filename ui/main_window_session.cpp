@@ -56,7 +56,13 @@ void MainWindow::setupSession() {
     connect(ecCombo_, &QComboBox::currentIndexChanged, this, &MainWindow::updateEstimate);
     connect(this, &MainWindow::floatEvaluated, this, &MainWindow::updateEstimate);
     connect(this, &MainWindow::runStarted, this, [this](int runs) {
-        statusBar()->showMessage(tr("%n run(s) started; one run: about %1", "", runs).arg(rangeText(estimateRunTime(runOptions().ec))), 8000);
+        try {
+            const EcMode ec = runOptions().ec.front();
+            statusBar()->showMessage(
+                tr("%n run(s) started; one run: about %1", "", runs).arg(rangeText(estimateRunTime(ec))), 8000);
+        } catch (const Error&) {  // the form was edited since the start: no estimate to show
+            statusBar()->showMessage(tr("%n run(s) started", "", runs), 8000);
+        }
     });
     updateEstimate();
     QTimer::singleShot(0, this, [this] { offerSessionReopen(); });
@@ -247,7 +253,13 @@ void MainWindow::updateEstimate() {
         statusEstimate_->clear();
         return;
     }
-    const EcMode ec = runOptions().ec;
+    EcMode ec;
+    try {
+        ec = runOptions().ec.front();
+    } catch (const Error&) {  // a form field being edited does not hold a valid value yet
+        statusEstimate_->clear();
+        return;
+    }
     const int seen = timeModel_.observations(ec);
     statusEstimate_->setText(tr("next run ~%1%2").arg(rangeText(estimateRunTime(ec)),
                                                      seen > 0 ? QString() : tr(", rough until an EC %1 run").arg(QString::fromStdString(to_string(ec)))));
