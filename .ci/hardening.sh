@@ -52,8 +52,12 @@ tsan_tests=(ops kernels quant eval sweep cli ui)
 declare -A asan_skip=(
   [eval]='BundledNetworks/FastVsReference.*/vgg7_*'
 )
+# The session file's kill -9 test starts a child workbench (QProcess, fork + exec): TSan's runtime
+# aborts in its fork handler ("CHECK failed: tsan_rtl.cpp:234", ForkAfter) in this multi-threaded
+# process, before the child runs. The test runs in the plain and ASan-free ctest suite.
 declare -A tsan_skip=(
   [eval]='BundledNetworks/FastVsReference.*'
+  [ui]='Session.KillNineLosesNoFinishedRun'
 )
 
 mkdir -p "$out/logs"
