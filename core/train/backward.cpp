@@ -5,6 +5,8 @@
 #include <limits>
 #include <memory>
 
+#include <omp.h>
+
 #include "core/ops/batchnorm.h"
 #include "core/ops/conv.h"
 #include "core/ops/elementwise.h"
@@ -23,24 +25,32 @@ namespace {
 using MatMap = Eigen::Map<RowMatrixXf>;
 
 // col {C_g*kh*kw, oh*ow} <-> one image's group channels x {C_g, h, w}. Gather fills col
-// (zeros where the tap falls into padding); Scatter adds col back into x (the adjoint).
+// (zeros where the tap falls into padding); Scatter adds col back into x (the adjoint). Per
+// column row the output columns whose tap lies inside the input form one range [lo, hi).
 template <bool Scatter>
 void im2col_apply(std::conditional_t<Scatter, float*, const float*> x, int64_t cin, int64_t h, int64_t w,
                   const ConvParams& p, int64_t oh, int64_t ow, std::conditional_t<Scatter, const float*, float*> col) {
+    auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
     for (int64_t c = 0; c < cin; ++c)
         for (int64_t ki = 0; ki < p.kernel_h; ++ki)
             for (int64_t kj = 0; kj < p.kernel_w; ++kj) {
-                const int64_t row = ((c * p.kernel_h + ki) * p.kernel_w + kj) * oh * ow;
+                const int64_t off = kj * p.dilation_w - p.pad_left;  // ix = xx * stride_w + off
+                const int64_t lo = std::clamp<int64_t>(ceil_div(-off, p.stride_w), 0, ow);
+                const int64_t hi = std::clamp<int64_t>(ceil_div(w - off, p.stride_w), lo, ow);
                 for (int64_t y = 0; y < oh; ++y) {
+                    auto* row = col + (((c * p.kernel_h + ki) * p.kernel_w + kj) * oh + y) * ow;
                     const int64_t iy = y * p.stride_h - p.pad_top + ki * p.dilation_h;
-                    for (int64_t xx = 0; xx < ow; ++xx) {
-                        const int64_t ix = xx * p.stride_w - p.pad_left + kj * p.dilation_w;
-                        const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-                        if constexpr (Scatter) {
-                            if (inside) x[(c * h + iy) * w + ix] += col[row + y * ow + xx];
-                        } else {
-                            col[row + y * ow + xx] = inside ? x[(c * h + iy) * w + ix] : 0.0f;
-                        }
+                    if (iy < 0 || iy >= h) {
+                        if constexpr (!Scatter) std::fill(row, row + ow, 0.0f);
+                        continue;
+                    }
+                    auto* xr = x + (c * h + iy) * w + off;
+                    if constexpr (Scatter) {
+                        for (int64_t xx = lo; xx < hi; ++xx) xr[xx * p.stride_w] += row[xx];
+                    } else {
+                        std::fill(row, row + lo, 0.0f);
+                        for (int64_t xx = lo; xx < hi; ++xx) row[xx] = xr[xx * p.stride_w];
+                        std::fill(row + hi, row + ow, 0.0f);
                     }
                 }
             }
@@ -99,7 +109,7 @@ void weight_layer_backward(const Op& op, const BackwardArgs& a, const Tensor& w,
     if (const auto* conv_p = op.as_weight_layer()->conv)
         conv_backward(*a.in[0], *conv_p, w, *a.grad_out[0], a.grad_in[0], dw, bias_grad(a), a.ctx.threads);
     else
-        fc_backward(*a.in[0], w, *a.grad_out[0], a.grad_in[0], dw, bias_grad(a));
+        fc_backward(*a.in[0], w, *a.grad_out[0], a.grad_in[0], dw, bias_grad(a), a.ctx.threads);
 }
 
 template <class T>
@@ -459,11 +469,14 @@ void conv_backward(const Tensor& x, const ConvParams& params, const Tensor& w, c
                 to_string(x.shape), " w ", to_string(w.shape), " dy ", to_string(dy.shape));
     if (db) channel_sum(dy, nullptr, nullptr, *db);
     if (!dx && !dw) return;
-    // Static partition of the batch; each part sums its own dW, added in part order.
-    const int t = static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(n, 1)));
+    // Static partition of the batch, one part per thread when the work is worth it (each GEMM
+    // then on one thread), else one part with Eigen's GEMM on the threads (as the forward conv
+    // does). Each part sums its own dW, added in part order: deterministic per thread count.
+    const int useful = static_cast<int>(std::clamp<int64_t>(2 * n * ct * rows * cols / (int64_t(1) << 18), 1,
+                                                            std::max(threads, 1)));
+    const int t = static_cast<int>(std::min<int64_t>(useful, std::max<int64_t>(n, 1)));
     std::vector<RowMatrixXf> dw_part(dw ? t : 0);
-#pragma omp parallel for schedule(static) num_threads(t)
-    for (int part = 0; part < t; ++part) {
+    auto run_part = [&](int part) {
         RowMatrixXf col(rows, cols), dcol(rows, cols);
         if (dw) dw_part[part] = RowMatrixXf::Zero(ct, rows);
         for (int64_t i = n * part / t; i < n * (part + 1) / t; ++i)
@@ -480,15 +493,32 @@ void conv_backward(const Tensor& x, const ConvParams& params, const Tensor& w, c
                     im2col_apply<true>(dx->ptr() + xoff, cg, h, wd, p, oh, ow, dcol.data());
                 }
             }
+    };
+    const int prev = omp_get_max_threads();
+    if (t > 1) {
+#pragma omp parallel for schedule(static) num_threads(t)
+        for (int part = 0; part < t; ++part) {
+            omp_set_num_threads(1);  // no nested GEMM teams (oversubscription)
+            run_part(part);
+        }
+    } else {
+        omp_set_num_threads(useful);
+        run_part(0);
     }
+    omp_set_num_threads(prev);
     if (dw) {
         MatMap dwm(dw->ptr(), ct, rows);
         for (const RowMatrixXf& part : dw_part) dwm += part;
     }
 }
 
-void fc_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw, Tensor* db) {
+void fc_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw, Tensor* db,
+                 int threads) {
     const int64_t cs = w.dim(1), ct = w.dim(0), rows = x.size() / cs;
+    // Eigen's GEMM on the useful threads (small work on one), as the forward ops do.
+    const int prev = omp_get_max_threads();
+    omp_set_num_threads(static_cast<int>(std::clamp<int64_t>(2 * rows * ct * cs / (int64_t(1) << 18), 1,
+                                                             std::max(threads, 1))));
     QCNN_ASSERT(dy.size() == rows * ct, "fc_backward: dy ", to_string(dy.shape), " for x ", to_string(x.shape));
     Eigen::Map<const RowMatrixXf> xm(x.ptr(), rows, cs), wm(w.ptr(), ct, cs), dym(dy.ptr(), rows, ct);
     if (dx) MatMap(dx->ptr(), rows, cs).noalias() += dym * wm;
@@ -499,6 +529,7 @@ void fc_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
             for (int64_t r = 0; r < rows; ++r) s += dym(r, c);
             db->data[c] += static_cast<float>(s);
         }
+    omp_set_num_threads(prev);
 }
 
 double softmax_cross_entropy(const Tensor& logits, const std::vector<int>& labels, Tensor* dlogits) {

@@ -69,8 +69,8 @@ std::string backward_supported_list();
 struct ConvParams;
 void conv_backward(const Tensor& x, const ConvParams& p, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw,
                    Tensor* db, int threads);
-// FC backward: x {..., C_s}, w {C_t, C_s}, dy {..., C_t}.
-void fc_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw, Tensor* db);
+// FC backward: x {..., C_s}, w {C_t, C_s}, dy {..., C_t}; dx += dy w, dw += dy^T x, db += sum dy.
+void fc_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor* dw, Tensor* db, int threads);
 
 // Softmax cross-entropy averaged over the batch: logits {N, C}, labels N values in [0, C).
 // Returns the loss; when dlogits is given it is set (not accumulated) to dL/dlogits.

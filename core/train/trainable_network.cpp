@@ -88,8 +88,18 @@ void TrainableNetwork::backward(const Tensor& grad_output, Tensor* input_grad) {
     if (grad_output.shape != plan.info(out_id).shape)
         fail("backward: the output gradient has shape ", to_string(grad_output.shape), ", the output ",
              to_string(plan.info(out_id).shape));
-    grads_.assign(net_.values.size(), Tensor());
-    grads_[out_id] = grad_output;
+    // Gradient buffers keep their allocations between calls (no page faults per batch).
+    grads_.resize(net_.values.size());
+    has_grad_.assign(net_.values.size(), 0);
+    auto grad = [&](int id) -> Tensor& {
+        if (!has_grad_[id]) {
+            grads_[id].resize(plan.info(id).shape);
+            std::fill(grads_[id].data.begin(), grads_[id].data.end(), 0.0f);
+            has_grad_[id] = 1;
+        }
+        return grads_[id];
+    };
+    grad(out_id) = grad_output;
     // A value gets a gradient when it is a run-time float value (not a constant), and the
     // graph input only when asked for.
     auto wanted = [&](int id) {
@@ -109,23 +119,21 @@ void TrainableNetwork::backward(const Tensor& grad_output, Tensor* input_grad) {
         const int ni = *it;
         const Node& n = net_.nodes[ni];
         bool flows = false;
-        for (int id : n.outputs) flows = flows || grads_[id].size() > 0;
+        for (int id : n.outputs) flows = flows || has_grad_[id];
         if (!flows) continue;  // nothing downstream of this node reaches the loss
         in.clear(), out.clear(), gout.clear(), in_info.clear(), gin.clear(), gparams.clear();
         for (int id : n.inputs) {
             in.push_back(value_of(id));
             in_info.push_back(id < 0 ? nullptr : &plan.info(id));
             if (id >= 0 && wanted(id)) {
-                if (grads_[id].size() == 0) grads_[id] = Tensor(plan.info(id).shape);
-                gin.push_back(&grads_[id]);
+                gin.push_back(&grad(id));
             } else {
                 gin.push_back(nullptr);
             }
         }
         for (int id : n.outputs) {
             out.push_back(value_of(id));
-            if (grads_[id].size() == 0) grads_[id] = Tensor(plan.info(id).shape);
-            gout.push_back(&grads_[id]);
+            gout.push_back(&grad(id));
         }
         for (int pi : params_of_node_[ni]) gparams.push_back(params_[pi].trainable ? &params_[pi].grad : nullptr);
         const BackwardEntry* e = backward_entry(*n.op);
@@ -138,9 +146,9 @@ void TrainableNetwork::backward(const Tensor& grad_output, Tensor* input_grad) {
             fail("node '", n.name, "' (", n.op->type(), ") backward: ", err.what());
         }
         for (int id : n.outputs)
-            if (id != out_id) grads_[id] = Tensor();  // consumed: every reader has run already
+            if (id != out_id) has_grad_[id] = 0;  // consumed: every reader has run already
     }
-    if (input_grad) *input_grad = grads_[input_id].size() ? grads_[input_id] : Tensor(input_.shape);
+    if (input_grad) *input_grad = grad(input_id);
 }
 
 double TrainableNetwork::loss_and_backward(const Tensor& x, const std::vector<int>& labels) {

@@ -78,7 +78,8 @@ private:
     std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
     Plan* last_ = nullptr;  // plan of the last forward()
     Tensor input_;          // input of the last forward()
-    std::vector<Tensor> grads_;  // per value id: dL/d value (empty: none yet)
+    std::vector<Tensor> grads_;     // per value id: dL/d value, valid where has_grad_
+    std::vector<char> has_grad_;
 
     Plan& plan_for(const Shape& s);
 };
