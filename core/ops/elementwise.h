@@ -53,6 +53,9 @@ public:
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
+    // The attribute bounds (inputs 1/2, when given, override them at run time).
+    float lo() const { return lo_; }
+    float hi() const { return hi_; }
 
 private:
     float lo_, hi_;

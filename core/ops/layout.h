@@ -111,6 +111,7 @@ public:
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
+    int64_t axis() const { return axis_; }  // as given (may be negative)
 
 private:
     int64_t axis_;
@@ -165,12 +166,14 @@ public:
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
+    PadMode mode() const { return mode_; }
+    // The pads in effect for these input infos (attribute or input 1).
+    const std::vector<int64_t>& pads(const std::vector<const ValueInfo*>& in) const;
 
 private:
     PadMode mode_;
     std::optional<std::vector<int64_t>> pads_;
     float value_;
-    const std::vector<int64_t>& pads(const std::vector<const ValueInfo*>& in) const;
 };
 
 // Plain per-element twin of PadOp for float tensors.

@@ -1,0 +1,105 @@
+// A Network made trainable (issue 19 section 1): forward keeping every activation, backward
+// over the plan in reverse topological order, parameter gradients accumulated per parameter,
+// and an SGD step that rebuilds the changed ops (ops are immutable; core/graph/op.h).
+//
+// Use, per batch:
+//   TrainableNetwork tn(net, threads);          // refuses ops without a backward, up front
+//   tn.zero_grad();
+//   double loss = tn.loss_and_backward(x, labels);  // softmax cross-entropy, batch mean
+//   Sgd(opt).step(tn);                           // value -= lr * (momentum-) grad; ops rebuilt
+//   tn.network();                                 // the network with the trained values
+// Or forward(x) and backward(dL/d output) for another loss on the first output.
+//
+// Gradients: a value read by several nodes (a residual Add's input) receives the sum of their
+// contributions; constants and int64 values receive none; graph inputs only on request.
+// Quantized layers run their float-table reference path (LutKernel::Reference) while training,
+// the exact function the codebook gradient is the derivative of.
+// Threads: ExecContext::threads for every op, forward and backward; results are deterministic
+// for a given thread count.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/graph/plan.h"
+#include "core/train/backward.h"
+
+namespace qcnn {
+
+struct Parameter {
+    int node = -1;         // index into Network::nodes
+    int index = 0;         // position in its op's parameter list (BackwardEntry::params)
+    ParamRole role = ParamRole::Weight;
+    std::string name;      // "<layer alias or node name>.<role>", e.g. "conv1.codebooks"
+    Tensor value;          // the op's layout (core/train/backward.h)
+    Tensor grad;           // same shape; accumulated by backward(), cleared by zero_grad()
+    bool trainable = true; // frozen parameters get no gradient and no step
+};
+
+// Throws qcnn::Error naming the first run-time node whose op has no backward pass, e.g.
+// "lenet.onnx: node 'Softmax_12': op Softmax has no backward pass; fine-tuning supports: ...".
+// Planned for the network's own sample shape at batch 1.
+void check_backward_support(const Network& net);
+
+class TrainableNetwork {
+public:
+    // threads: 0 = all cores. Calls check_backward_support(net).
+    explicit TrainableNetwork(const Network& net, int threads = 1);
+
+    std::vector<Parameter>& parameters() { return params_; }
+    const std::vector<Parameter>& parameters() const { return params_; }
+    // Parameters by name (nullptr if absent).
+    Parameter* find(const std::string& name);
+
+    // Runs the network on x (single input) keeping every activation; returns the first output.
+    const Tensor& forward(const Tensor& x);
+    // Back-propagates dL/d(first output) of the last forward(). Parameter gradients accumulate;
+    // when input_grad is given it receives dL/dx (overwritten).
+    void backward(const Tensor& grad_output, Tensor* input_grad = nullptr);
+    // forward + softmax cross-entropy (mean over the batch) on the first output + backward.
+    double loss_and_backward(const Tensor& x, const std::vector<int>& labels);
+    // Loss of a forward pass only (no gradients).
+    double loss(const Tensor& x, const std::vector<int>& labels);
+    void zero_grad();
+
+    // Rebuilds the ops whose parameter values changed (all with a trainable parameter) from
+    // Parameter::value; the next forward() uses them.
+    void commit();
+    // The network with the committed parameter values.
+    const Network& network() const { return net_; }
+    const ExecContext& context() const { return ctx_; }
+
+private:
+    Network net_;
+    ExecContext ctx_;
+    std::vector<Parameter> params_;
+    std::vector<std::vector<int>> params_of_node_;  // node -> indices into params_
+    std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
+    Plan* last_ = nullptr;  // plan of the last forward()
+    Tensor input_;          // input of the last forward()
+    std::vector<Tensor> grads_;     // per value id: dL/d value, valid where has_grad_
+    std::vector<char> has_grad_;
+
+    Plan& plan_for(const Shape& s);
+};
+
+struct SgdOptions {
+    double lr = 0.01;
+    double momentum = 0.0;      // heavy ball: v = momentum v + g; value -= lr v
+    double weight_decay = 0.0;  // g += weight_decay * value
+};
+
+// Plain SGD over a TrainableNetwork's trainable parameters (velocities kept per parameter).
+class Sgd {
+public:
+    explicit Sgd(SgdOptions opt) : opt_(opt) {}
+    // One step from the accumulated gradients, then TrainableNetwork::commit().
+    void step(TrainableNetwork& net);
+
+private:
+    SgdOptions opt_;
+    std::vector<Tensor> velocity_;
+};
+
+}  // namespace qcnn
