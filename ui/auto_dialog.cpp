@@ -75,7 +75,7 @@ AutoDialog::AutoDialog(Context context, ResultsModel* results, LayerTableModel* 
     big.setPointSizeF(std::max(12.0, big.pointSizeF() * 1.15));
     setFont(big);
 
-    auto* budget = new QGroupBox(tr("Budget"), this);
+    auto* budget = new QGroupBox(tr("Search"), this);
     auto* form = new QFormLayout(budget);
     maxDropCheck_ = new QCheckBox(tr("Max top-1 drop (pt)"), budget);
     maxDropCheck_->setChecked(true);
@@ -126,6 +126,8 @@ AutoDialog::AutoDialog(Context context, ResultsModel* results, LayerTableModel* 
     gridEdit_ = new QLineEdit(grid.join(QStringLiteral(", ")), budget);
     gridEdit_->setObjectName(QStringLiteral("autoGrid"));
     gridEdit_->setToolTip(tr("The C_s'/K settings each layer chooses from (besides dense)"));
+    gridEdit_->setCursorPosition(0);
+    gridEdit_->setMinimumWidth(QFontMetrics(big).horizontalAdvance(gridEdit_->text()) / 2);
     form->addRow(tr("Grid (C_s'/K)"), gridEdit_);
     auto* resultsRow = new QHBoxLayout;
     resultsEdit_ = new QLineEdit(context_.resultsPath, budget);
@@ -215,7 +217,10 @@ void AutoDialog::setVerifyEc(EcMode ec) {
 void AutoDialog::setTimeBudgetMinutes(double minutes) { timeBudget_->setValue(minutes); }
 void AutoDialog::setMaxCandidates(int n) { maxCandidates_->setValue(n); }
 void AutoDialog::setLayersFilter(const QString& layers) { layersEdit_->setText(layers); }
-void AutoDialog::setGrid(const QString& grid) { gridEdit_->setText(grid); }
+void AutoDialog::setGrid(const QString& grid) {
+    gridEdit_->setText(grid);
+    gridEdit_->setCursorPosition(0);
+}
 void AutoDialog::setResultsPath(const QString& path) { resultsEdit_->setText(path); }
 QString AutoDialog::resultsPath() const { return resultsEdit_->text().trimmed(); }
 

@@ -100,7 +100,8 @@ SensitivityHeatmap::Layout SensitivityHeatmap::layout() const {
     int colW = fm.horizontalAdvance(QStringLiteral("00.00"));
     for (const QString& s : settings_) colW = std::max(colW, fm.horizontalAdvance(s));
     const int pad = fm.height() / 2;
-    const int scaleW = fm.height() + pad + small.horizontalAdvance(QStringLiteral("00 pt"));
+    const int scaleW = std::max(fm.height() + pad + small.horizontalAdvance(QStringLiteral("00.00 pt")),
+                                small.horizontalAdvance(tr("top-1 drop (pt)")));
     const int titleH = fm.height() + pad;            // the title
     const int headH = small.height() + fm.height() + pad;  // "C_s'/K" and the column labels
     Layout l;
@@ -111,7 +112,9 @@ SensitivityHeatmap::Layout SensitivityHeatmap::layout() const {
     l.cellW = std::max(colW + pad, availW / cols);
     l.cellH = std::clamp(availH / rows, 2 * fm.height(), 4 * fm.height());
     l.cellW = std::min(l.cellW, 4 * l.cellH);
-    l.grid = QRect(labelW + 2 * pad, titleH + headH, l.cellW * cols, l.cellH * rows);
+    // Centred vertically: the title, headings, cells and the legend line below them.
+    l.top = std::max(0, (height() - (titleH + headH + l.cellH * rows + 2 * small.height())) / 2);
+    l.grid = QRect(labelW + 2 * pad, l.top + titleH + headH, l.cellW * cols, l.cellH * rows);
     l.scale = QRect(l.grid.right() + 2 * pad, l.grid.top(), fm.height(), std::max(l.grid.height(), 6 * fm.height()));
     return l;
 }
@@ -141,7 +144,7 @@ QString SensitivityHeatmap::cellToolTip(int row, int column) const {
                     .arg(formatRatio(e->dense_ms / e->quantized_ms))
                     .arg(e->dense_ms, 0, 'f', 3)
                     .arg(e->quantized_ms, 0, 'f', 3);
-    text += tr("response error: %1").arg(e->response_error, 0, 'f', 4);
+    text += tr("response error: %1").arg(QString::number(e->response_error, 'g', 3));
     return text;
 }
 
@@ -169,11 +172,11 @@ void SensitivityHeatmap::paintEvent(QPaintEvent*) {
     }
     const Layout l = layout();
     p.setFont(font);
-    p.drawText(QRect(0, 0, width(), fm.height() + pad), Qt::AlignCenter,
+    p.drawText(QRect(0, l.top, width(), fm.height() + pad), Qt::AlignCenter,
                tr("Top-1 drop with only this layer quantized"));
     // Column headings: the settings, "C_s'/K" above them.
     p.setFont(small);
-    p.drawText(QRect(l.grid.left(), fm.height() + pad, l.grid.width(), QFontMetrics(small).height()), Qt::AlignCenter,
+    p.drawText(QRect(l.grid.left(), l.top + fm.height() + pad, l.grid.width(), QFontMetrics(small).height()), Qt::AlignCenter,
                tr("setting C_s'/K"));
     p.setFont(font);
     for (int c = 0; c < settings_.size(); ++c) {
@@ -220,8 +223,9 @@ void SensitivityHeatmap::paintEvent(QPaintEvent*) {
         p.drawText(QPoint(s.right() + pad, y + sm.ascent() / 2),
                    tr("%1 pt").arg(QString::number(v, 'f', maxDrop_ < 4 ? 2 : 1)));
     }
-    p.drawText(QRect(s.left() - pad, s.bottom() + pad / 2, width() - s.left() + pad, sm.height()), Qt::AlignLeft,
-               tr("top-1 drop"));
+    const QString unit = tr("top-1 drop (pt)");
+    const int unitLeft = std::min(s.left(), width() - sm.horizontalAdvance(unit) - 2);
+    p.drawText(QRect(unitLeft, s.bottom() + pad / 2, width() - unitLeft, sm.height()), Qt::AlignLeft, unit);
     p.drawText(QRect(0, l.grid.bottom() + pad / 2, l.grid.right(), sm.height()), Qt::AlignLeft,
                tr("blank: not run (does not fit the layer)"));
 }
@@ -232,7 +236,11 @@ void SensitivityHeatmap::mouseMoveEvent(QMouseEvent* event) {
     if (hover_.isEmpty())
         QToolTip::hideText();
     else
-        QToolTip::showText(event->globalPosition().toPoint(), hover_, this, cellRect(r, c));
+        QToolTip::showText(event->globalPosition().toPoint(),
+                           QStringLiteral("<div style='font-size:%1pt; white-space:pre'>%2</div>")
+                               .arg(bigFont(0.85).pointSizeF(), 0, 'f', 1)
+                               .arg(hover_.toHtmlEscaped()),
+                           this, cellRect(r, c));
     QWidget::mouseMoveEvent(event);
 }
 

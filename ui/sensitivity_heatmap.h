@@ -59,6 +59,7 @@ private:
     struct Layout {
         QRect grid;       // the cells
         QRect scale;      // the colour bar
+        int top = 0;      // where the title starts
         int cellW = 0, cellH = 0;
     };
     Layout layout() const;

@@ -137,7 +137,7 @@ TEST(AutoDialog, FindsSettingsStreamsCandidatesAndKeepsThemOnCancel) {
     EXPECT_TRUE(map->hoverText().contains(QStringLiteral("fc1"))) << map->hoverText().toStdString();
     EXPECT_TRUE(map->hoverText().contains(QString::number(100.0 * e0.top1_drop(), 'f', 2) + QStringLiteral(" pt")));
     EXPECT_TRUE(map->hoverText().contains(QStringLiteral("compression: ") + formatRatio(e0.compression)));
-    EXPECT_TRUE(map->hoverText().contains(QString::number(e0.response_error, 'f', 4)));
+    EXPECT_TRUE(map->hoverText().contains(QStringLiteral("response error: ") + QString::number(e0.response_error, 'g', 3)));
 
     // The file's table reads back into the same heat map (File > Open Sensitivity Results...).
     const SensitivityResults read = readSensitivityResults(path);
