@@ -505,6 +505,10 @@ AutoDialog* openAutoDialog(MainWindow* w) {
         w->speedupPlot()->recordsChanged();
         w->selectRun(run);
     });
+    // The window's Export actions follow its results on settingsChanged (updateActions is not
+    // public): re-setting the table's settings, unchanged, brings them up to date after a search
+    // whose answer was not loaded (cancelled, budget not reachable).
+    QObject::connect(d, &AutoDialog::searchFinished, w, [w] { w->layerModel()->setSettings(w->layerModel()->settings()); });
     d->show();
     return d;
 }

@@ -13,8 +13,9 @@
 #include <QMouseEvent>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QTimer>
+#include <algorithm>
 #include <cmath>
-#include <memory>
 
 #include "core/sweep/results_file.h"
 #include "tests/ui/ui_test_util.h"
@@ -75,7 +76,20 @@ TEST(AutoDialog, FindsSettingsStreamsCandidatesAndKeepsThemOnCancel) {
     d->setMaxCandidates(4);
     QSignalSpy sensitivity(d, &AutoDialog::sensitivityReady);
     QSignalSpy added(d, &AutoDialog::candidateAdded);
+    QStringList progressSeen;  // the progress line as the user sees it
+    QTimer watch;
+    QObject::connect(&watch, &QTimer::timeout, [&] {
+        if (progressSeen.isEmpty() || progressSeen.back() != d->progressText()) progressSeen << d->progressText();
+    });
+    watch.start(20);
     ASSERT_EQ(runToEnd(*d), QStringLiteral("completed")) << d->outcomeText().toStdString();
+    watch.stop();
+    const auto sawProgress = [&](const QString& part) {
+        return std::any_of(progressSeen.begin(), progressSeen.end(), [&](const QString& t) { return t.contains(part); });
+    };
+    EXPECT_TRUE(sawProgress(QStringLiteral("Sensitivity: run 1 of 4"))) << progressSeen.join(" | ").toStdString();
+    EXPECT_TRUE(sawProgress(QStringLiteral("of 4 · ETA "))) << progressSeen.join(" | ").toStdString();
+    EXPECT_TRUE(sawProgress(QStringLiteral("Verifying: candidate 1 of at most 4"))) << progressSeen.join(" | ").toStdString();
     EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join('\n').toStdString();
     ASSERT_TRUE(d->outcome().has_value());
     const AutoOutcome o = *d->outcome();  // a copy: the next searches replace the dialog's
@@ -195,14 +209,17 @@ class AutoDialogOnLenet : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_TRUE(openAndWait(w, kLenet));
-        AutoDialog::Context c{w.network(), w.modelPath(), autoOptions(), dir.filePath(QStringLiteral("auto.h5"))};
-        dialog = std::make_unique<AutoDialog>(c, w.resultsModel(), w.layerModel());
+        w.setRunOptions(autoOptions());
+        dialog = openAutoDialog(&w);  // the main window's hook; the window owns it
+        ASSERT_NE(dialog, nullptr);
+        dialog->setResultsPath(dir.filePath(QStringLiteral("auto.h5")));
         dialog->setErrorHandler(errors.handler());
     }
+    bool exportEnabled() { return findAction(&w, QStringLiteral("Export Results (&HDF5)..."))->isEnabled(); }
     MainWindow w;
     QTemporaryDir dir;
     ErrorLog errors;
-    std::unique_ptr<AutoDialog> dialog;
+    AutoDialog* dialog = nullptr;
 };
 
 TEST_F(AutoDialogOnLenet, UnreachableBudgetReportsTheBestRunFound) {
@@ -224,6 +241,7 @@ TEST_F(AutoDialogOnLenet, UnreachableBudgetReportsTheBestRunFound) {
         << errors.messages.back().toStdString();
     EXPECT_EQ(w.resultsModel()->rowCount(), static_cast<int>(o.rows.size()));
     EXPECT_EQ(w.layerModel()->settingsText(), QString());  // not loaded: it does not meet the budget
+    EXPECT_TRUE(exportEnabled());  // the candidates can be exported
 }
 
 TEST_F(AutoDialogOnLenet, FormErrorsAreNamedAndNothingStarts) {
@@ -257,6 +275,7 @@ TEST_F(AutoDialogOnLenet, FormErrorsAreNamedAndNothingStarts) {
     refused(QStringLiteral("goes with the objective accuracy"));
     EXPECT_FALSE(exists(d.resultsPath()));
     EXPECT_EQ(w.resultsModel()->rowCount(), 0);
+    EXPECT_FALSE(exportEnabled());
 }
 
 TEST(SensitivityHeatmap, BlankCellsColourScaleAndUnreadableFiles) {
