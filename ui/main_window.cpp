@@ -43,6 +43,7 @@
 #include "core/sweep/results_file.h"
 #include "core/sweep/run_options.h"
 #include "core/util/paths.h"
+#include "ui/auto_dialog.h"
 #include "ui/background.h"
 #include "ui/choice_delegate.h"
 #include "ui/format.h"
@@ -52,6 +53,7 @@
 #include "ui/results_model.h"
 #include "ui/run_job.h"
 #include "ui/run_options_form.h"
+#include "ui/sensitivity_heatmap.h"
 #include "ui/session_file.h"
 #include "ui/shard_watcher.h"
 #include "ui/sweep_dialog.h"
@@ -351,6 +353,7 @@ void MainWindow::createActions() {
     file->addSeparator();
     exportHdf5Action_ = file->addAction(tr("Export Results (&HDF5)..."), this, [this] { exportDialog(true); });
     exportCsvAction_ = file->addAction(tr("Export Results (&CSV)..."), this, [this] { exportDialog(false); });
+    file->addAction(tr("Open Sensi&tivity Results..."), this, [this] { openSensitivityResultsDialog(this); });
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
@@ -365,6 +368,8 @@ void MainWindow::createActions() {
     runAction_->setToolTip(tr("Quantize and evaluate the table's settings (F5)"));
     sweepAction_ = runMenu->addAction(tr("&Sweep..."), this, &MainWindow::sweepDialog);
     sweepAction_->setShortcut(Qt::CTRL | Qt::Key_R);
+    runMenu->addAction(tr("&Find Settings..."), this, [this] { openAutoDialog(this); })
+        ->setToolTip(tr("Per-layer settings found automatically under an accuracy or compression budget (docs/auto.md)"));
     cancelAction_ = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
     cancelAction_->setShortcut(Qt::Key_Escape);
     cancelAction_->setShortcutContext(Qt::ApplicationShortcut);

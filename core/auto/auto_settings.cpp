@@ -126,6 +126,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
     const auto net = load_model(q.sensitivity.options.model);
     const SensitivityPlan plan = plan_sensitivity(*net, q.sensitivity);
     out.sensitivity = run_sensitivity(plan, results_path, threads, progress);
+    if (q.on_sensitivity) q.on_sensitivity(out.sensitivity);
 
     // One layer's options: dense (no drop) and every analysed setting.
     std::map<std::string, size_t> index;
@@ -208,6 +209,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
         if (!file) open_file();
         file->append(sink.row, sink.layers);
         out.rows.push_back(sink.row);
+        if (q.on_candidate) q.on_candidate(sink.row, sink.layers);
         latest = sink.network;
         VerifiedRun v;
         v.top1 = sink.row.top1;

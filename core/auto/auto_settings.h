@@ -31,6 +31,10 @@ struct AutoRequest {
                                       // accurate verified run with at least this compression
     double time_budget_seconds = 0;   // 0: none; the search stops starting candidates after it
     int max_candidates = 8;
+    // Called on run_auto's thread once the sensitivity table is ready, and after each candidate's
+    // rows are in the results file (the workbench streams them into its heat map and plots).
+    std::function<void(const SensitivityTable&)> on_sensitivity;
+    std::function<void(const RunRow&, const std::vector<LayerRow>&)> on_candidate;
 };
 
 struct AutoOutcome {
