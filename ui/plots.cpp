@@ -14,6 +14,7 @@
 #include <QMenu>
 #include <QMouseEvent>
 #include <QRegularExpression>
+#include <QResizeEvent>
 #include <QSpinBox>
 #include <QTimer>
 #include <QToolButton>
@@ -116,6 +117,7 @@ PlotPanel::PlotPanel(const QString& title, QWidget* parent)
         menu.addAction(tr("Export PDF..."), this, [this] { exportDialog(true); });
         menu.exec(plot_->mapToGlobal(pos));
     });
+    plot_->installEventFilter(this);
     replotTimer_->setSingleShot(true);
     replotTimer_->setInterval(kReplotIntervalMs);
     connect(replotTimer_, &QTimer::timeout, this, &PlotPanel::replotNow);
@@ -124,7 +126,50 @@ PlotPanel::PlotPanel(const QString& title, QWidget* parent)
 void PlotPanel::replotNow() {
     replotTimer_->stop();
     ++replots_;
+    fitLegend(plot_->width());
     plot_->replot();
+}
+
+void PlotPanel::showLegendBelow() {
+    QCPLegend* legend = plot_->legend;
+    legend->setVisible(true);
+    legend->setFont(QFont(font().family(), 8));
+    legend->setBorderPen(Qt::NoPen);
+    legend->setBrush(Qt::NoBrush);
+    plot_->axisRect()->insetLayout()->take(legend);
+    plot_->plotLayout()->addElement(1, 0, legend);
+    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+}
+
+void PlotPanel::fitLegend(int width) {
+    QCPLegend* legend = plot_->legend;
+    if (legend->layout() != plot_->plotLayout()) return;  // an inset legend
+    // The entries' widths (the grid's cells can be empty: item() is null there).
+    std::vector<int> widths;
+    for (int i = 0; i < legend->elementCount(); ++i)
+        if (QCPAbstractLegendItem* item = legend->item(i)) widths.push_back(item->minimumOuterSizeHint().width());
+    const int n = static_cast<int>(widths.size());
+    if (n == 0) return;
+    // The most columns whose widest entries, side by side, fit `width`.
+    const QMargins m = legend->margins();
+    int columns = n;
+    for (; columns > 1; --columns) {
+        int total = m.left() + m.right() + (columns - 1) * legend->columnSpacing();
+        for (int c = 0; c < columns; ++c) {
+            int widest = 0;
+            for (int i = c; i < n; i += columns) widest = std::max(widest, widths[i]);
+            total += widest;
+        }
+        if (total <= width) break;
+    }
+    legend->setWrap(columns);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);  // also closes the gaps of removed entries
+}
+
+bool PlotPanel::eventFilter(QObject* watched, QEvent* event) {
+    // Before QCustomPlot lays itself out for the new size: the legend's columns for it.
+    if (watched == plot_ && event->type() == QEvent::Resize) fitLegend(static_cast<QResizeEvent*>(event)->size().width());
+    return QWidget::eventFilter(watched, event);
 }
 
 void PlotPanel::requestReplot() {
@@ -134,6 +179,10 @@ void PlotPanel::requestReplot() {
 bool PlotPanel::exportPng(const QString& path, QString* error) { return exportPng(path, kPngSize, kPngDpi, title_, error); }
 
 bool PlotPanel::exportPng(const QString& path, QSize size, double dpi, const QString& title, QString* error) {
+    struct RestoreLegend {
+        PlotPanel* p;
+        ~RestoreLegend() { p->fitLegend(p->plot_->width()); }
+    } restoreLegend{this};
     const QString where = QDir::toNativeSeparators(path);
     auto fail = [&](const QString& why) {
         if (error) *error = tr("%1: %2").arg(where, why);
@@ -146,6 +195,7 @@ bool PlotPanel::exportPng(const QString& path, QSize size, double dpi, const QSt
     // pixels; the title is a text element above the axes for the time of the export.
     const double scale = dpi / 96.0;
     QCPTextElement* heading = nullptr;
+    fitLegend(qRound(size.width() / scale));
     if (!title.isEmpty()) {
         plot_->plotLayout()->insertRow(0);
         QFont f = font();
@@ -329,11 +379,8 @@ TradeoffPlot::TradeoffPlot(TradeoffAxis axis, QWidget* parent)
     floatLabel_->position->setTypeY(QCPItemPosition::ptPlotCoords);
     floatLabel_->setColor(kFloatColor);
 
-    plot_->legend->setVisible(true);
-    plot_->legend->setFont(QFont(font().family(), 8));
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    showLegendBelow();
     plot_->setMouseTracking(true);
-    plot_->installEventFilter(this);
     refresh(PlotContext{});
 }
 
@@ -408,8 +455,9 @@ void TradeoffPlot::refresh(const PlotContext& context) {
     }
     runs_->setData(x, y);
     others_->setData(ox, oy);
-    if (ox.isEmpty()) others_->removeFromLegend();
-    else others_->addToLegend();
+    for (QCPGraph* g : {others_, measured_, noisy_})
+        if (g && g->data()->isEmpty()) g->removeFromLegend();
+        else if (g) g->addToLegend();
     front_->setData(fx, fy, true);
     if (measured_) {
         setPointsWithIntervals(measured_, measuredBars_, mx, my, mlo, mhi);
@@ -511,7 +559,7 @@ bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
 // not a measurement of this process; the measured peak RSS beside the accounted bytes comes from
 // `qcnn eval` (one network per process) and is said so in the tooltip.
 MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory (accounted)"), parent) {
-    plot_->yAxis->setLabel(tr("KB accounted by the cost model"));
+    plot_->yAxis->setLabel(tr("KB (cost model)"));
     plot_->setToolTip(
         tr("Bytes the cost model accounts for: weights and biases as stored, peak live activations and the "
            "largest LUT buffer.\nNot measured: the workbench runs many networks in one process, "
@@ -537,14 +585,7 @@ MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory (accounted
     luts_ = makeBars(tr("LUTs"), QColor(0xf2, 0xa5, 0x41));
     activations_->moveAbove(weights_);
     luts_->moveAbove(activations_);
-    // The legend in a row of its own below the axes, where it covers no bar.
-    plot_->legend->setVisible(true);
-    plot_->legend->setFont(QFont(font().family(), 8));
-    plot_->axisRect()->insetLayout()->take(plot_->legend);
-    plot_->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    plot_->legend->setBorderPen(Qt::NoPen);
-    plot_->plotLayout()->addElement(1, 0, plot_->legend);
-    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+    showLegendBelow();
     setRecord(nullptr);
 }
 

@@ -89,10 +89,16 @@ signals:
     void exportFailed(const QString& path, const QString& reason);
 
 protected:
+    // The legend in a row of its own below the axes (where it covers no data), its entries in as
+    // many columns as fit the plot's width.
+    void showLegendBelow();
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
     QCustomPlot* plot_;
 
 private:
     void exportDialog(bool pdf);
+    void fitLegend(int width);  // columns of a legend below the axes for `width` pixels
 
     QString title_;
     QLabel* titleLabel_;
