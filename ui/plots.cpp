@@ -495,6 +495,11 @@ void TradeoffPlot::refresh(const PlotContext& context) {
         // At least 1x wide and 4 points of top-1 high: a single run sits inside the axes.
         setPaddedRange(plot_->xAxis, xlo, xhi, 1.0);
         setPaddedRange(plot_->yAxis, ylo, yhi, 4.0);
+        // Top-1 ends at 100%: a range widened past 101 moves down, keeping a tenth of it above
+        // the highest point.
+        const QCPRange yr = plot_->yAxis->range();
+        const double upper = std::min(yr.upper, std::max(101.0, yhi + 0.1 * yr.size()));
+        plot_->yAxis->setRange(yr.lower - (yr.upper - upper), upper);
     }
     requestReplot();
 }

@@ -370,8 +370,10 @@ TEST(Plots, MeasuredPointsAreLinkedToTheirRuns) {
 // the x axis), in both trade-off plots, with and without a float line.
 TEST(Plots, ASingleRunSitsInsideTheAxes) {
     for (TradeoffAxis axis : {TradeoffAxis::Compression, TradeoffAxis::Speedup})
-        for (double floatTop1 : {std::nan(""), 0.85}) {
+      for (double top1 : {0.80, 0.995})
+        for (double floatTop1 : {std::nan(""), 0.85, 0.999}) {
             std::vector<RunRecord> records{makeRun(0)};
+            records[0].row.top1 = top1;
             records[0].row.top1_float = std::nan("");
             TradeoffPlot plot(axis);
             PlotContext ctx;
@@ -387,6 +389,8 @@ TEST(Plots, ASingleRunSitsInsideTheAxes) {
             EXPECT_LT(at.x(), rect.right() - mx);
             EXPECT_GT(at.y(), rect.top() + my) << "float " << floatTop1;
             EXPECT_LT(at.y(), rect.bottom() - my) << "float " << floatTop1 << ": the point sits on the x axis";
+            const QCPRange yr = plot.plot()->yAxis->range();
+            EXPECT_LE(yr.upper - 100.0, std::max(1.0, 0.11 * yr.size())) << "top-1 axis far past 100%: " << yr.upper;
         }
 }
 
