@@ -49,7 +49,7 @@
 #include "ui/format.h"
 #include "ui/layer_cost_plot.h"
 #include "ui/layer_table_model.h"
-#include "ui/plots.h"
+#include "ui/plot_registry.h"
 #include "ui/results_model.h"
 #include "ui/run_job.h"
 #include "ui/run_options_form.h"
@@ -125,10 +125,7 @@ MainWindow::MainWindow(QWidget* parent)
       layerModel_(new LayerTableModel(this)),
       costPlot_(new LayerCostPlot),
       results_(new ResultsModel(this)),
-      compressionPlot_(new TradeoffPlot(TradeoffAxis::Compression)),
-      speedupPlot_(new TradeoffPlot(TradeoffAxis::Speedup)),
-      memoryPlot_(new MemoryPlot),
-      responsePlot_(new ResponseErrorPlot),
+      plots_(new PlotSet(results_, this)),
       teaching_(new TeachingView),
       tabs_(new QTabWidget),
       layerView_(new QTableView),
@@ -176,15 +173,11 @@ MainWindow::MainWindow(QWidget* parent)
     progressTimer_->setInterval(kProgressPollMs);
     connect(progressTimer_, &QTimer::timeout, this, &MainWindow::pollProgress);
     connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::updateCostText);
-    connect(compressionPlot_, &TradeoffPlot::runClicked, this, &MainWindow::loadRunSettings);
-    connect(speedupPlot_, &TradeoffPlot::runClicked, this, &MainWindow::loadRunSettings);
-    for (PlotPanel* p : std::initializer_list<PlotPanel*>{compressionPlot_, speedupPlot_, memoryPlot_, responsePlot_})
-        connect(p, &PlotPanel::exportFailed, this, [this](const QString&, const QString& reason) { showError(tr("Export failed"), reason); });
+    connect(plots_, &PlotSet::runClicked, this, &MainWindow::loadRunSettings);
+    connect(plots_, &PlotSet::exportFailed, this, [this](const QString&, const QString& reason) { showError(tr("Export failed"), reason); });
     connect(teaching_, &TeachingView::failed, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     connect(teaching_, &TeachingView::storyTradeoff, this, &MainWindow::runStoryTradeoff);
     connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::syncTeachingWithTable);
-    compressionPlot_->setRecords(&results_->records());
-    speedupPlot_->setRecords(&results_->records());
 
     QSettings s = appSettings();
     restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
@@ -282,16 +275,9 @@ QWidget* MainWindow::createRunOptions() {
 }
 
 void MainWindow::createDocks() {
-    auto* plots = new QWidget;
-    auto* pg = new QGridLayout(plots);
-    pg->setContentsMargins(2, 2, 2, 2);
-    pg->addWidget(compressionPlot_, 0, 0);
-    pg->addWidget(speedupPlot_, 0, 1);
-    pg->addWidget(memoryPlot_, 1, 0);
-    pg->addWidget(responsePlot_, 1, 1);
     plotsDock_ = new QDockWidget(tr("Plots"), this);
     plotsDock_->setObjectName(QStringLiteral("plotsDock"));
-    plotsDock_->setWidget(plots);
+    plotsDock_->setWidget(plots_->widget());
     addDockWidget(Qt::RightDockWidgetArea, plotsDock_);
 
     auto* proxy = new QSortFilterProxyModel(this);
@@ -669,8 +655,7 @@ void MainWindow::updateStatus() {
     const double f = floatTop1();
     if (std::isfinite(f)) statusFloat_->setText(tr("float top-1 %1").arg(formatPercent(f)));
     else if (floatPending_ == 0) statusFloat_->setText(tr("float top-1 -"));
-    compressionPlot_->setFloatTop1(f);
-    speedupPlot_->setFloatTop1(f);
+    plots_->setCurrentModel(QFile::encodeName(modelPath_).toStdString(), dataEdit_->text().trimmed().toStdString(), f);
 }
 
 // ----- runs -------------------------------------------------------------------------------
@@ -783,8 +768,6 @@ void MainWindow::onRunFinished(const RunRecord& record) {
     afterRunAdded(record, run);
     ++jobRunsDone_;
     runsBar_->setValue(jobRunsDone_);
-    compressionPlot_->recordsChanged();
-    speedupPlot_->recordsChanged();
     selectRun(run);
     updateActions();
     emit runAdded(run);
@@ -835,14 +818,15 @@ void MainWindow::sweepDialog() {
     clusterWatcher_->start();
 }
 
+TradeoffPlot* MainWindow::compressionPlot() const { return plots_->find<TradeoffPlot>(QStringLiteral("compression")); }
+TradeoffPlot* MainWindow::speedupPlot() const { return plots_->find<TradeoffPlot>(QStringLiteral("speedup")); }
+MemoryPlot* MainWindow::memoryPlot() const { return plots_->find<MemoryPlot>(QStringLiteral("memory")); }
+ResponseErrorPlot* MainWindow::responsePlot() const { return plots_->find<ResponseErrorPlot>(QStringLiteral("response")); }
+
 void MainWindow::selectRun(int run) {
     if (run < 0 || run >= results_->rowCount()) return;
     selectedRun_ = run;
-    const RunRecord& r = results_->record(run);
-    memoryPlot_->setRecord(&r);
-    responsePlot_->setRecord(&r);
-    compressionPlot_->setSelectedRun(run);
-    speedupPlot_->setSelectedRun(run);
+    plots_->setSelectedRun(run);
     auto* proxy = static_cast<QSortFilterProxyModel*>(resultsView_->model());
     const QModelIndex index = proxy->mapFromSource(results_->index(run, 0));
     if (resultsView_->currentIndex().row() != index.row()) {

@@ -55,6 +55,7 @@ class BackgroundCall;
 class LayerCostPlot;
 class LayerTableModel;
 class MemoryPlot;
+class PlotSet;
 class ResponseErrorPlot;
 class ResultsModel;
 class RunJob;
@@ -119,10 +120,12 @@ public:
     LayerCostPlot* costPlot() const { return costPlot_; }
     ResultsModel* resultsModel() const { return results_; }
     QTableView* resultsView() const { return resultsView_; }
-    TradeoffPlot* compressionPlot() const { return compressionPlot_; }
-    TradeoffPlot* speedupPlot() const { return speedupPlot_; }
-    MemoryPlot* memoryPlot() const { return memoryPlot_; }
-    ResponseErrorPlot* responsePlot() const { return responsePlot_; }
+    // The per-run plots (ui/plot_registry.h); the accessors below look up its entries.
+    PlotSet* plots() const { return plots_; }
+    TradeoffPlot* compressionPlot() const;
+    TradeoffPlot* speedupPlot() const;
+    MemoryPlot* memoryPlot() const;
+    ResponseErrorPlot* responsePlot() const;
     TeachingView* teachingView() const { return teaching_; }
     QString totalsText() const;
     QString costText() const;
@@ -265,10 +268,7 @@ private:
     LayerTableModel* layerModel_;
     LayerCostPlot* costPlot_;
     ResultsModel* results_;
-    TradeoffPlot* compressionPlot_;
-    TradeoffPlot* speedupPlot_;
-    MemoryPlot* memoryPlot_;
-    ResponseErrorPlot* responsePlot_;
+    PlotSet* plots_;
     TeachingView* teaching_;
     QTabWidget* tabs_;
     QTableView* layerView_;

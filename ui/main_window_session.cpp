@@ -179,8 +179,6 @@ int MainWindow::offerSessionReopen() {
         statusBar()->showMessage(tr("Reopened %n run(s) of %1", "", static_cast<int>(records.size())).arg(path), 10000);
     }
     if (reopened > 0) {
-        compressionPlot_->recordsChanged();
-        speedupPlot_->recordsChanged();
         selectRun(results_->rowCount() - 1);
         updateActions();
     }

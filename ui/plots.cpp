@@ -1,13 +1,21 @@
 #include "ui/plots.h"
 
+#include <QDialogButtonBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
 #include <QHBoxLayout>
+#include <QImage>
+#include <QImageWriter>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenu>
 #include <QMouseEvent>
 #include <QRegularExpression>
+#include <QResizeEvent>
+#include <QSpinBox>
 #include <QTimer>
 #include <QToolButton>
 #include <QToolTip>
@@ -27,14 +35,18 @@ const QColor kRunColor(0x4f, 0x7c, 0xac);
 const QColor kMeasuredColor(0xe0, 0x7a, 0x2f);
 const QColor kFrontColor(0xc0, 0x39, 0x2b);
 const QColor kFloatColor(0x55, 0x55, 0x55);
+const QColor kOtherColor(0xb4, 0xb4, 0xb4);
 
-// Range [lo, hi] padded by 8% (and made non-empty).
-void setPaddedRange(QCPAxis* axis, double lo, double hi) {
-    if (!(hi > lo)) {
-        lo -= 0.5;
-        hi += 0.5;
+// Range [lo, hi] widened to at least `minSpan` around its middle, then padded on each side by
+// an eighth of it (at least minSpan / 4): a single run (lo == hi) sits in the middle of the
+// axis, and no point sits on an edge.
+void setPaddedRange(QCPAxis* axis, double lo, double hi, double minSpan) {
+    if (hi - lo < minSpan) {
+        const double mid = (lo + hi) / 2;
+        lo = mid - minSpan / 2;
+        hi = mid + minSpan / 2;
     }
-    const double pad = (hi - lo) * 0.08;
+    const double pad = std::max((hi - lo) / 8, minSpan / 4);
     axis->setRange(lo - pad, hi + pad);
 }
 
@@ -58,7 +70,8 @@ void setPointsWithIntervals(QCPGraph* graph, QCPErrorBars* bars, const QVector<d
 
 QString runTooltip(const RunRecord& r) {
     const RunRow& row = r.row;
-    return QObject::tr("<b>run %1</b><br>%2<br>EC %3, seed %4<br>top-1 %5 (float %6)<br>compression %7, speed-up %8%9")
+    const QString model = QFileInfo(QFile::decodeName(r.model.c_str())).fileName();
+    return QObject::tr("<b>run %1</b>%10<br>%2<br>EC %3, seed %4<br>top-1 %5 (float %6)<br>compression %7, speed-up %8%9")
         .arg(row.run_index + 1)
         .arg(row.settings.empty() ? QObject::tr("all dense") : QString::fromStdString(row.settings).toHtmlEscaped(),
              QString::fromStdString(row.ec))
@@ -66,7 +79,10 @@ QString runTooltip(const RunRecord& r) {
         .arg(formatPercent(row.top1), formatPercent(row.top1_float), formatRatio(row.compression),
              formatRatio(row.theoretical_speedup),
              r.measured() ? QObject::tr(" (measured %1; %2)").arg(formatMeasuredSpeedup(row), speedQualityText(row))
-                          : QString());
+                          : QString(),
+             model.isEmpty() ? QString()
+                             : QObject::tr(" &mdash; %1 on %2").arg(model.toHtmlEscaped(),
+                                                                   QString::fromStdString(r.data).toHtmlEscaped()));
 }
 
 }  // namespace
@@ -74,17 +90,18 @@ QString runTooltip(const RunRecord& r) {
 // ---------------------------------------------------------------------------------------
 
 PlotPanel::PlotPanel(const QString& title, QWidget* parent)
-    : QWidget(parent), plot_(new QCustomPlot(this)), title_(title), replotTimer_(new QTimer(this)) {
+    : QWidget(parent), plot_(new QCustomPlot(this)), title_(title), titleLabel_(new QLabel), replotTimer_(new QTimer(this)) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(2, 2, 2, 2);
     layout->setSpacing(2);
     auto* header = new QHBoxLayout;
-    auto* label = new QLabel(QStringLiteral("<b>%1</b>").arg(title.toHtmlEscaped()));
-    header->addWidget(label, 1);
+    titleLabel_->setText(QStringLiteral("<b>%1</b>").arg(title.toHtmlEscaped()));
+    titleLabel_->setWordWrap(true);  // a narrow panel wraps its title instead of cutting it
+    header->addWidget(titleLabel_, 1);
     for (bool pdf : {false, true}) {
         auto* b = new QToolButton;
         b->setText(pdf ? tr("PDF") : tr("PNG"));
-        b->setToolTip(pdf ? tr("Export this plot as PDF") : tr("Export this plot as PNG"));
+        b->setToolTip(pdf ? tr("Export this plot as PDF") : tr("Export this plot as PNG (size, DPI, title)"));
         b->setAutoRaise(true);
         connect(b, &QToolButton::clicked, this, [this, pdf] { exportDialog(pdf); });
         header->addWidget(b);
@@ -100,6 +117,7 @@ PlotPanel::PlotPanel(const QString& title, QWidget* parent)
         menu.addAction(tr("Export PDF..."), this, [this] { exportDialog(true); });
         menu.exec(plot_->mapToGlobal(pos));
     });
+    plot_->installEventFilter(this);
     replotTimer_->setSingleShot(true);
     replotTimer_->setInterval(kReplotIntervalMs);
     connect(replotTimer_, &QTimer::timeout, this, &PlotPanel::replotNow);
@@ -108,24 +126,117 @@ PlotPanel::PlotPanel(const QString& title, QWidget* parent)
 void PlotPanel::replotNow() {
     replotTimer_->stop();
     ++replots_;
+    fitLegend(plot_->width());
     plot_->replot();
+}
+
+void PlotPanel::showLegendBelow() {
+    QCPLegend* legend = plot_->legend;
+    legend->setVisible(true);
+    legend->setFont(QFont(font().family(), 8));
+    legend->setBorderPen(Qt::NoPen);
+    legend->setBrush(Qt::NoBrush);
+    plot_->axisRect()->insetLayout()->take(legend);
+    plot_->plotLayout()->addElement(1, 0, legend);
+    plot_->plotLayout()->setRowStretchFactor(1, 0.001);
+}
+
+void PlotPanel::fitLegend(int width) {
+    QCPLegend* legend = plot_->legend;
+    if (legend->layout() != plot_->plotLayout()) return;  // an inset legend
+    // The entries' widths (the grid's cells can be empty: item() is null there).
+    std::vector<int> widths;
+    for (int i = 0; i < legend->elementCount(); ++i)
+        if (QCPAbstractLegendItem* item = legend->item(i)) widths.push_back(item->minimumOuterSizeHint().width());
+    const int n = static_cast<int>(widths.size());
+    if (n == 0) return;
+    // The most columns whose widest entries, side by side, fit `width`.
+    const QMargins m = legend->margins();
+    int columns = n;
+    for (; columns > 1; --columns) {
+        int total = m.left() + m.right() + (columns - 1) * legend->columnSpacing();
+        for (int c = 0; c < columns; ++c) {
+            int widest = 0;
+            for (int i = c; i < n; i += columns) widest = std::max(widest, widths[i]);
+            total += widest;
+        }
+        if (total <= width) break;
+    }
+    legend->setWrap(columns);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);  // also closes the gaps of removed entries
+}
+
+bool PlotPanel::eventFilter(QObject* watched, QEvent* event) {
+    // Before QCustomPlot lays itself out for the new size: the legend's columns for it.
+    if (watched == plot_ && event->type() == QEvent::Resize) fitLegend(static_cast<QResizeEvent*>(event)->size().width());
+    return QWidget::eventFilter(watched, event);
 }
 
 void PlotPanel::requestReplot() {
     if (!replotTimer_->isActive()) replotTimer_->start();
 }
 
-bool PlotPanel::exportPng(const QString& path, QString* error) {
-    replotNow();
-    if (plot_->savePng(path, 0, 0, 2.0)) return true;
-    if (error) *error = tr("%1: cannot write the PNG file").arg(QDir::toNativeSeparators(path));
-    return false;
+bool PlotPanel::exportPng(const QString& path, QString* error) { return exportPng(path, kPngSize, kPngDpi, title_, error); }
+
+bool PlotPanel::exportPng(const QString& path, QSize size, double dpi, const QString& title, QString* error) {
+    struct RestoreLegend {
+        PlotPanel* p;
+        ~RestoreLegend() { p->fitLegend(p->plot_->width()); }
+    } restoreLegend{this};
+    const QString where = QDir::toNativeSeparators(path);
+    auto fail = [&](const QString& why) {
+        if (error) *error = tr("%1: %2").arg(where, why);
+        return false;
+    };
+    if (size.width() < 16 || size.height() < 16 || size.width() > 16384 || size.height() > 16384)
+        return fail(tr("image size %1 x %2 pixels is out of range (16 to 16384)").arg(size.width()).arg(size.height()));
+    if (!(dpi >= 24 && dpi <= 1200)) return fail(tr("%1 DPI is out of range (24 to 1200)").arg(dpi));
+    // Rendered at dpi / 96 on a logical canvas of size / scale, so the image has exactly `size`
+    // pixels; the title is a text element above the axes for the time of the export.
+    const double scale = dpi / 96.0;
+    QCPTextElement* heading = nullptr;
+    fitLegend(qRound(size.width() / scale));
+    if (!title.isEmpty()) {
+        plot_->plotLayout()->insertRow(0);
+        QFont f = font();
+        f.setPointSizeF(f.pointSizeF() * 1.3);
+        f.setBold(true);
+        heading = new QCPTextElement(plot_, title, f);
+        plot_->plotLayout()->addElement(0, 0, heading);
+    }
+    QImage image(size, QImage::Format_ARGB32);
+    image.fill(Qt::white);
+    {
+        QCPPainter painter(&image);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.scale(scale, scale);
+        plot_->toPainter(&painter, std::max(1, qRound(size.width() / scale)), std::max(1, qRound(size.height() / scale)));
+    }
+    if (heading) {
+        plot_->plotLayout()->remove(heading);
+        plot_->plotLayout()->simplify();
+    }
+    replotNow();  // the on-screen layout again
+    const int dpm = qRound(dpi / 0.0254);
+    image.setDotsPerMeterX(dpm);
+    image.setDotsPerMeterY(dpm);
+    QImageWriter writer(path, "png");
+    if (writer.write(image)) return true;
+    return fail(tr("cannot write the PNG file (%1)").arg(writer.errorString()));
 }
 
 bool PlotPanel::exportPdf(const QString& path, QString* error) {
     replotNow();
     if (plot_->savePdf(path)) return true;
     if (error) *error = tr("%1: cannot write the PDF file").arg(QDir::toNativeSeparators(path));
+    return false;
+}
+
+bool PlotPanel::exportTo(const QString& path, const PngOptions& png) {
+    QString error;
+    const bool pdf = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive);
+    if (pdf ? exportPdf(path, &error) : exportPng(path, png.size, png.dpi, png.title, &error)) return true;
+    emit exportFailed(path, error);
     return false;
 }
 
@@ -136,18 +247,86 @@ void PlotPanel::exportDialog(bool pdf) {
                                                       name + (pdf ? ".pdf" : ".png"),
                                                       pdf ? tr("PDF files (*.pdf)") : tr("PNG images (*.png)"));
     if (path.isEmpty()) return;
-    QString error;
-    if (!(pdf ? exportPdf(path, &error) : exportPng(path, &error))) emit exportFailed(path, error);
+    PngOptions png;
+    png.title = title_;
+    if (!pdf) {
+        PngExportDialog dialog(png, this);
+        if (dialog.exec() != QDialog::Accepted) return;
+        png = dialog.options();
+    }
+    exportTo(path, png);
+}
+
+// ---------------------------------------------------------------------------------------
+
+PngExportDialog::PngExportDialog(const PlotPanel::PngOptions& start, QWidget* parent)
+    : QDialog(parent), width_(new QSpinBox), height_(new QSpinBox), dpi_(new QDoubleSpinBox), title_(new QLineEdit) {
+    setWindowTitle(tr("Export PNG"));
+    for (QSpinBox* s : {width_, height_}) {
+        s->setRange(16, 16384);
+        s->setSuffix(tr(" px"));
+    }
+    width_->setValue(start.size.width());
+    height_->setValue(start.size.height());
+    dpi_->setRange(24, 1200);
+    dpi_->setDecimals(0);
+    dpi_->setValue(start.dpi);
+    dpi_->setToolTip(tr("Stored in the file; text and lines are drawn at DPI / 96 times their size on screen"));
+    title_->setText(start.title);
+    title_->setPlaceholderText(tr("no title"));
+    auto* form = new QFormLayout(this);
+    form->addRow(tr("Width"), width_);
+    form->addRow(tr("Height"), height_);
+    form->addRow(tr("DPI"), dpi_);
+    form->addRow(tr("Title"), title_);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    form->addRow(buttons);
+}
+
+PlotPanel::PngOptions PngExportDialog::options() const {
+    PlotPanel::PngOptions o;
+    o.size = QSize(width_->value(), height_->value());
+    o.dpi = dpi_->value();
+    o.title = title_->text().trimmed();
+    return o;
+}
+
+// ---------------------------------------------------------------------------------------
+
+const RunRecord* PlotContext::record(int run) const {
+    return run >= 0 && run < size() ? &(*records)[run] : nullptr;
+}
+
+bool PlotContext::isCurrent(const RunRecord& r) const { return model.empty() || (r.model == model && r.data == data); }
+
+int PlotContext::shownRun() const {
+    if (record(selectedRun)) return selectedRun;
+    for (int i = size() - 1; i >= 0; --i)
+        if (isCurrent((*records)[i])) return i;
+    return -1;
+}
+
+double PlotContext::currentFloatTop1() const {
+    if (std::isfinite(floatTop1)) return floatTop1;
+    for (int i = size() - 1; i >= 0; --i)
+        if (isCurrent((*records)[i]) && std::isfinite((*records)[i].row.top1_float)) return (*records)[i].row.top1_float;
+    return std::numeric_limits<double>::quiet_NaN();
 }
 
 // ---------------------------------------------------------------------------------------
 
 TradeoffPlot::TradeoffPlot(TradeoffAxis axis, QWidget* parent)
-    : PlotPanel(axis == TradeoffAxis::Compression ? tr("Top-1 vs compression") : tr("Top-1 vs speed-up"), parent),
-      axis_(axis),
-      floatTop1_(std::numeric_limits<double>::quiet_NaN()) {
+    : RunPlot(axis == TradeoffAxis::Compression ? tr("Top-1 vs compression") : tr("Top-1 vs speed-up"), parent),
+      axis_(axis) {
     plot_->xAxis->setLabel(axis == TradeoffAxis::Compression ? tr("compression (weights)") : tr("speed-up"));
     plot_->yAxis->setLabel(tr("top-1 (%)"));
+
+    others_ = plot_->addGraph();  // first: drawn below the current model's runs
+    others_->setName(tr("other models"));
+    others_->setLineStyle(QCPGraph::lsNone);
+    others_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kOtherColor, 6));
 
     front_ = plot_->addGraph();
     front_->setName(tr("Pareto front"));
@@ -179,6 +358,11 @@ TradeoffPlot::TradeoffPlot(TradeoffAxis axis, QWidget* parent)
         };
         measuredBars_ = intervals(measured_, Qt::SolidLine);
         noisyBars_ = intervals(noisy_, Qt::DotLine);
+        // The selected run's theoretical and measured points, joined.
+        selectedLink_ = plot_->addGraph();
+        selectedLink_->setPen(QPen(Qt::black, 1, Qt::DotLine));
+        selectedLink_->setLineStyle(QCPGraph::lsLine);
+        selectedLink_->removeFromLegend();
     }
 
     selectedGraph_ = plot_->addGraph();
@@ -195,29 +379,9 @@ TradeoffPlot::TradeoffPlot(TradeoffAxis axis, QWidget* parent)
     floatLabel_->position->setTypeY(QCPItemPosition::ptPlotCoords);
     floatLabel_->setColor(kFloatColor);
 
-    plot_->legend->setVisible(true);
-    plot_->legend->setFont(QFont(font().family(), 8));
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignLeft);
+    showLegendBelow();
     plot_->setMouseTracking(true);
-    plot_->installEventFilter(this);
-    rebuild();
-}
-
-void TradeoffPlot::setRecords(const std::vector<RunRecord>* records) {
-    records_ = records;
-    rebuild();
-}
-
-void TradeoffPlot::recordsChanged() { rebuild(); }
-
-void TradeoffPlot::setFloatTop1(double top1) {
-    floatTop1_ = top1;
-    rebuild();
-}
-
-void TradeoffPlot::setSelectedRun(int run) {
-    selected_ = run;
-    rebuild();
+    refresh(PlotContext{});
 }
 
 double TradeoffPlot::xOf(const RunRecord& r) const {
@@ -245,107 +409,142 @@ std::vector<int> TradeoffPlot::paretoFront(const std::vector<std::pair<double, d
     return front;
 }
 
-void TradeoffPlot::rebuild() {
-    QVector<double> x, y, mx, my, mlo, mhi, nx, ny, nlo, nhi, fx, fy;
-    std::vector<std::pair<double, double>> pts;
-    double xlo = 1, xhi = 1, ylo = 100, yhi = 0;
+void TradeoffPlot::refresh(const PlotContext& context) {
+    ctx_ = context;
+    QVector<double> x, y, ox, oy, mx, my, mlo, mhi, nx, ny, nlo, nhi, fx, fy;
+    std::vector<std::pair<double, double>> pts;  // the current model's runs: its Pareto front
+    double xlo = 1, xhi = 1, ylo = 100, yhi = 0;  // x from 1 (dense) on
+    bool any = false;
     auto extend = [&](double px, double py) {
         xlo = std::min(xlo, px);
         xhi = std::max(xhi, px);
         ylo = std::min(ylo, py);
         yhi = std::max(yhi, py);
+        any = true;
     };
-    if (records_) {
-        for (const RunRecord& r : *records_) {
-            const double px = xOf(r), py = r.row.top1 * 100.0;
-            x << px;
-            y << py;
-            pts.emplace_back(px, py);
-            extend(px, py);
-            if (measured_ && r.measured()) {
-                // Interval [lo, hi] around the median; NaN (a file without it) draws no bar.
-                const double m = r.row.measured_speedup;
-                const double lo = std::isfinite(r.row.measured_speedup_lo) ? m - r.row.measured_speedup_lo : 0.0;
-                const double hi = std::isfinite(r.row.measured_speedup_hi) ? r.row.measured_speedup_hi - m : 0.0;
-                (r.row.speed_noisy ? nx : mx) << m;
-                (r.row.speed_noisy ? ny : my) << py;
-                (r.row.speed_noisy ? nlo : mlo) << lo;
-                (r.row.speed_noisy ? nhi : mhi) << hi;
-                // A noisy interval can be very wide: only clean ones set the axis range.
-                extend(r.row.speed_noisy ? m : m - lo, py);
-                extend(r.row.speed_noisy ? m : m + hi, py);
-            }
+    for (int i = 0; i < ctx_.size(); ++i) {
+        const RunRecord& r = (*ctx_.records)[i];
+        if (!ctx_.isDrawn(r)) continue;
+        const double px = xOf(r), py = r.row.top1 * 100.0;
+        extend(px, py);
+        if (!ctx_.isCurrent(r)) {
+            ox << px;
+            oy << py;
+            continue;
         }
-        for (int i : paretoFront(pts)) {
-            fx << pts[i].first;
-            fy << pts[i].second;
+        x << px;
+        y << py;
+        pts.emplace_back(px, py);
+        if (measured_ && r.measured()) {
+            // Interval [lo, hi] around the median; NaN (a file without it) draws no bar.
+            const double m = r.row.measured_speedup;
+            const double lo = std::isfinite(r.row.measured_speedup_lo) ? m - r.row.measured_speedup_lo : 0.0;
+            const double hi = std::isfinite(r.row.measured_speedup_hi) ? r.row.measured_speedup_hi - m : 0.0;
+            (r.row.speed_noisy ? nx : mx) << m;
+            (r.row.speed_noisy ? ny : my) << py;
+            (r.row.speed_noisy ? nlo : mlo) << lo;
+            (r.row.speed_noisy ? nhi : mhi) << hi;
+            // A noisy interval can be very wide: only clean ones set the axis range.
+            extend(r.row.speed_noisy ? m : m - lo, py);
+            extend(r.row.speed_noisy ? m : m + hi, py);
         }
     }
+    for (int i : paretoFront(pts)) {
+        fx << pts[i].first;
+        fy << pts[i].second;
+    }
     runs_->setData(x, y);
+    others_->setData(ox, oy);
+    for (QCPGraph* g : {others_, measured_, noisy_})
+        if (g && g->data()->isEmpty()) g->removeFromLegend();
+        else if (g) g->addToLegend();
     front_->setData(fx, fy, true);
     if (measured_) {
         setPointsWithIntervals(measured_, measuredBars_, mx, my, mlo, mhi);
         setPointsWithIntervals(noisy_, noisyBars_, nx, ny, nlo, nhi);
     }
+    // The selected run: its point and its measured point ringed, joined by a dotted line.
     QVector<double> sx, sy;
-    if (records_ && selected_ >= 0 && selected_ < static_cast<int>(records_->size())) {
-        sx << xOf((*records_)[selected_]);
-        sy << (*records_)[selected_].row.top1 * 100.0;
+    if (const RunRecord* r = ctx_.record(ctx_.selectedRun); r && ctx_.isDrawn(*r)) {
+        sx << xOf(*r);
+        sy << r->row.top1 * 100.0;
+        if (measured_ && r->measured() && ctx_.isCurrent(*r)) {
+            sx << r->row.measured_speedup;
+            sy << r->row.top1 * 100.0;
+        }
     }
     selectedGraph_->setData(sx, sy);
+    if (selectedLink_) selectedLink_->setData(sx.size() == 2 ? sx : QVector<double>{}, sx.size() == 2 ? sy : QVector<double>{});
 
-    const bool haveFloat = std::isfinite(floatTop1_);
+    const double floatTop1 = ctx_.currentFloatTop1();
+    const bool haveFloat = std::isfinite(floatTop1);
     floatLine_->setVisible(haveFloat);
     floatLabel_->setVisible(haveFloat);
     if (haveFloat) {
-        const double f = floatTop1_ * 100.0;
+        const double f = floatTop1 * 100.0;
         floatLine_->point1->setCoords(0, f);
         floatLine_->point2->setCoords(1, f);
         floatLabel_->position->setCoords(0.98, f);
-        floatLabel_->setText(tr("float %1").arg(formatPercent(floatTop1_)));
-        extend(xlo, f);
+        floatLabel_->setText(tr("float %1").arg(formatPercent(floatTop1)));
+        if (any) extend(xlo, f);
     }
-    if (x.isEmpty()) {
+    if (!any) {
         plot_->xAxis->setRange(0, 10);
         plot_->yAxis->setRange(50, 100);
     } else {
-        setPaddedRange(plot_->xAxis, std::min(xlo, 1.0), xhi);
-        setPaddedRange(plot_->yAxis, ylo, std::min(yhi + 0.5, 100.5));
+        // At least 1x wide and 4 points of top-1 high: a single run sits inside the axes.
+        setPaddedRange(plot_->xAxis, xlo, xhi, 1.0);
+        setPaddedRange(plot_->yAxis, ylo, yhi, 4.0);
+        // Top-1 ends at 100%: a range widened past 101 moves down, keeping a tenth of it above
+        // the highest point.
+        const QCPRange yr = plot_->yAxis->range();
+        const double upper = std::min(yr.upper, std::max(101.0, yhi + 0.1 * yr.size()));
+        plot_->yAxis->setRange(yr.lower - (yr.upper - upper), upper);
     }
     requestReplot();
 }
 
 QString TradeoffPlot::tooltipOf(int run) const {
-    if (!records_ || run < 0 || run >= static_cast<int>(records_->size())) return {};
-    return runTooltip((*records_)[run]);
+    const RunRecord* r = ctx_.record(run);
+    return r ? runTooltip(*r) : QString();
 }
 
-int TradeoffPlot::runAt(const QPoint& pos) const {
-    if (!records_) return -1;
+int TradeoffPlot::pointAt(const QPoint& pos, bool* measured) const {
     int best = -1;
     double bestD = 8.0 * 8.0;
-    auto consider = [&](int i, double px, double py) {
+    auto consider = [&](int i, double px, double py, bool m) {
         const double dx = plot_->xAxis->coordToPixel(px) - pos.x(), dy = plot_->yAxis->coordToPixel(py) - pos.y();
         if (dx * dx + dy * dy <= bestD) {
             bestD = dx * dx + dy * dy;
             best = i;
+            if (measured) *measured = m;
         }
     };
-    for (size_t i = 0; i < records_->size(); ++i) {
-        const RunRecord& r = (*records_)[i];
-        consider(static_cast<int>(i), xOf(r), r.row.top1 * 100.0);
-        if (measured_ && r.measured()) consider(static_cast<int>(i), r.row.measured_speedup, r.row.top1 * 100.0);
+    for (int i = 0; i < ctx_.size(); ++i) {
+        const RunRecord& r = (*ctx_.records)[i];
+        if (!ctx_.isDrawn(r)) continue;
+        consider(i, xOf(r), r.row.top1 * 100.0, false);
+        if (measured_ && r.measured() && ctx_.isCurrent(r)) consider(i, r.row.measured_speedup, r.row.top1 * 100.0, true);
     }
     return best;
 }
 
+int TradeoffPlot::runAt(const QPoint& pos) const { return pointAt(pos, nullptr); }
+
+QString TradeoffPlot::tooltipAt(const QPoint& pos) const {
+    bool measured = false;
+    const int run = pointAt(pos, &measured);
+    if (run < 0) return {};
+    return measured ? tr("<i>measured speed-up of run %1</i><br>%2").arg(ctx_.record(run)->row.run_index + 1).arg(tooltipOf(run)) : tooltipOf(run);
+}
+
 bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
-    if (watched == plot_ && records_) {
+    if (watched == plot_) {
         if (event->type() == QEvent::MouseMove) {
             auto* e = static_cast<QMouseEvent*>(event);
-            const int run = runAt(e->pos());
-            if (run >= 0)
-                QToolTip::showText(e->globalPosition().toPoint(), tooltipOf(run), plot_);
+            const QString tip = tooltipAt(e->pos());
+            if (!tip.isEmpty())
+                QToolTip::showText(e->globalPosition().toPoint(), tip, plot_);
             else
                 QToolTip::hideText();
         } else if (event->type() == QEvent::MouseButtonRelease) {
@@ -356,7 +555,7 @@ bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
             }
         }
     }
-    return PlotPanel::eventFilter(watched, event);
+    return RunPlot::eventFilter(watched, event);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -364,8 +563,8 @@ bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
 // What the bars are: the cost model's accounted bytes (core/cost/cost_model.h MemoryReport),
 // not a measurement of this process; the measured peak RSS beside the accounted bytes comes from
 // `qcnn eval` (one network per process) and is said so in the tooltip.
-MemoryPlot::MemoryPlot(QWidget* parent) : PlotPanel(tr("Run-time memory (accounted, not measured)"), parent) {
-    plot_->yAxis->setLabel(tr("KB accounted by the cost model"));
+MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory (accounted)"), parent) {
+    plot_->yAxis->setLabel(tr("KB (cost model)"));
     plot_->setToolTip(
         tr("Bytes the cost model accounts for: weights and biases as stored, peak live activations and the "
            "largest LUT buffer.\nNot measured: the workbench runs many networks in one process, "
@@ -391,14 +590,13 @@ MemoryPlot::MemoryPlot(QWidget* parent) : PlotPanel(tr("Run-time memory (account
     luts_ = makeBars(tr("LUTs"), QColor(0xf2, 0xa5, 0x41));
     activations_->moveAbove(weights_);
     luts_->moveAbove(activations_);
-    plot_->legend->setVisible(true);
-    plot_->legend->setFont(QFont(font().family(), 8));
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    showLegendBelow();
     setRecord(nullptr);
 }
 
+void MemoryPlot::refresh(const PlotContext& context) { setRecord(context.record(context.shownRun())); }
+
 void MemoryPlot::setRecord(const RunRecord* r) {
-    const QVector<double> keys{1, 2};
     if (!r) {
         for (QCPBars* b : {weights_, activations_, luts_}) b->data()->clear();
         plot_->yAxis->setRange(0, 1);
@@ -408,18 +606,28 @@ void MemoryPlot::setRecord(const RunRecord* r) {
     auto kb = [](int64_t b) { return static_cast<double>(b) / 1024.0; };
     const MemoryReport& d = r->memoryDense;
     const MemoryReport& q = r->memoryQuantized;
-    weights_->setData(keys, {kb(d.weight_bytes + d.bias_bytes), kb(q.weight_bytes + q.bias_bytes)}, true);
-    activations_->setData(keys, {kb(d.activation_bytes), kb(q.activation_bytes)}, true);
-    luts_->setData(keys, {kb(d.lut_bytes), kb(q.lut_bytes)}, true);
+    // Zero-byte parts get no bar: a zero-height bar draws its outline as a line across the stack.
+    auto set = [&](QCPBars* bars, double dense, double quantized) {
+        QVector<double> k, v;
+        for (auto [key, kbytes] : {std::pair{1.0, dense}, std::pair{2.0, quantized}})
+            if (kbytes > 0) {
+                k << key;
+                v << kbytes;
+            }
+        bars->setData(k, v, true);
+    };
+    set(weights_, kb(d.weight_bytes + d.bias_bytes), kb(q.weight_bytes + q.bias_bytes));
+    set(activations_, kb(d.activation_bytes), kb(q.activation_bytes));
+    set(luts_, kb(d.lut_bytes), kb(q.lut_bytes));
     const double top = std::max(kb(d.weight_bytes + d.bias_bytes + d.activation_bytes + d.lut_bytes),
                                 kb(q.weight_bytes + q.bias_bytes + q.activation_bytes + q.lut_bytes));
-    plot_->yAxis->setRange(0, top > 0 ? top * 1.6 : 1.0);  // room for the legend above the bars
+    plot_->yAxis->setRange(0, top > 0 ? top * 1.08 : 1.0);
     requestReplot();
 }
 
 // ---------------------------------------------------------------------------------------
 
-ResponseErrorPlot::ResponseErrorPlot(QWidget* parent) : PlotPanel(tr("Response error per layer"), parent) {
+ResponseErrorPlot::ResponseErrorPlot(QWidget* parent) : RunPlot(tr("Response error per layer"), parent) {
     plot_->yAxis->setLabel(tr("relative L2 error (%)"));
     plot_->xAxis->setTicker(QSharedPointer<QCPAxisTickerText>::create());
     plot_->xAxis->grid()->setVisible(false);
@@ -430,6 +638,8 @@ ResponseErrorPlot::ResponseErrorPlot(QWidget* parent) : PlotPanel(tr("Response e
     bars_->setBrush(QColor(0xb5, 0x8f, 0xd0));
     setRecord(nullptr);
 }
+
+void ResponseErrorPlot::refresh(const PlotContext& context) { setRecord(context.record(context.shownRun())); }
 
 void ResponseErrorPlot::setRecord(const RunRecord* r) {
     QVector<double> keys, values;
