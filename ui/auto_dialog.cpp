@@ -500,11 +500,7 @@ AutoDialog* openAutoDialog(MainWindow* w) {
     c.resultsPath = defaultAutoResultsPath(w->sessionPath());
     auto* d = new AutoDialog(std::move(c), w->resultsModel(), w->layerModel(), w);
     d->setAttribute(Qt::WA_DeleteOnClose);
-    d->setRunAddedHandler([w](int run) {
-        w->compressionPlot()->recordsChanged();
-        w->speedupPlot()->recordsChanged();
-        w->selectRun(run);
-    });
+    d->setRunAddedHandler([w](int run) { w->selectRun(run); });  // the plots follow the results model
     // The window's Export actions follow its results on settingsChanged (updateActions is not
     // public): re-setting the table's settings, unchanged, brings them up to date after a search
     // whose answer was not loaded (cancelled, budget not reachable).
