@@ -640,15 +640,11 @@ void MainWindow::onRunAdded(int run) {
     emit runAdded(run);
 }
 
-void MainWindow::onJobFinished(const QString& status, int runsDone, int total) {
+void MainWindow::onJobFinished(const QString& status) {
     for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_),
                        static_cast<QWidget*>(runsBar_), static_cast<QWidget*>(cancelButton_)})
         w->setVisible(false);
     updateActions();
-    if (status == QLatin1String("cancelled"))
-        statusBar()->showMessage(tr("Cancelled: %1 of %2 runs finished").arg(runsDone).arg(total), 8000);
-    else if (status == QLatin1String("completed"))
-        statusBar()->showMessage(tr("%n run(s) finished", "", runsDone), 8000);
     emit runFinished(status);
 }
 

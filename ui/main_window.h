@@ -247,7 +247,7 @@ private:
     void openRecent(const QString& path);
     void onRunStarted(int runs);
     void onRunAdded(int run);
-    void onJobFinished(const QString& status, int runsDone, int runs);
+    void onJobFinished(const QString& status);
     void pollProgress();
     void updateActions();
     void updateStatus();

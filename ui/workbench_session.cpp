@@ -14,6 +14,7 @@
 #include "core/sweep/results_file.h"
 #include "core/sweep/run_options.h"
 #include "ui/background.h"
+#include "ui/format.h"
 #include "ui/layer_table_model.h"
 #include "ui/results_model.h"
 #include "ui/run_job.h"
@@ -339,8 +340,10 @@ void WorkbenchSession::pollProgress() {
 
 void WorkbenchSession::onRunFinished(const RunRecord& received) {
     RunRecord record = received;
-    if (!record.spec && clusterSpec_) record.spec = clusterSpec_;  // a cluster sweep's run
-    if (record.modelSha256.empty() && clusterSpec_) record.modelSha256 = file_sha256_or_empty(record.model);
+    if (!record.spec && clusterSpec_) {  // a cluster sweep's run
+        record.spec = clusterSpec_;
+        record.modelSha256 = clusterSha256_;
+    }
     const int run = results_->addRecord(std::move(record));
     appendToSessionFile(results_->record(run));
     learnTime(received, run);
@@ -353,11 +356,29 @@ void WorkbenchSession::onJobFinished(const QString& status, const QString& messa
     const int total = job_ ? static_cast<int>(job_->points().size()) : 0;
     job_.reset();
     if (status == QLatin1String("failed")) error(tr("Run failed"), message);
+    else emit statusMessage(jobEndText(status, jobRunsDone_, total), 10000);
     emit runFinished(status, jobRunsDone_, total);
+}
+
+QString WorkbenchSession::jobEndText(const QString& status, int runsDone, int runs) const {
+    if (status == QLatin1String("cancelled"))
+        return runs == 1 ? tr("Cancelled after %1 of 1 run").arg(runsDone) : tr("Cancelled after %1 of %2 runs").arg(runsDone).arg(runs);
+    if (runsDone == 0 || results_->rowCount() == 0) return tr("%n run(s) finished", "", runsDone);
+    const int last = results_->rowCount() - 1;
+    const RunRow& r = results_->record(last).row;
+    const QString what = tr("top-1 %1, compression %2, speed-up %3")
+                             .arg(formatPercent(r.top1), formatRatio(r.compression), formatRatio(r.theoretical_speedup));
+    if (runsDone == 1) return tr("Run %1 finished: %2").arg(fileRunIndex(last)).arg(what);
+    return tr("Sweep finished: runs %1 to %2 (%3 runs); the last: %4")
+        .arg(fileRunIndex(last - runsDone + 1))
+        .arg(fileRunIndex(last))
+        .arg(runsDone)
+        .arg(what);
 }
 
 void WorkbenchSession::watchCluster(const ClusterSweep& sweep, const SweepSpec& spec) {
     clusterSpec_ = std::make_shared<const SweepSpec>(spec);
+    clusterSha256_ = file_sha256_or_empty(spec.model);  // once per sweep, not per run
     clusterWatcher_ = std::make_unique<ShardWatcher>(sweep, spec.model, spec.data);
     connect(clusterWatcher_.get(), &ShardWatcher::runFinished, this, &WorkbenchSession::onRunFinished);
     clusterWatcher_->start();

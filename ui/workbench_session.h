@@ -140,7 +140,9 @@ signals:
     void runStarted(int runs);
     void progressChanged();
     void runAdded(int run);
-    // The job ended: "completed" | "cancelled" | "failed" (errorOccurred told why).
+    // The job ended: "completed" | "cancelled" | "failed" (errorOccurred told why); a completed or
+    // cancelled job's statusMessage ("Run 3 finished: top-1 ...", "Cancelled after 2 of 8 runs")
+    // comes just before.
     void runFinished(const QString& status, int runsDone, int runs);
     void estimateChanged();
     void recentFilesChanged();
@@ -155,6 +157,8 @@ private:
     bool startJob(const SweepSpec& spec);
     void onRunFinished(const RunRecord& record);
     void onJobFinished(const QString& status, const QString& message);
+    // The status message at a job's end: "Run 3 finished: top-1 91.2 %, ..." / "Cancelled after 2 of 8 runs".
+    QString jobEndText(const QString& status, int runsDone, int runs) const;
     // Writes the run options into `s` (the source, or the stored options' on-form keys).
     void applyOptions(SweepSpec& s) const;
     QString floatKey() const;
@@ -185,6 +189,7 @@ private:
     std::unique_ptr<RunJob> job_;
     std::unique_ptr<ShardWatcher> clusterWatcher_;
     std::shared_ptr<const SweepSpec> clusterSpec_;
+    std::string clusterSha256_;
     int jobRunsDone_ = 0;
 
     std::optional<EvalResult> floatEval_;

@@ -331,6 +331,21 @@ TEST(RunOptionsForm, BadFieldsAreRejectedNamingTheOption) {
     EXPECT_EQ(error().rfind("preprocess: preprocessing imagenet applies to image folders", 0), 0u) << error();
 }
 
+// Issue 18 item 7: the Data and Calib. data fields show a spec such as fashion-mnist:test in
+// full in the shown window (a fresh window at its default size).
+TEST(MainWindow, DataFieldsShowAFullDatasetSpec) {
+    MainWindow w;
+    w.show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+    for (const char* key : {"data", "calib_data"}) {
+        auto* edit = qobject_cast<QLineEdit*>(w.runOptionsForm()->widget(key));
+        ASSERT_NE(edit, nullptr) << key;
+        const int needed = edit->fontMetrics().horizontalAdvance(QStringLiteral("fashion-mnist:test"));
+        // The text area is the field minus its frame and margins (a few pixels each side).
+        EXPECT_GE(edit->width(), needed + 12) << key << ": " << edit->width() << " px";
+    }
+}
+
 // A settings file with every key set: loading it into the workbench and saving it again keeps
 // every key (the workbench edits the loaded spec, not a narrower copy).
 TEST(MainWindow, SettingsFileWithEveryKeyLoadsAndSavesUnchanged) {

@@ -13,6 +13,7 @@
 #include "core/sweep/results_file.h"
 #include "core/util/json.h"
 #include "core/util/sha256.h"
+#include "ui/format.h"
 #include "ui/layer_table_model.h"
 #include "ui/results_model.h"
 #include "ui/session_file.h"
@@ -57,6 +58,7 @@ TEST(WorkbenchSession, LoadsEvaluatesRunsSavesSettingsAndKeepsTheRunWithoutAWind
 
     // One quantization run: a row with the table's settings, the cached float top-1 and provenance.
     s.layerModel()->setSettingsText(QStringLiteral("conv2=4/16,fc1=4/16"));
+    QSignalSpy messages(&s, &WorkbenchSession::statusMessage);
     ASSERT_EQ(runAndWait(s), "completed");
     EXPECT_TRUE(errors.isEmpty()) << (errors.isEmpty() ? "" : errors[0][1].toString().toStdString());
     ASSERT_EQ(s.results()->rowCount(), 1);
@@ -78,6 +80,21 @@ TEST(WorkbenchSession, LoadsEvaluatesRunsSavesSettingsAndKeepsTheRunWithoutAWind
     EXPECT_EQ(s.results()->data(s.results()->index(0, ResultsModel::Model)).toString(), QStringLiteral("lenet5.onnx"));
     EXPECT_EQ(s.results()->data(s.results()->index(0, ResultsModel::Run)).toLongLong(), 1);
     EXPECT_TRUE(s.hasUnexportedResults());
+    // The end of the run is said, with its number and result.
+    ASSERT_FALSE(messages.isEmpty());
+    EXPECT_EQ(messages.last()[0].toString(),
+              QStringLiteral("Run 1 finished: top-1 %1, compression %2, speed-up %3")
+                  .arg(formatPercent(r.row.top1), formatRatio(r.row.compression), formatRatio(r.row.theoretical_speedup)));
+    // A run cancelled at once: no row, and the message says how many of how many finished.
+    {
+        QSignalSpy finished(&s, &WorkbenchSession::runFinished);
+        ASSERT_TRUE(s.run());
+        s.cancelRun();
+        ASSERT_TRUE(waitFor([&] { return !finished.isEmpty(); }));
+        EXPECT_EQ(finished[0][0].toString(), "cancelled");
+        EXPECT_EQ(messages.last()[0].toString(), QStringLiteral("Cancelled after 0 of 1 run"));
+        EXPECT_EQ(s.results()->rowCount(), 1);
+    }
 
     // The session file got the run, numbered as the table shows it, with its provenance.
     const QString session = s.sessionPath();
