@@ -32,6 +32,7 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <qcustomplot.h>
@@ -67,6 +68,30 @@ namespace {
 
 QSettings appSettings() { return QSettings(QStringLiteral("qcnn"), QStringLiteral("workbench")); }
 
+// A status-bar label that shows as much of its text as fits, "…" in the middle, so a long model
+// path never runs into the next label (issue 18 item 7); the tooltip has the whole text.
+class ElidingLabel : public QLabel {
+public:
+    void setFullText(const QString& text) {
+        full_ = text;
+        setToolTip(text);
+        refit();
+    }
+    const QString& fullText() const { return full_; }
+    QSize minimumSizeHint() const override { return {0, QLabel::minimumSizeHint().height()}; }
+    QSize sizeHint() const override { return {fontMetrics().horizontalAdvance(full_) + 8, QLabel::sizeHint().height()}; }
+
+protected:
+    void resizeEvent(QResizeEvent* event) override {
+        QLabel::resizeEvent(event);
+        refit();
+    }
+
+private:
+    void refit() { setText(fontMetrics().elidedText(full_, Qt::ElideMiddle, std::max(contentsRect().width(), 0))); }
+    QString full_;
+};
+
 bool isSettingsFile(const QString& path) { return path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive); }
 
 // The local .onnx / .h5 (quantized model) / .json files among dropped URLs.
@@ -101,7 +126,7 @@ MainWindow::MainWindow(QWidget* parent)
       resultsView_(new QTableView),
       totalsLabel_(new QLabel),
       costLabel_(new QLabel),
-      statusModel_(new QLabel),
+      statusModel_(new ElidingLabel),
       statusData_(new QLabel),
       statusFloat_(new QLabel),
       progressLabel_(new QLabel),
@@ -123,10 +148,14 @@ MainWindow::MainWindow(QWidget* parent)
 
     statusModel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     statusModel_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // long paths never widen the window
+    statusModel_->setObjectName(QStringLiteral("statusModel"));
+    statusData_->setObjectName(QStringLiteral("statusData"));
+    statusFloat_->setObjectName(QStringLiteral("statusFloat"));
     statusBar()->addPermanentWidget(statusModel_, 2);
     statusBar()->addPermanentWidget(statusData_);
     statusBar()->addPermanentWidget(statusFloat_);
-    progressLabel_->setMinimumWidth(260);
+    for (QLabel* l : {statusData_, statusFloat_}) l->setContentsMargins(8, 0, 8, 0);  // apart from their neighbours
+    progressLabel_->setMinimumWidth(400);  // "run 2/8 · stage 3 of 4: kmeans conv2 · 41 % of the sweep"
     stageBar_->setMaximumWidth(160);
     runsBar_->setFixedWidth(120);
     runsBar_->setFormat(tr("%v/%m runs done"));
@@ -434,7 +463,7 @@ QString MainWindow::totalsText() const { return layerModel_->totalsText(); }
 QString MainWindow::costText() const { return layerModel_->costText(); }
 
 QString MainWindow::statusText() const {
-    return QStringList{statusModel_->text(), statusData_->text(), statusFloat_->text()}.join(QStringLiteral(" | "));
+    return QStringList{static_cast<ElidingLabel*>(statusModel_)->fullText(), statusData_->text(), statusFloat_->text()}.join(QStringLiteral(" | "));
 }
 
 QString MainWindow::progressText() const { return isRunning() ? progressLabel_->text() : QString(); }
@@ -576,8 +605,8 @@ void MainWindow::dataOptionsChanged() {
 
 void MainWindow::updateStatus() {
     const QString model = modelPath();
-    statusModel_->setText(model.isEmpty() ? tr("no model") : tr("%1  —  %2").arg(QDir::toNativeSeparators(model), layerModel_->totalsText()));
-    statusModel_->setToolTip(statusModel_->text());
+    static_cast<ElidingLabel*>(statusModel_)->setFullText(
+        model.isEmpty() ? tr("no model") : tr("%1  —  %2").arg(QDir::toNativeSeparators(model), layerModel_->totalsText()));
     const qint64 limit = formLimit();
     statusData_->setText(tr("data %1 (%2)").arg(dataEdit_->text().trimmed(),
                                                 limit > 0 ? tr("%1 images").arg(formatThousands(limit)) : tr("all images")));
@@ -618,16 +647,17 @@ void MainWindow::cancelRun() {
 
 void MainWindow::pollProgress() {
     const RunJob* job = workbench_->job();
-    if (!job) return;
-    const RunJob::Snapshot s = job->snapshot();
-    if (job->isCancelRequested()) return;
-    QString text = s.stage.isEmpty() ? tr("starting") : s.stage;
-    if (!s.layer.isEmpty()) text += QStringLiteral(" ") + s.layer;
-    if (s.runs > 1) text = tr("run %1/%2: %3").arg(s.run + 1).arg(s.runs).arg(text);
+    if (!job || job->isCancelRequested()) return;
+    const WorkbenchSession::JobProgress p = workbench_->jobProgress();
+    QString text = p.stageName.isEmpty() ? tr("starting") : p.stageName;
+    if (!p.layer.isEmpty()) text += QStringLiteral(" ") + p.layer;
+    if (p.stage > 0) text = tr("stage %1 of %2: %3").arg(p.stage).arg(p.stages).arg(text);
+    text += tr(" · %1 % of the %2").arg(qRound(p.fraction * 100)).arg(p.runs > 1 ? tr("sweep") : tr("run"));
+    if (p.runs > 1) text = tr("run %1/%2 · %3").arg(p.run + 1).arg(p.runs).arg(text);
     progressLabel_->setText(text);
-    const int total = static_cast<int>(std::min<qint64>(std::max<qint64>(s.total, 1), std::numeric_limits<int>::max()));
+    const int total = static_cast<int>(std::min<qint64>(std::max<qint64>(p.total, 1), std::numeric_limits<int>::max()));
     stageBar_->setRange(0, total);
-    stageBar_->setValue(static_cast<int>(std::min<qint64>(s.done, total)));
+    stageBar_->setValue(static_cast<int>(std::min<qint64>(p.done, total)));
     runsBar_->setValue(workbench_->jobRunsDone());
 }
 

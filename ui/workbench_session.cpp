@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QSettings>
 #include <QTimer>
+#include <algorithm>
 #include <exception>
 #include <limits>
 
@@ -336,6 +337,52 @@ void WorkbenchSession::pollProgress() {
     }
     stageClocks_[s.run].observe(s.stage.toStdString());
     emit progressChanged();
+}
+
+WorkbenchSession::JobProgress WorkbenchSession::jobProgress() const {
+    JobProgress p;
+    if (!job_) return p;
+    const RunJob::Snapshot s = job_->snapshot();
+    p.run = s.run;
+    p.runs = s.runs;
+    p.stageName = s.stage;
+    p.layer = s.layer;
+    p.done = s.done;
+    p.total = s.total;
+    double within = 0;  // of this run
+    try {
+        const SweepPoint& point = job_->points().at(static_cast<size_t>(s.run));
+        const StageValues work = runWork(point.layers, point.ec, false);
+        // The run's stages in the order it goes through them, with their estimated seconds.
+        std::vector<std::pair<std::string, double>> stages;
+        if (s.run == 0 && !jobFloatCached_) {
+            const double floatWork = runWork(point.layers, point.ec, true)[static_cast<int>(RunStage::Evaluation)] -
+                                     work[static_cast<int>(RunStage::Evaluation)];
+            stages.emplace_back("evaluate float", timeModel_.estimate_stage(point.ec, RunStage::Evaluation, floatWork).typical);
+        }
+        for (RunStage st : {RunStage::KMeans, RunStage::Calibration, RunStage::EcSolve, RunStage::Evaluation, RunStage::Speed})
+            if (work[static_cast<int>(st)] > 0)
+                stages.emplace_back(to_string(st), timeModel_.estimate_stage(point.ec, st, work[static_cast<int>(st)]).typical);
+        int current = -1;
+        const std::string name = s.stage.toStdString();
+        RunStage st;
+        for (size_t i = 0; i < stages.size() && current < 0; ++i)
+            if (stages[i].first == name || (name != "evaluate float" && run_stage_of(name, &st) && stages[i].first == to_string(st)))
+                current = static_cast<int>(i);
+        double total = 0, before = 0;
+        for (size_t i = 0; i < stages.size(); ++i) {
+            total += stages[i].second;
+            if (static_cast<int>(i) < current) before += stages[i].second;
+        }
+        const double part = s.total > 0 ? std::clamp(static_cast<double>(s.done) / static_cast<double>(s.total), 0.0, 1.0) : 0.0;
+        if (current >= 0 && total > 0) within = (before + stages[current].second * part) / total;
+        p.stage = current + 1;
+        p.stages = static_cast<int>(stages.size());
+    } catch (const std::exception&) {
+        // Settings the estimate cannot price (the form edited meanwhile): runs done only.
+    }
+    p.fraction = p.runs > 0 ? std::clamp((p.run + within) / p.runs, 0.0, 1.0) : 0.0;
+    return p;
 }
 
 void WorkbenchSession::onRunFinished(const RunRecord& received) {

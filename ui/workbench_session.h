@@ -99,6 +99,18 @@ public:
     void cancelRun();
     bool isRunning() const;
     const RunJob* job() const { return job_.get(); }
+    // Where the job is, for the progress display (issue 18 item 7: overall progress).
+    struct JobProgress {
+        int run = 0, runs = 0;      // 0-based run, runs of the job
+        int stage = 0, stages = 0;  // 1-based stage of the run and the stages it goes through
+                                    // (float evaluation when not cached, k-means, calibration,
+                                    // EC solve with EC, evaluation, speed when measured); 0: starting
+        QString stageName, layer;   // core's progress stage ("kmeans") and layer
+        qint64 done = 0, total = 0; // within the stage
+        double fraction = 0;        // of the whole job, 0..1: runs done plus this run's finished
+                                    // stages and stage part, weighted by the time model's estimate
+    };
+    JobProgress jobProgress() const;
     int jobRunsDone() const { return jobRunsDone_; }
     // Watches a sweep submitted to Slurm; its runs arrive like a local job's (with `spec`).
     void watchCluster(const ClusterSweep& sweep, const SweepSpec& spec);

@@ -143,6 +143,50 @@ TEST(WorkbenchSession, LoadsEvaluatesRunsSavesSettingsAndKeepsTheRunWithoutAWind
     EXPECT_EQ(s.layerModel()->settingsText(), QStringLiteral("conv2=4/16,fc1=4/16"));
 }
 
+// Issue 18 item 7: overall progress. A 2-run sweep on LeNet (float cached, EC none, speed not
+// measured): k-means is stage 1, the quantized evaluation the last stage, and the fraction of the
+// whole sweep stays in the run's half.
+TEST(WorkbenchSession, OverallProgressCountsStagesAndRuns) {
+    if (!exists(kLenet) || !exists(kFashion)) GTEST_SKIP() << "needs lenet5.onnx and Fashion-MNIST";
+    WorkbenchSession s;
+    s.setRunOptions(fastOptions());
+    QSignalSpy loaded(&s, &WorkbenchSession::modelLoaded);
+    s.openModel(kLenet);
+    ASSERT_TRUE(waitFor([&] { return !loaded.isEmpty(); }));
+    ASSERT_TRUE(waitFor([&] { return !s.isEvaluatingFloat(); }));
+    EXPECT_EQ(s.jobProgress().runs, 0);  // no job
+    SweepGroup g;
+    g.layers = "conv2";
+    g.settings = {"4/16", "2/16"};
+    QSignalSpy finished(&s, &WorkbenchSession::runFinished);
+    std::vector<WorkbenchSession::JobProgress> seen;
+    QObject::connect(&s, &WorkbenchSession::progressChanged, [&] { seen.push_back(s.jobProgress()); });
+    ASSERT_TRUE(s.runSweep({g}, {EcMode::None}, {0}));
+    ASSERT_TRUE(waitFor([&] { return !finished.isEmpty(); }));
+    ASSERT_EQ(finished[0][0].toString(), "completed");
+    ASSERT_FALSE(seen.empty());
+    bool kmeans = false, evaluated = false;
+    for (const auto& p : seen) {
+        EXPECT_EQ(p.runs, 2);
+        EXPECT_GE(p.fraction, 0.5 * p.run);
+        EXPECT_LE(p.fraction, 0.5 * (p.run + 1) + 1e-9);
+        if (p.stage == 0) continue;  // between stages
+        EXPECT_GE(p.stages, 3);
+        EXPECT_LE(p.stage, p.stages);
+        if (p.stageName == "kmeans") {
+            kmeans = true;
+            EXPECT_EQ(p.stage, 1);
+        }
+        if (p.stageName == "evaluate quantized") {
+            evaluated = true;
+            EXPECT_EQ(p.stage, p.stages);
+            EXPECT_GT(p.fraction, 0.5 * p.run + 0.01);  // past k-means and calibration
+        }
+    }
+    EXPECT_TRUE(kmeans);
+    EXPECT_TRUE(evaluated);
+}
+
 // Export after a model switch: two groups, each with its own runs' model, SHA-256, spec and data,
 // and the table's run numbers.
 TEST(WorkbenchSession, ExportAfterAModelSwitchWritesTheTrueProvenancePerGroup) {
