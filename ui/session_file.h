@@ -1,8 +1,9 @@
 // The workbench never loses a finished run (issue 16 section 4): every run the results table
 // receives is appended, and flushed, to the session results file
 //     $XDG_DATA_HOME/qcnn-workbench/sessions/<UTC time>.h5     (default ~/.local/share/...)
-// in the sweeps layout of core/sweep/results_file.h: one sweep group per job (a run or a
-// sweep: its spec, model, model SHA-256 and data as attributes), status "running" while the
+// in the sweeps layout of core/sweep/results_file.h: one sweep group per (model, data, spec) in
+// a row (the spec of a run or a sweep; its spec, model, model SHA-256, data and samples as
+// attributes: runGroupAttributes, shared with the HDF5 export), status "running" while the
 // session goes on. The file is created at the first run, so a session without runs leaves none.
 //
 // Clean end: close() (the window's close, or its destructor) sets the last group's status to
