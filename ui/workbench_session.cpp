@@ -339,6 +339,22 @@ void WorkbenchSession::pollProgress() {
     emit progressChanged();
 }
 
+std::pair<int, double> WorkbenchSession::runPosition(const RunStages& stages, const std::string& name, qint64 done, qint64 total) {
+    int current = -1;
+    RunStage st;
+    const bool known = name != "evaluate float" && run_stage_of(name, &st);
+    for (size_t i = 0; i < stages.size() && current < 0; ++i)
+        if (stages[i].first == name || (known && stages[i].first == to_string(st))) current = static_cast<int>(i);
+    if (current < 0) return {0, 0.0};
+    double sum = 0, before = 0;
+    for (size_t i = 0; i < stages.size(); ++i) {
+        sum += stages[i].second;
+        if (static_cast<int>(i) < current) before += stages[i].second;
+    }
+    const double part = total > 0 ? std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0) : 0.0;
+    return {current + 1, sum > 0 ? (before + stages[current].second * part) / sum : 0.0};
+}
+
 WorkbenchSession::JobProgress WorkbenchSession::jobProgress() const {
     JobProgress p;
     if (!job_) return p;
@@ -354,7 +370,7 @@ WorkbenchSession::JobProgress WorkbenchSession::jobProgress() const {
         const SweepPoint& point = job_->points().at(static_cast<size_t>(s.run));
         const StageValues work = runWork(point.layers, point.ec, false);
         // The run's stages in the order it goes through them, with their estimated seconds.
-        std::vector<std::pair<std::string, double>> stages;
+        RunStages stages;
         if (s.run == 0 && !jobFloatCached_) {
             const double floatWork = runWork(point.layers, point.ec, true)[static_cast<int>(RunStage::Evaluation)] -
                                      work[static_cast<int>(RunStage::Evaluation)];
@@ -363,20 +379,9 @@ WorkbenchSession::JobProgress WorkbenchSession::jobProgress() const {
         for (RunStage st : {RunStage::KMeans, RunStage::Calibration, RunStage::EcSolve, RunStage::Evaluation, RunStage::Speed})
             if (work[static_cast<int>(st)] > 0)
                 stages.emplace_back(to_string(st), timeModel_.estimate_stage(point.ec, st, work[static_cast<int>(st)]).typical);
-        int current = -1;
-        const std::string name = s.stage.toStdString();
-        RunStage st;
-        for (size_t i = 0; i < stages.size() && current < 0; ++i)
-            if (stages[i].first == name || (name != "evaluate float" && run_stage_of(name, &st) && stages[i].first == to_string(st)))
-                current = static_cast<int>(i);
-        double total = 0, before = 0;
-        for (size_t i = 0; i < stages.size(); ++i) {
-            total += stages[i].second;
-            if (static_cast<int>(i) < current) before += stages[i].second;
-        }
-        const double part = s.total > 0 ? std::clamp(static_cast<double>(s.done) / static_cast<double>(s.total), 0.0, 1.0) : 0.0;
-        if (current >= 0 && total > 0) within = (before + stages[current].second * part) / total;
-        p.stage = current + 1;
+        const auto [stage, fraction] = runPosition(stages, s.stage.toStdString(), s.done, s.total);
+        within = fraction;
+        p.stage = stage;
         p.stages = static_cast<int>(stages.size());
     } catch (const std::exception&) {
         // Settings the estimate cannot price (the form edited meanwhile): runs done only.

@@ -111,6 +111,11 @@ public:
                                     // stages and stage part, weighted by the time model's estimate
     };
     JobProgress jobProgress() const;
+    // A run's stages in the order it goes through them, with their estimated seconds.
+    using RunStages = std::vector<std::pair<std::string, double>>;
+    // Where progress stage `name` (`done` of `total` within it) is in a run of `stages`: its
+    // 1-based stage (0: none of them) and the fraction of the run's estimated time behind it.
+    static std::pair<int, double> runPosition(const RunStages& stages, const std::string& name, qint64 done, qint64 total);
     int jobRunsDone() const { return jobRunsDone_; }
     // Watches a sweep submitted to Slurm; its runs arrive like a local job's (with `spec`).
     void watchCluster(const ClusterSweep& sweep, const SweepSpec& spec);
