@@ -29,7 +29,7 @@
 #include "ui/format.h"
 #include "ui/layer_table_model.h"
 #include "ui/main_window.h"
-#include "ui/plots.h"
+#include "ui/workbench_session.h"
 #include "ui/results_model.h"
 #include "ui/sensitivity_heatmap.h"
 #include "ui/session_file.h"
@@ -302,7 +302,7 @@ bool AutoDialog::start() {
     };
     q.on_candidate = [this, model, data](const RunRow& row, const std::vector<LayerRow>& layers) {
         post([this, rec = recordFromRows(row, layers, model, data)]() mutable {
-            const int run = results_->addRecord(std::move(rec));
+            const int run = addRecord_ ? addRecord_(std::move(rec)) : results_->addRecord(std::move(rec));
             added_.push_back(run);
             if (onRunAdded_) onRunAdded_(run);
             emit candidateAdded(run);
@@ -500,11 +500,8 @@ AutoDialog* openAutoDialog(MainWindow* w) {
     c.resultsPath = defaultAutoResultsPath(w->sessionPath());
     auto* d = new AutoDialog(std::move(c), w->resultsModel(), w->layerModel(), w);
     d->setAttribute(Qt::WA_DeleteOnClose);
-    d->setRunAddedHandler([w](int run) { w->selectRun(run); });  // the plots follow the results model
-    // The window's Export actions follow its results on settingsChanged (updateActions is not
-    // public): re-setting the table's settings, unchanged, brings them up to date after a search
-    // whose answer was not loaded (cancelled, budget not reachable).
-    QObject::connect(d, &AutoDialog::searchFinished, w, [w] { w->layerModel()->setSettings(w->layerModel()->settings()); });
+    // Candidates join the session as its own runs do: session file, plots, selection, actions.
+    d->setRecordAdder([w](RunRecord rec) { return w->session()->addRecord(std::move(rec)); });
     d->show();
     return d;
 }

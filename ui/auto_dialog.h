@@ -44,6 +44,7 @@ class LayerTableModel;
 class MainWindow;
 class ResultsModel;
 class SensitivityHeatmap;
+struct RunRecord;
 
 class AutoDialog : public QDialog {
     Q_OBJECT
@@ -89,6 +90,9 @@ public:
     void setErrorHandler(ErrorHandler handler) { onError_ = std::move(handler); }
     // Called on the GUI thread after each candidate was added to the results model.
     void setRunAddedHandler(std::function<void(int run)> handler) { onRunAdded_ = std::move(handler); }
+    // How a candidate joins the results (default: ResultsModel::addRecord); the window passes its
+    // session's, which also appends it to the session file. Returns the run number.
+    void setRecordAdder(std::function<int(RunRecord)> adder) { addRecord_ = std::move(adder); }
 
 signals:
     void sensitivityReady();
@@ -119,6 +123,7 @@ private:
 
     Context context_;
     ResultsModel* results_;
+    std::function<int(RunRecord)> addRecord_;
     LayerTableModel* layers_;
     ErrorHandler onError_;
     std::function<void(int)> onRunAdded_;

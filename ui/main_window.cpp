@@ -32,6 +32,7 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <qcustomplot.h>
@@ -58,6 +59,7 @@
 #include "ui/shard_watcher.h"
 #include "ui/sweep_dialog.h"
 #include "ui/teaching_view.h"
+#include "ui/workbench_session.h"
 
 // Resources of the static qcnn_ui library must be registered explicitly (outside any namespace).
 static void initWorkbenchResources() { Q_INIT_RESOURCE(resources); }
@@ -66,10 +68,31 @@ namespace qcnn::ui {
 
 namespace {
 
-constexpr int kMaxRecentFiles = 8;
-constexpr int kProgressPollMs = 50;
-
 QSettings appSettings() { return QSettings(QStringLiteral("qcnn"), QStringLiteral("workbench")); }
+
+// A status-bar label that shows as much of its text as fits, "…" in the middle, so a long model
+// path never runs into the next label (issue 18 item 7); the tooltip has the whole text.
+class ElidingLabel : public QLabel {
+public:
+    void setFullText(const QString& text) {
+        full_ = text;
+        setToolTip(text);
+        refit();
+    }
+    const QString& fullText() const { return full_; }
+    QSize minimumSizeHint() const override { return {0, QLabel::minimumSizeHint().height()}; }
+    QSize sizeHint() const override { return {fontMetrics().horizontalAdvance(full_) + 8, QLabel::sizeHint().height()}; }
+
+protected:
+    void resizeEvent(QResizeEvent* event) override {
+        QLabel::resizeEvent(event);
+        refit();
+    }
+
+private:
+    void refit() { setText(fontMetrics().elidedText(full_, Qt::ElideMiddle, std::max(contentsRect().width(), 0))); }
+    QString full_;
+};
 
 bool isSettingsFile(const QString& path) { return path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive); }
 
@@ -87,44 +110,14 @@ QStringList droppableFiles(const QMimeData* mime) {
     return files;
 }
 
-std::string utcNow() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString(); }
-
-struct FloatEvalResult {
-    std::optional<EvalResult> eval;
-    QString error;
-};
-
 }  // namespace
-
-// What the worker thread hands back: a model, its summary and geometry, or the error text.
-struct MainWindow::LoadResult {
-    std::shared_ptr<const Network> network;
-    ModelSummary summary;
-    NetworkGeometry geometry;
-    QString error;
-};
-
-MainWindow::LoadResult MainWindow::loadJob(const QString& path) {
-    LoadResult r;
-    try {
-        r.network = load_model(QFile::encodeName(path).toStdString());
-        r.summary = summarize(*r.network);
-        r.geometry = network_geometry(*r.network, r.network->sample_shape());
-    } catch (const std::bad_alloc&) {
-        r.network.reset();
-        r.error = tr("out of memory");
-    } catch (const std::exception& e) {
-        r.network.reset();
-        r.error = QString::fromStdString(e.what());
-    }
-    return r;
-}
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
-      layerModel_(new LayerTableModel(this)),
+      workbench_(new WorkbenchSession(this)),
+      layerModel_(workbench_->layerModel()),
       costPlot_(new LayerCostPlot),
-      results_(new ResultsModel(this)),
+      results_(workbench_->results()),
       plots_(new PlotSet(results_, this)),
       teaching_(new TeachingView),
       tabs_(new QTabWidget),
@@ -132,15 +125,14 @@ MainWindow::MainWindow(QWidget* parent)
       resultsView_(new QTableView),
       totalsLabel_(new QLabel),
       costLabel_(new QLabel),
-      statusModel_(new QLabel),
+      statusModel_(new ElidingLabel),
       statusData_(new QLabel),
       statusFloat_(new QLabel),
       progressLabel_(new QLabel),
       stageBar_(new QProgressBar),
       runsBar_(new QProgressBar),
       cancelButton_(new QToolButton),
-      presetCombo_(new QComboBox),
-      progressTimer_(new QTimer(this)) {
+      presetCombo_(new QComboBox) {
     initWorkbenchResources();
     setWindowTitle(tr("QCNN Workbench"));
     setWindowIcon(appIcon());
@@ -155,10 +147,14 @@ MainWindow::MainWindow(QWidget* parent)
 
     statusModel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     statusModel_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // long paths never widen the window
+    statusModel_->setObjectName(QStringLiteral("statusModel"));
+    statusData_->setObjectName(QStringLiteral("statusData"));
+    statusFloat_->setObjectName(QStringLiteral("statusFloat"));
     statusBar()->addPermanentWidget(statusModel_, 2);
     statusBar()->addPermanentWidget(statusData_);
     statusBar()->addPermanentWidget(statusFloat_);
-    progressLabel_->setMinimumWidth(260);
+    for (QLabel* l : {statusData_, statusFloat_}) l->setContentsMargins(8, 0, 8, 0);  // apart from their neighbours
+    progressLabel_->setMinimumWidth(400);  // "run 2/8 · stage 3 of 4: kmeans conv2 · 41 % of the sweep"
     stageBar_->setMaximumWidth(160);
     runsBar_->setFixedWidth(120);
     runsBar_->setFormat(tr("%v/%m runs done"));
@@ -170,11 +166,11 @@ MainWindow::MainWindow(QWidget* parent)
     }
     createActions();
 
-    progressTimer_->setInterval(kProgressPollMs);
-    connect(progressTimer_, &QTimer::timeout, this, &MainWindow::pollProgress);
+    connectSession();
     connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::updateCostText);
     connect(plots_, &PlotSet::runClicked, this, &MainWindow::loadRunSettings);
     connect(plots_, &PlotSet::exportFailed, this, [this](const QString&, const QString& reason) { showError(tr("Export failed"), reason); });
+    connect(results_, &ResultsModel::currentChanged, this, &MainWindow::updateStatus);  // the plots follow the (model, data) pair
     connect(teaching_, &TeachingView::failed, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     connect(teaching_, &TeachingView::storyTradeoff, this, &MainWindow::runStoryTradeoff);
     connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::syncTeachingWithTable);
@@ -189,9 +185,59 @@ MainWindow::MainWindow(QWidget* parent)
 }
 
 MainWindow::~MainWindow() {
-    if (floatCancel_) *floatCancel_ = true;
-    job_.reset();  // cancels and waits
-    if (floatCall_) floatCall_->waitForFinished();
+    workbench_->disconnect(this);
+    workbench_->shutdown();  // cancels the run and the float evaluation and waits
+}
+
+void MainWindow::connectSession() {
+    WorkbenchSession* w = workbench_;
+    connect(w, &WorkbenchSession::errorOccurred, this, &MainWindow::showError);
+    connect(w, &WorkbenchSession::statusMessage, this, [this](const QString& text, int ms) { statusBar()->showMessage(text, ms); });
+    connect(w, &WorkbenchSession::loadStarted, this, [this](const QString& path) { statusBar()->showMessage(tr("Loading %1 ...").arg(path)); });
+    connect(w, &WorkbenchSession::loadFailed, this, [this](const QString& path, const QString& message) {
+        statusBar()->clearMessage();
+        emit loadFailed(path, message);
+    });
+    connect(w, &WorkbenchSession::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(w, &WorkbenchSession::runOptionsLoaded, this, [this](const SweepSpec& spec) {
+        runForm_->setSpec(spec);
+        updateEcOptions();
+        updateStatus();
+    });
+    connect(w, &WorkbenchSession::floatEvaluationStarted, this, [this] { statusFloat_->setText(tr("float top-1: evaluating ...")); });
+    connect(w, &WorkbenchSession::floatEvaluationFailed, this, [this] { statusFloat_->setText(tr("float top-1: -")); });
+    connect(w, &WorkbenchSession::floatEvaluated, this, [this](double top1) {
+        updateStatus();
+        emit floatEvaluated(top1);
+    });
+    connect(w, &WorkbenchSession::runStarted, this, &MainWindow::onRunStarted);
+    connect(w, &WorkbenchSession::progressChanged, this, &MainWindow::pollProgress);
+    connect(w, &WorkbenchSession::runAdded, this, &MainWindow::onRunAdded);
+    connect(w, &WorkbenchSession::runFinished, this, &MainWindow::onJobFinished);
+    connect(w, &WorkbenchSession::recentFilesChanged, this, &MainWindow::updateRecentMenu);
+}
+
+bool MainWindow::isLoading() const { return workbench_->isLoading(); }
+QString MainWindow::modelPath() const { return workbench_->modelPath(); }
+std::shared_ptr<const Network> MainWindow::network() const { return workbench_->network(); }
+const SweepSpec& MainWindow::sweepGrid() const { return workbench_->editedSpec(); }
+const TimeModel& MainWindow::timeModel() const { return workbench_->timeModel(); }
+bool MainWindow::isEvaluatingFloat() const { return workbench_->isEvaluatingFloat(); }
+double MainWindow::floatTop1() const { return workbench_->floatTop1(); }
+bool MainWindow::isRunning() const { return workbench_->isRunning(); }
+QString MainWindow::sessionPath() const { return workbench_->sessionPath(); }
+bool MainWindow::hasUnexportedResults() const { return workbench_->hasUnexportedResults(); }
+TimeEstimate MainWindow::estimateRunTime(EcMode ec) const { return workbench_->estimateRunTime(ec); }
+bool MainWindow::saveSettings(const QString& path) { return workbench_->saveSettings(path); }
+bool MainWindow::loadSettings(const QString& path) { return workbench_->loadSettings(path); }
+bool MainWindow::exportResultsHdf5(const QString& path) { return workbench_->exportResultsHdf5(path); }
+bool MainWindow::exportResultsCsv(const QString& path) { return workbench_->exportResultsCsv(path); }
+QStringList MainWindow::recentFiles() const { return workbench_->recentFiles(); }
+void MainWindow::addRecentFile(const QString& path) { workbench_->addRecentFile(path); }
+bool MainWindow::run() { return workbench_->run(); }
+SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
+                                  const std::vector<uint64_t>& seeds) const {
+    return workbench_->currentSpec(grid, ec, seeds);
 }
 
 QWidget* MainWindow::createLayersTab() {
@@ -236,20 +282,6 @@ QWidget* MainWindow::createLayersTab() {
     return tab;
 }
 
-namespace {
-
-// The workbench's start values: the run options' defaults, except 1,000 evaluation images and
-// measured speed (quick interactive runs that show the measured speed-up series).
-SweepSpec workbenchStartSpec() {
-    SweepSpec s;
-    s.data = "fashion-mnist:test";
-    s.limit = 1000;
-    s.measure_speed = true;
-    return s;
-}
-
-}  // namespace
-
 QWidget* MainWindow::createRunOptions() {
     runForm_ = new RunOptionsForm;
     const auto find = [this]<class W>(W*& out, const char* key) { out = qobject_cast<W*>(runForm_->widget(key)); };
@@ -264,8 +296,8 @@ QWidget* MainWindow::createRunOptions() {
     find(ecPositionsSpin_, "ec_positions");
     find(threadsSpin_, "threads");
     find(speedCheck_, "measure_speed");
-    spec_ = workbenchStartSpec();
-    runForm_->setSpec(spec_);
+    runForm_->setSpec(workbench_->editedSpec());
+    workbench_->setOptionsSource([form = runForm_](SweepSpec& s) { form->apply(s); });
     updateEcOptions();
     connect(runForm_, &RunOptionsForm::edited, this, [this](const QString& key) {
         if (key == QLatin1String("data") || key == QLatin1String("limit")) dataOptionsChanged();
@@ -423,7 +455,7 @@ QString MainWindow::totalsText() const { return layerModel_->totalsText(); }
 QString MainWindow::costText() const { return layerModel_->costText(); }
 
 QString MainWindow::statusText() const {
-    return QStringList{statusModel_->text(), statusData_->text(), statusFloat_->text()}.join(QStringLiteral(" | "));
+    return QStringList{static_cast<ElidingLabel*>(statusModel_)->fullText(), statusData_->text(), statusFloat_->text()}.join(QStringLiteral(" | "));
 }
 
 QString MainWindow::progressText() const { return isRunning() ? progressLabel_->text() : QString(); }
@@ -450,7 +482,7 @@ void MainWindow::applyPreset(const QString& name) {
 }
 
 void MainWindow::openModelDialog() {
-    const QString start = modelPath_.isEmpty() ? QFileInfo(demoModelPath()).absolutePath() : QFileInfo(modelPath_).absolutePath();
+    const QString start = modelPath().isEmpty() ? QFileInfo(demoModelPath()).absolutePath() : QFileInfo(modelPath()).absolutePath();
     const QString path = QFileDialog::getOpenFileName(this, tr("Open Model"), start,
                                                       tr("Models (*.onnx *.h5);;ONNX models (*.onnx);;Quantized models (*.h5);;All files (*)"));
     if (!path.isEmpty()) openModel(path);
@@ -511,44 +543,15 @@ void MainWindow::openDemo() {
     openModel(demoModelPath());
 }
 
-void MainWindow::openModel(const QString& path) {
-    const quint64 generation = ++loadGeneration_;
-    ++pending_;
-    statusBar()->showMessage(tr("Loading %1 ...").arg(path));
-    runInBackground(
-        this, [path] { return loadJob(path); },
-        [this, generation, path](LoadResult r) {
-            --pending_;
-            if (generation != loadGeneration_) return;  // superseded by a newer request
-            finishLoad(path, r);
-        });
-}
+void MainWindow::openModel(const QString& path) { workbench_->openModel(path); }
 
-void MainWindow::finishLoad(const QString& path, const LoadResult& r) {
+void MainWindow::onModelLoaded(const QString& path) {
     statusBar()->clearMessage();
-    if (!r.error.isEmpty()) {
-        pendingSpec_.reset();
-        emit loadFailed(path, r.error);
-        showError(tr("Cannot open model"), r.error);
-        return;
-    }
-    network_ = r.network;
-    modelPath_ = path;
-    layerModel_->setNetwork(r.network, r.summary, r.geometry);
-    costPlot_->setSummary(r.summary);
-    teaching_->setNetwork(r.network);
+    costPlot_->setSummary(workbench_->summary());
+    teaching_->setNetwork(network());
     totalsLabel_->setText(layerModel_->totalsText());
-    floatEval_.reset();
-    floatEvalKey_.clear();
-    addRecentFile(path);
-    if (pendingSpec_) {
-        const SweepSpec spec = *pendingSpec_;
-        pendingSpec_.reset();
-        applySpec(spec);
-    }
     updateStatus();
     updateActions();
-    evaluateFloat();
     emit modelLoaded(path);
 }
 
@@ -566,16 +569,16 @@ SweepSpec MainWindow::runOptions() const {
 }
 
 void MainWindow::setRunOptions(const SweepSpec& o) {
-    const QString key = floatKey();
     runForm_->setSpec(o);
     updateEcOptions();
-    if (floatKey() != key) dataOptionsChanged();
+    workbench_->setRunOptions(o);
+    updateStatus();
 }
 
 void MainWindow::updateEcOptions() {
     bool used = ecCombo_->currentData().toString() != QString::fromStdString(to_string(EcMode::None));
-    if (!spec_.grid.empty())
-        for (EcMode m : spec_.ec) used = used || m != EcMode::None;
+    if (!sweepGrid().grid.empty())
+        for (EcMode m : sweepGrid().ec) used = used || m != EcMode::None;
     for (QSpinBox* s : {ecItersSpin_, ecConvImagesSpin_, ecPositionsSpin_}) s->setEnabled(used);
 }
 
@@ -587,147 +590,34 @@ qint64 MainWindow::formLimit() const {
     }
 }
 
-QString MainWindow::floatKey() const {
-    return QStringLiteral("%1|%2|%3").arg(modelPath_, dataEdit_->text().trimmed()).arg(formLimit());
-}
-
-double MainWindow::floatTop1() const {
-    return floatEval_ && floatEvalKey_ == floatKey() ? floatEval_->top1 : std::numeric_limits<double>::quiet_NaN();
-}
-
 void MainWindow::dataOptionsChanged() {
     updateStatus();
-    if (network_ && floatEvalKey_ != floatKey() && formLimit() >= 0) evaluateFloat();
-}
-
-void MainWindow::evaluateFloat() {
-    if (!network_) return;
-    if (floatCancel_) *floatCancel_ = true;
-    auto cancel = std::make_shared<std::atomic<bool>>(false);
-    floatCancel_ = cancel;
-    const quint64 generation = ++floatGeneration_;
-    ++floatPending_;
-    const QString key = floatKey();
-    const std::string data = dataEdit_->text().trimmed().toStdString();
-    EvalOptions eopt;
-    eopt.limit = std::max<qint64>(formLimit(), 0);
-    eopt.threads = threadsSpin_->value();
-    statusFloat_->setText(tr("float top-1: evaluating ..."));
-    const auto net = network_;
-    floatCall_ = runInBackground(
-        this,
-        [net, data, eopt, cancel] {
-            FloatEvalResult r;
-            try {
-                DataOptions dopt;
-                dopt.limit = eopt.limit;
-                const auto ds = open_dataset(data, dopt);
-                r.eval = evaluate(net, *ds, data, eopt, [cancel](const Progress&) { return !cancel->load(); });
-            } catch (const Cancelled&) {
-                r.error = QStringLiteral("cancelled");
-            } catch (const std::exception& e) {
-                r.error = QString::fromStdString(e.what());
-            }
-            return r;
-        },
-        [this, generation, key](FloatEvalResult r) {
-            --floatPending_;
-            if (generation != floatGeneration_) return;
-            if (!r.error.isEmpty()) {
-                statusFloat_->setText(tr("float top-1: -"));
-                if (r.error != QLatin1String("cancelled")) showError(tr("Cannot evaluate the float model"), r.error);
-                return;
-            }
-            floatEval_ = r.eval;
-            floatEvalKey_ = key;
-            updateStatus();
-            emit floatEvaluated(r.eval->top1);
-        });
+    workbench_->dataOptionsChanged();
 }
 
 void MainWindow::updateStatus() {
-    statusModel_->setText(modelPath_.isEmpty() ? tr("no model")
-                                               : tr("%1  —  %2").arg(QDir::toNativeSeparators(modelPath_), layerModel_->totalsText()));
-    statusModel_->setToolTip(statusModel_->text());
+    const QString model = modelPath();
+    static_cast<ElidingLabel*>(statusModel_)->setFullText(
+        model.isEmpty() ? tr("no model") : tr("%1  —  %2").arg(QDir::toNativeSeparators(model), layerModel_->totalsText()));
     const qint64 limit = formLimit();
     statusData_->setText(tr("data %1 (%2)").arg(dataEdit_->text().trimmed(),
                                                 limit > 0 ? tr("%1 images").arg(formatThousands(limit)) : tr("all images")));
     const double f = floatTop1();
     if (std::isfinite(f)) statusFloat_->setText(tr("float top-1 %1").arg(formatPercent(f)));
-    else if (floatPending_ == 0) statusFloat_->setText(tr("float top-1 -"));
-    plots_->setCurrentModel(QFile::encodeName(modelPath_).toStdString(), dataEdit_->text().trimmed().toStdString(), f);
+    else if (!isEvaluatingFloat()) statusFloat_->setText(tr("float top-1 -"));
+    plots_->setCurrentModel(results_->currentModel(), results_->currentData(), f);
 }
 
 // ----- runs -------------------------------------------------------------------------------
 
-SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
-                                  const std::vector<uint64_t>& seeds) const {
-    SweepSpec s = spec_;  // every key of the loaded spec; the form sets the run options
-    runForm_->apply(s);
-    s.model = QFile::encodeName(modelPath_).toStdString();
-    QStringList covered;
-    for (const SweepGroup& g : grid)
-        for (int l : layerModel_->layersOfGroup(QString::fromStdString(g.layers)))
-            covered << QString::fromStdString(layerModel_->geometry().layers[l].alias);
-    s.base = layerModel_->settingsText(covered).toStdString();
-    s.grid = grid;
-    s.ec = ec.empty() ? std::vector<EcMode>{s.ec.front()} : ec;
-    s.seeds = seeds.empty() ? std::vector<uint64_t>{s.seeds.front()} : seeds;
-    return s;
-}
-
-bool MainWindow::isRunning() const { return job_ && job_->isRunning(); }
-
-bool MainWindow::run() {
-    if (!network_) return false;
-    try {
-        return startJob(currentSpec());
-    } catch (const std::exception& e) {
-        showError(tr("Cannot start the run"), QString::fromStdString(e.what()));
-        return false;
-    }
-}
-
 bool MainWindow::runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
                           const std::vector<uint64_t>& seeds) {
-    if (!network_) return false;
-    SweepSpec spec;
-    try {
-        spec = currentSpec(grid, ec, seeds);
-    } catch (const std::exception& e) {
-        showError(tr("Cannot start the sweep"), QString::fromStdString(e.what()));
-        return false;
-    }
-    spec_.grid = grid;
-    spec_.ec = spec.ec;
-    spec_.seeds = spec.seeds;
+    const bool started = workbench_->runSweep(grid, ec, seeds);
     updateEcOptions();
-    return startJob(spec);
+    return started;
 }
 
-bool MainWindow::startJob(const SweepSpec& spec) {
-    if (isRunning()) return false;
-    RunJobOptions opts;
-    if (floatEval_ && floatEvalKey_ == floatKey()) opts.floatEval = floatEval_;
-    std::unique_ptr<RunJob> job;
-    try {
-        job = std::make_unique<RunJob>(spec, opts);
-    } catch (const std::exception& e) {
-        showError(tr("Cannot start the run"), QString::fromStdString(e.what()));
-        return false;
-    }
-    const QString key = floatKey();
-    connect(job.get(), &RunJob::runFinished, this, &MainWindow::onRunFinished);
-    connect(job.get(), &RunJob::floatEvaluated, this, [this, key](const EvalResult& e) {
-        if (key != floatKey()) return;
-        floatEval_ = e;
-        floatEvalKey_ = key;
-        updateStatus();
-    });
-    connect(job.get(), &RunJob::finished, this, &MainWindow::onJobFinished);
-    job_ = std::move(job);
-    jobRunsDone_ = 0;
-    const int runs = static_cast<int>(job_->points().size());
+void MainWindow::onRunStarted(int runs) {
     runsBar_->setRange(0, runs);
     runsBar_->setValue(0);
     stageBar_->setRange(0, 1);
@@ -736,65 +626,51 @@ bool MainWindow::startJob(const SweepSpec& spec) {
     for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_), static_cast<QWidget*>(cancelButton_)})
         w->setVisible(true);
     runsBar_->setVisible(runs > 1);
-    job_->start();
-    progressTimer_->start();
     updateActions();
     emit runStarted(runs);
-    return true;
 }
 
 void MainWindow::cancelRun() {
     if (!isRunning()) return;
-    job_->cancel();
+    workbench_->cancelRun();
     progressLabel_->setText(tr("cancelling ..."));
 }
 
 void MainWindow::pollProgress() {
-    if (!job_) return;
-    const RunJob::Snapshot s = job_->snapshot();
-    if (job_->isCancelRequested()) return;
-    QString text = s.stage.isEmpty() ? tr("starting") : s.stage;
-    if (!s.layer.isEmpty()) text += QStringLiteral(" ") + s.layer;
-    if (s.runs > 1) text = tr("run %1/%2: %3").arg(s.run + 1).arg(s.runs).arg(text);
+    const RunJob* job = workbench_->job();
+    if (!job || job->isCancelRequested()) return;
+    const WorkbenchSession::JobProgress p = workbench_->jobProgress();
+    QString text = p.stageName.isEmpty() ? tr("starting") : p.stageName;
+    if (!p.layer.isEmpty()) text += QStringLiteral(" ") + p.layer;
+    if (p.stage > 0) text = tr("stage %1 of %2: %3").arg(p.stage).arg(p.stages).arg(text);
+    text += tr(" · %1 % of the %2").arg(qRound(p.fraction * 100)).arg(p.runs > 1 ? tr("sweep") : tr("run"));
+    if (p.runs > 1) text = tr("run %1/%2 · %3").arg(p.run + 1).arg(p.runs).arg(text);
     progressLabel_->setText(text);
-    const int total = static_cast<int>(std::min<qint64>(std::max<qint64>(s.total, 1), std::numeric_limits<int>::max()));
+    const int total = static_cast<int>(std::min<qint64>(std::max<qint64>(p.total, 1), std::numeric_limits<int>::max()));
     stageBar_->setRange(0, total);
-    stageBar_->setValue(static_cast<int>(std::min<qint64>(s.done, total)));
-    runsBar_->setValue(jobRunsDone_);
+    stageBar_->setValue(static_cast<int>(std::min<qint64>(p.done, total)));
+    runsBar_->setValue(workbench_->jobRunsDone());
 }
 
-void MainWindow::onRunFinished(const RunRecord& record) {
-    const int run = results_->addRecord(record);
-    afterRunAdded(record, run);
-    ++jobRunsDone_;
-    runsBar_->setValue(jobRunsDone_);
+void MainWindow::onRunAdded(int run) {
+    runsBar_->setValue(workbench_->jobRunsDone());
     selectRun(run);
     updateActions();
     emit runAdded(run);
 }
 
-void MainWindow::onJobFinished(const QString& status, const QString& message) {
-    progressTimer_->stop();
-    const int total = job_ ? static_cast<int>(job_->points().size()) : 0;
-    job_.reset();
+void MainWindow::onJobFinished(const QString& status) {
     for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_),
                        static_cast<QWidget*>(runsBar_), static_cast<QWidget*>(cancelButton_)})
         w->setVisible(false);
     updateActions();
-    if (status == QLatin1String("failed")) {
-        showError(tr("Run failed"), message);
-    } else if (status == QLatin1String("cancelled")) {
-        statusBar()->showMessage(tr("Cancelled: %1 of %2 runs finished").arg(jobRunsDone_).arg(total), 8000);
-    } else {
-        statusBar()->showMessage(tr("%n run(s) finished", "", jobRunsDone_), 8000);
-    }
     emit runFinished(status);
 }
 
 void MainWindow::sweepDialog() {
-    if (!network_ || isRunning()) return;
+    if (!network() || isRunning()) return;
     SweepDialog dialog(layerModel_, [this](EcMode ec) { return estimateRunTime(ec); }, this);
-    if (!spec_.grid.empty()) dialog.setGrid(spec_.grid, spec_.ec, spec_.seeds);
+    if (!sweepGrid().grid.empty()) dialog.setGrid(sweepGrid().grid, sweepGrid().ec, sweepGrid().seeds);
     dialog.enableCluster([this](const auto& grid, const auto& ec, const auto& seeds) { return currentSpec(grid, ec, seeds); },
                          QCoreApplication::applicationDirPath() + QStringLiteral("/qcnn"));
     if (dialog.exec() != QDialog::Accepted) return;
@@ -804,18 +680,23 @@ void MainWindow::sweepDialog() {
     }
     // On Slurm: the watcher streams each run the tasks finish into the table and the plots.
     const ClusterSweep& c = *dialog.clusterSweep();
-    clusterWatcher_ = std::make_unique<ShardWatcher>(c, QFile::encodeName(modelPath_).toStdString(),
-                                                     dataEdit_->text().trimmed().toStdString());
-    connect(clusterWatcher_.get(), &ShardWatcher::runFinished, this, &MainWindow::onRunFinished);
-    connect(clusterWatcher_.get(), &ShardWatcher::progress, this, [this, id = c.sweep_id](int done, int total, const QString& queue) {
+    SweepSpec spec;
+    try {
+        spec = currentSpec(dialog.grid(), dialog.ecModes(), dialog.seeds());
+    } catch (const std::exception& e) {
+        showError(tr("Cannot watch the cluster sweep"), QString::fromStdString(e.what()));
+        return;
+    }
+    workbench_->watchCluster(c, spec);
+    ShardWatcher* watcher = workbench_->clusterWatcher();
+    connect(watcher, &ShardWatcher::progress, this, [this, id = c.sweep_id](int done, int total, const QString& queue) {
         statusBar()->showMessage(tr("cluster sweep %1: %2 of %3 runs; queue: %4")
                                      .arg(QString::fromStdString(id)).arg(done).arg(total).arg(queue.isEmpty() ? tr("-") : queue));
     });
-    connect(clusterWatcher_.get(), &ShardWatcher::finished, this, [this](const QString& status, const QString& message) {
+    connect(watcher, &ShardWatcher::finished, this, [this, watcher](const QString& status, const QString& message) {
         if (status == QLatin1String("failed")) showError(tr("Cluster sweep failed"), message);
-        else statusBar()->showMessage(tr("Cluster sweep completed: %n run(s)", "", clusterWatcher_->runsSeen()), 8000);
+        else statusBar()->showMessage(tr("Cluster sweep completed: %n run(s)", "", watcher->runsSeen()), 8000);
     });
-    clusterWatcher_->start();
 }
 
 TradeoffPlot* MainWindow::compressionPlot() const { return plots_->find<TradeoffPlot>(QStringLiteral("compression")); }
@@ -840,7 +721,7 @@ void MainWindow::loadRunSettings(int run) {
     if (run < 0 || run >= results_->rowCount()) return;
     const RunRecord& r = results_->record(run);
     selectRun(run);
-    if (!network_ || QFile::encodeName(modelPath_).toStdString() != r.model) {
+    if (!network() || workbench_->modelFile() != r.model) {
         showError(tr("Cannot load the run's settings"),
                   tr("run %1 was made with %2; open that model first").arg(run + 1).arg(QString::fromStdString(r.model)));
         return;
@@ -858,7 +739,7 @@ void MainWindow::loadRunSettings(int run) {
 
 void MainWindow::updateActions() {
     const bool running = isRunning();
-    const bool model = network_ != nullptr;
+    const bool model = network() != nullptr;
     runAction_->setEnabled(model && !running);
     sweepAction_->setEnabled(model && !running);
     cancelAction_->setEnabled(running);
@@ -870,92 +751,6 @@ void MainWindow::updateActions() {
 }
 
 // ----- files ------------------------------------------------------------------------------
-
-bool MainWindow::saveSettings(const QString& path) {
-    if (!network_) return false;
-    try {
-        // The loaded spec's lists (ec, seeds: the form sets their first value) and grid, kept.
-        const SweepSpec spec = currentSpec(spec_.grid, {}, {});
-        SweepSpec lists = spec_;
-        runForm_->apply(lists);
-        SweepSpec out = spec;
-        out.ec = lists.ec;
-        out.seeds = lists.seeds;
-        save_sweep_spec(QFile::encodeName(path).toStdString(), out);
-    } catch (const std::exception& e) {
-        showError(tr("Cannot save the settings"), QString::fromStdString(e.what()));
-        return false;
-    }
-    addRecentFile(path);
-    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
-    return true;
-}
-
-bool MainWindow::loadSettings(const QString& path) {
-    SweepSpec spec;
-    try {
-        spec = load_sweep_spec(QFile::encodeName(path).toStdString());
-    } catch (const std::exception& e) {
-        showError(tr("Cannot load the settings"), QString::fromStdString(e.what()));
-        return false;
-    }
-    addRecentFile(path);
-    const QString model = QFile::decodeName(spec.model.c_str());
-    if (!network_ || QFileInfo(model).absoluteFilePath() != QFileInfo(modelPath_).absoluteFilePath()) {
-        pendingSpec_ = spec;
-        openModel(model);
-        return true;
-    }
-    applySpec(spec);
-    return true;
-}
-
-void MainWindow::applySpec(const SweepSpec& spec) {
-    spec_ = spec;  // every key, kept until the next load
-    setRunOptions(spec);
-    try {
-        const std::vector<SweepPoint> points = expand(spec);
-        layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base) : QString::fromStdString(points.front().layers));
-    } catch (const std::exception& e) {
-        showError(tr("Cannot apply the settings"), QString::fromStdString(e.what()));
-    }
-}
-
-bool MainWindow::exportResultsHdf5(const QString& path) {
-    try {
-        SweepAttributes attrs = environment_attributes();
-        const SweepSpec spec = currentSpec();
-        attrs.spec_json = to_json(spec);
-        attrs.qt_version = qVersion();
-        attrs.start_utc = attrs.end_utc = utcNow();
-        attrs.status = "completed";
-        attrs.model_path = spec.model;
-        attrs.data_spec = spec.data;
-        attrs.seeds = std::to_string(spec.seeds.front());
-        attrs.threads = spec.threads;
-        attrs.samples = results_->rowCount() > 0 && floatEval_ ? floatEval_->samples : spec.limit;
-        const QString id = QStringLiteral("workbench-%1").arg(QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")));
-        results_->exportHdf5(path, id, attrs);
-    } catch (const std::exception& e) {
-        showError(tr("Cannot export the results"), QString::fromStdString(e.what()));
-        return false;
-    }
-    exportedRuns_ = results_->rowCount();
-    statusBar()->showMessage(tr("Exported %1 runs to %2").arg(results_->rowCount()).arg(path), 5000);
-    return true;
-}
-
-bool MainWindow::exportResultsCsv(const QString& path) {
-    try {
-        results_->exportCsv(path);
-    } catch (const std::exception& e) {
-        showError(tr("Cannot export the results"), QString::fromStdString(e.what()));
-        return false;
-    }
-    exportedRuns_ = results_->rowCount();
-    statusBar()->showMessage(tr("Exported %1 runs to %2").arg(results_->rowCount()).arg(path), 5000);
-    return true;
-}
 
 void MainWindow::saveSettingsDialog() {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save Settings"), QStringLiteral("sweep.json"),
@@ -977,18 +772,6 @@ void MainWindow::exportDialog(bool hdf5) {
         exportResultsHdf5(path);
     else
         exportResultsCsv(path);
-}
-
-QStringList MainWindow::recentFiles() const { return appSettings().value(QStringLiteral("recentFiles")).toStringList(); }
-
-void MainWindow::addRecentFile(const QString& path) {
-    const QString abs = QFileInfo(path).absoluteFilePath();
-    QStringList files = recentFiles();
-    files.removeAll(abs);
-    files.prepend(abs);
-    while (files.size() > kMaxRecentFiles) files.removeLast();
-    appSettings().setValue(QStringLiteral("recentFiles"), files);
-    updateRecentMenu();
 }
 
 void MainWindow::updateRecentMenu() {
@@ -1021,11 +804,11 @@ void MainWindow::closeEvent(QCloseEvent* event) {
         event->ignore();
         return;
     }
-    if (session_) session_->close();
+    workbench_->closeSessionFile();
     QSettings s = appSettings();
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
     s.setValue(QStringLiteral("window/state"), saveState());
-    if (job_) job_->cancel();
+    workbench_->cancelRun();
     QMainWindow::closeEvent(event);
 }
 
@@ -1046,7 +829,7 @@ void MainWindow::syncTeachingWithTable() {
 }
 
 void MainWindow::runStoryTradeoff(const QString& layer, int64_t dsub) {
-    if (!network_) return;
+    if (!network()) return;
     bool fc = false;
     for (const LayerGeometry& l : layerModel_->geometry().layers)
         if (QString::fromStdString(l.alias) == layer) fc = l.kind == LayerKind::Fc;

@@ -7,6 +7,11 @@
 // bottom. The status bar shows the model, the dataset, the float top-1 and the progress of a
 // run (stage and layer, and runs done for a sweep).
 //
+// The application state (model, run options' spec, float cache, jobs, results, session file,
+// settings file, recent files, time estimate, export) lives in a widget-free WorkbenchSession
+// (ui/workbench_session.h, session()); the window keeps docks, actions, widgets and the wiring,
+// shows the session's errors in message boxes and forwards the public API below to it.
+//
 // Threads: models load, the float model is evaluated, and runs and sweeps execute on worker
 // threads (BackgroundCall, RunJob); the GUI thread only receives finished results and polls
 // progress on a timer, so it never blocks. Esc / Cancel stops a run at core's next progress
@@ -15,8 +20,8 @@
 // Files: the settings file is the sweep spec of core/sweep/sweep.h (File > Save Settings /
 // Load Settings; the CLI's `qcnn sweep` reads it): `base` is the layer table's settings (minus
 // the layers the sweep grid sets) and `grid` the sweep dialog's grid; loading shows its first
-// run in the table. Results export to HDF5 (the sweeps layout of core/sweep/results_file.h) and
-// CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench"). Every
+// run in the table. Results export to HDF5 (the sweeps layout of core/sweep/results_file.h, one
+// sweep group per model, data and spec with its provenance) and CSV. Recent files and the window state are kept in QSettings ("qcnn", "workbench"). Every
 // finished run also goes to the session file (ui/session_file.h); closing with a run in progress
 // or unexported runs asks first (main_window_session.cpp).
 #pragma once
@@ -64,6 +69,7 @@ class SessionFile;
 class ShardWatcher;
 class TeachingView;
 class TradeoffPlot;
+class WorkbenchSession;
 struct RunRecord;
 
 class MainWindow : public QMainWindow {
@@ -112,9 +118,11 @@ public:
     // stay as they were. datasetOpened follows either way.
     void openDataset(const QString& spec);
 
-    bool isLoading() const { return pending_ != 0; }
-    QString modelPath() const { return modelPath_; }
-    std::shared_ptr<const Network> network() const { return network_; }
+    // The application state without widgets.
+    WorkbenchSession* session() const { return workbench_; }
+    bool isLoading() const;
+    QString modelPath() const;
+    std::shared_ptr<const Network> network() const;
     LayerTableModel* layerModel() const { return layerModel_; }
     QTableView* layerView() const { return layerView_; }
     LayerCostPlot* costPlot() const { return costPlot_; }
@@ -158,7 +166,7 @@ public:
                           const std::vector<uint64_t>& seeds = {}) const;
     // The spec being edited (loaded from a settings file, or the workbench's start values): its
     // grid, ec and seeds are what the settings file saves and the sweep dialog starts from.
-    const SweepSpec& sweepGrid() const { return spec_; }
+    const SweepSpec& sweepGrid() const;
 
     // Runs the table's settings once / a sweep (false, and an error shown, when it cannot start).
     bool run();
@@ -175,7 +183,7 @@ public:
     // on this machine), as a range; the sweep dialog's and the status bar's estimate.
     TimeEstimate estimateRunTime(EcMode ec) const;
     double estimateRunSeconds(EcMode ec) const { return estimateRunTime(ec).typical; }
-    const TimeModel& timeModel() const { return timeModel_; }
+    const TimeModel& timeModel() const;
     QString estimateText() const;  // the status bar's "next run ~12 s (8-20 s)"
 
     // Settings file (sweep spec JSON); errors go to the error handler. Loading a spec for
@@ -193,7 +201,7 @@ public:
 
     // The float model's top-1 on the run options' data (NaN until computed).
     double floatTop1() const;
-    bool isEvaluatingFloat() const { return floatPending_ > 0; }
+    bool isEvaluatingFloat() const;
 
     QStringList recentFiles() const;
 
@@ -223,9 +231,8 @@ private:
     bool presenter_ = false;
     QList<QAction*> presetActions_;  // Settings > Preset: ..., enabled with a model
     QAction* presenterAction_ = nullptr;
-    struct LoadResult;
-    static LoadResult loadJob(const QString& path);
-    void finishLoad(const QString& path, const LoadResult& result);
+    void onModelLoaded(const QString& path);
+    void connectSession();
     void openModelDialog();
     void openDatasetDialog();
     void openDatasetFileDialog(bool folder);
@@ -241,16 +248,13 @@ private:
     void addRecentFile(const QString& path);
     void updateRecentMenu();
     void openRecent(const QString& path);
-    void applySpec(const SweepSpec& spec);
-    bool startJob(const SweepSpec& spec);
-    void onRunFinished(const RunRecord& record);
-    void onJobFinished(const QString& status, const QString& message);
+    void onRunStarted(int runs);
+    void onRunAdded(int run);
+    void onJobFinished(const QString& status);
     void pollProgress();
     void updateActions();
     void updateStatus();
     void updateCostText();
-    QString floatKey() const;
-    void evaluateFloat();
     void dataOptionsChanged();
     // The error-correction options are enabled while a run or the sweep grid uses EC.
     void updateEcOptions();
@@ -258,16 +262,14 @@ private:
     qint64 formLimit() const;
     // Session file, time estimate and close prompt (issues 16 and 18).
     void setupSession();
-    void afterRunAdded(const RunRecord& received, int run);
-    void observeStages();
-    StageValues runWork(const std::string& settings, EcMode ec, bool evaluateFloat) const;
     void updateEstimate();
     bool confirmClose();
     int ask(const QString& title, const QString& text, const QStringList& buttons);
 
-    LayerTableModel* layerModel_;
+    WorkbenchSession* workbench_;
+    LayerTableModel* layerModel_;  // the session's
     LayerCostPlot* costPlot_;
-    ResultsModel* results_;
+    ResultsModel* results_;  // the session's
     PlotSet* plots_;
     TeachingView* teaching_;
     QTabWidget* tabs_;
@@ -309,41 +311,12 @@ private:
     QDockWidget* costDock_ = nullptr;
 
     ErrorHandler errorHandler_;
-    std::shared_ptr<const Network> network_;
-    QString modelPath_;
-    quint64 loadGeneration_ = 0;
-    int pending_ = 0;
-    std::optional<SweepSpec> pendingSpec_;  // applied when the model it names has loaded
-    SweepSpec spec_;                        // the spec being edited: every key of the loaded file,
-                                            // the grid, ec and seeds of the sweep dialog
-
-    std::unique_ptr<RunJob> job_;
-    std::unique_ptr<ShardWatcher> clusterWatcher_;  // a sweep running on Slurm ("Run on cluster...")
-    QTimer* progressTimer_;
-    int jobRunsDone_ = 0;
     int selectedRun_ = -1;
-
-    std::optional<EvalResult> floatEval_;
-    QString floatEvalKey_;
-    quint64 floatGeneration_ = 0;
-    int floatPending_ = 0;
-    std::shared_ptr<std::atomic<bool>> floatCancel_;
-    QPointer<BackgroundCall> floatCall_;  // the latest float evaluation, waited for on close
-
     QuestionHandler questionHandler_;
     SavePathHandler savePathHandler_;
-    std::unique_ptr<SessionFile> session_;
     bool sessionOffered_ = false;
-    bool sessionWarned_ = false;
-    int exportedRuns_ = 0;
     quint64 datasetGeneration_ = 0;
     QLabel* statusEstimate_ = nullptr;
-    TimeModel timeModel_;
-    // Seconds per stage of the current job's runs (by run index), from the polled progress.
-    std::map<int, StageClock> stageClocks_;
-    const RunJob* clockedJob_ = nullptr;
-    int clockedRun_ = -1;
-    bool jobFloatCached_ = false;  // the clocked job reuses the float evaluation
 };
 
 }  // namespace qcnn::ui

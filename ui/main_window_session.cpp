@@ -1,5 +1,6 @@
-// MainWindow's session file, reopen offer, close prompt, time estimate and data set opening
-// (issue 16 section 4, issue 18 items 3, 4, 5), kept apart from the window's layout and run path.
+// MainWindow's reopen offer, close prompt, time estimate label and data set opening (issue 16
+// section 4, issue 18 items 3, 4, 5): the dialogs and labels over WorkbenchSession's session
+// file and time model, kept apart from the window's layout and run path.
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
@@ -26,6 +27,7 @@
 #include "ui/results_model.h"
 #include "ui/run_job.h"
 #include "ui/session_file.h"
+#include "ui/workbench_session.h"
 
 namespace qcnn::ui {
 
@@ -44,17 +46,14 @@ QString rangeText(const TimeEstimate& t) {
 }  // namespace
 
 void MainWindow::setupSession() {
-    session_ = std::make_unique<SessionFile>();
     statusEstimate_ = new QLabel;
     statusEstimate_->setObjectName(QStringLiteral("statusEstimate"));
     statusEstimate_->setToolTip(tr("Estimated time of one run of the table's settings with the EC mode of the run options: "
                                    "the cost model's work per stage (k-means, calibration, EC solve, evaluation) at the "
                                    "rates measured by this session's runs (per EC mode), or about 1 GFLOP/s before the first"));
     statusBar()->addPermanentWidget(statusEstimate_);
-    connect(progressTimer_, &QTimer::timeout, this, &MainWindow::observeStages);
-    connect(layerModel_, &LayerTableModel::settingsChanged, this, &MainWindow::updateEstimate);
+    connect(workbench_, &WorkbenchSession::estimateChanged, this, &MainWindow::updateEstimate);
     connect(ecCombo_, &QComboBox::currentIndexChanged, this, &MainWindow::updateEstimate);
-    connect(this, &MainWindow::floatEvaluated, this, &MainWindow::updateEstimate);
     connect(this, &MainWindow::runStarted, this, [this](int runs) {
         try {
             const EcMode ec = runOptions().ec.front();
@@ -81,57 +80,7 @@ int MainWindow::ask(const QString& title, const QString& text, const QStringList
     return static_cast<int>(pushed.indexOf(qobject_cast<QPushButton*>(box.clickedButton())));
 }
 
-QString MainWindow::sessionPath() const { return session_ ? session_->path() : QString(); }
-
-bool MainWindow::hasUnexportedResults() const { return results_->rowCount() > exportedRuns_; }
-
 // ----- session file -----------------------------------------------------------------------
-
-void MainWindow::afterRunAdded(const RunRecord& received, int run) {
-    const RunRecord& r = results_->record(run);
-    if (session_) {
-        try {
-            session_->append(r, job_ ? &job_->spec() : nullptr);
-        } catch (const std::exception& e) {
-            if (!sessionWarned_)  // once: the runs stay in the table and can be exported
-                showError(tr("Cannot keep the run in the session file"), QString::fromStdString(e.what()));
-            sessionWarned_ = true;
-        }
-    }
-    // The time model learns this run's seconds per stage (the run's index within its job).
-    const int index = static_cast<int>(received.row.run_index);
-    const auto clock = stageClocks_.find(index);
-    if (clock == stageClocks_.end() || !network_ || r.model != QFile::encodeName(modelPath_).toStdString()) return;
-    if (index == clockedRun_) {
-        clock->second.stop();
-        clockedRun_ = -1;
-    }
-    try {
-        const EcMode ec = parse_ec_mode(r.row.ec);
-        // The first run of a job evaluates the float model too unless it was cached.
-        timeModel_.observe(ec, runWork(r.row.settings, ec, index == 0 && !jobFloatCached_), clock->second.seconds());
-    } catch (const std::exception&) {
-        // Settings of another network: nothing to learn for this one.
-    }
-    stageClocks_.erase(clock);
-    updateEstimate();
-}
-
-void MainWindow::observeStages() {
-    if (!job_) return;
-    if (clockedJob_ != job_.get()) {  // a new job
-        clockedJob_ = job_.get();
-        stageClocks_.clear();
-        clockedRun_ = -1;
-        jobFloatCached_ = floatEval_ && floatEvalKey_ == floatKey();
-    }
-    const RunJob::Snapshot s = job_->snapshot();
-    if (s.run != clockedRun_) {
-        if (clockedRun_ >= 0) stageClocks_[clockedRun_].stop();
-        clockedRun_ = s.run;
-    }
-    stageClocks_[s.run].observe(s.stage.toStdString());
-}
 
 int MainWindow::offerSessionReopen() {
     if (sessionOffered_) return 0;
@@ -165,18 +114,10 @@ int MainWindow::offerSessionReopen() {
             // Offered again next time: harmless.
         }
         if (choice != 0) continue;
-        for (RunRecord& rec : records) {
-            const int run = results_->addRecord(std::move(rec));
-            if (session_) {
-                try {
-                    session_->append(results_->record(run), nullptr);
-                } catch (const std::exception&) {
-                    sessionWarned_ = true;  // still in the old file, which stays on disk
-                }
-            }
-            ++reopened;
-        }
-        statusBar()->showMessage(tr("Reopened %n run(s) of %1", "", static_cast<int>(records.size())).arg(path), 10000);
+        const int n = static_cast<int>(records.size());
+        reopened += n;
+        workbench_->restoreRecords(std::move(records));
+        statusBar()->showMessage(tr("Reopened %n run(s) of %1", "", n).arg(path), 10000);
     }
     if (reopened > 0) {
         selectRun(results_->rowCount() - 1);
@@ -189,21 +130,21 @@ int MainWindow::offerSessionReopen() {
 
 bool MainWindow::confirmClose() {
     const bool running = isRunning();
-    const int unexported = results_->rowCount() - exportedRuns_;
+    const int unexported = workbench_->unexportedRuns();
     if (!running && unexported <= 0) return true;
     QStringList lines;
     if (running) lines << tr("A run is in progress (%1).").arg(progressLabel_->text());
     if (unexported > 0) lines << tr("%n finished run(s) not exported.", "", unexported);
-    if (session_ && !session_->path().isEmpty())
+    if (!workbench_->sessionPath().isEmpty())
         lines << tr("Every finished run is kept anyway in the session file\n%1\n(HDF5, the sweeps layout).")
-                     .arg(QDir::toNativeSeparators(session_->path()));
+                     .arg(QDir::toNativeSeparators(workbench_->sessionPath()));
     else if (running)
         lines << tr("Every run that finishes is kept in the session file under %1.").arg(QDir::toNativeSeparators(SessionFile::sessionsDir()));
     const QStringList buttons = running ? QStringList{tr("Cancel run and quit"), tr("Keep running"), tr("Export first...")}
                                         : QStringList{tr("Quit"), tr("Keep open"), tr("Export first...")};
     const int choice = ask(tr("Close QCNN Workbench?"), lines.join(QLatin1Char('\n')), buttons);
     if (choice == 0) {
-        if (job_) job_->cancel();
+        workbench_->cancelRun();
         return true;
     }
     if (choice != 2 || results_->rowCount() == 0) return false;
@@ -219,35 +160,11 @@ bool MainWindow::confirmClose() {
 
 // ----- time estimate ----------------------------------------------------------------------
 
-StageValues MainWindow::runWork(const std::string& settings, EcMode ec, bool evaluateFloat) const {
-    const ResolvedSettings resolved = resolve_settings(*network_, parse_layer_settings(settings));
-    std::vector<QuantSetting> perLayer;
-    for (const auto& l : resolved.layers) perLayer.push_back(l.setting);
-    const NetworkCost cost = network_cost(layerModel_->geometry(), perLayer);
-    SweepPoint point;
-    point.layers = settings;
-    point.ec = ec;
-    const SweepSpec spec = currentSpec();
-    // Limit 0 evaluates every image: as many as the float evaluation counted (10,000 before it).
-    const int64_t images = spec.limit > 0 ? spec.limit : (floatEval_ ? floatEval_->samples : 10000);
-    return run_work(cost, run_work_options(run_spec(spec, point), images, evaluateFloat, spec.measure_speed));
-}
-
-TimeEstimate MainWindow::estimateRunTime(EcMode ec) const {
-    if (!network_ || !layerModel_->hasCost()) return {};
-    try {
-        const bool floatCached = floatEval_ && floatEvalKey_ == floatKey();
-        return timeModel_.estimate(ec, runWork(layerModel_->settingsText().toStdString(), ec, !floatCached));
-    } catch (const std::exception&) {
-        return {};  // settings the table would not run either
-    }
-}
-
 QString MainWindow::estimateText() const { return statusEstimate_ ? statusEstimate_->text() : QString(); }
 
 void MainWindow::updateEstimate() {
     if (!statusEstimate_) return;
-    if (!network_) {
+    if (!network()) {
         statusEstimate_->clear();
         return;
     }
@@ -258,7 +175,7 @@ void MainWindow::updateEstimate() {
         statusEstimate_->clear();
         return;
     }
-    const int seen = timeModel_.observations(ec);
+    const int seen = timeModel().observations(ec);
     statusEstimate_->setText(tr("next run ~%1%2").arg(rangeText(estimateRunTime(ec)),
                                                      seen > 0 ? QString() : tr(", rough until an EC %1 run").arg(QString::fromStdString(to_string(ec)))));
 }

@@ -1,12 +1,15 @@
 #include "ui/results_model.h"
 
 #include <QColor>
+#include <QDir>
+#include <QFileInfo>
 #include <QFile>
 #include <cmath>
 #include <fstream>
 
 #include "core/util/error.h"
 #include "ui/format.h"
+#include "ui/session_file.h"
 
 namespace qcnn::ui {
 
@@ -28,15 +31,29 @@ void ResultsModel::clear() {
     endResetModel();
 }
 
-void ResultsModel::exportHdf5(const QString& path, const QString& sweepId, const SweepAttributes& attrs) const {
-    ResultsFile file = ResultsFile::create(QFile::encodeName(path).toStdString(), sweepId.toStdString(), attrs);
-    for (const RunRecord& r : records_) file.append(r.row, r.layers);
-    file.set_status("completed", attrs.end_utc);
+void ResultsModel::setCurrent(const std::string& model, const std::string& data) {
+    if (model == currentModel_ && data == currentData_) return;
+    currentModel_ = model;
+    currentData_ = data;
+    if (!records_.empty()) emit dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1), {Qt::ForegroundRole});
+    emit currentChanged();
+}
+
+bool ResultsModel::isCurrent(int run) const {
+    const RunRecord& r = records_.at(run);
+    return r.model == currentModel_ && r.data == currentData_;
+}
+
+std::vector<std::string> ResultsModel::exportHdf5(const QString& path, const QString& idPrefix) const {
+    return writeRunGroups(path, records_, idPrefix.toStdString());
 }
 
 void ResultsModel::exportCsv(const QString& path) const {
     std::vector<RunRow> rows;
-    for (const RunRecord& r : records_) rows.push_back(r.row);
+    for (const RunRecord& r : records_) {
+        rows.push_back(r.row);
+        rows.back().run_index = fileRunIndex(static_cast<int>(r.row.run_index));
+    }
     const std::string p = QFile::encodeName(path).toStdString();
     std::ofstream f(p, std::ios::binary);
     if (!f) fail(p, ": cannot create the file");
@@ -59,6 +76,7 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
     if (role == SortRole) {
         switch (col) {
             case Run: return static_cast<double>(r.run_index);
+            case Model: return QString::fromStdString(rec.model);
             case Settings: return QString::fromStdString(r.settings);
             case Ec: return QString::fromStdString(r.ec);
             case Seed: return static_cast<double>(r.seed);
@@ -78,7 +96,8 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
     }
     if (role == Qt::DisplayRole) {
         switch (col) {
-            case Run: return static_cast<qlonglong>(r.run_index + 1);
+            case Run: return static_cast<qlonglong>(fileRunIndex(index.row()));
+            case Model: return QFileInfo(QFile::decodeName(rec.model.c_str())).fileName();
             case Settings: return r.settings.empty() ? tr("(all dense)") : QString::fromStdString(r.settings);
             case Ec: return QString::fromStdString(r.ec);
             case Seed: return QString::number(r.seed);
@@ -97,7 +116,7 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
         }
     }
     if (role == Qt::TextAlignmentRole)
-        return QVariant::fromValue(col == Settings || col == Ec ? Qt::AlignLeft | Qt::AlignVCenter
+        return QVariant::fromValue(col == Settings || col == Ec || col == Model ? Qt::AlignLeft | Qt::AlignVCenter
                                                                 : Qt::AlignRight | Qt::AlignVCenter);
     if (role == Qt::ToolTipRole && col == MeasuredSpeedup && std::isfinite(r.measured_speedup))
         return tr("measured %1 (interval %2 to %3): dense %4 ms, quantized %5 ms; %6")
@@ -105,10 +124,16 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
             .arg(r.dense_ms, 0, 'g', 3)
             .arg(r.quantized_ms, 0, 'g', 3)
             .arg(speedQualityText(r));
+    if (role == Qt::ForegroundRole && !isCurrent(index.row())) return QColor(Qt::darkGray);  // another model or data
     if (role == Qt::ForegroundRole && col == MeasuredSpeedup && r.speed_noisy) return QColor(Qt::gray);
+    if (role == Qt::ToolTipRole && col == Model)
+        return tr("%1\ndata %2%3%4")
+            .arg(QDir::toNativeSeparators(QFile::decodeName(rec.model.c_str())), QString::fromStdString(rec.data),
+                 rec.modelSha256.empty() ? QString() : tr("\nSHA-256 %1").arg(QString::fromStdString(rec.modelSha256)),
+                 isCurrent(index.row()) ? QString() : tr("\n(not the current model and data)"));
     if (role == Qt::ToolTipRole)
         return tr("run %1: %2, EC %3, seed %4 on %5")
-            .arg(r.run_index + 1)
+            .arg(fileRunIndex(index.row()))
             .arg(r.settings.empty() ? tr("all dense") : QString::fromStdString(r.settings), QString::fromStdString(r.ec))
             .arg(r.seed)
             .arg(QString::fromStdString(rec.data));
@@ -120,6 +145,7 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
         return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
         case Run: return tr("Run");
+        case Model: return tr("Model");
         case Settings: return tr("Settings");
         case Ec: return tr("EC");
         case Seed: return tr("Seed");

@@ -6,13 +6,26 @@
 #include <exception>
 
 #include "core/eval/model_summary.h"
+#include "core/util/sha256.h"
 
 namespace qcnn::ui {
 
 bool RunRecord::measured() const { return std::isfinite(row.measured_speedup); }
 
+std::string file_sha256_or_empty(const std::string& path) {
+    try {
+        return sha256_file(path);
+    } catch (const std::exception&) {
+        return {};  // builtin:NAME, or a model file since moved: nothing to hash
+    }
+}
+
 RunJob::RunJob(SweepSpec spec, RunJobOptions options, QObject* parent)
-    : QObject(parent), spec_(std::move(spec)), options_(std::move(options)), points_(expand(spec_)) {
+    : QObject(parent),
+      spec_(std::move(spec)),
+      sharedSpec_(std::make_shared<const SweepSpec>(spec_)),
+      options_(std::move(options)),
+      points_(expand(spec_)) {
     snapshot_.runs = static_cast<int>(points_.size());
 }
 
@@ -69,6 +82,7 @@ void RunJob::work() {
     // Each finished run goes to the GUI thread as a RunRecord (and the float evaluation, once).
     struct Sink : RunSink {
         RunJob* job;
+        std::string sha;
         bool floatSent = false;
         explicit Sink(RunJob* j) : job(j) {}
         void add(const SweepPoint& p, const RunResult& r, const RunRow& row, const std::vector<LayerRow>& layers) override {
@@ -81,11 +95,15 @@ void RunJob::work() {
             rec.memoryQuantized = r.cost.quantized;
             rec.model = r.spec.model;
             rec.data = r.spec.data;
+            rec.spec = job->sharedSpec_;
+            rec.modelSha256 = sha;
+            rec.samples = r.quant_eval.samples;
             job->post([job = job, rec = std::move(rec)] { emit job->runFinished(rec); });
             (void)p;
         }
     } sink(this);
     try {
+        sink.sha = file_sha256_or_empty(spec_.model);
         // The one sweep loop of core (SweepRunner): every point checked before the first run, the
         // same speed budget as `qcnn sweep`; the workbench keeps the rows itself (no results file).
         SweepRunner runner(spec_);

@@ -13,6 +13,7 @@
 #include <QString>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -28,9 +29,18 @@ struct RunRecord {
     std::vector<LayerRow> layers;    // one per weight layer, network order
     MemoryReport memoryDense;        // run-time memory, every layer dense
     MemoryReport memoryQuantized;    // with the run's settings
-    std::string model, data;
+    std::string model, data;         // the model file (as given to core) and the data spec
+    // Provenance (issue 18): the spec that produced the run (a hand run: its one-point spec; null
+    // when unknown, e.g. a run read back from an old file without a spec), the model file's
+    // SHA-256 ("" when it is no file: builtin:NAME) and the images evaluated.
+    std::shared_ptr<const SweepSpec> spec;
+    std::string modelSha256;
+    int64_t samples = 0;
     bool measured() const;           // the speed was measured
 };
+
+// The SHA-256 of the file at `path`, "" when there is none to read (builtin:NAME, a moved file).
+std::string file_sha256_or_empty(const std::string& path);
 
 struct RunJobOptions {
     std::optional<EvalResult> floatEval;  // reused for every run when given (same model/data/limit)
@@ -74,6 +84,7 @@ private:
     Q_INVOKABLE void deliver();
 
     SweepSpec spec_;
+    std::shared_ptr<const SweepSpec> sharedSpec_;  // spec_, shared by the job's records
     RunJobOptions options_;
     std::vector<SweepPoint> points_;
     std::thread thread_;

@@ -18,6 +18,9 @@ namespace {
 
 constexpr int kRowsPerColumn = 4;
 
+// The text a Text field shows in full at its minimum width.
+constexpr const char* kTextFieldSample = "fashion-mnist:train";
+
 bool fitsSpinBox(const RunOption& o) {
     return o.kind == OptionKind::Integer && o.min >= std::numeric_limits<int>::min() &&
            o.max <= std::numeric_limits<int>::max();
@@ -68,6 +71,9 @@ RunOptionsForm::RunOptionsForm(QWidget* parent) : QWidget(parent) {
             } else if (!o.special.empty()) {
                 edit->setPlaceholderText(QString::fromStdString(o.special));
             }
+            // Texts (data specs, paths) get room for a spec such as "fashion-mnist:train" in full.
+            if (o.kind == OptionKind::Text)
+                edit->setMinimumWidth(edit->fontMetrics().horizontalAdvance(QString::fromLatin1(kTextFieldSample)) + 24);
             connect(edit, &QLineEdit::editingFinished, this, [this, key] { emit edited(key); });
             w = edit;
         }

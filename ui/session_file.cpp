@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/util/error.h"
+#include "core/util/json.h"
 #include "core/util/sha256.h"
 
 namespace qcnn::ui {
@@ -57,7 +58,69 @@ SessionFile::~SessionFile() {
     }
 }
 
-void SessionFile::startGroup(const RunRecord& record, const SweepSpec* spec, const std::string& key) {
+std::string runGroupKey(const RunRecord& record) {
+    return record.model + "\n" + record.data + "\n" + (record.spec ? to_json(*record.spec) : std::string());
+}
+
+SweepAttributes runGroupAttributes(const RunRecord& record) {
+    SweepAttributes attrs = environment_attributes();
+    attrs.qt_version = qVersion();
+    attrs.model_path = record.model;
+    attrs.data_spec = record.data;
+    attrs.model_sha256 = record.modelSha256.empty() ? file_sha256_or_empty(record.model) : record.modelSha256;
+    attrs.samples = record.samples;
+    if (const SweepSpec* spec = record.spec.get()) {
+        attrs.spec_json = attrs.spec_canonical = to_json(*spec);
+        attrs.spec_sha256 = sha256_hex(attrs.spec_canonical);
+        attrs.threads = spec->threads;
+        if (attrs.samples == 0) attrs.samples = spec->limit;
+        for (uint64_t s : spec->seeds) {
+            if (!attrs.seeds.empty()) attrs.seeds += ',';
+            attrs.seeds += std::to_string(s);
+        }
+    }
+    return attrs;
+}
+
+int64_t fileRunIndex(int row) { return static_cast<int64_t>(row) + 1; }
+
+namespace {
+
+// `record`'s rows with the results file's run_index.
+void appendRun(ResultsFile& file, const RunRecord& record) {
+    RunRow row = record.row;
+    row.run_index = fileRunIndex(static_cast<int>(record.row.run_index));
+    std::vector<LayerRow> layers = record.layers;
+    for (LayerRow& l : layers) l.run_index = row.run_index;
+    file.append(row, layers);
+}
+
+}  // namespace
+
+std::vector<std::string> writeRunGroups(const QString& path, const std::vector<RunRecord>& records, const std::string& idPrefix) {
+    std::vector<std::string> keys;  // first-appearance order
+    std::map<std::string, std::vector<const RunRecord*>> groups;
+    for (const RunRecord& r : records) {
+        const std::string key = runGroupKey(r);
+        auto& g = groups[key];
+        if (g.empty()) keys.push_back(key);
+        g.push_back(&r);
+    }
+    std::vector<std::string> ids;
+    for (const std::string& key : keys) {
+        const std::vector<const RunRecord*>& runs = groups[key];
+        SweepAttributes attrs = runGroupAttributes(*runs.front());
+        attrs.start_utc = attrs.end_utc = utc_now();
+        attrs.status = "completed";
+        ids.push_back(idPrefix + "-" + std::to_string(ids.size() + 1));
+        ResultsFile file = ResultsFile::create(encode(path), ids.back(), attrs);
+        for (const RunRecord* r : runs) appendRun(file, *r);
+        file.set_status("completed", attrs.end_utc);
+    }
+    return ids;
+}
+
+void SessionFile::startGroup(const RunRecord& record, const std::string& key) {
     if (file_) {
         file_->set_status("completed", utc_now());
         file_.reset();  // closed before the file is opened again for the next group
@@ -74,36 +137,18 @@ void SessionFile::startGroup(const RunRecord& record, const SweepSpec* spec, con
         lock_ = std::move(lock);
         path_ = path;
     }
-    SweepAttributes attrs = environment_attributes();
-    attrs.qt_version = qVersion();
+    SweepAttributes attrs = runGroupAttributes(record);
     attrs.start_utc = utc_now();
     attrs.status = "running";
-    attrs.model_path = record.model;
-    attrs.data_spec = record.data;
-    try {
-        attrs.model_sha256 = sha256_file(record.model);
-    } catch (const std::exception&) {
-        // builtin:NAME and models since moved have no file to hash: left "".
-    }
-    if (spec) {
-        attrs.spec_json = attrs.spec_canonical = to_json(*spec);
-        attrs.spec_sha256 = sha256_hex(attrs.spec_canonical);
-        attrs.threads = spec->threads;
-        attrs.samples = spec->limit;
-        for (uint64_t s : spec->seeds) {
-            if (!attrs.seeds.empty()) attrs.seeds += ',';
-            attrs.seeds += std::to_string(s);
-        }
-    }
     const std::string id = "job" + std::to_string(++groups_);
     file_ = std::make_unique<ResultsFile>(ResultsFile::create(encode(path_), id, attrs));
     groupKey_ = key;
 }
 
-void SessionFile::append(const RunRecord& record, const SweepSpec* spec) {
-    const std::string key = spec ? to_json(*spec) : record.model + "\n" + record.data;
-    if (!file_ || key != groupKey_) startGroup(record, spec, key);
-    file_->append(record.row, record.layers);
+void SessionFile::append(const RunRecord& record) {
+    const std::string key = runGroupKey(record);
+    if (!file_ || key != groupKey_) startGroup(record, key);
+    appendRun(*file_, record);
     ++runs_;
 }
 
@@ -146,9 +191,21 @@ std::vector<RunRecord> SessionFile::readSession(const QString& path) {
         const SweepAttributes a = f.attributes();
         std::map<int64_t, std::vector<LayerRow>> byRun;
         for (LayerRow& l : f.layers()) byRun[l.run_index].push_back(std::move(l));
+        std::shared_ptr<const SweepSpec> spec;
+        if (!a.spec_json.empty()) {
+            try {
+                spec = std::make_shared<const SweepSpec>(parse_sweep_spec(json::parse(a.spec_json, "spec attribute"), "spec attribute"));
+            } catch (const std::exception&) {
+                // A spec this version does not read: the runs come back without it.
+            }
+        }
         for (RunRow& r : f.runs()) {
             std::vector<LayerRow> layers = std::move(byRun[r.run_index]);
-            records.push_back(recordFromRows(std::move(r), std::move(layers), a.model_path, a.data_spec));
+            RunRecord rec = recordFromRows(std::move(r), std::move(layers), a.model_path, a.data_spec);
+            rec.spec = spec;
+            rec.modelSha256 = a.model_sha256;
+            rec.samples = a.samples;
+            records.push_back(std::move(rec));
         }
     }
     return records;

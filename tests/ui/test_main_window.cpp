@@ -8,6 +8,8 @@
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileInfo>
+#include <QDir>
+#include <QFile>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSpinBox>
@@ -329,6 +331,47 @@ TEST(RunOptionsForm, BadFieldsAreRejectedNamingTheOption) {
     form.setText("std", "");
     form.setText("preprocess", "imagenet");
     EXPECT_EQ(error().rfind("preprocess: preprocessing imagenet applies to image folders", 0), 0u) << error();
+}
+
+// Issue 18 item 7: the Data and Calib. data fields show a spec such as fashion-mnist:test in
+// full in the shown window (a fresh window at its default size).
+TEST(MainWindow, DataFieldsShowAFullDatasetSpec) {
+    MainWindow w;
+    w.show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+    for (const char* key : {"data", "calib_data"}) {
+        auto* edit = qobject_cast<QLineEdit*>(w.runOptionsForm()->widget(key));
+        ASSERT_NE(edit, nullptr) << key;
+        const int needed = edit->fontMetrics().horizontalAdvance(QStringLiteral("fashion-mnist:test"));
+        // The text area is the field minus its frame and margins (a few pixels each side).
+        EXPECT_GE(edit->width(), needed + 12) << key << ": " << edit->width() << " px";
+    }
+}
+
+// Issue 18 item 7: a long model path is elided in the status bar and never runs into the data
+// label (the full text stays in the tooltip and statusText()).
+TEST(MainWindow, StatusBarLabelsNeverOverlap) {
+    if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
+    QTemporaryDir dir;
+    const QString deep = dir.filePath(QString(120, QLatin1Char('d')) + QStringLiteral("/") + QString(120, QLatin1Char('e')));
+    ASSERT_TRUE(QDir().mkpath(deep));
+    const QString model = deep + QStringLiteral("/lenet5.onnx");
+    ASSERT_TRUE(QFile::copy(kLenet, model));
+    MainWindow w;
+    w.resize(1000, 700);
+    w.show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+    ASSERT_TRUE(openAndWait(w, model));
+    QTest::qWait(50);
+    const auto* modelLabel = w.findChild<QLabel*>(QStringLiteral("statusModel"));
+    const auto* dataLabel = w.findChild<QLabel*>(QStringLiteral("statusData"));
+    ASSERT_TRUE(modelLabel && dataLabel);
+    EXPECT_TRUE(w.statusText().contains(QDir::toNativeSeparators(model)));
+    EXPECT_TRUE(modelLabel->toolTip().contains(QDir::toNativeSeparators(model)));
+    EXPECT_TRUE(modelLabel->text().contains(QChar(0x2026)));  // elided
+    EXPECT_LE(modelLabel->fontMetrics().horizontalAdvance(modelLabel->text()), modelLabel->contentsRect().width());
+    EXPECT_LE(modelLabel->geometry().right(), dataLabel->geometry().left());
+    EXPECT_GE(dataLabel->width(), dataLabel->sizeHint().width());  // the data label is shown whole
 }
 
 // A settings file with every key set: loading it into the workbench and saving it again keeps
