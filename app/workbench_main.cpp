@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
     const QCommandLineOption sweep(QStringLiteral("sweep"), QStringLiteral("Run the settings file's sweep once the model has loaded"));
     const QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("Show this tab first: layers or teaching"), QStringLiteral("name"),
                                  QStringLiteral("layers"));
-    parser.addOptions({demo, sweep, tab});
+    const QCommandLineOption presenter(QStringLiteral("presenter"),
+                                       QStringLiteral("Start in presenter mode: large fonts, full screen (View > Presenter Mode, F11)"));
+    parser.addOptions({demo, sweep, tab, presenter});
     parser.process(app);
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     qcnn::ui::MainWindow window;
     window.show();
     if (tabName == QLatin1String("teaching")) window.findChild<QTabWidget*>()->setCurrentIndex(1);
+    if (parser.isSet(presenter)) window.setPresenterMode(true);
     if (parser.isSet(sweep)) {
         QObject::connect(&window, &qcnn::ui::MainWindow::modelLoaded, &window, [&window] {
             const qcnn::SweepSpec& g = window.sweepGrid();
