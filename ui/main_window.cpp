@@ -143,6 +143,7 @@ MainWindow::MainWindow(QWidget* parent)
     tabs_->addTab(createLayersTab(), tr("Layers"));
     tabs_->addTab(teaching_, tr("Teaching"));
     setCentralWidget(tabs_);
+    connect(tabs_, &QTabWidget::currentChanged, this, [this] { applyPresenterLayout(); });
     createDocks();
 
     statusModel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -807,7 +808,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     workbench_->closeSessionFile();
     QSettings s = appSettings();
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    s.setValue(QStringLiteral("window/state"), saveState());
+    s.setValue(QStringLiteral("window/state"), presenter_ && !presenterState_.isEmpty() ? presenterState_ : saveState());
     workbench_->cancelRun();
     QMainWindow::closeEvent(event);
 }
@@ -826,6 +827,17 @@ void MainWindow::syncTeachingWithTable() {
         if (!s.dense && !(shown.layer == alias && shown.dsub == dsub && shown.K == K)) teaching_->showLayer(alias, dsub, K);
         return;
     }
+}
+
+void MainWindow::applyPresenterLayout() {
+    if (!presenter_) return;
+    const bool teaching = tabs_->currentWidget() == teaching_;
+    if (!teaching && !presenterState_.isEmpty()) {
+        restoreState(presenterState_);
+        return;
+    }
+    for (QDockWidget* d : {plotsDock_, resultsDock_, costDock_})
+        if (d) d->hide();
 }
 
 void MainWindow::runStoryTradeoff(const QString& layer, int64_t dsub) {
@@ -860,6 +872,14 @@ void MainWindow::setPresenterMode(bool on) {
     if (presenterAction_ && presenterAction_->isChecked() != on) {
         const QSignalBlocker block(presenterAction_);
         presenterAction_->setChecked(on);
+    }
+    // The docks' layout before presenter mode comes back when it ends; in between, the Teaching
+    // tab gets the whole screen (the story's last step shows the plots itself).
+    if (on && presenterState_.isEmpty()) presenterState_ = saveState();
+    applyPresenterLayout();
+    if (!on && !presenterState_.isEmpty()) {
+        restoreState(presenterState_);
+        presenterState_.clear();
     }
     const double factor = on ? 1.6 : 1.0;
     setFont(scaledFont(this, "qcnnBasePt", font(), factor));

@@ -228,7 +228,9 @@ private:
     void syncTeachingWithTable();
     // Story step 4: a small sweep over K for the story layer's kind at its C_s'.
     void runStoryTradeoff(const QString& layer, int64_t dsub);
+    void applyPresenterLayout();  // presenter mode on the Teaching tab: docks hidden
     bool presenter_ = false;
+    QByteArray presenterState_;   // saveState() from before presenter mode
     QList<QAction*> presetActions_;  // Settings > Preset: ..., enabled with a model
     QAction* presenterAction_ = nullptr;
     void onModelLoaded(const QString& path);

@@ -5,6 +5,9 @@
 // down to the run, the teaching views' k-means frames.
 #include <gtest/gtest.h>
 
+#include <QDockWidget>
+#include <QTabWidget>
+#include <algorithm>
 #include <QAbstractItemView>
 #include <QApplication>
 #include <QComboBox>
@@ -707,11 +710,25 @@ TEST(Workbench, TeachingFollowsTheTableAndPresenterModeScalesFonts) {
     auto* plot = f.w.findChild<QCustomPlot*>();
     ASSERT_NE(plot, nullptr);
     const double axisBase = plot->xAxis->labelFont().pointSizeF();
+    auto* tabs = f.w.findChild<QTabWidget*>();
+    ASSERT_NE(tabs, nullptr);
+    tabs->setCurrentWidget(t);
+    const QList<QDockWidget*> docks = f.w.findChildren<QDockWidget*>();
+    ASSERT_GE(docks.size(), 3);
+    auto visibleDocks = [&] { return std::count_if(docks.begin(), docks.end(), [](QDockWidget* d) { return d->isVisible(); }); };
+    const auto docksBefore = visibleDocks();
+    ASSERT_GT(docksBefore, 0);
     f.w.setPresenterMode(true);
     EXPECT_TRUE(f.w.isFullScreen());
     EXPECT_NEAR(f.w.font().pointSizeF(), 1.6 * base, 1e-6);
     EXPECT_NEAR(plot->xAxis->labelFont().pointSizeF(), 1.6 * axisBase, 1e-6);
+    EXPECT_EQ(visibleDocks(), 0) << "presenter mode gives the Teaching tab the whole screen";
+    tabs->setCurrentIndex(0);
+    EXPECT_EQ(visibleDocks(), docksBefore) << "the Layers tab gets its docks back";
+    tabs->setCurrentWidget(t);
+    EXPECT_EQ(visibleDocks(), 0);
     f.w.setPresenterMode(false);
+    EXPECT_EQ(visibleDocks(), docksBefore) << "leaving presenter mode restores the docks";
     EXPECT_FALSE(f.w.isFullScreen());
     EXPECT_NEAR(f.w.font().pointSizeF(), base, 1e-6);
     EXPECT_NEAR(plot->xAxis->labelFont().pointSizeF(), axisBase, 1e-6);
