@@ -247,8 +247,8 @@ namespace {
 // measured speed (quick interactive runs that show the measured speed-up series).
 SweepSpec workbenchStartSpec() {
     SweepSpec s;
-    s.data = "fashion-mnist:test";
-    s.limit = 1000;
+    s.base.data = "fashion-mnist:test";
+    s.base.limit = 1000;
     s.measure_speed = true;
     return s;
 }
@@ -674,12 +674,12 @@ SweepSpec MainWindow::currentSpec(const std::vector<SweepGroup>& grid, const std
                                   const std::vector<uint64_t>& seeds) const {
     SweepSpec s = spec_;  // every key of the loaded spec; the form sets the run options
     runForm_->apply(s);
-    s.model = QFile::encodeName(modelPath_).toStdString();
+    s.base.model = QFile::encodeName(modelPath_).toStdString();
     QStringList covered;
     for (const SweepGroup& g : grid)
         for (int l : layerModel_->layersOfGroup(QString::fromStdString(g.layers)))
             covered << QString::fromStdString(layerModel_->geometry().layers[l].alias);
-    s.base = layerModel_->settingsText(covered).toStdString();
+    s.base.layers = layerModel_->settingsText(covered).toStdString();
     s.grid = grid;
     s.ec = ec.empty() ? std::vector<EcMode>{s.ec.front()} : ec;
     s.seeds = seeds.empty() ? std::vector<uint64_t>{s.seeds.front()} : seeds;
@@ -911,7 +911,7 @@ bool MainWindow::loadSettings(const QString& path) {
         return false;
     }
     addRecentFile(path);
-    const QString model = QFile::decodeName(spec.model.c_str());
+    const QString model = QFile::decodeName(spec.base.model.c_str());
     if (!network_ || QFileInfo(model).absoluteFilePath() != QFileInfo(modelPath_).absoluteFilePath()) {
         pendingSpec_ = spec;
         openModel(model);
@@ -926,7 +926,7 @@ void MainWindow::applySpec(const SweepSpec& spec) {
     setRunOptions(spec);
     try {
         const std::vector<SweepPoint> points = expand(spec);
-        layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base) : QString::fromStdString(points.front().layers));
+        layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base.layers) : QString::fromStdString(points.front().layers));
     } catch (const std::exception& e) {
         showError(tr("Cannot apply the settings"), QString::fromStdString(e.what()));
     }
@@ -940,11 +940,11 @@ bool MainWindow::exportResultsHdf5(const QString& path) {
         attrs.qt_version = qVersion();
         attrs.start_utc = attrs.end_utc = utcNow();
         attrs.status = "completed";
-        attrs.model_path = spec.model;
-        attrs.data_spec = spec.data;
+        attrs.model_path = spec.base.model;
+        attrs.data_spec = spec.base.data;
         attrs.seeds = std::to_string(spec.seeds.front());
-        attrs.threads = spec.threads;
-        attrs.samples = results_->rowCount() > 0 && floatEval_ ? floatEval_->samples : spec.limit;
+        attrs.threads = spec.base.threads;
+        attrs.samples = results_->rowCount() > 0 && floatEval_ ? floatEval_->samples : spec.base.limit;
         const QString id = QStringLiteral("workbench-%1").arg(QDateTime::currentDateTimeUtc().toString(QStringLiteral("yyyyMMdd-HHmmss-zzz")));
         results_->exportHdf5(path, id, attrs);
     } catch (const std::exception& e) {

@@ -231,7 +231,7 @@ StageValues MainWindow::runWork(const std::string& settings, EcMode ec, bool eva
     point.ec = ec;
     const SweepSpec spec = currentSpec();
     // Limit 0 evaluates every image: as many as the float evaluation counted (10,000 before it).
-    const int64_t images = spec.limit > 0 ? spec.limit : (floatEval_ ? floatEval_->samples : 10000);
+    const int64_t images = spec.base.limit > 0 ? spec.base.limit : (floatEval_ ? floatEval_->samples : 10000);
     return run_work(cost, run_work_options(run_spec(spec, point), images, evaluateFloat, spec.measure_speed));
 }
 

@@ -88,8 +88,8 @@ void SessionFile::startGroup(const RunRecord& record, const SweepSpec* spec, con
     if (spec) {
         attrs.spec_json = attrs.spec_canonical = to_json(*spec);
         attrs.spec_sha256 = sha256_hex(attrs.spec_canonical);
-        attrs.threads = spec->threads;
-        attrs.samples = spec->limit;
+        attrs.threads = spec->base.threads;
+        attrs.samples = spec->base.limit;
         for (uint64_t s : spec->seeds) {
             if (!attrs.seeds.empty()) attrs.seeds += ',';
             attrs.seeds += std::to_string(s);

@@ -154,9 +154,7 @@ RunSpec run_spec_from(const Args& args) {
     const SweepSpec s = run_options_from_args(args);
     const RunSpec spec = run_spec(s, expand(s).front());
     if (spec.calib_data.empty() && !calibration_split(spec.data))
-        throw UsageError(cat("no training split is known for ", spec.data,
-                             "; give calibration data with --calib-data SPEC (to calibrate on the evaluation set "
-                             "itself, pass it explicitly)"));
+        throw UsageError(no_training_split_message(spec.data, "with --calib-data SPEC"));
     return spec;
 }
 
@@ -190,9 +188,9 @@ int run_quantize(const Args& args, CommandContext& ctx) {
 
 int run_demo(const Args& args, CommandContext& ctx) {
     const SweepSpec options = run_options_from_args(args);
-    const std::string& model = options.model;
-    const int64_t limit = options.limit;
-    const int threads = options.threads;
+    const std::string& model = options.base.model;
+    const int64_t limit = options.base.limit;
+    const int threads = options.base.threads;
     const std::vector<std::pair<std::string, std::string>> settings = {
         {"fc=4/32", "FC layers only, C_s'=4, K=32"},
         {"conv=8/128,fc=4/32", "the paper's setting: conv 8/128, FC 4/32"},
