@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "core/cli/command.h"
+#include "core/cost/presets.h"
 #include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/cost/cost_model.h"
@@ -191,12 +192,16 @@ int run_demo(const Args& args, CommandContext& ctx) {
     const std::string& model = options.base.model;
     const int64_t limit = options.base.limit;
     const int threads = options.base.threads;
-    const std::vector<std::pair<std::string, std::string>> settings = {
-        {"fc=4/32", "FC layers only, C_s'=4, K=32"},
-        {"conv=8/128,fc=4/32", "the paper's setting: conv 8/128, FC 4/32"},
-        {"conv=4/16,fc=4/16", "fast setting, K=16 (4-bit codes)"},
-        {"conv=8/16,fc=8/16", "high compression: C_s'=8, K=16"},
-    };
+    // The shared presets (core/cost/presets.h, the workbench's Settings > Preset) but all-dense,
+    // fitted to the model: a layer a preset would enlarge or slow down stays dense, with a note.
+    const auto net = load_model(model);
+    std::vector<std::pair<std::string, std::string>> settings;
+    for (const Preset& p : presets()) {
+        if (p.settings.empty()) continue;
+        const AppliedPreset a = apply_preset(*net, p);
+        settings.emplace_back(a.settings, p.what);
+        for (const PresetLayerNote& n : a.notes) ctx.out << p.name << ": " << n.alias << " " << n.note << "\n";
+    }
     ctx.out << "QCNN Workbench headless demo: product quantization (Wu et al., CVPR 2016) of\n"
             << model << " on Fashion-MNIST, calibrated on the training split, evaluated on the\n"
             << (limit ? thousands(limit) + " first" : std::string("10,000")) << " test images.\n\n";
