@@ -20,11 +20,11 @@ std::string ratio(double x) {
 
 const std::vector<Preset>& presets() {
     static const std::vector<Preset> list = {
-        {"FC only (FC 4/32)", "fc=4/32", "FC layers only, C_s'=4, K=32"},
         {"Paper (conv 8/128, FC 4/32)", "conv=8/128,fc=4/32", "the paper's setting: conv 8/128, FC 4/32"},
         {"Fast (K=16)", "conv=4/16,fc=4/16", "fast setting, K=16 (4-bit codes)"},
-        {"High compression (8/16)", "conv=8/16,fc=8/16", "high compression: C_s'=8, K=16"},
         {"All dense", "", "every layer dense"},
+        {"FC only (FC 4/32)", "fc=4/32", "FC layers only, C_s'=4, K=32"},
+        {"High compression (8/16)", "conv=8/16,fc=8/16", "high compression: C_s'=8, K=16"},
     };
     return list;
 }

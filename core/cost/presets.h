@@ -19,7 +19,7 @@ struct Preset {
     std::string what;      // one line for the demo's table
 };
 
-// In display order: FC only, Paper, Fast (K=16), High compression, All dense.
+// In display order (the workbench's menu): Paper, Fast (K=16), All dense, FC only, High compression.
 const std::vector<Preset>& presets();
 // By name; throws qcnn::Error listing the names for an unknown one.
 const Preset& preset(const std::string& name);

@@ -15,6 +15,7 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -141,12 +142,16 @@ TEST(Workbench, EditingACellChangesTheTotalsToTheCostModel) {
     EXPECT_GT(m.cost().compression(), 1.0);
     EXPECT_TRUE(f.w.costText().contains("compression " + formatRatio(want.compression())));
 
-    // Presets resolve like the CLI: conv1 (one input channel) stays dense under conv=8/128.
+    // Presets resolve like the CLI: conv1 (one input channel) stays dense under conv=8/128, and
+    // the shared presets (core/cost/presets.h) keep the 10-output fc2 dense (4/32 would slow it
+    // down and enlarge it), saying so in the status bar.
     f.w.applyPreset(MainWindow::presetNames()[0]);
-    want = expectedCost(kLenet, "conv=8/128,fc=4/32");
+    want = expectedCost(kLenet, "conv=8/128,fc=4/32,fc2=dense");
     EXPECT_DOUBLE_EQ(m.cost().speedup(), want.speedup());
     EXPECT_EQ(m.data(m.index(conv1, LayerTableModel::Dense), Qt::CheckStateRole).toInt(), Qt::Checked);
-    EXPECT_EQ(m.settingsText(), "conv2=8/128,fc1=4/32,fc2=4/32");
+    EXPECT_EQ(m.settingsText(), "conv2=8/128,fc1=4/32");
+    EXPECT_TRUE(f.w.statusBar()->currentMessage().contains("fc2 kept dense: 4/32 would give 0."))
+        << f.w.statusBar()->currentMessage().toStdString();
     f.w.applyPreset(MainWindow::presetNames()[2]);
     EXPECT_EQ(m.settingsText(), "");
     EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
