@@ -227,11 +227,11 @@ QString AutoDialog::resultsPath() const { return resultsEdit_->text().trimmed();
 AutoRequest AutoDialog::request() const {
     AutoRequest q;
     q.sensitivity.options = context_.options;
-    q.sensitivity.options.model = context_.modelPath.toStdString();
-    q.sensitivity.options.base.clear();
+    q.sensitivity.options.base.model = context_.modelPath.toStdString();
+    q.sensitivity.options.base.layers.clear();
     q.sensitivity.options.grid.clear();
     q.sensitivity.options.ec = {EcMode::None};
-    q.sensitivity.options.threads = 0;  // not part of the analysis' identity (run_auto gets the count)
+    q.sensitivity.options.base.threads = 0;  // not part of the analysis' identity (run_auto gets the count)
     q.sensitivity.layers = splitList(layersEdit_->text()).join(QLatin1Char(',')).toStdString();
     if (q.sensitivity.layers.empty()) fail("Find settings: Layers is empty (give conv, fc, aliases or node names)");
     q.sensitivity.grid.clear();
@@ -277,9 +277,9 @@ bool AutoDialog::start() {
         showError(tr("Find settings"), QString::fromUtf8(e.what()));
         return false;
     }
-    const int threads = context_.options.threads;
+    const int threads = context_.options.base.threads;
     const std::string path = resultsPath().toStdString();
-    const std::string model = context_.modelPath.toStdString(), data = context_.options.data;
+    const std::string model = context_.modelPath.toStdString(), data = context_.options.base.data;
     cancel_ = false;
     status_.clear();
     outcome_.reset();

@@ -39,6 +39,7 @@
 #include <limits>
 
 #include "core/cost/builtin_networks.h"
+#include "core/cost/presets.h"
 #include "core/data/dataset.h"
 #include "core/eval/evaluate.h"
 #include "core/sweep/results_file.h"
@@ -462,21 +463,25 @@ QString MainWindow::statusText() const {
 QString MainWindow::progressText() const { return isRunning() ? progressLabel_->text() : QString(); }
 
 QStringList MainWindow::presetNames() {
-    return {QStringLiteral("Paper (conv 8/128, FC 4/32)"), QStringLiteral("Fast (K=16)"), QStringLiteral("All dense")};
+    QStringList names;
+    for (const Preset& p : presets()) names << QString::fromStdString(p.name);  // core/cost/presets.h, as `qcnn demo`
+    return names;
 }
 
-QString MainWindow::presetSettings(const QString& name) {
-    const QStringList names = presetNames();
-    if (name == names[0]) return QStringLiteral("conv=8/128,fc=4/32");
-    if (name == names[1]) return QStringLiteral("conv=8/16,fc=4/16");
-    return {};
-}
+QString MainWindow::presetSettings(const QString& name) { return QString::fromStdString(preset(name.toStdString()).settings); }
 
 void MainWindow::applyPreset(const QString& name) {
-    if (!layerModel_->hasCost()) return;
+    const std::shared_ptr<const Network> net = network();
+    if (!layerModel_->hasCost() || !net) return;
     try {
-        layerModel_->setSettingsText(presetSettings(name));
-        statusBar()->showMessage(tr("Preset %1").arg(name), 4000);
+        // Fitted to the model: layers the preset would enlarge or slow down stay dense, said here.
+        const AppliedPreset a = apply_preset(*net, preset(name.toStdString()));
+        layerModel_->setSettingsText(QString::fromStdString(a.settings));
+        QStringList notes;
+        for (const PresetLayerNote& n : a.notes) notes << QString::fromStdString(n.alias + " " + n.note);
+        statusBar()->showMessage(notes.isEmpty() ? tr("Preset %1").arg(name)
+                                                 : tr("Preset %1; %2").arg(name, notes.join(QStringLiteral("; "))),
+                                 notes.isEmpty() ? 4000 : 15000);
     } catch (const std::exception& e) {
         showError(tr("Cannot apply the preset"), QString::fromStdString(e.what()));
     }

@@ -103,7 +103,7 @@ void RunJob::work() {
         }
     } sink(this);
     try {
-        sink.sha = file_sha256_or_empty(spec_.model);
+        sink.sha = file_sha256_or_empty(spec_.base.model);
         // The one sweep loop of core (SweepRunner): every point checked before the first run, the
         // same speed budget as `qcnn sweep`; the workbench keeps the rows itself (no results file).
         SweepRunner runner(spec_);

@@ -273,7 +273,7 @@ SensitivityHeatmap* showSensitivityResults(QWidget* parent, const QString& path,
                                 .arg(QFileInfo(path).fileName(), QString::fromStdString(results.id),
                                      QString::fromStdString(results.status))
                                 .arg(results.entries.size())
-                                .arg(QFileInfo(QString::fromStdString(results.spec.model)).fileName()),
+                                .arg(QFileInfo(QString::fromStdString(results.spec.base.model)).fileName()),
                             dialog);
     info->setWordWrap(true);
     layout->addWidget(info);

@@ -72,8 +72,8 @@ SweepAttributes runGroupAttributes(const RunRecord& record) {
     if (const SweepSpec* spec = record.spec.get()) {
         attrs.spec_json = attrs.spec_canonical = to_json(*spec);
         attrs.spec_sha256 = sha256_hex(attrs.spec_canonical);
-        attrs.threads = spec->threads;
-        if (attrs.samples == 0) attrs.samples = spec->limit;
+        attrs.threads = spec->base.threads;
+        if (attrs.samples == 0) attrs.samples = spec->base.limit;
         for (uint64_t s : spec->seeds) {
             if (!attrs.seeds.empty()) attrs.seeds += ',';
             attrs.seeds += std::to_string(s);

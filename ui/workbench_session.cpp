@@ -35,8 +35,8 @@ QSettings appSettings() { return QSettings(QStringLiteral("qcnn"), QStringLitera
 // measured speed (quick interactive runs that show the measured speed-up series).
 SweepSpec workbenchStartSpec() {
     SweepSpec s;
-    s.data = "fashion-mnist:test";
-    s.limit = 1000;
+    s.base.data = "fashion-mnist:test";
+    s.base.limit = 1000;
     s.measure_speed = true;
     return s;
 }
@@ -84,7 +84,7 @@ WorkbenchSession::WorkbenchSession(QObject* parent)
     progressTimer_->setInterval(kProgressPollMs);
     connect(progressTimer_, &QTimer::timeout, this, &WorkbenchSession::pollProgress);
     connect(layerModel_, &LayerTableModel::settingsChanged, this, &WorkbenchSession::estimateChanged);
-    results_->setCurrent({}, options_.data);
+    results_->setCurrent({}, options_.base.data);
 }
 
 WorkbenchSession::~WorkbenchSession() { shutdown(); }
@@ -135,7 +135,7 @@ void WorkbenchSession::finishLoad(const QString& path, const LoadResult& r) {
         pendingSpec_.reset();
         applySpec(spec);
     }
-    results_->setCurrent(modelFile(), lenientOptions().data);
+    results_->setCurrent(modelFile(), lenientOptions().base.data);
     evaluateFloat();
     emit modelLoaded(path);
     emit estimateChanged();
@@ -177,11 +177,11 @@ void WorkbenchSession::setRunOptions(const SweepSpec& options) {
 
 QString WorkbenchSession::floatKey() const {
     const SweepSpec o = lenientOptions();
-    return QStringLiteral("%1|%2|%3").arg(modelPath_, QString::fromStdString(o.data)).arg(o.limit);
+    return QStringLiteral("%1|%2|%3").arg(modelPath_, QString::fromStdString(o.base.data)).arg(o.base.limit);
 }
 
 void WorkbenchSession::dataOptionsChanged() {
-    results_->setCurrent(network_ ? modelFile() : std::string(), lenientOptions().data);
+    results_->setCurrent(network_ ? modelFile() : std::string(), lenientOptions().base.data);
     bool valid = true;
     try {
         runOptions();
@@ -196,12 +196,12 @@ SweepSpec WorkbenchSession::currentSpec(const std::vector<SweepGroup>& grid, con
                                         const std::vector<uint64_t>& seeds) const {
     SweepSpec s = spec_;  // every key of the loaded spec; the options set the run options
     applyOptions(s);
-    s.model = modelFile();
+    s.base.model = modelFile();
     QStringList covered;
     for (const SweepGroup& g : grid)
         for (int l : layerModel_->layersOfGroup(QString::fromStdString(g.layers)))
             covered << QString::fromStdString(layerModel_->geometry().layers[l].alias);
-    s.base = layerModel_->settingsText(covered).toStdString();
+    s.base.layers = layerModel_->settingsText(covered).toStdString();
     s.grid = grid;
     s.ec = ec.empty() ? std::vector<EcMode>{s.ec.front()} : ec;
     s.seeds = seeds.empty() ? std::vector<uint64_t>{s.seeds.front()} : seeds;
@@ -223,10 +223,10 @@ void WorkbenchSession::evaluateFloat() {
     ++floatPending_;
     const QString key = floatKey();
     const SweepSpec o = lenientOptions();
-    const std::string data = o.data;
+    const std::string data = o.base.data;
     EvalOptions eopt;
-    eopt.limit = std::max<int64_t>(o.limit, 0);
-    eopt.threads = static_cast<int>(o.threads);
+    eopt.limit = std::max<int64_t>(o.base.limit, 0);
+    eopt.threads = static_cast<int>(o.base.threads);
     emit floatEvaluationStarted();
     const auto net = network_;
     floatCall_ = runInBackground(
@@ -439,8 +439,8 @@ QString WorkbenchSession::jobEndText(const QString& status, int runsDone, int ru
 
 void WorkbenchSession::watchCluster(const ClusterSweep& sweep, const SweepSpec& spec) {
     clusterSpec_ = std::make_shared<const SweepSpec>(spec);
-    clusterSha256_ = file_sha256_or_empty(spec.model);  // once per sweep, not per run
-    clusterWatcher_ = std::make_unique<ShardWatcher>(sweep, spec.model, spec.data);
+    clusterSha256_ = file_sha256_or_empty(spec.base.model);  // once per sweep, not per run
+    clusterWatcher_ = std::make_unique<ShardWatcher>(sweep, spec.base.model, spec.base.data);
     connect(clusterWatcher_.get(), &ShardWatcher::runFinished, this, &WorkbenchSession::onRunFinished);
     clusterWatcher_->start();
 }
@@ -503,7 +503,7 @@ bool WorkbenchSession::loadSettings(const QString& path) {
         return false;
     }
     addRecentFile(path);
-    const QString model = QFile::decodeName(spec.model.c_str());
+    const QString model = QFile::decodeName(spec.base.model.c_str());
     if (!network_ || QFileInfo(model).absoluteFilePath() != QFileInfo(modelPath_).absoluteFilePath()) {
         pendingSpec_ = spec;
         openModel(model);
@@ -519,7 +519,7 @@ void WorkbenchSession::applySpec(const SweepSpec& spec) {
     emit runOptionsLoaded(spec);  // the form shows them
     try {
         const std::vector<SweepPoint> points = expand(spec);
-        layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base) : QString::fromStdString(points.front().layers));
+        layerModel_->setSettingsText(points.empty() ? QString::fromStdString(spec.base.layers) : QString::fromStdString(points.front().layers));
     } catch (const std::exception& e) {
         error(tr("Cannot apply the settings"), QString::fromStdString(e.what()));
     }
@@ -592,7 +592,7 @@ StageValues WorkbenchSession::runWork(const std::string& settings, EcMode ec, bo
     point.ec = ec;
     const SweepSpec spec = currentSpec();
     // Limit 0 evaluates every image: as many as the float evaluation counted (10,000 before it).
-    const int64_t images = spec.limit > 0 ? spec.limit : (floatEval_ ? floatEval_->samples : 10000);
+    const int64_t images = spec.base.limit > 0 ? spec.base.limit : (floatEval_ ? floatEval_->samples : 10000);
     return run_work(cost, run_work_options(run_spec(spec, point), images, evaluateFloat, spec.measure_speed));
 }
 

@@ -123,7 +123,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
     if (q.max_candidates < 1) fail("auto: --max-candidates must be >= 1");
 
     AutoOutcome out;
-    const auto net = load_model(q.sensitivity.options.model);
+    const auto net = load_model(q.sensitivity.options.base.model);
     const SensitivityPlan plan = plan_sensitivity(*net, q.sensitivity);
     out.sensitivity = run_sensitivity(plan, results_path, threads, progress);
     if (q.on_sensitivity) q.on_sensitivity(out.sensitivity);
@@ -155,19 +155,19 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
     // The candidates' sweep: one group, a row per verification run, flushed as it goes.
     std::optional<ResultsFile> file;
     std::optional<EvalResult> float_eval;
-    const std::string model_sha = sha256_file(q.sensitivity.options.model);
+    const std::string model_sha = sha256_file(q.sensitivity.options.base.model);
     const auto open_file = [&] {
         SweepAttributes a = environment_attributes();
         a.spec_json = request_json(q);
         a.spec_canonical = a.spec_json;
         a.spec_sha256 = sha256_hex(a.spec_json);
         a.seeds = std::to_string(q.sensitivity.options.seeds.front());
-        a.threads = resolve_threads(threads >= 0 ? threads : q.sensitivity.options.threads);
+        a.threads = resolve_threads(threads >= 0 ? threads : q.sensitivity.options.base.threads);
         a.start_utc = utc_now();
         a.status = "running";
-        a.model_path = q.sensitivity.options.model;
+        a.model_path = q.sensitivity.options.base.model;
         a.model_sha256 = model_sha;
-        a.data_spec = q.sensitivity.options.data;
+        a.data_spec = q.sensitivity.options.base.data;
         out.sweep_id = new_sweep_id(results_path);
         file.emplace(ResultsFile::create(results_path, out.sweep_id, a));
     };
@@ -182,7 +182,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
     std::shared_ptr<const Network> latest;
     const VerifyFn verify = [&](const std::string& settings) {
         SweepSpec s = q.sensitivity.options;
-        s.base = settings;
+        s.base.layers = settings;
         s.grid.clear();
         s.one_at_a_time = false;
         s.ec = {q.verify_ec};

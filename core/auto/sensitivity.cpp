@@ -72,7 +72,7 @@ SensitivityPlan plan_sensitivity(const Network& net, const SensitivityRequest& r
 
     SensitivityPlan plan;
     plan.spec = o;
-    plan.spec.base.clear();
+    plan.spec.base.layers.clear();
     plan.spec.grid.clear();
     plan.spec.one_at_a_time = true;
     plan.spec.measure_speed = true;  // the measured layer time is part of the table
@@ -141,7 +141,7 @@ SensitivityTable run_sensitivity(const SensitivityPlan& plan, const std::string&
     opt.threads = threads;
     if (std::filesystem::exists(results_path)) {
         // The newest analysis of this spec and model: reused when complete, resumed otherwise.
-        const std::string sha = sha256_file(plan.spec.model);
+        const std::string sha = sha256_file(plan.spec.base.model);
         const std::vector<std::string> ids = list_sweeps(results_path, kRoot);
         for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
             const ResultsFile f = ResultsFile::read(results_path, *it, kRoot);

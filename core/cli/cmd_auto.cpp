@@ -147,8 +147,8 @@ int run_auto(const Args& args, CommandContext& ctx) {
     q.max_candidates = static_cast<int>(args.integer("--max-candidates", 8, 1, 1000));
     const std::string results = args.str("--results", "qcnn-auto.h5");
     const std::string output = args.str("-o", "");
-    const int threads = q.sensitivity.options.threads;
-    q.sensitivity.options.threads = 0;  // not part of the analysis' identity
+    const int threads = q.sensitivity.options.base.threads;
+    q.sensitivity.options.base.threads = 0;  // not part of the analysis' identity
     const ScopedThreads scoped(threads);
 
     SweepBar bar(ctx.err, ctx.err_is_terminal, "auto");
@@ -170,8 +170,8 @@ int run_auto(const Args& args, CommandContext& ctx) {
         prov.settings = o.reported()->settings;
         prov.seed = std::to_string(q.sensitivity.options.seeds.front());
         prov.ec = to_string(q.verify_ec);
-        prov.source_path = q.sensitivity.options.model;
-        prov.source_sha256 = sha256_file(q.sensitivity.options.model);
+        prov.source_path = q.sensitivity.options.base.model;
+        prov.source_sha256 = sha256_file(q.sensitivity.options.base.model);
         prov.created_utc = utc_now();
         prov.app_version = QCNN_VERSION;
         save_quantized_model(output, *o.best_network, prov);

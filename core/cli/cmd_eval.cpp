@@ -200,19 +200,19 @@ int run_eval(const Args& args, CommandContext& ctx) {
     // The run options of the table (core/sweep/run_options.h); --kernel takes "auto" here too.
     const SweepSpec options = run_options_from_args(args, {"kernel"});
     EvalReport e;
-    e.model = options.model;
+    e.model = options.base.model;
     e.data = run_spec(options, expand(options).front()).data;  // with --preprocess applied
     EvalOptions opts;
-    opts.limit = options.limit;
-    opts.batch = options.batch;
-    opts.threads = options.threads;
+    opts.limit = options.base.limit;
+    opts.batch = options.base.batch;
+    opts.threads = options.base.threads;
     e.kernel = args.str("--kernel", "auto");
     if (e.kernel != "auto" && e.kernel != "fast" && e.kernel != "reference")
         throw UsageError(cat("--kernel: expected auto, fast or reference, got '", e.kernel, "'"));
     if (e.kernel != "auto") opts.lut_kernel = parse_lut_kernel(e.kernel);
     DataOptions dopts;
-    dopts.mean = options.mean;
-    dopts.std = options.std;
+    dopts.mean = options.base.mean;
+    dopts.std = options.base.std;
     dopts.limit = opts.limit;
     dopts.threads = opts.threads;
     e.logits_path = args.str("--logits", "");

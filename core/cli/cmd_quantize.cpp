@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "core/cli/command.h"
+#include "core/cost/presets.h"
 #include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/cost/cost_model.h"
@@ -154,9 +155,7 @@ RunSpec run_spec_from(const Args& args) {
     const SweepSpec s = run_options_from_args(args);
     const RunSpec spec = run_spec(s, expand(s).front());
     if (spec.calib_data.empty() && !calibration_split(spec.data))
-        throw UsageError(cat("no training split is known for ", spec.data,
-                             "; give calibration data with --calib-data SPEC (to calibrate on the evaluation set "
-                             "itself, pass it explicitly)"));
+        throw UsageError(no_training_split_message(spec.data, "with --calib-data SPEC"));
     return spec;
 }
 
@@ -190,15 +189,19 @@ int run_quantize(const Args& args, CommandContext& ctx) {
 
 int run_demo(const Args& args, CommandContext& ctx) {
     const SweepSpec options = run_options_from_args(args);
-    const std::string& model = options.model;
-    const int64_t limit = options.limit;
-    const int threads = options.threads;
-    const std::vector<std::pair<std::string, std::string>> settings = {
-        {"fc=4/32", "FC layers only, C_s'=4, K=32"},
-        {"conv=8/128,fc=4/32", "the paper's setting: conv 8/128, FC 4/32"},
-        {"conv=4/16,fc=4/16", "fast setting, K=16 (4-bit codes)"},
-        {"conv=8/16,fc=8/16", "high compression: C_s'=8, K=16"},
-    };
+    const std::string& model = options.base.model;
+    const int64_t limit = options.base.limit;
+    const int threads = options.base.threads;
+    // The shared presets (core/cost/presets.h, the workbench's Settings > Preset) but all-dense,
+    // fitted to the model: a layer a preset would enlarge or slow down stays dense, with a note.
+    const auto net = load_model(model);
+    std::vector<std::pair<std::string, std::string>> settings;
+    for (const Preset& p : presets()) {
+        if (p.settings.empty()) continue;
+        const AppliedPreset a = apply_preset(*net, p);
+        settings.emplace_back(a.settings, p.what);
+        for (const PresetLayerNote& n : a.notes) ctx.out << p.name << ": " << n.alias << " " << n.note << "\n";
+    }
     ctx.out << "QCNN Workbench headless demo: product quantization (Wu et al., CVPR 2016) of\n"
             << model << " on Fashion-MNIST, calibrated on the training split, evaluated on the\n"
             << (limit ? thousands(limit) + " first" : std::string("10,000")) << " test images.\n\n";

@@ -81,10 +81,10 @@ int run_sensitivity(const Args& args, CommandContext& ctx) {
         }
     }
     const std::string results = args.str("-o", "sensitivity.h5");
-    const int threads = req.options.threads;
-    req.options.threads = 0;  // not part of the analysis' identity (run_sensitivity applies it)
+    const int threads = req.options.base.threads;
+    req.options.base.threads = 0;  // not part of the analysis' identity (run_sensitivity applies it)
     const ScopedThreads scoped(threads);
-    const auto net = load_model(req.options.model);  // a bad file: exit 1
+    const auto net = load_model(req.options.base.model);  // a bad file: exit 1
     SensitivityPlan plan;
     try {
         plan = plan_sensitivity(*net, req);  // a bad --layers / --grid / --ec: exit 2

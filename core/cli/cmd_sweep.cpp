@@ -253,7 +253,7 @@ int run_sweep(const Args& args, CommandContext& ctx) {
     if (args.has("--threads")) {
         SweepSpec threads;
         apply_run_options(args, threads);  // only --threads is a run option of `qcnn sweep`
-        opt.threads = threads.threads;
+        opt.threads = threads.base.threads;
     }
     try {
         if (args.has("--shard")) opt.shard = parse_shard(args.str("--shard", ""), "--shard");
@@ -264,7 +264,7 @@ int run_sweep(const Args& args, CommandContext& ctx) {
     } catch (const Error& e) {
         throw UsageError(e.what());
     }
-    const ScopedThreads threads(opt.threads >= 0 ? opt.threads : spec.threads);  // also decoding image folders
+    const ScopedThreads threads(opt.threads >= 0 ? opt.threads : spec.base.threads);  // also decoding image folders
     const int64_t total = static_cast<int64_t>(expand(spec).size());
 
     SweepBar bar(ctx.err, ctx.err_is_terminal);

@@ -118,8 +118,8 @@ void apply_run_options(const Args& args, SweepSpec& spec, std::initializer_list<
 
 SweepSpec run_options_from_args(const Args& args, std::initializer_list<std::string_view> except) {
     SweepSpec spec;
-    spec.model = bundled_model(kDefaultModel);
-    spec.data = kDefaultData;
+    spec.base.model = bundled_model(kDefaultModel);
+    spec.base.data = kDefaultData;
     apply_run_options(args, spec, except);
     return spec;
 }

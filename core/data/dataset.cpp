@@ -1,4 +1,5 @@
 #include "core/data/dataset.h"
+#include "core/data/training_split.h"
 
 #include <omp.h>
 
@@ -400,8 +401,18 @@ std::string with_preprocess(const std::string& spec, const std::string& preset) 
 }
 
 std::optional<std::string> calibration_split(const std::string& eval_spec) {
-    if (eval_spec == "fashion-mnist:test" || eval_spec == "fashion-mnist:train") return "fashion-mnist:train";
-    return std::nullopt;
+    // The workbench's rule (training_split.h); a folder with train/ and val/ is not itself an
+    // evaluation split (its classes would be "train" and "val").
+    const DatasetSplits s = dataset_splits(eval_spec);
+    return s.eval == eval_spec ? s.calib : std::nullopt;
+}
+
+std::string no_training_split_message(const std::string& eval_spec, const std::string& how) {
+    std::string msg = cat("no training split is known for ", eval_spec, "; give calibration data ", how,
+                          " (to calibrate on the evaluation set itself, name it)");
+    const DatasetSplits s = dataset_splits(eval_spec);
+    if (s.eval != eval_spec && s.calib) msg += cat("; or evaluate on ", s.eval, ", whose training split is ", *s.calib);
+    return msg;
 }
 
 }  // namespace qcnn

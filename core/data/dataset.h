@@ -208,9 +208,18 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const DataOptions
 std::string with_preprocess(const std::string& spec, const std::string& preset);
 
 // The spec of the training split that goes with an evaluation spec, the default calibration
-// data: fashion-mnist:test|train -> fashion-mnist:train. nullopt when there is no known
-// training split (the caller must ask for calibration data explicitly).
+// data of every run (`qcnn quantize`, `qcnn sweep`, the workbench): dataset_splits()'s rule
+// (core/data/training_split.h): fashion-mnist:test -> fashion-mnist:train, IDX t10k/test files
+// -> their train files, CIFAR test batches -> the data batches, folder:D/val|test -> folder:D/train
+// (only splits that exist are named). nullopt when no training split is known (the caller must
+// ask for calibration data explicitly), also for a folder holding train/ and val/ (evaluate on
+// its val/: no_training_split_message says so).
 std::optional<std::string> calibration_split(const std::string& eval_spec);
+// The error when no calibration data is given and `eval_spec` has none (calibration_split):
+// "no training split is known for SPEC; give calibration data HOW (to calibrate on the evaluation
+// set itself, name it)", and for a folder holding train/ and val/: "; or evaluate on
+// folder:D/val, whose training split is folder:D/train". `how`: "explicitly", "with --calib-data SPEC".
+std::string no_training_split_message(const std::string& eval_spec, const std::string& how);
 
 // The valid spec forms, one per line, for help texts and error messages.
 const std::vector<std::string>& dataset_spec_forms();

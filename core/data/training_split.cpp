@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <vector>
 
-#include "core/data/dataset.h"
 
 namespace qcnn {
 
@@ -69,9 +68,10 @@ std::optional<std::string> cifar_train(const std::string& scheme, const std::str
 }  // namespace
 
 DatasetSplits dataset_splits(const std::string& spec) {
-    DatasetSplits s{spec, calibration_split(spec)};
-    if (s.calib) return s;
-    if (starts_with(spec, "idx:")) {
+    DatasetSplits s{spec, std::nullopt};
+    if (spec == "fashion-mnist:test" || spec == "fashion-mnist:train") {
+        s.calib = "fashion-mnist:train";
+    } else if (starts_with(spec, "idx:")) {
         s.calib = idx_train(spec.substr(4));
     } else if (starts_with(spec, "cifar10:") || starts_with(spec, "cifar100:")) {
         const size_t colon = spec.find(':') + 1;

@@ -1,6 +1,8 @@
-// Which training split goes with an evaluation data set the user opens (issue 18 item 5), so
-// the workbench can fill in the calibration data at once instead of failing at Run.
-// Recognised, besides calibration_split()'s fashion-mnist:test|train:
+// Which training split goes with an evaluation data set (issue 18 item 5): the workbench fills
+// in the calibration data when a data set is opened, and calibration_split() (dataset.h), the
+// default calibration data of every run (CLI, sweeps, workbench), follows the same rule.
+// Recognised:
+//   fashion-mnist:test|train                     -> fashion-mnist:train
 //   idx:D/t10k-images-idx3-ubyte[.gz][,LABELS]   -> idx:D/train-images-idx3-ubyte[.gz][,train labels]
 //                                                  ("test" in the names works like "t10k")
 //   cifar10:D/test_batch.bin                     -> cifar10:D/data_batch_1.bin,...,data_batch_5.bin

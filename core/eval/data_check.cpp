@@ -5,7 +5,8 @@
 
 namespace qcnn {
 
-int64_t check_run_data(const Network& net, const RunSpec& run) {
+int64_t check_run_data(const Network& net, const RunSpec& run_in) {
+    const RunSpec run = resolve_preprocess(run_in);
     DataOptions opts;
     opts.mean = run.mean;
     opts.std = run.std;
@@ -20,8 +21,7 @@ int64_t check_run_data(const Network& net, const RunSpec& run) {
     if (calib.empty()) {
         const auto split = calibration_split(run.data);
         if (!split)
-            fail("no training split is known for ", run.data,
-                 "; give calibration data explicitly (to calibrate on the evaluation set itself, name it)");
+            fail(no_training_split_message(run.data, "explicitly"));
         calib = *split;
     }
     if (calib != run.data) {  // the same spec gives the same shape

@@ -9,7 +9,7 @@
 
 namespace qcnn {
 
-// Opens the evaluation data of `run` (run.data with its mean, std and limit) and the
+// Opens the evaluation data of `run` (run.data with its preprocess preset, mean, std and limit) and the
 // calibration data (run.calib_data, or the training split of run.data) as run_quantization()
 // will, and checks each against the model's input with check_compatible, whose error names
 // both shapes: "dataset folder:val,preprocess=imagenet gives 3x224x224 images, model m.onnx

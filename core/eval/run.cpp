@@ -20,18 +20,26 @@ ProgressFn staged(const ProgressFn& progress, const std::string& stage) {
 
 }  // namespace
 
+RunSpec resolve_preprocess(RunSpec spec) {
+    if (spec.preprocess == RunSpec{}.preprocess) return spec;  // "none": the data specs as written
+    spec.data = with_preprocess(spec.data, spec.preprocess);
+    if (!spec.calib_data.empty()) spec.calib_data = with_preprocess(spec.calib_data, spec.preprocess);
+    spec.preprocess = RunSpec{}.preprocess;
+    return spec;
+}
+
 RunResult run_quantization(const RunSpec& spec, const ProgressFn& progress) {
     return run_quantization(spec, nullptr, progress);
 }
 
-RunResult run_quantization(const RunSpec& spec, const EvalResult* float_eval, const ProgressFn& progress) {
+RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval, const ProgressFn& progress) {
+    const RunSpec spec = resolve_preprocess(spec_in);
     RunResult r;
     r.spec = spec;
     if (r.spec.calib_data.empty()) {
         auto split = calibration_split(spec.data);
         if (!split)
-            fail("no training split is known for ", spec.data,
-                 "; give calibration data explicitly (to calibrate on the evaluation set itself, name it)");
+            fail(no_training_split_message(spec.data, "explicitly"));
         r.spec.calib_data = *split;
     }
     r.calib_is_eval = r.spec.calib_data == spec.data;

@@ -16,10 +16,13 @@
 
 namespace qcnn {
 
+// One run's options, with their defaults (a sweep spec's base, core/sweep/sweep.h; the run
+// options' table, core/sweep/run_options.h, reads and writes these fields).
 struct RunSpec {
     std::string model;             // ONNX or quantized model file
     std::string data;              // evaluation data spec
-    std::string calib_data;        // empty: the training split of `data` (error if none is known)
+    std::string calib_data;        // empty: the training split of `data` (calibration_split,
+                                   // core/data/dataset.h; error if none is known)
     std::string layers;            // settings text, "conv=8/128,fc=4/32,conv1=dense"
     EcMode ec = EcMode::None;
     int64_t calib_images = 0;      // 0: 256 without error correction, QuantizeOptions' FC image
@@ -34,10 +37,20 @@ struct RunSpec {
     int threads = 0;               // 0: all cores
     LutKernel lut_kernel = LutKernel::Fast;  // how the quantized model is evaluated
     std::vector<float> mean, std;  // preprocessing after scaling to [0,1]
+    // Image-folder preprocessing preset of data and calib_data (parse_preprocess's canonical
+    // text, core/data/dataset.h); "none" leaves the data specs as written.
+    std::string preprocess = "none";
+
+    bool operator==(const RunSpec&) const = default;
 };
 
+// The spec with its preprocess preset folded into data and calib_data (with_preprocess,
+// core/data/dataset.h) and preprocess reset to "none"; unchanged when it is "none". Throws
+// qcnn::Error for a preset on a data set that is not an image folder.
+RunSpec resolve_preprocess(RunSpec spec);
+
 struct RunResult {
-    RunSpec spec;                  // with calib_data and calib_images resolved
+    RunSpec spec;                  // with preprocess, calib_data and calib_images resolved
     bool calib_is_eval = false;    // calibrated on the evaluation set (asked for explicitly)
     QuantizedNetwork q;
     NetworkCost cost;

@@ -1,5 +1,6 @@
 // The run-option table (run_options.h): one entry per option, each reading and writing its
-// SweepSpec field. Bounds and help live here only; defaults are SweepSpec{}'s.
+// RunSpec field in SweepSpec::base (the sweep dimensions ec and seeds and measure_speed: their
+// SweepSpec fields). Bounds and help live here only; defaults are RunSpec{}'s.
 #include "core/sweep/run_options.h"
 
 #include <charconv>
@@ -23,27 +24,27 @@ int64_t text_int(const std::string& t) {
     return v;
 }
 
-// Accessors of an integer field of any integral type.
+// Accessors of a RunSpec field (in SweepSpec::base) of an integral type.
 template <class T>
-void integer_field(RunOption& o, T SweepSpec::*field) {
-    o.get = [field](const SweepSpec& s) { return Texts{int_text(static_cast<int64_t>(s.*field))}; };
-    o.set = [field](SweepSpec& s, const Texts& v) { s.*field = static_cast<T>(text_int(v.at(0))); };
+void integer_field(RunOption& o, T RunSpec::*field) {
+    o.get = [field](const SweepSpec& s) { return Texts{int_text(static_cast<int64_t>(s.base.*field))}; };
+    o.set = [field](SweepSpec& s, const Texts& v) { s.base.*field = static_cast<T>(text_int(v.at(0))); };
 }
 
-void text_field(RunOption& o, std::string SweepSpec::*field) {
-    o.get = [field](const SweepSpec& s) { return Texts{s.*field}; };
-    o.set = [field](SweepSpec& s, const Texts& v) { s.*field = v.at(0); };
+void text_field(RunOption& o, std::string RunSpec::*field) {
+    o.get = [field](const SweepSpec& s) { return Texts{s.base.*field}; };
+    o.set = [field](SweepSpec& s, const Texts& v) { s.base.*field = v.at(0); };
 }
 
-void floats_field(RunOption& o, std::vector<float> SweepSpec::*field) {
+void floats_field(RunOption& o, std::vector<float> RunSpec::*field) {
     o.get = [field](const SweepSpec& s) {
         Texts out;
-        for (float x : s.*field) out.push_back(json::number(x));
+        for (float x : s.base.*field) out.push_back(json::number(x));
         return out;
     };
     o.set = [field](SweepSpec& s, const Texts& v) {
-        (s.*field).clear();
-        for (const std::string& t : v) (s.*field).push_back(std::stof(t));
+        (s.base.*field).clear();
+        for (const std::string& t : v) (s.base.*field).push_back(std::stof(t));
     };
 }
 
@@ -89,7 +90,7 @@ std::vector<RunOption> make_table() {
         if (v.empty()) fail("expected a model file path, got \"\"");
         return v;
     };
-    text_field(model, &SweepSpec::model);
+    text_field(model, &RunSpec::model);
     t.push_back(model);
 
     std::string forms;
@@ -101,14 +102,14 @@ std::vector<RunOption> make_table() {
         if (v.empty()) fail("expected a dataset spec (e.g. fashion-mnist:test), got \"\"");
         return v;
     };
-    text_field(data, &SweepSpec::data);
+    text_field(data, &RunSpec::data);
     t.push_back(data);
 
     RunOption calib_data = text("calib_data", "--calib-data", "SPEC", "Calib. data", "calibDataEdit",
                                 "calibration dataset (a dataset spec as for the evaluation data)");
     calib_data.special = "the training split of the evaluation data";
     calib_data.example = "folder:/data/train";
-    text_field(calib_data, &SweepSpec::calib_data);
+    text_field(calib_data, &RunSpec::calib_data);
     t.push_back(calib_data);
 
     RunOption calib = integer("calib_images", "--calib", "N", 0, kMaxImages, "Calib. images", "calibSpin",
@@ -116,7 +117,7 @@ std::vector<RunOption> make_table() {
                                   "correction, ", QuantizeOptions{}.ec_fc_images, " with; conv layers use the first "
                                   "ec_conv_images of them)"),
                               "auto");
-    integer_field(calib, &SweepSpec::calib_images);
+    integer_field(calib, &RunSpec::calib_images);
     t.push_back(calib);
 
     for (const bool is_mean : {true, false}) {
@@ -131,7 +132,7 @@ std::vector<RunOption> make_table() {
                 if (std::stof(v) <= 0) fail("a standard deviation must be > 0, got ", v);
                 return v;
             };
-        floats_field(o, is_mean ? &SweepSpec::mean : &SweepSpec::std);
+        floats_field(o, is_mean ? &RunSpec::mean : &RunSpec::std);
         t.push_back(o);
     }
 
@@ -143,17 +144,17 @@ std::vector<RunOption> make_table() {
     pre.omit_default = true;
     pre.example = "imagenet:160/128";
     pre.canonical = [](const std::string& v) { return to_string(parse_preprocess(v)); };
-    text_field(pre, &SweepSpec::preprocess);
+    text_field(pre, &RunSpec::preprocess);
     t.push_back(pre);
 
     RunOption limit = integer("limit", "--limit", "N", 0, INT64_MAX, "Images", "limitEdit",
                               "evaluate only the first N images", "all");
-    integer_field(limit, &SweepSpec::limit);
+    integer_field(limit, &RunSpec::limit);
     t.push_back(limit);
 
     RunOption batch = integer("batch", "--batch", "B", 1, int64_t(1) << 20, "Batch", "batchSpin",
                               "images per forward pass");
-    integer_field(batch, &SweepSpec::batch);
+    integer_field(batch, &RunSpec::batch);
     t.push_back(batch);
 
     RunOption base = text("base", "--layers", "CFG", "", "",
@@ -162,7 +163,7 @@ std::vector<RunOption> make_table() {
     base.special = "every layer dense";
     base.example = "conv1=dense,fc=4/32";
     base.canonical = [](const std::string& v) { return to_string(parse_layer_settings(v)); };
-    text_field(base, &SweepSpec::base);
+    text_field(base, &RunSpec::layers);
     t.push_back(base);
 
     RunOption ec = option("ec", "--ec", "MODE", OptionKind::Choice, "EC", "ecCombo",
@@ -197,24 +198,24 @@ std::vector<RunOption> make_table() {
 
     RunOption threads = integer("threads", "--threads", "T", 0, 4096, "Threads", "threadsSpin",
                                 "threads, also decoding image folders (results do not depend on it)", "all");
-    integer_field(threads, &SweepSpec::threads);
+    integer_field(threads, &RunSpec::threads);
     t.push_back(threads);
 
     RunOption iters = integer("kmeans_iters", "--kmeans-iters", "I", 1, 10000, "k-means iters", "itersSpin",
                               "k-means iterations per sub-space");
-    integer_field(iters, &SweepSpec::kmeans_iters);
+    integer_field(iters, &RunSpec::kmeans_iters);
     t.push_back(iters);
 
     RunOption ec_iters = integer("ec_iters", "--ec-iters", "I", 1, 1000, "EC iters", "ecItersSpin",
                                  "error correction: sweeps over the sub-spaces, each refitting codebooks and codes");
-    integer_field(ec_iters, &SweepSpec::ec_iters);
+    integer_field(ec_iters, &RunSpec::ec_iters);
     t.push_back(ec_iters);
 
     RunOption ec_conv = integer("ec_conv_images", "--ec-conv-images", "N", 1, kMaxImages, "EC conv images",
                                 "ecConvImagesSpin",
                                 "error correction of conv layers uses the first N calibration images (FC layers: all)");
     ec_conv.omit_default = true;
-    integer_field(ec_conv, &SweepSpec::ec_conv_images);
+    integer_field(ec_conv, &RunSpec::ec_conv_images);
     t.push_back(ec_conv);
 
     RunOption ec_pos = integer("ec_positions", "--ec-positions", "P", 0, kMaxImages, "EC positions", "ecPositionsSpin",
@@ -222,15 +223,17 @@ std::vector<RunOption> make_table() {
                                "seeded by the run's seed",
                                "all");
     ec_pos.omit_default = true;
-    integer_field(ec_pos, &SweepSpec::ec_positions);
+    integer_field(ec_pos, &RunSpec::ec_positions);
     t.push_back(ec_pos);
 
     RunOption kernel = option("kernel", "--kernel", "K", OptionKind::Choice, "Kernel", "kernelCombo",
                               "evaluating the quantized layers: fast (SIMD lookup tables: 8-bit entries for K <= 16,\n"
                               "16-bit above) or reference (the paper's float lookup tables); the same top-1 either way");
     kernel.choices = {"fast", "reference"};
-    kernel.get = [](const SweepSpec& s) { return Texts{s.kernel == LutKernel::Fast ? "fast" : "reference"}; };
-    kernel.set = [](SweepSpec& s, const Texts& v) { s.kernel = v.at(0) == "fast" ? LutKernel::Fast : LutKernel::Reference; };
+    kernel.get = [](const SweepSpec& s) { return Texts{s.base.lut_kernel == LutKernel::Fast ? "fast" : "reference"}; };
+    kernel.set = [](SweepSpec& s, const Texts& v) {
+        s.base.lut_kernel = v.at(0) == "fast" ? LutKernel::Fast : LutKernel::Reference;
+    };
     t.push_back(kernel);
 
     RunOption speed = option("measure_speed", "", "", OptionKind::Flag, "measure speed", "speedCheck",
@@ -359,10 +362,8 @@ std::string example_value(const RunOption& o) {
 std::string help_with_default(const RunOption& o) { return cat(o.help, " (default: ", default_text(o), ")"); }
 
 void check_run_options(const SweepSpec& s, bool flags) {
-    if (s.preprocess == SweepSpec{}.preprocess) return;  // "none": the data specs as written
     try {
-        with_preprocess(s.data, s.preprocess);  // only image folders take a preset
-        if (!s.calib_data.empty()) with_preprocess(s.calib_data, s.preprocess);
+        resolve_preprocess(s.base);  // only image folders take a preset
     } catch (const Error& e) {
         const RunOption& o = run_option("preprocess");
         fail(flags ? o.flag : o.key, ": ", e.what());

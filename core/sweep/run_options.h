@@ -1,14 +1,15 @@
 // The run options, declared once (issue 16): one descriptor per option holds its sweep-spec
-// key, CLI flag, type, bounds, help and workbench label, and reads and writes its SweepSpec
-// field. The defaults are SweepSpec{}'s (which takes them from RunSpec{}, core/eval/run.h): the
-// descriptor prints them, it never repeats them. What reads the table:
+// key, CLI flag, type, bounds, help and workbench label, and reads and writes its field: a
+// RunSpec field of SweepSpec::base (core/eval/run.h), or the sweep's own ec, seeds and
+// measure_speed. The defaults are RunSpec{}'s (SweepSpec{}'s): the descriptor prints them, it
+// never repeats them. What reads the table:
 //   - the sweep spec reader and writer (sweep_spec.cpp): keys, types, bounds, canonical order;
 //   - the CLI (core/cli): the flags of `qcnn quantize` / `eval` / `demo`, their `--help` lines
 //     with the defaults, and the parsing of their values (cli_option_spec, set_from_cli_text);
 //   - the workbench's run-options form (ui/run_options_form.h): one widget per option with a
 //     label, generated in table order, validated by the same checks.
 // Adding a run option: one entry in run_options() (run_options.cpp) and its use in core (the
-// SweepSpec / RunSpec field and run_spec()); docs/architecture.md "Run options".
+// RunSpec field and what reads it, e.g. run_quantization); docs/architecture.md "Run options".
 #pragma once
 
 #include <cstdint>

@@ -101,7 +101,7 @@ std::vector<SweepPoint> shard_points(const std::vector<SweepPoint>& points, cons
 
 SweepRunner::SweepRunner(const SweepSpec& spec, const SweepOptions& opt)
     : spec_in_(spec), spec_(spec), opt_(opt) {
-    if (opt_.threads >= 0) spec_.threads = opt_.threads;
+    if (opt_.threads >= 0) spec_.base.threads = opt_.threads;
     all_points_ = expand(spec_);
     points_ = shard_points(all_points_, opt_.shard);
 }
@@ -111,7 +111,7 @@ void SweepRunner::validate() {
     // Everything that can be checked before a run starts is checked before the first run (and
     // before a results file is touched): the model, the evaluation and calibration data against
     // its input (with the runs' own data options), and every run's settings against its layers.
-    net_ = load_model(spec_.model);
+    net_ = load_model(spec_.base.model);
     samples_ = check_run_data(*net_, run_spec(spec_, all_points_.front()));
     std::set<std::string> checked;
     for (const SweepPoint& p : all_points_) {
@@ -122,7 +122,7 @@ void SweepRunner::validate() {
             fail("sweep run ", p.index, " ('", p.layers, "'): ", e.what());
         }
     }
-    model_sha_ = sha256_file(spec_.model);
+    model_sha_ = sha256_file(spec_.base.model);
     validated_ = true;
 }
 
@@ -165,7 +165,7 @@ SweepOutcome SweepRunner::run(const std::string& results_path, const std::string
                  attrs.spec_canonical != canonical ? "another spec" : "shard '" + attrs.shard + "'",
                  ", not this one", shard_text.empty() ? "" : " (shard " + shard_text + ")");
         if (attrs.model_sha256 != model_sha_)
-            fail(results_path, ": --resume: sweep '", out.sweep_id, "': the model ", spec_.model,
+            fail(results_path, ": --resume: sweep '", out.sweep_id, "': the model ", spec_.base.model,
                  " changed since the sweep started (SHA-256 ", attrs.model_sha256, ", now ", model_sha_, ")");
         for (RunRow& r : file->runs()) {
             if (r.run_index < 0 || r.run_index >= static_cast<int64_t>(all_points_.size()) ||
@@ -184,12 +184,12 @@ SweepOutcome SweepRunner::run(const std::string& results_path, const std::string
         attrs.spec_sha256 = sha256_hex(canonical);
         attrs.shard = shard_text;
         attrs.seeds = seeds_text(spec_.seeds);
-        attrs.threads = resolve_threads(spec_.threads);
+        attrs.threads = resolve_threads(spec_.base.threads);
         attrs.start_utc = utc_now();
         attrs.status = "running";
-        attrs.model_path = spec_.model;
+        attrs.model_path = spec_.base.model;
         attrs.model_sha256 = model_sha_;
-        attrs.data_spec = spec_.data;
+        attrs.data_spec = spec_.base.data;
         attrs.samples = samples_;
         out.sweep_id = opt_.sweep_id.empty() ? new_sweep_id(results_path, opt_.root) : opt_.sweep_id;
         file.emplace(ResultsFile::create(results_path, out.sweep_id, attrs, opt_.root));
@@ -221,7 +221,7 @@ SweepOutcome SweepRunner::run(const std::string& results_path, const std::string
             std::optional<SpeedMeasurement> speed;
             if (spec_.measure_speed) {
                 report(nested, {"measure speed", "", 0, 1});
-                speed = measure_speed(*net_, r.q.network, model_sha_, net_->sample_shape(), spec_.threads, spec_.kernel,
+                speed = measure_speed(*net_, r.q.network, model_sha_, net_->sample_shape(), spec_.base.threads, spec_.base.lut_kernel,
                                       speed_options());
                 report(nested, {"measure speed", "", 1, 1});
             }

@@ -32,6 +32,9 @@
 //   }
 // Run order: ec mode outermost, then seeds, then grid groups in spec order with the last
 // group varying fastest. A run's settings text is `base` followed by one item per group.
+// In C++ (SweepSpec below) every key but grid, vary, ec, seeds and measure_speed is a field of
+// SweepSpec::base, a RunSpec: "base" is base.layers, "kernel" base.lut_kernel, the others keep
+// their names.
 #pragma once
 
 #include <cstdint>
@@ -57,18 +60,14 @@ struct SweepGroup {
     bool operator==(const SweepGroup&) const = default;
 };
 
-// The spec: the run options (core/sweep/run_options.h declares each once: key, CLI flag,
-// bounds, help, workbench label) with RunSpec's defaults, the grid, and the sweep dimensions
-// ec and seeds.
+// The spec: the run options of every run (core/sweep/run_options.h declares each once: key,
+// CLI flag, bounds, help, workbench label) as one RunSpec with its defaults, the grid, and the
+// sweep dimensions ec and seeds. The settings text applied to every run (spec key "base") is
+// base.layers; base.ec and base.seed are not used: the lists `ec` and `seeds` are the spec's
+// (run_spec() takes a run's mode and seed from its point), and operator== ignores them.
 struct SweepSpec {
-    std::string model, data, calib_data;
-    int64_t calib_images = RunSpec{}.calib_images;
-    std::vector<float> mean, std;
-    std::string preprocess = "none";    // canonical (to_string(parse_preprocess(...)))
-    int64_t limit = RunSpec{}.limit;
-    int64_t batch = RunSpec{}.batch;
-    std::string base;                   // settings applied to every run
-    std::vector<SweepGroup> grid;       // empty: one run of `base` per ec mode and seed
+    RunSpec base;                       // model, data, calib_data, ..., layers = the base settings
+    std::vector<SweepGroup> grid;       // empty: one run of base.layers per ec mode and seed
     // How the grid's groups combine (spec key "vary"): false ("together"): every combination of
     // one value per group (their product); true ("one-at-a-time"): each group's values alone, the
     // other groups absent (base only), so the runs are the sum of the group sizes. A sensitivity
@@ -76,15 +75,9 @@ struct SweepSpec {
     bool one_at_a_time = false;
     std::vector<EcMode> ec = {RunSpec{}.ec};
     std::vector<uint64_t> seeds = {RunSpec{}.seed};  // each 0..2^63-1
-    int threads = RunSpec{}.threads;
-    int kmeans_iters = RunSpec{}.kmeans_iters;
-    int ec_iters = RunSpec{}.ec_iters;
-    int64_t ec_conv_images = RunSpec{}.ec_conv_images;  // of the calibration images
-    int64_t ec_positions = RunSpec{}.ec_positions;      // conv output positions per image (0: all)
-    LutKernel kernel = RunSpec{}.lut_kernel;
     bool measure_speed = false;
 
-    bool operator==(const SweepSpec&) const = default;
+    bool operator==(const SweepSpec& o) const;
 };
 
 // Parses and validates a spec (every settings value, ec mode and group name; model
@@ -129,8 +122,8 @@ std::string new_sweep_id(const std::string& path, const std::string& root = "swe
 void check_sweep_id(const std::string& id, const std::string& what);
 // "2025-03-14T09:30:12Z", now.
 std::string utc_now();
-// The RunSpec of one point (model, data, calibration, threads, ... from the spec; data and
-// calib_data carry the spec's preprocess preset: with_preprocess, dataset.h).
+// The RunSpec of one point: the spec's base with the point's settings text, ec mode and seed,
+// the preprocess preset folded into data and calib_data (resolve_preprocess, core/eval/run.h).
 RunSpec run_spec(const SweepSpec& s, const SweepPoint& p);
 
 // One row of the `runs` table (units in the names).

@@ -176,8 +176,8 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
         }
         o.set(s, values);
     }
-    if (!base_dir.empty() && std::filesystem::path(s.model).is_relative())
-        s.model = (std::filesystem::path(base_dir) / s.model).lexically_normal().string();
+    if (!base_dir.empty() && std::filesystem::path(s.base.model).is_relative())
+        s.base.model = (std::filesystem::path(base_dir) / s.base.model).lexically_normal().string();
     try {
         check_run_options(s);
     } catch (const Error& e) {
@@ -185,7 +185,7 @@ SweepSpec parse_sweep_spec(const json::Value& v, const std::string& what, const 
     }
 
     std::set<std::string> keys_used;
-    for (const std::string& k : settings_keys(parse_layer_settings(s.base))) keys_used.insert(k);
+    for (const std::string& k : settings_keys(parse_layer_settings(s.base.layers))) keys_used.insert(k);
 
     if (const auto* x = v.find("grid")) {
         const json::Array& groups = c.array(*x, "grid", false);
@@ -322,10 +322,10 @@ std::vector<SweepPoint> expand(const SweepSpec& s) {
                     p.layers = layers;
                     out.push_back(std::move(p));
                 };
-                if (s.grid.empty()) add(s.base);
+                if (s.grid.empty()) add(s.base.layers);
                 for (const SweepGroup& g : s.grid)
                     for (const std::string& v : g.settings)
-                        add(cat(s.base, s.base.empty() ? "" : ",", g.layers, "=", v));
+                        add(cat(s.base.layers, s.base.layers.empty() ? "" : ",", g.layers, "=", v));
             }
         return out;
     }
@@ -344,7 +344,7 @@ std::vector<SweepPoint> expand(const SweepSpec& s) {
                 p.index = static_cast<int64_t>(out.size());
                 p.ec = ec;
                 p.seed = seed;
-                p.layers = s.base;
+                p.layers = s.base.layers;
                 for (size_t g = 0; g < s.grid.size(); ++g)
                     p.layers += cat(p.layers.empty() ? "" : ",", s.grid[g].layers, "=", s.grid[g].settings[at[g]]);
                 out.push_back(std::move(p));
@@ -354,28 +354,24 @@ std::vector<SweepPoint> expand(const SweepSpec& s) {
     return out;
 }
 
+bool SweepSpec::operator==(const SweepSpec& o) const {
+    // base.ec and base.seed are not part of the spec (the lists ec and seeds are).
+    const auto key = [](const SweepSpec& s) {
+        RunSpec b = s.base;
+        b.ec = RunSpec{}.ec;
+        b.seed = RunSpec{}.seed;
+        return b;
+    };
+    return key(*this) == key(o) && grid == o.grid && one_at_a_time == o.one_at_a_time && ec == o.ec &&
+           seeds == o.seeds && measure_speed == o.measure_speed;
+}
+
 RunSpec run_spec(const SweepSpec& s, const SweepPoint& p) {
-    RunSpec r;
-    r.model = s.model;
-    // Preset "none" leaves the data specs as written (a folder spec may name its own preset).
-    const bool preset = s.preprocess != SweepSpec{}.preprocess;
-    r.data = preset ? with_preprocess(s.data, s.preprocess) : s.data;
-    r.calib_data = preset && !s.calib_data.empty() ? with_preprocess(s.calib_data, s.preprocess) : s.calib_data;
+    RunSpec r = s.base;
     r.layers = p.layers;
     r.ec = p.ec;
-    r.calib_images = s.calib_images;
     r.seed = p.seed;
-    r.kmeans_iters = s.kmeans_iters;
-    r.ec_iters = s.ec_iters;
-    r.ec_conv_images = s.ec_conv_images;
-    r.ec_positions = s.ec_positions;
-    r.limit = s.limit;
-    r.batch = s.batch;
-    r.threads = s.threads;
-    r.lut_kernel = s.kernel;
-    r.mean = s.mean;
-    r.std = s.std;
-    return r;
+    return resolve_preprocess(r);
 }
 
 }  // namespace qcnn

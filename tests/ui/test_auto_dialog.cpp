@@ -32,7 +32,7 @@ constexpr int kAutoTimeoutMs = 600000;
 
 SweepSpec autoOptions() {
     SweepSpec o = fastOptions();
-    o.limit = 500;
+    o.base.limit = 500;
     return o;
 }
 

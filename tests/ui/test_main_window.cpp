@@ -131,7 +131,7 @@ TEST(MainWindow, DemoActionOpensTheBundledNetwork) {
     expectTableMatchesModel(w, MainWindow::demoModelPath());
     // The demo comes with the Fashion-MNIST test set; the float top-1 follows in the
     // background and lands in the status bar (the bundled VGG-style network: about 94%).
-    EXPECT_EQ(w.runOptions().data, "fashion-mnist:test");
+    EXPECT_EQ(w.runOptions().base.data, "fashion-mnist:test");
     QSignalSpy evaluated(&w, &MainWindow::floatEvaluated);
     if (w.isEvaluatingFloat()) {
         ASSERT_TRUE(evaluated.wait(kTimeoutMs));
@@ -284,8 +284,8 @@ TEST(RunOptionsForm, EveryOptionRoundTripsSpecFormSpec) {
     s.seeds.push_back(5);  // a sweep dimension's later values stay in the spec
     form.setSpec(s);
     SweepSpec back;
-    back.model = s.model;
-    back.base = s.base;
+    back.base.model = s.base.model;
+    back.base.layers = s.base.layers;
     back.seeds = {0, 5};
     form.apply(back);
     for (const RunOption& o : run_options()) {
@@ -386,13 +386,13 @@ TEST(MainWindow, SettingsFileWithEveryKeyLoadsAndSavesUnchanged) {
     SweepSpec s;
     for (const RunOption& o : run_options())
         if (o.key != "preprocess") set_from_text(o, s, example_value(o), o.key);  // preprocess: image folders only
-    s.model = kLenet.toStdString();
-    s.data = "fashion-mnist:test";
-    s.calib_data = "fashion-mnist:train";
-    s.mean = {0.25f};
-    s.std = {0.5f};
-    s.threads = 2;
-    s.base = "conv2=4/16";
+    s.base.model = kLenet.toStdString();
+    s.base.data = "fashion-mnist:test";
+    s.base.calib_data = "fashion-mnist:train";
+    s.base.mean = {0.25f};
+    s.base.std = {0.5f};
+    s.base.threads = 2;
+    s.base.layers = "conv2=4/16";
     s.grid = {{"fc", {"4/16", "dense"}}};
     s.ec = {EcMode::Layer, EcMode::None};
     s.seeds = {9223372036854775807ull, 3};
@@ -441,24 +441,24 @@ std::string comparable(const LayerRow& l) {
 TEST(MainWindow, EveryKeySpecGivesTheSameRowsInTheWorkbenchAndQcnnSweep) {
     if (!exists(kLenet)) GTEST_SKIP() << "lenet5.onnx not built";
     SweepSpec s;
-    s.model = kLenet.toStdString();
-    s.data = "fashion-mnist:test";
-    s.calib_data = "fashion-mnist:train";
-    s.calib_images = 48;
-    s.mean = {0.1f};
-    s.std = {0.9f};
-    s.limit = 96;
-    s.batch = 7;
-    s.base = "conv1=dense";
+    s.base.model = kLenet.toStdString();
+    s.base.data = "fashion-mnist:test";
+    s.base.calib_data = "fashion-mnist:train";
+    s.base.calib_images = 48;
+    s.base.mean = {0.1f};
+    s.base.std = {0.9f};
+    s.base.limit = 96;
+    s.base.batch = 7;
+    s.base.layers = "conv1=dense";
     s.grid = {{"fc", {"4/16", "2/8"}}};
     s.ec = {EcMode::Layer};
     s.seeds = {9223372036854775807ull};
-    s.threads = 1;
-    s.kmeans_iters = 3;
-    s.ec_iters = 1;
-    s.ec_conv_images = 8;
-    s.ec_positions = 4;
-    s.kernel = LutKernel::Reference;
+    s.base.threads = 1;
+    s.base.kmeans_iters = 3;
+    s.base.ec_iters = 1;
+    s.base.ec_conv_images = 8;
+    s.base.ec_positions = 4;
+    s.base.lut_kernel = LutKernel::Reference;
     s.measure_speed = true;
     for (const RunOption& o : run_options()) {
         if (o.key != "preprocess") {  // image folders only; the form and the spec round trips cover it

@@ -497,7 +497,7 @@ TEST(PlotRegistry, TheWindowsModelAndDataAreThePlotsCurrentPair) {
     w.setRunOptions(fastOptions());
     ASSERT_TRUE(openAndWait(w, kLenet));
     EXPECT_EQ(w.plots()->context().model, QFile::encodeName(w.modelPath()).toStdString());
-    EXPECT_EQ(w.plots()->context().data, fastOptions().data);
+    EXPECT_EQ(w.plots()->context().data, fastOptions().base.data);
     ASSERT_TRUE(waitFor([&] { return !w.isEvaluatingFloat(); }));
     EXPECT_DOUBLE_EQ(w.plots()->context().floatTop1, w.floatTop1());
     EXPECT_TRUE(errors.messages.isEmpty()) << errors.messages.join("; ").toStdString();

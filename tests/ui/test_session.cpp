@@ -270,7 +270,7 @@ TEST(ClosePrompt, ARunInProgressAsksKeepRunningOrCancelAndQuit) {
     a.w.show();
     SweepSpec o = fastOptions();
     o.ec = {EcMode::Network};  // lasts seconds: network EC on 2,000 calibration images
-    o.calib_images = 2000;
+    o.base.calib_images = 2000;
     a.w.setRunOptions(o);
     QSignalSpy finished(&a.w, &MainWindow::runFinished);
     ASSERT_TRUE(a.w.run());
@@ -336,8 +336,8 @@ TEST(DatasetOpen, AnIdxPairFillsItsTrainingSplitAndRuns) {
     // What File > Open Dataset File... does with the picked file.
     const QString spec = MainWindow::datasetSpecForPath(kFashion + "/t10k-images-idx3-ubyte.gz");
     ASSERT_TRUE(openDatasetAndWait(a.w, spec));
-    EXPECT_EQ(QString::fromStdString(a.w.runOptions().data), spec);
-    EXPECT_EQ(QString::fromStdString(a.w.runOptions().calib_data),
+    EXPECT_EQ(QString::fromStdString(a.w.runOptions().base.data), spec);
+    EXPECT_EQ(QString::fromStdString(a.w.runOptions().base.calib_data),
               "idx:" + kFashion + "/train-images-idx3-ubyte.gz," + kFashion + "/train-labels-idx1-ubyte.gz");
     EXPECT_TRUE(a.w.statusText().contains(spec)) << a.w.statusText().toStdString();
     ASSERT_TRUE(runOnce(a.w));
@@ -354,8 +354,8 @@ TEST(DatasetOpen, NoKnownTrainingSplitSaysAtOnceWhatToSet) {
     const QString images = dir.filePath(QStringLiteral("shoes-images-idx3-ubyte.gz"));
     ASSERT_TRUE(QFile::copy(kFashion + "/t10k-images-idx3-ubyte.gz", images));
     ASSERT_TRUE(openDatasetAndWait(a.w, "idx:" + images));
-    EXPECT_EQ(QString::fromStdString(a.w.runOptions().data), "idx:" + images);
-    EXPECT_TRUE(a.w.runOptions().calib_data.empty());
+    EXPECT_EQ(QString::fromStdString(a.w.runOptions().base.data), "idx:" + images);
+    EXPECT_TRUE(a.w.runOptions().base.calib_data.empty());
     EXPECT_TRUE(a.w.statusBar()->currentMessage().contains("set Calib. data")) << a.w.statusBar()->currentMessage().toStdString();
     auto* calib = a.w.findChild<QLineEdit*>(QStringLiteral("calibDataEdit"));
     ASSERT_NE(calib, nullptr);

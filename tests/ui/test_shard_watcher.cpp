@@ -100,8 +100,8 @@ TEST(SweepDialog, RunOnClusterWithoutSbatchWritesTheSpecAndTheScripts) {
     d.enableCluster(
         [](const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec, const std::vector<uint64_t>& seeds) {
             SweepSpec s;
-            s.model = QCNN_DATASETS_DIR "/lenet5.onnx";
-            s.data = "fashion-mnist:test";
+            s.base.model = QCNN_DATASETS_DIR "/lenet5.onnx";
+            s.base.data = "fashion-mnist:test";
             s.grid = grid;
             s.ec = ec;
             s.seeds = seeds;

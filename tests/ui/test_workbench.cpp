@@ -18,6 +18,7 @@
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -144,12 +145,16 @@ TEST(Workbench, EditingACellChangesTheTotalsToTheCostModel) {
     EXPECT_GT(m.cost().compression(), 1.0);
     EXPECT_TRUE(f.w.costText().contains("compression " + formatRatio(want.compression())));
 
-    // Presets resolve like the CLI: conv1 (one input channel) stays dense under conv=8/128.
+    // Presets resolve like the CLI: conv1 (one input channel) stays dense under conv=8/128, and
+    // the shared presets (core/cost/presets.h) keep the 10-output fc2 dense (4/32 would slow it
+    // down and enlarge it), saying so in the status bar.
     f.w.applyPreset(MainWindow::presetNames()[0]);
-    want = expectedCost(kLenet, "conv=8/128,fc=4/32");
+    want = expectedCost(kLenet, "conv=8/128,fc=4/32,fc2=dense");
     EXPECT_DOUBLE_EQ(m.cost().speedup(), want.speedup());
     EXPECT_EQ(m.data(m.index(conv1, LayerTableModel::Dense), Qt::CheckStateRole).toInt(), Qt::Checked);
-    EXPECT_EQ(m.settingsText(), "conv2=8/128,fc1=4/32,fc2=4/32");
+    EXPECT_EQ(m.settingsText(), "conv2=8/128,fc1=4/32");
+    EXPECT_TRUE(f.w.statusBar()->currentMessage().contains("fc2 kept dense: 4/32 would give 0."))
+        << f.w.statusBar()->currentMessage().toStdString();
     f.w.applyPreset(MainWindow::presetNames()[2]);
     EXPECT_EQ(m.settingsText(), "");
     EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
@@ -165,10 +170,10 @@ TEST(Workbench, SettingsFileRoundTripsAndBadFilesShowTheLoaderError) {
     const QString path = dir.filePath("settings.json");
     ASSERT_TRUE(f.w.saveSettings(path));
     const SweepSpec spec = load_sweep_spec(path.toStdString());  // the file the CLI reads
-    EXPECT_EQ(spec.base, "conv2=4/64,fc1=2/16:noec");
-    EXPECT_EQ(spec.limit, 200);
-    EXPECT_EQ(spec.calib_images, 64);
-    EXPECT_EQ(QString::fromStdString(spec.model), kLenet);
+    EXPECT_EQ(spec.base.layers, "conv2=4/64,fc1=2/16:noec");
+    EXPECT_EQ(spec.base.limit, 200);
+    EXPECT_EQ(spec.base.calib_images, 64);
+    EXPECT_EQ(QString::fromStdString(spec.base.model), kLenet);
 
     f.w.applyPreset(MainWindow::presetNames()[2]);
     EXPECT_EQ(m.settingsText(), "");
@@ -179,7 +184,7 @@ TEST(Workbench, SettingsFileRoundTripsAndBadFilesShowTheLoaderError) {
     // A spec with a grid: base keeps the layers the grid does not set; loading shows run 0.
     f.w.layerModel()->setSettingsText("conv2=4/64,fc1=2/16");
     SweepSpec withGrid = f.w.currentSpec({{"fc", {"4/32", "4/16"}}}, {EcMode::None}, {0});
-    EXPECT_EQ(withGrid.base, "conv2=4/64");
+    EXPECT_EQ(withGrid.base.layers, "conv2=4/64");
     EXPECT_EQ(expand(withGrid).size(), 2u);
 
     const QString bad = dir.filePath("bad.json");
@@ -302,7 +307,7 @@ TEST(Workbench, CancelMidRunStopsQuicklyAndKeepsTheStateConsistent) {
     Fixture f;
     ASSERT_TRUE(f.ok);
     SweepSpec o = fastOptions();
-    o.kmeans_iters = 25;
+    o.base.kmeans_iters = 25;
     f.w.setRunOptions(o);
     f.w.layerModel()->setSettingsText("conv2=2/256,fc1=2/256,fc2=2/256");
     const QString settings = f.w.layerModel()->settingsText();
@@ -325,7 +330,7 @@ TEST(Workbench, CancelMidRunStopsQuicklyAndKeepsTheStateConsistent) {
     EXPECT_EQ(f.w.layerModel()->settingsText(), settings);
     EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
     // Runs again afterwards.
-    o.kmeans_iters = 2;
+    o.base.kmeans_iters = 2;
     f.w.setRunOptions(o);
     finished.clear();
     ASSERT_TRUE(f.w.run());
@@ -346,7 +351,7 @@ TEST(Workbench, ClosingDuringARunCancelsItAndTheWindowStateIsRemembered) {
     // images (k-means alone can finish before the test looks).
     SweepSpec o = fastOptions();
     o.ec = {EcMode::Network};
-    o.calib_images = 2000;
+    o.base.calib_images = 2000;
     w->setRunOptions(o);
     ASSERT_TRUE(openAndWait(*w, kLenet));
     w->layerModel()->setSettingsText("conv2=4/16,fc1=4/16");
@@ -515,11 +520,11 @@ TEST(Workbench, CalibrationAndEcOptionsReachTheRunSpec) {
     const SweepSpec saved = f.w.runOptions();
     ASSERT_TRUE(f.w.saveSettings(path));
     const SweepSpec file = load_sweep_spec(path.toStdString());
-    EXPECT_EQ(file.calib_data, "fashion-mnist:test");
-    EXPECT_EQ(file.calib_images, 48);
-    EXPECT_EQ(file.ec_iters, 2);
-    EXPECT_EQ(file.ec_conv_images, 8);
-    EXPECT_EQ(file.ec_positions, 3);
+    EXPECT_EQ(file.base.calib_data, "fashion-mnist:test");
+    EXPECT_EQ(file.base.calib_images, 48);
+    EXPECT_EQ(file.base.ec_iters, 2);
+    EXPECT_EQ(file.base.ec_conv_images, 8);
+    EXPECT_EQ(file.base.ec_positions, 3);
     f.w.setRunOptions(fastOptions());
     EXPECT_FALSE(ecIters->isEnabled());
     ASSERT_TRUE(f.w.loadSettings(path));

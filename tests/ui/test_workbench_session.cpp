@@ -40,8 +40,8 @@ TEST(WorkbenchSession, LoadsEvaluatesRunsSavesSettingsAndKeepsTheRunWithoutAWind
     QSignalSpy errors(&s, &WorkbenchSession::errorOccurred);
     QSignalSpy loaded(&s, &WorkbenchSession::modelLoaded);
     s.setRunOptions(fastOptions());
-    EXPECT_EQ(s.runOptions().limit, 200);
-    EXPECT_EQ(s.runOptions().kmeans_iters, 4);
+    EXPECT_EQ(s.runOptions().base.limit, 200);
+    EXPECT_EQ(s.runOptions().base.kmeans_iters, 4);
     s.openModel(kLenet);
     EXPECT_TRUE(s.isLoading());
     ASSERT_TRUE(waitFor([&] { return !loaded.isEmpty(); }));
@@ -72,9 +72,9 @@ TEST(WorkbenchSession, LoadsEvaluatesRunsSavesSettingsAndKeepsTheRunWithoutAWind
     EXPECT_EQ(r.modelSha256, sha256_file(kLenet.toStdString()));
     EXPECT_EQ(r.samples, 200);
     ASSERT_TRUE(r.spec);  // a hand run: its one-point spec
-    EXPECT_EQ(r.spec->base, "conv2=4/16,fc1=4/16");
+    EXPECT_EQ(r.spec->base.layers, "conv2=4/16,fc1=4/16");
     EXPECT_TRUE(r.spec->grid.empty());
-    EXPECT_EQ(r.spec->kmeans_iters, 4);
+    EXPECT_EQ(r.spec->base.kmeans_iters, 4);
     EXPECT_EQ(expand(*r.spec).size(), 1u);
     EXPECT_TRUE(s.results()->isCurrent(0));
     EXPECT_EQ(s.results()->data(s.results()->index(0, ResultsModel::Model)).toString(), QStringLiteral("lenet5.onnx"));
@@ -116,19 +116,19 @@ TEST(WorkbenchSession, LoadsEvaluatesRunsSavesSettingsAndKeepsTheRunWithoutAWind
     const QString json = dir.filePath("settings.json");
     ASSERT_TRUE(s.saveSettings(json));
     const SweepSpec saved = load_sweep_spec(json.toStdString());
-    EXPECT_EQ(saved.base, "conv2=4/16,fc1=4/16");
-    EXPECT_EQ(saved.limit, 200);
-    EXPECT_EQ(saved.kmeans_iters, 4);
+    EXPECT_EQ(saved.base.layers, "conv2=4/16,fc1=4/16");
+    EXPECT_EQ(saved.base.limit, 200);
+    EXPECT_EQ(saved.base.kmeans_iters, 4);
     s.layerModel()->setSettingsText(QString());
     SweepSpec other = fastOptions();
-    other.kmeans_iters = 7;
+    other.base.kmeans_iters = 7;
     s.setRunOptions(other);
-    EXPECT_EQ(s.runOptions().kmeans_iters, 7);
+    EXPECT_EQ(s.runOptions().base.kmeans_iters, 7);
     QSignalSpy optionsLoaded(&s, &WorkbenchSession::runOptionsLoaded);
     ASSERT_TRUE(s.loadSettings(json));
     EXPECT_EQ(optionsLoaded.size(), 1);
     EXPECT_EQ(s.layerModel()->settingsText(), QStringLiteral("conv2=4/16,fc1=4/16"));
-    EXPECT_EQ(s.runOptions().kmeans_iters, 4);
+    EXPECT_EQ(s.runOptions().base.kmeans_iters, 4);
     EXPECT_TRUE(s.recentFiles().contains(QFileInfo(json).absoluteFilePath()));
 
     // A bad settings file is an error signal naming the file, and changes nothing.
@@ -150,7 +150,7 @@ TEST(WorkbenchSession, OverallProgressCountsStagesAndRuns) {
     if (!exists(kLenet) || !exists(kFashion)) GTEST_SKIP() << "needs lenet5.onnx and Fashion-MNIST";
     WorkbenchSession s;
     SweepSpec o = fastOptions();
-    o.limit = 5000;  // an evaluation stage long enough for the 50 ms progress polls to see it
+    o.base.limit = 5000;  // an evaluation stage long enough for the 50 ms progress polls to see it
     s.setRunOptions(o);
     QSignalSpy loaded(&s, &WorkbenchSession::modelLoaded);
     s.openModel(kLenet);
@@ -258,9 +258,9 @@ TEST(WorkbenchSession, ExportAfterAModelSwitchWritesTheTrueProvenancePerGroup) {
         EXPECT_EQ(a.data_spec, "fashion-mnist:test");
         EXPECT_EQ(a.samples, 200);
         const SweepSpec spec = parse_sweep_spec(json::parse(a.spec_json), "spec");
-        EXPECT_EQ(spec.model, rec.model) << g;
-        EXPECT_EQ(spec.base, rec.row.settings) << g;
-        EXPECT_EQ(spec.data, "fashion-mnist:test");
+        EXPECT_EQ(spec.base.model, rec.model) << g;
+        EXPECT_EQ(spec.base.layers, rec.row.settings) << g;
+        EXPECT_EQ(spec.base.data, "fashion-mnist:test");
         ASSERT_EQ(spec.seeds.size(), 1u);
         EXPECT_EQ(spec.seeds[0], g == 0 ? 0u : 7u);
         EXPECT_EQ(a.seeds, g == 0 ? "0" : "7");

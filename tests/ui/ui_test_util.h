@@ -23,11 +23,11 @@ inline bool exists(const QString& path) { return std::filesystem::exists(path.to
 // Small, fast runs on the bundled LeNet: 200 evaluation images, 64 calibration images.
 inline SweepSpec fastOptions() {
     SweepSpec o;
-    o.data = "fashion-mnist:test";
-    o.limit = 200;
-    o.calib_images = 64;
-    o.kmeans_iters = 4;
-    o.threads = 1;
+    o.base.data = "fashion-mnist:test";
+    o.base.limit = 200;
+    o.base.calib_images = 64;
+    o.base.kmeans_iters = 4;
+    o.base.threads = 1;
     o.measure_speed = false;
     return o;
 }

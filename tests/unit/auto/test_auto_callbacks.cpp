@@ -14,12 +14,12 @@ TEST(AutoCallbacks, SensitivityThenEveryCandidateInOrder) {
     test::TempDir dir;
     const std::string path = dir.file("auto.h5");
     AutoRequest q;
-    q.sensitivity.options.model = QCNN_DATASETS_DIR "/lenet5.onnx";
-    q.sensitivity.options.data = "fashion-mnist:test";
-    q.sensitivity.options.limit = 200;
-    q.sensitivity.options.calib_images = 64;
-    q.sensitivity.options.kmeans_iters = 3;
-    q.sensitivity.options.threads = 1;
+    q.sensitivity.options.base.model = QCNN_DATASETS_DIR "/lenet5.onnx";
+    q.sensitivity.options.base.data = "fashion-mnist:test";
+    q.sensitivity.options.base.limit = 200;
+    q.sensitivity.options.base.calib_images = 64;
+    q.sensitivity.options.base.kmeans_iters = 3;
+    q.sensitivity.options.base.threads = 1;
     q.sensitivity.layers = "fc1,fc2";
     q.sensitivity.grid = {"4/16", "16/16"};
     q.verify_ec = EcMode::None;

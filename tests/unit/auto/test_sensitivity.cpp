@@ -20,12 +20,12 @@ const char* kLenet = QCNN_DATASETS_DIR "/lenet5.onnx";
 
 SensitivityRequest small_request() {
     SensitivityRequest r;
-    r.options.model = kLenet;
-    r.options.data = "fashion-mnist:test";
-    r.options.limit = 200;
-    r.options.calib_images = 64;
-    r.options.kmeans_iters = 3;
-    r.options.threads = 1;
+    r.options.base.model = kLenet;
+    r.options.base.data = "fashion-mnist:test";
+    r.options.base.limit = 200;
+    r.options.base.calib_images = 64;
+    r.options.base.kmeans_iters = 3;
+    r.options.base.threads = 1;
     return r;
 }
 
@@ -53,7 +53,7 @@ TEST(Sensitivity, PlanSelectsLayersAndSkipsValuesThatDoNotFit) {
     EXPECT_EQ(p.skipped[0].first, "conv1 2/16");
     EXPECT_TRUE(p.spec.one_at_a_time);
     EXPECT_TRUE(p.spec.measure_speed);
-    EXPECT_TRUE(p.spec.base.empty());
+    EXPECT_TRUE(p.spec.base.layers.empty());
 
     r.layers = "fc";
     EXPECT_EQ(plan_sensitivity(*net, r).spec.grid.size(), 2u);
@@ -78,7 +78,7 @@ TEST(Sensitivity, PlanSelectsLayersAndSkipsValuesThatDoNotFit) {
 
 TEST(Sensitivity, OneAtATimeExpansionIsTheSumOfTheGroups) {
     SweepSpec s;
-    s.base = "conv1=dense";
+    s.base.layers = "conv1=dense";
     s.grid = {{"conv2", {"4/16", "8/16"}}, {"fc1", {"4/32"}}};
     s.seeds = {0, 7};
     s.one_at_a_time = true;
@@ -90,8 +90,8 @@ TEST(Sensitivity, OneAtATimeExpansionIsTheSumOfTheGroups) {
     EXPECT_EQ(pts[3].seed, 7u);
     for (size_t i = 0; i < pts.size(); ++i) EXPECT_EQ(pts[i].index, static_cast<int64_t>(i));
     // Round trip through the spec text, which writes "vary" only when one-at-a-time.
-    s.model = kLenet;
-    s.data = "fashion-mnist:test";
+    s.base.model = kLenet;
+    s.base.data = "fashion-mnist:test";
     const std::string text = to_json(s);
     EXPECT_NE(text.find("\"vary\": \"one-at-a-time\""), std::string::npos) << text;
     EXPECT_EQ(parse_sweep_spec(json::parse(text), "t"), s);

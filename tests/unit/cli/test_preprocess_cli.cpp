@@ -8,7 +8,7 @@
 #include "core/eval/model_summary.h"
 #include "core/sweep/sweep.h"
 #include "core/util/json.h"
-#include "tests/unit/png_writer.h"
+#include "image_folder.h"
 
 namespace qcnn {
 namespace {
@@ -17,18 +17,9 @@ using test::bundled;
 using test::one_error_line;
 using test::run_qcnn;
 using test::TempDir;
+using test::write_image_folder;
 
 const std::string kLenet = bundled("lenet5.onnx");
-
-// Two classes of `per_class` w x h images with `comp` channels under dir.
-void write_folder(const std::string& dir, int w, int h, int comp, int per_class) {
-    for (int k = 0; k < 2; ++k)
-        for (int i = 0; i < per_class; ++i) {
-            std::vector<uint8_t> px(static_cast<size_t>(w * h * comp));
-            for (size_t j = 0; j < px.size(); ++j) px[j] = static_cast<uint8_t>(j * 7 + i * 31 + k * 101);
-            test::write_png(dir + "/class" + std::to_string(k) + "/" + std::to_string(i) + ".png", w, h, comp, px);
-        }
-}
 
 std::string mismatch(const std::string& spec, const std::string& have, const std::string& model, const std::string& want) {
     return "dataset " + spec + " gives " + have + " images, model " + model + " expects " + want;
@@ -37,7 +28,7 @@ std::string mismatch(const std::string& spec, const std::string& have, const std
 TEST(CliPreprocess, EvalRejectsDataThatDoesNotFitTheModel) {
     TempDir dir;
     const std::string d = (dir.path() / "rgb").string();
-    write_folder(d, 40, 30, 3, 2);
+    write_image_folder(d, 40, 30, 3, 2);
     auto r = run_qcnn({"eval", "--model", kLenet, "--data", "folder:" + d, "--preprocess", "imagenet"});
     EXPECT_EQ(r.rc, 1);
     EXPECT_TRUE(r.out.empty()) << r.out;
@@ -53,8 +44,8 @@ TEST(CliPreprocess, EvalRejectsDataThatDoesNotFitTheModel) {
 TEST(CliPreprocess, QuantizeChecksEvaluationAndCalibrationDataUpFront) {
     TempDir dir;
     const std::string rgb = (dir.path() / "rgb").string(), grey = (dir.path() / "grey").string();
-    write_folder(rgb, 40, 30, 3, 2);
-    write_folder(grey, 28, 28, 1, 2);  // fits LeNet-5
+    write_image_folder(rgb, 40, 30, 3, 2);
+    write_image_folder(grey, 28, 28, 1, 2);  // fits LeNet-5
     const std::string out = dir.file("q.h5");
     // Calibration data that fits, evaluation data that does not: found before quantizing.
     auto r = run_qcnn({"quantize", "--model", kLenet, "--layers", "fc=4/32", "--data", "folder:" + rgb + ",preprocess=imagenet",
@@ -86,7 +77,7 @@ TEST(CliPreprocess, QuantizeChecksEvaluationAndCalibrationDataUpFront) {
 TEST(CliPreprocess, SweepChecksBeforeTheResultsFileIsCreated) {
     TempDir dir;
     const std::string rgb = (dir.path() / "rgb").string();
-    write_folder(rgb, 40, 30, 3, 2);
+    write_image_folder(rgb, 40, 30, 3, 2);
     const std::string spec = dir.file("s.json"), out = dir.file("r.h5");
     test::write_file(spec, "{\"qcnn_sweep\": 1, \"model\": \"" + kLenet + "\", \"data\": \"folder:" + rgb +
                                "\", \"calib_data\": \"folder:" + rgb + "\", \"preprocess\": \"imagenet\", \"base\": \"fc=4/32\"}");
@@ -112,7 +103,7 @@ TEST(CliPreprocess, EvalRunsAlexNetOnAnImagenetStyleFolder) {
     // plumbing is checked (shapes, the description), not the accuracy.
     TempDir dir;
     const std::string d = (dir.path() / "val").string();
-    write_folder(d, 61, 45, 3, 1);
+    write_image_folder(d, 61, 45, 3, 1);
     std::string labels = "class1/0.png 999\nclass0/0.png 3\n";
     test::write_file(dir.file("val.txt"), labels);
     auto r = run_qcnn({"eval", "--model", "builtin:alexnet", "--data", "folder:" + d, "--preprocess", "imagenet"});
@@ -135,10 +126,10 @@ TEST(CliPreprocess, EvalRunsAlexNetOnAnImagenetStyleFolder) {
 TEST(CliPreprocess, SweepSpecPreprocessKey) {
     const std::string base = R"({"qcnn_sweep": 1, "model": "m.onnx", "data": "folder:/val", "calib_data": "folder:/train")";
     SweepSpec s = parse_sweep_spec(json::parse(base + "}"), "s.json");
-    EXPECT_EQ(s.preprocess, "none");
+    EXPECT_EQ(s.base.preprocess, "none");
     EXPECT_EQ(to_json(s).find("preprocess"), std::string::npos);  // old specs keep their canonical form
     s = parse_sweep_spec(json::parse(base + R"(, "preprocess": "imagenet:256/224"})"), "s.json");
-    EXPECT_EQ(s.preprocess, "imagenet");
+    EXPECT_EQ(s.base.preprocess, "imagenet");
     EXPECT_NE(to_json(s).find("\"preprocess\": \"imagenet\""), std::string::npos) << to_json(s);
     EXPECT_EQ(parse_sweep_spec(json::parse(to_json(s)), "s.json"), s);
     const RunSpec run = run_spec(s, expand(s).front());

@@ -51,14 +51,14 @@ inline void write_file(const std::string& path, const std::string& text) {
 // conv2 in {dense, 4/16} x fc in {4/16, 8/16}: 4 runs.
 inline SweepSpec lenet_spec() {
     SweepSpec s;
-    s.model = QCNN_DATASETS_DIR "/lenet5.onnx";
-    s.data = "fashion-mnist:test";
-    s.calib_images = 32;
-    s.limit = 64;
-    s.batch = 32;
+    s.base.model = QCNN_DATASETS_DIR "/lenet5.onnx";
+    s.base.data = "fashion-mnist:test";
+    s.base.calib_images = 32;
+    s.base.limit = 64;
+    s.base.batch = 32;
     s.grid = {{"conv2", {"dense", "4/16"}}, {"fc", {"4/16", "8/16"}}};
-    s.kmeans_iters = 3;
-    s.threads = 2;
+    s.base.kmeans_iters = 3;
+    s.base.threads = 2;
     return s;
 }
 

@@ -73,8 +73,8 @@ TEST(RunOptions, SixtyThreeBitSeedsAreExactInTheSpecAndTheCliText) {
     SweepSpec s;
     set_from_text(run_option("seeds"), s, "9223372036854775807", "--seed");
     EXPECT_EQ(s.seeds, std::vector<uint64_t>{9223372036854775807ull});
-    s.model = "m.onnx";
-    s.data = "fashion-mnist:test";
+    s.base.model = "m.onnx";
+    s.base.data = "fashion-mnist:test";
     s.seeds = {9223372036854775807ull, 9007199254740993ull, 0};
     const std::string text = to_json(s);
     EXPECT_NE(text.find("[9223372036854775807, 9007199254740993, 0]"), std::string::npos) << text;

@@ -104,7 +104,7 @@ TEST(RunSweep, WritesOneRowPerRunAndPerLayerWithTheSpecsSettings) {
     EXPECT_EQ(a.status, "completed");
     EXPECT_EQ(a.spec_json, "{\"as\": \"given\"}");
     EXPECT_EQ(a.spec_canonical, to_json(spec));
-    EXPECT_EQ(a.model_path, spec.model);
+    EXPECT_EQ(a.model_path, spec.base.model);
     EXPECT_EQ(a.model_sha256.size(), 64u);
     EXPECT_EQ(a.data_spec, "fashion-mnist:test");
     EXPECT_EQ(a.samples, 64);

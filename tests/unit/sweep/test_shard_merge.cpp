@@ -17,8 +17,8 @@ using test::error_of;
 // 2 EC modes x 2 seeds x fc {4/16, 8/16, 2/16} = 12 runs; no model is needed to expand it.
 SweepSpec spec12() {
     SweepSpec s;
-    s.model = "/models/m.onnx";
-    s.data = "fashion-mnist:test";
+    s.base.model = "/models/m.onnx";
+    s.base.data = "fashion-mnist:test";
     s.grid = {{"fc", {"4/16", "8/16", "2/16"}}};
     s.ec = {EcMode::None, EcMode::Layer};
     s.seeds = {3, 4};
@@ -112,7 +112,7 @@ void write_shard(const std::string& path, const std::string& id, const SweepSpec
     a.spec_sha256 = sha256_hex(a.spec_canonical);
     a.shard = to_string(Shard{shard, n});
     a.host = host;
-    a.model_path = spec.model;
+    a.model_path = spec.base.model;
     a.model_sha256 = std::string(64, 'b');
     a.start_utc = cat("2026-12-05T10:00:0", shard, "Z");
     a.end_utc = cat("2026-12-05T11:00:0", shard, "Z");
@@ -185,7 +185,7 @@ TEST(Merge, MissingRunsLeaveTheSweepIncomplete) {
 TEST(Merge, RefusesShardsOfDifferentSpecsOrSweeps) {
     test::ScratchDir dir;
     SweepSpec other = spec12();
-    other.kmeans_iters = 7;
+    other.base.kmeans_iters = 7;
     write_shard(dir.file("a.h5"), "c1", spec12(), 0, 2, "n");
     write_shard(dir.file("b.h5"), "c1", other, 1, 2, "n");
     write_shard(dir.file("c.h5"), "c2", spec12(), 1, 2, "n");

@@ -29,21 +29,21 @@ std::string spec_with(const std::string& extra) {
 
 TEST(SweepSpec, MinimalSpecTakesTheDocumentedDefaults) {
     const SweepSpec s = parse(spec_with(""));
-    EXPECT_EQ(s.model, "m.onnx");
-    EXPECT_EQ(s.data, "fashion-mnist:test");
-    EXPECT_EQ(s.calib_data, "");
-    EXPECT_EQ(s.calib_images, 0);
-    EXPECT_EQ(s.limit, 0);
-    EXPECT_EQ(s.batch, 64);
+    EXPECT_EQ(s.base.model, "m.onnx");
+    EXPECT_EQ(s.base.data, "fashion-mnist:test");
+    EXPECT_EQ(s.base.calib_data, "");
+    EXPECT_EQ(s.base.calib_images, 0);
+    EXPECT_EQ(s.base.limit, 0);
+    EXPECT_EQ(s.base.batch, 64);
     EXPECT_TRUE(s.grid.empty());
     EXPECT_EQ(s.ec, std::vector<EcMode>{EcMode::None});
     EXPECT_EQ(s.seeds, std::vector<uint64_t>{0});
-    EXPECT_EQ(s.threads, 0);
-    EXPECT_EQ(s.kmeans_iters, 25);
-    EXPECT_EQ(s.ec_iters, QuantizeOptions{}.ec_iterations);
-    EXPECT_EQ(s.ec_conv_images, QuantizeOptions{}.ec_conv_images);
-    EXPECT_EQ(s.ec_positions, QuantizeOptions{}.ec_positions);
-    EXPECT_EQ(s.kernel, LutKernel::Fast);
+    EXPECT_EQ(s.base.threads, 0);
+    EXPECT_EQ(s.base.kmeans_iters, 25);
+    EXPECT_EQ(s.base.ec_iters, QuantizeOptions{}.ec_iterations);
+    EXPECT_EQ(s.base.ec_conv_images, QuantizeOptions{}.ec_conv_images);
+    EXPECT_EQ(s.base.ec_positions, QuantizeOptions{}.ec_positions);
+    EXPECT_EQ(s.base.lut_kernel, LutKernel::Fast);
     EXPECT_FALSE(s.measure_speed);
     // Left at their defaults, the EC sampling keys stay out of the canonical form, which is
     // then what it was before they existed (a results file's sweep is found by it on --resume).
@@ -66,19 +66,19 @@ TEST(SweepSpec, EveryKeyRoundTripsThroughCanonicalJson) {
         "threads": 3, "kmeans_iters": 10, "ec_iters": 2, "ec_conv_images": 300,
         "ec_positions": 0, "kernel": "reference", "measure_speed": true
     })");
-    EXPECT_EQ(s.base, "conv1=dense");
+    EXPECT_EQ(s.base.layers, "conv1=dense");
     ASSERT_EQ(s.grid.size(), 2u);
     EXPECT_EQ(s.grid[0].settings, (std::vector<std::string>{"8/128", "4/16", "dense", "2/64:noec"}));
     // "dense" first, then subspace_dims outer x codewords inner.
     EXPECT_EQ(s.grid[1].settings, (std::vector<std::string>{"dense", "2/16", "2/32", "4/16", "4/32"}));
     EXPECT_EQ(s.ec, (std::vector<EcMode>{EcMode::None, EcMode::Network, EcMode::Layer}));
     EXPECT_EQ(s.seeds, (std::vector<uint64_t>{0, 7, uint64_t(1) << 53}));
-    EXPECT_EQ(s.mean, std::vector<float>{0.25f});
-    EXPECT_EQ(s.std, std::vector<float>{0.3f});
-    EXPECT_EQ(s.ec_iters, 2);
-    EXPECT_EQ(s.ec_conv_images, 300);
-    EXPECT_EQ(s.ec_positions, 0);  // 0 = every position, not "unset"
-    EXPECT_EQ(s.kernel, LutKernel::Reference);
+    EXPECT_EQ(s.base.mean, std::vector<float>{0.25f});
+    EXPECT_EQ(s.base.std, std::vector<float>{0.3f});
+    EXPECT_EQ(s.base.ec_iters, 2);
+    EXPECT_EQ(s.base.ec_conv_images, 300);
+    EXPECT_EQ(s.base.ec_positions, 0);  // 0 = every position, not "unset"
+    EXPECT_EQ(s.base.lut_kernel, LutKernel::Reference);
     EXPECT_TRUE(s.measure_speed);
 
     const std::string text = to_json(s);
@@ -91,16 +91,16 @@ TEST(SweepSpec, EveryKeyRoundTripsThroughCanonicalJson) {
     save_sweep_spec(dir.file("saved.json"), s);
     const SweepSpec loaded = load_sweep_spec(dir.file("saved.json"));
     // Loading from a file resolves the relative model path against the file's directory.
-    EXPECT_EQ(loaded.model, dir.file("nets/vgg7.onnx"));
+    EXPECT_EQ(loaded.base.model, dir.file("nets/vgg7.onnx"));
     SweepSpec expected = s;
-    expected.model = loaded.model;
+    expected.base.model = loaded.base.model;
     EXPECT_EQ(loaded, expected);
 }
 
 TEST(SweepSpec, RelativeModelPathsResolveAgainstBaseDirAbsoluteOnesStay) {
-    EXPECT_EQ(parse(spec_with(""), "/specs/a").model, "/specs/a/m.onnx");
-    EXPECT_EQ(parse(R"({"qcnn_sweep": 1, "model": "../m.onnx", "data": "d"})", "/specs/a").model, "/specs/m.onnx");
-    EXPECT_EQ(parse(R"({"qcnn_sweep": 1, "model": "/abs/m.onnx", "data": "d"})", "/specs/a").model, "/abs/m.onnx");
+    EXPECT_EQ(parse(spec_with(""), "/specs/a").base.model, "/specs/a/m.onnx");
+    EXPECT_EQ(parse(R"({"qcnn_sweep": 1, "model": "../m.onnx", "data": "d"})", "/specs/a").base.model, "/specs/m.onnx");
+    EXPECT_EQ(parse(R"({"qcnn_sweep": 1, "model": "/abs/m.onnx", "data": "d"})", "/specs/a").base.model, "/abs/m.onnx");
 }
 
 struct BadSpec {
