@@ -375,6 +375,12 @@ RunSpec run_spec(const SweepSpec& s, const SweepPoint& p) {
     r.lut_kernel = s.kernel;
     r.mean = s.mean;
     r.std = s.std;
+    r.finetune = s.finetune;
+    r.ft_epochs = s.ft_epochs;
+    r.ft_lr = s.ft_lr;
+    r.ft_batch = s.ft_batch;
+    r.ft_params = s.ft_params;
+    r.ft_images = s.ft_images;
     return r;
 }
 

@@ -111,12 +111,15 @@ std::string to_string(const FinetuneParams& p) {
     return s;
 }
 
-SelectedParameters selected_parameters(const Network& net, const FinetuneParams& params) {
+SelectedParameters selected_parameters(const Network& net, const FinetuneParams& params,
+                                       const std::vector<int>& will_be_quantized) {
     SelectedParameters out;
-    for (const Node& n : net.nodes) {
+    for (size_t ni = 0; ni < net.nodes.size(); ++ni) {
+        const Node& n = net.nodes[ni];
         const BackwardEntry* e = backward_entry(*n.op);
         if (!e || !e->params) continue;
-        const bool quantized = is_quantized_layer(*n.op);
+        const bool quantized = is_quantized_layer(*n.op) ||
+                               std::find(will_be_quantized.begin(), will_be_quantized.end(), ni) != will_be_quantized.end();
         for (const NamedParam& p : e->params(*n.op)) {
             if (!selects(params, p.role, quantized)) continue;
             const std::string name = (n.alias.empty() ? n.name : n.alias) + "." + param_role_name(p.role);

@@ -417,6 +417,12 @@ TEST(MainWindow, EveryKeySpecGivesTheSameRowsInTheWorkbenchAndQcnnSweep) {
     s.ec_positions = 4;
     s.kernel = LutKernel::Reference;
     s.measure_speed = true;
+    s.finetune = true;  // fine-tuning (issue 19): a little, on 64 training images
+    s.ft_epochs = 1;
+    s.ft_lr = 0.02f;
+    s.ft_batch = 16;
+    s.ft_params = "codebooks";
+    s.ft_images = 64;
     for (const RunOption& o : run_options()) {
         if (o.key != "preprocess") {  // image folders only; the form and the spec round trips cover it
             EXPECT_NE(o.get(s), o.get(SweepSpec{})) << o.key << " is left at its default";
