@@ -59,6 +59,21 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
     w.field("weight_bytes_dense", r.cost.dense.weight_bytes).field("weight_bytes_quantized", r.cost.quantized.weight_bytes);
     w.field("bias_bytes", r.cost.bias_bytes);
     w.field("quantize_seconds", r.quantize_seconds);
+    if (s.finetune) {
+        const FinetuneResult& f = r.finetune;
+        w.field("finetune_params", s.ft_params).field("finetune_train_images", f.train_images);
+        w.field("finetune_val_images", f.val_images).field("finetune_val_top1_before", f.initial_val_top1);
+        w.field("finetune_best_epoch", static_cast<int64_t>(f.best_epoch)).field("finetune_status", f.status);
+        w.field("finetune_seconds", r.finetune_seconds);
+        w.key("finetune").begin_array();
+        for (const FinetuneEpoch& e : f.epochs) {
+            w.begin_object();
+            w.field("epoch", static_cast<int64_t>(e.epoch)).field("train_loss", e.train_loss);
+            w.field("val_top1", e.val_top1).field("seconds", e.seconds);
+            w.end_object();
+        }
+        w.end_array();
+    }
     if (!output.empty()) w.field("output", output);
     w.key("layers").begin_array();
     for (size_t i = 0; i < r.q.layers.size(); ++i) {
@@ -110,7 +125,17 @@ void print_text(const RunResult& r, const std::string& output, std::ostream& out
         << fixed(r.cost.compression_with_biases(), 2) << "x with biases\n"
         << "run-time memory:      " << bytes_text(r.cost.dense.peak_bytes) << " dense -> "
         << bytes_text(r.cost.quantized.peak_bytes) << " quantized (weights + activations + LUTs, batch 1)\n"
-        << "quantization time:    " << fixed(r.quantize_seconds, 2) << " s\n"
+        << "quantization time:    " << fixed(r.quantize_seconds, 2) << " s\n";
+    if (s.finetune) {
+        const FinetuneResult& f = r.finetune;
+        out << "fine-tuning:          " << s.ft_params << " on " << thousands(f.train_images) << " images, held-out "
+            << thousands(f.val_images) << ": top-1 " << percent(f.initial_val_top1);
+        for (const FinetuneEpoch& e : f.epochs)
+            out << " -> " << percent(e.val_top1) << " (epoch " << e.epoch << ", loss " << fixed(e.train_loss, 4) << ")";
+        out << "; kept " << (f.best_epoch ? cat("epoch ", f.best_epoch) : std::string("the network as quantized"))
+            << ", " << fixed(r.finetune_seconds, 2) << " s\n";
+    }
+    out
         << "top-1:                " << percent(r.float_eval.top1) << " float -> " << percent(r.quant_eval.top1)
         << " quantized  (loss " << fixed(100.0 * (r.float_eval.top1 - r.quant_eval.top1), 2) << " points, "
         << thousands(r.quant_eval.samples) << " images of " << s.data << ")\n"
@@ -128,11 +153,14 @@ public:
         return [this](const Progress& p) {
             // The k-means and error-correction stages nest inside "quantize": show the layer.
             const std::string label = p.layer.empty() ? p.stage : p.stage + " " + p.layer;
-            if (!bar_ || label != label_) {
+            // Fine-tuning's text (epoch, loss) changes every step: one bar, its label updated.
+            const std::string key = p.stage == "finetune" ? p.stage : label;
+            if (!bar_ || key != label_) {
                 if (bar_) bar_->finish();
                 bar_ = std::make_unique<ProgressBar>(ctx_.err, ctx_.err_is_terminal, label);
-                label_ = label;
+                label_ = key;
             }
+            if (key != label) bar_->set_label(label);
             bar_->update(p.done, p.total);
             return true;
         };
@@ -165,10 +193,29 @@ int run_quantize(const Args& args, CommandContext& ctx) {
     const RunSpec spec = run_spec_from(args);
     const std::string output = args.str("-o", "");
     const ScopedThreads threads(spec.threads);  // also the decoding threads of image folders
-    check_run_data(*load_model(spec.model), spec);  // a data set that does not fit fails before k-means
+    const auto net = load_model(spec.model);
+    check_run_data(*net, spec);  // a data set that does not fit fails before k-means
+    if (spec.finetune && !output.empty()) {
+        // The model file keeps dense layers and BatchNorm as in the source ONNX (docs/model-format.md).
+        std::vector<int> quantized;
+        for (const ResolvedLayer& l : resolve_settings(*net, parse_layer_settings(spec.layers)).layers)
+            if (!l.setting.dense || l.already_quantized) quantized.push_back(l.node);
+        const SelectedParameters sel = selected_parameters(*net, parse_finetune_params(spec.ft_params), quantized);
+        if (!sel.outside_quantized_layers.empty()) {
+            std::string names;
+            for (const std::string& n : sel.outside_quantized_layers) {
+                if (!names.empty()) names += ", ";
+                names += n;
+            }
+            throw UsageError(cat("-o with --finetune: the model file keeps dense layers and BatchNorm as in the source "
+                                 "model, so it cannot hold the fine-tuned ", names,
+                                 "; choose --ft-params without them (e.g. --ft-params codebooks) or quantize those layers"));
+        }
+    }
     StageBars bars(ctx);
     const RunResult r = run_quantization(spec, bars.callback());
     bars.finish();
+    if (!r.finetune.status.empty()) ctx.err << "warning: " << r.finetune.status << "\n";
     if (!output.empty()) {
         ModelProvenance prov;
         prov.settings = spec.layers;

@@ -102,7 +102,9 @@ void apply_run_options(const Args& args, SweepSpec& spec, std::initializer_list<
             std::find(except.begin(), except.end(), std::string_view(o.key)) != except.end())
             continue;
         try {
-            set_from_text(o, spec, args.str(o.flag, ""), o.flag);
+            // A flag without a value (--finetune) switches its option on.
+            const bool bare = o.kind == OptionKind::Flag && o.metavar.empty();
+            set_from_text(o, spec, bare ? "true" : args.str(o.flag, ""), o.flag);
         } catch (const UsageError&) {
             throw;
         } catch (const Error& e) {

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/eval/model_summary.h"
+#include "core/train/trainable_network.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -54,6 +55,12 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     report(progress, {"calibration data", "", 0, 1});
     const auto calib = open_dataset(r.spec.calib_data, copts);
     check_compatible(*net, *calib, r.spec.calib_data);
+    if (spec.finetune) {  // what fine-tuning would refuse is said before k-means
+        parse_finetune_params(spec.ft_params);
+        if (!calib->has_labels())
+            fail("fine-tuning needs a labelled training set; ", r.spec.calib_data, " has no labels");
+        check_backward_support(*net);
+    }
     r.spec.calib_images = std::min(r.spec.calib_images, calib->size());
     Tensor images;
     std::vector<int> labels;
@@ -71,6 +78,21 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     const auto t0 = std::chrono::steady_clock::now();
     r.q = quantize_network(*net, resolved, qopt, images, progress);
     r.quantize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (spec.finetune) {
+        FinetuneOptions fopt;
+        fopt.epochs = spec.ft_epochs;
+        fopt.lr = spec.ft_lr;
+        fopt.batch = spec.ft_batch;
+        fopt.params = parse_finetune_params(spec.ft_params);
+        fopt.images = spec.ft_images;
+        fopt.seed = spec.seed;
+        fopt.threads = spec.threads;
+        const auto t1 = std::chrono::steady_clock::now();
+        r.finetune = finetune(r.q.network, *calib, fopt, progress);
+        if (r.finetune.cancelled) throw Cancelled();  // the whole run stops, as in every stage
+        r.q.network = r.finetune.network;
+        r.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    }
 
     std::vector<QuantSetting> per_layer;
     for (const auto& l : r.q.layers) per_layer.push_back(l.setting);

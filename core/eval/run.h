@@ -13,6 +13,7 @@
 #include "core/eval/evaluate.h"
 #include "core/quant/calibration.h"
 #include "core/quant/quantize_network.h"
+#include "core/train/finetune.h"
 
 namespace qcnn {
 
@@ -40,6 +41,16 @@ struct RunSpec {
     // Image-folder preprocessing preset of data and calib_data (parse_preprocess's canonical
     // text, core/data/dataset.h); "none" leaves the data specs as written.
     std::string preprocess = "none";
+    // Fine-tuning after quantization (and error correction) on the calibration/training split,
+    // never on the evaluation data (core/train/finetune.h); the seed is the run's seed.
+    bool finetune = false;
+    int ft_epochs = FinetuneOptions{}.epochs;
+    float ft_lr = static_cast<float>(FinetuneOptions{}.lr);
+    int64_t ft_batch = FinetuneOptions{}.batch;
+    std::string ft_params = to_string(FinetuneParams{});  // parse_finetune_params syntax
+    // Training-split images fine-tuning uses (0: all): 5,000 keeps an epoch of the bundled VGG-7
+    // near a minute on 2 cores, measured: 2,700 images took 40 s on one loaded core.
+    int64_t ft_images = 5000;
 
     bool operator==(const RunSpec&) const = default;
 };
@@ -57,10 +68,16 @@ struct RunResult {
     std::vector<LayerResponseError> response;  // per weight layer, on up to 256 calibration images
     EvalResult float_eval, quant_eval;
     double quantize_seconds = 0;
+    // When spec.finetune: the fine-tuning's epochs, best epoch and status (its network is q.network,
+    // which every later figure uses); finetune.status says why it stopped early (a diverging
+    // learning rate), "" otherwise.
+    FinetuneResult finetune;
+    double finetune_seconds = 0;
 };
 
 // Stages reported through progress: "calibration data", "quantize"/"kmeans"/"calibration"/
-// "error-correction" (from quantize_network), "response-error", "evaluate float",
+// "error-correction" (from quantize_network), "finetune" (when spec.finetune; a cancel there
+// throws qcnn::Cancelled like every other stage), "response-error", "evaluate float",
 // "evaluate quantized". A false return cancels (qcnn::Cancelled). Errors name what is wrong.
 RunResult run_quantization(const RunSpec& spec, const ProgressFn& progress = {});
 

@@ -8,6 +8,7 @@
 
 #include "core/data/dataset.h"
 #include "core/quant/settings.h"
+#include "core/train/finetune.h"
 #include "core/util/error.h"
 #include "core/util/json.h"
 
@@ -241,6 +242,55 @@ std::vector<RunOption> make_table() {
     speed.get = [](const SweepSpec& s) { return Texts{s.measure_speed ? "true" : "false"}; };
     speed.set = [](SweepSpec& s, const Texts& v) { s.measure_speed = v.at(0) == "true"; };
     t.push_back(speed);
+
+    // Fine-tuning (issue 19, core/train/finetune.h); added after version 1's first release.
+    RunOption ft = option("finetune", "--finetune", "", OptionKind::Flag, "fine-tune", "finetuneCheck",
+                          "fine-tune after quantization (and error correction): SGD with momentum and a cosine\n"
+                          "schedule on the calibration/training split, the best epoch by its held-out 10%");
+    ft.omit_default = true;
+    ft.get = [](const SweepSpec& s) { return Texts{s.base.finetune ? "true" : "false"}; };
+    ft.set = [](SweepSpec& s, const Texts& v) { s.base.finetune = v.at(0) == "true"; };
+    t.push_back(ft);
+
+    RunOption ft_epochs = integer("ft_epochs", "--ft-epochs", "E", 1, 1000, "FT epochs", "ftEpochsSpin",
+                                  "fine-tuning: epochs over the training images");
+    ft_epochs.omit_default = true;
+    integer_field(ft_epochs, &RunSpec::ft_epochs);
+    t.push_back(ft_epochs);
+
+    RunOption ft_lr = option("ft_lr", "--ft-lr", "LR", OptionKind::Float, "FT learning rate", "ftLrEdit",
+                             "fine-tuning: peak learning rate (cosine decay to 0 over all steps)");
+    ft_lr.omit_default = true;
+    ft_lr.canonical = [](const std::string& v) {
+        if (std::stof(v) <= 0) fail("a learning rate must be > 0, got ", v);
+        return v;
+    };
+    ft_lr.get = [](const SweepSpec& s) { return Texts{json::number(s.base.ft_lr)}; };
+    ft_lr.set = [](SweepSpec& s, const Texts& v) { s.base.ft_lr = std::stof(v.at(0)); };
+    t.push_back(ft_lr);
+
+    RunOption ft_batch = integer("ft_batch", "--ft-batch", "B", 1, 65536, "FT batch", "ftBatchSpin",
+                                 "fine-tuning: images per SGD step");
+    ft_batch.omit_default = true;
+    integer_field(ft_batch, &RunSpec::ft_batch);
+    t.push_back(ft_batch);
+
+    RunOption ft_params = text("ft_params", "--ft-params", "P[,P..]", "FT parameters", "ftParamsEdit",
+                               "fine-tuning: what trains, any of codebooks (codewords of quantized layers; codes\n"
+                               "fixed), bias (of weight layers), bn (BatchNorm scale/shift), float (weights of layers\n"
+                               "left dense), or all");
+    ft_params.omit_default = true;
+    ft_params.example = "all";
+    ft_params.canonical = [](const std::string& v) { return to_string(parse_finetune_params(v)); };
+    text_field(ft_params, &RunSpec::ft_params);
+    t.push_back(ft_params);
+
+    RunOption ft_images = integer("ft_images", "--ft-images", "N", 0, kMaxImages, "FT images", "ftImagesSpin",
+                                  "fine-tuning: training-split images used, a seeded subset (10% of them held out)",
+                                  "all");
+    ft_images.omit_default = true;
+    integer_field(ft_images, &RunSpec::ft_images);
+    t.push_back(ft_images);
     return t;
 }
 

@@ -28,7 +28,11 @@
 //     "ec_conv_images": 1000,                conv layers use the first N calibration images
 //     "ec_positions": 64,                    and P seeded output positions per image (0 = all)
 //     "kernel": "fast",                      quantized evaluation kernel: fast | reference
-//     "measure_speed": false                 time dense vs quantized forward passes per run
+//     "measure_speed": false,                time dense vs quantized forward passes per run
+//     "finetune": false, "ft_epochs": 3,     fine-tuning after quantization (and EC) on the
+//     "ft_lr": 0.01, "ft_batch": 32,         calibration/training split (core/train/finetune.h);
+//     "ft_params": "codebooks,bias,bn",      left out of the canonical text at their defaults
+//     "ft_images": 5000                     (0 = the whole training split)
 //   }
 // Run order: ec mode outermost, then seeds, then grid groups in spec order with the last
 // group varying fastest. A run's settings text is `base` followed by one item per group.

@@ -96,6 +96,8 @@ public:
     explicit Sgd(SgdOptions opt) : opt_(opt) {}
     // One step from the accumulated gradients, then TrainableNetwork::commit().
     void step(TrainableNetwork& net);
+    // The learning rate of the next steps (a schedule; velocities are kept).
+    void set_lr(double lr) { opt_.lr = lr; }
 
 private:
     SgdOptions opt_;

@@ -460,6 +460,12 @@ TEST(MainWindow, EveryKeySpecGivesTheSameRowsInTheWorkbenchAndQcnnSweep) {
     s.base.ec_positions = 4;
     s.base.lut_kernel = LutKernel::Reference;
     s.measure_speed = true;
+    s.base.finetune = true;  // fine-tuning (issue 19): a little, on 64 training images
+    s.base.ft_epochs = 1;
+    s.base.ft_lr = 0.02f;
+    s.base.ft_batch = 16;
+    s.base.ft_params = "codebooks";
+    s.base.ft_images = 64;
     for (const RunOption& o : run_options()) {
         if (o.key != "preprocess") {  // image folders only; the form and the spec round trips cover it
             EXPECT_NE(o.get(s), o.get(SweepSpec{})) << o.key << " is left at its default";

@@ -1,0 +1,123 @@
+// Fine-tuning after quantization (issue 19 section 2): SGD on a (quantized) network's selected
+// parameters over a labelled training split, the best epoch by a held-out part of that split kept.
+//
+// Data: `images` samples of the training split (0: all) are drawn as a seeded random subset
+// (calibration_indices with derive_seed(seed, kFinetuneDataStream)); its first
+// round(val_fraction * n) samples are held out for validation (never trained on), the rest are
+// trained on, reshuffled every epoch (epoch e's order: derive_seed(seed, kFinetuneShuffleStream + e)).
+// The evaluation data of a run is never passed here: callers pass the calibration/training split.
+//
+// Optimiser (documented choice): SGD with heavy-ball momentum and weight decay (core/train Sgd),
+// learning rate on a cosine schedule over all steps, lr_t = lr * (1 + cos(pi t / T)) / 2 for
+// step t of T, no warm-up: the steps shrink to zero at the end, so the last epochs settle instead
+// of jumping around a minimum, and a single lr works across epoch counts. Codebook gradients are
+// divided by the number of sub-vectors coded with each codeword: dL/d codeword is the SUM of
+// dL/dW over those sub-vectors (core/train/backward.h), so a codeword shared by 2,000 weights would
+// otherwise step 2,000 times further than one dense weight; with the division each codeword moves
+// by the mean of its members' dense steps, and one lr suits codebooks, biases and dense weights.
+//
+// Which parameters train (FinetuneParams): codebooks (QConv/QFc codewords; codes stay fixed),
+// bias (biases of weight layers, dense or quantized), bn (BatchNorm scale/shift), float (weights
+// of layers left dense). The others are frozen.
+//
+// Validation top-1 (argmax rule of core/eval/evaluate.h: ties to the lower class, a NaN score of
+// the true class never a hit) is measured before training (epoch 0: the network as given) and at
+// the end of every epoch; the result is the best of these (the earliest on ties), so fine-tuning
+// never returns a network worse on the held-out part than the one it was given.
+//
+// Stopping without an exception (the result is always usable; `stopped` says why):
+//   - cancel (the ProgressFn returned false): `cancelled`; the best of the epochs finished so far
+//     is returned (an epoch whose validation did not finish does not count). finetune() does NOT
+//     throw qcnn::Cancelled: callers that end the whole job on cancel throw it themselves after
+//     keeping what they want (run_quantization does).
+//   - a non-finite loss (a learning rate that diverges): `diverged`, `status` names the epoch and
+//     step ("fine-tuning stopped: the loss is nan at epoch 2, step 17 of 40 (...)"); the best of
+//     the epochs before it is returned (the last good weights evaluated).
+// Errors before any work (qcnn::Error): a data set without labels, a network with an op lacking a
+// backward pass (check_backward_support's message), no selected parameter in the network, bad
+// options, too few images for a held-out part and one batch.
+//
+// Progress: Progress{"finetune", "epoch E/N, loss L", steps done, total steps} before the first
+// step and after every step (L: the running mean loss of the epoch), and
+// Progress{"finetune", "epoch E/N, validation", ...} per validation batch.
+// Threads: `threads` (0: all cores) for every forward and backward; same seed and thread count,
+// same bits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "core/graph/network.h"
+#include "core/util/progress.h"
+
+namespace qcnn {
+
+inline constexpr uint64_t kFinetuneDataStream = 0x4654'5f44'4154'4100ULL;     // "FT_DATA"
+inline constexpr uint64_t kFinetuneShuffleStream = 0x4654'5f53'4855'0000ULL;  // "FT_SHU"
+
+// The parameter kinds fine-tuning may train.
+struct FinetuneParams {
+    bool codebooks = true;
+    bool bias = true;
+    bool bn = true;
+    bool float_weights = false;
+
+    bool operator==(const FinetuneParams&) const = default;
+    bool any() const { return codebooks || bias || bn || float_weights; }
+};
+// "codebooks,bias,bn,float" in any order and subset (at least one; "all" = every kind); throws
+// qcnn::Error quoting the text and listing the kinds.
+FinetuneParams parse_finetune_params(const std::string& text);
+// The canonical text: the chosen kinds in the order codebooks,bias,bn,float.
+std::string to_string(const FinetuneParams& p);
+
+struct FinetuneOptions {
+    int epochs = 3;
+    double lr = 0.01;            // peak learning rate (cosine schedule, see the top)
+    int64_t batch = 32;
+    double momentum = 0.9;
+    double weight_decay = 0.0;
+    FinetuneParams params;
+    int64_t images = 0;          // training-split samples used, held-out part included (0: all)
+    double val_fraction = 0.1;   // held-out part of those, in (0, 1)
+    uint64_t seed = 0;
+    int threads = 0;             // 0: all cores
+};
+
+struct FinetuneEpoch {
+    int epoch = 0;            // 1-based
+    double train_loss = 0;    // mean softmax cross-entropy over the epoch's steps
+    double val_top1 = 0;      // held-out top-1, fraction in [0, 1]
+    double seconds = 0;       // wall time of the epoch incl. its validation
+};
+
+struct FinetuneResult {
+    Network network;                  // the best network (epoch best_epoch; 0: as given)
+    int best_epoch = 0;
+    double initial_val_top1 = 0;      // held-out top-1 of the network as given
+    double best_val_top1 = 0;
+    std::vector<FinetuneEpoch> epochs;  // finished epochs in order
+    int64_t train_images = 0, val_images = 0;
+    std::vector<std::string> trained;   // names of the trained parameters ("conv2.codebooks", ...)
+    bool cancelled = false;
+    bool diverged = false;
+    std::string status;               // why it stopped early ("" when all epochs ran)
+};
+
+// Names of the parameters `params` selects in `net` ("conv1.bias", ...), and among them those
+// of nodes that are not quantized weight layers (dense layers, BatchNorm): the quantized model
+// file keeps those as in the source ONNX, so callers saving a model can refuse up front.
+// Nodes listed in `will_be_quantized` (indices into net.nodes) count as quantized layers, so the
+// question can be asked of the float network before quantizing.
+struct SelectedParameters {
+    std::vector<std::string> all, outside_quantized_layers;
+};
+SelectedParameters selected_parameters(const Network& net, const FinetuneParams& params,
+                                       const std::vector<int>& will_be_quantized = {});
+
+FinetuneResult finetune(const Network& net, const Dataset& train, const FinetuneOptions& options,
+                        const ProgressFn& progress = {});
+
+}  // namespace qcnn
