@@ -1,5 +1,6 @@
 #include "ui/run_options_form.h"
 
+#include <algorithm>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QGridLayout>
@@ -16,7 +17,9 @@ namespace qcnn::ui {
 
 namespace {
 
-constexpr int kRowsPerColumn = 4;
+// Label + widget pairs side by side; the rows grow with the options, so a new option never
+// widens the window (the plots dock beside it keeps its room at 1600 px).
+constexpr int kColumns = 4;
 
 // The text a Text field shows in full at its minimum width.
 constexpr const char* kTextFieldSample = "fashion-mnist:train";
@@ -41,6 +44,8 @@ QString optionToolTip(const RunOption& o) {
 RunOptionsForm::RunOptionsForm(QWidget* parent) : QWidget(parent) {
     auto* grid = new QGridLayout(this);
     grid->setContentsMargins(0, 4, 0, 0);
+    const auto onForm = std::count_if(run_options().begin(), run_options().end(), [](const RunOption& o) { return o.on_form(); });
+    const int rows = static_cast<int>((onForm + kColumns - 1) / kColumns);
     int slot = 0;
     for (const RunOption& o : run_options()) {
         if (!o.on_form()) continue;
@@ -79,7 +84,7 @@ RunOptionsForm::RunOptionsForm(QWidget* parent) : QWidget(parent) {
         }
         w->setObjectName(QString::fromStdString(o.widget));
         w->setToolTip(optionToolTip(o));
-        const int row = slot % kRowsPerColumn, col = 2 * (slot / kRowsPerColumn);
+        const int row = slot % rows, col = 2 * (slot / rows);
         if (o.kind == OptionKind::Flag) {
             grid->addWidget(w, row, col, 1, 2);
         } else {
