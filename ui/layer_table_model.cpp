@@ -1,5 +1,6 @@
 #include "ui/layer_table_model.h"
 
+#include <QColor>
 #include <QFont>
 #include <QVariantList>
 #include <algorithm>
@@ -28,6 +29,7 @@ void LayerTableModel::setSummary(ModelSummary summary) {
     network_.reset();
     geometry_ = {};
     settings_.clear();
+    notes_.clear();
     cost_ = {};
     rowLayer_.assign(summary_.layers.size(), -1);
     loaded_ = true;
@@ -40,6 +42,7 @@ void LayerTableModel::setNetwork(std::shared_ptr<const Network> net, ModelSummar
     network_ = std::move(net);
     geometry_ = std::move(geometry);
     settings_.assign(geometry_.layers.size(), QuantSetting::make_dense());
+    notes_.assign(geometry_.layers.size(), QString());
     rowLayer_.assign(summary_.layers.size(), -1);
     for (size_t r = 0; r < summary_.layers.size(); ++r)
         for (size_t l = 0; l < geometry_.layers.size(); ++l)
@@ -57,6 +60,7 @@ void LayerTableModel::clear() {
     network_.reset();
     geometry_ = {};
     settings_.clear();
+    notes_.clear();
     cost_ = {};
     rowLayer_.clear();
     loaded_ = false;
@@ -73,8 +77,9 @@ void LayerTableModel::setSettings(const std::vector<QuantSetting>& settings) {
         if (!settings[l].dense)
             layer_cost(geometry_.layers[l], settings[l]);  // throws for a setting that does not fit
     settings_ = settings;
+    notes_.assign(settings_.size(), QString());
     recompute();
-    if (rowCount() > 0) emit dataChanged(index(0, Dense), index(rowCount() - 1, ColumnCount - 1));
+    if (rowCount() > 0) emit dataChanged(index(0, Name), index(rowCount() - 1, ColumnCount - 1));
     emit settingsChanged();
 }
 
@@ -85,6 +90,18 @@ void LayerTableModel::setSettingsText(const QString& text) {
     for (const ResolvedLayer& l : resolved.layers) s.push_back(l.setting);
     if (s.size() != settings_.size()) fail("settings resolve to ", s.size(), " layers, the model has ", settings_.size());
     setSettings(s);
+}
+
+void LayerTableModel::setNotes(const std::vector<std::pair<std::string, std::string>>& byAlias) {
+    notes_.assign(settings_.size(), QString());
+    for (const auto& [alias, text] : byAlias)
+        for (size_t l = 0; l < geometry_.layers.size(); ++l)
+            if (geometry_.layers[l].alias == alias) notes_[l] = qs(text);
+    if (rowCount() > 0) emit dataChanged(index(0, Name), index(rowCount() - 1, ColumnCount - 1));
+}
+
+QString LayerTableModel::note(int layer) const {
+    return layer >= 0 && layer < static_cast<int>(notes_.size()) ? notes_[layer] : QString();
 }
 
 QString LayerTableModel::settingsText(const QStringList& exclude) const {
@@ -149,9 +166,10 @@ bool LayerTableModel::setLayerSetting(int layer, const QuantSetting& s) {
     if (!s.dense && !fits(layer, s)) return false;
     if (settings_[layer] == s) return true;
     settings_[layer] = s;
+    notes_[layer].clear();
     recompute();
     const int row = rowOfLayer(layer);
-    emit dataChanged(index(row, Dense), index(row, ColumnCount - 1));
+    emit dataChanged(index(row, Name), index(row, ColumnCount - 1));
     emit settingsChanged();
     return true;
 }
@@ -258,7 +276,12 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
                 return f;
             }
             break;
+        case Qt::BackgroundRole:
+            if (hasLayer && (col == Alias || col == Dense) && !note(layer).isEmpty()) return QColor(0xff, 0xf3, 0xc4);
+            break;
         case Qt::ToolTipRole:
+            if (hasLayer && (col == Alias || col == Dense) && !note(layer).isEmpty())
+                return tr("%1: %2").arg(qs(L.alias), note(layer));
             if (c && isCostColumn(col))
                 return tr("%1: %2 -> %3 FLOPs (LUT build %4, lookup-adds %5); weights %6 -> %7 (codebooks %8, "
                           "indices %9); LUT buffer %10")

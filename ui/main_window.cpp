@@ -478,7 +478,12 @@ void MainWindow::applyPreset(const QString& name) {
         const AppliedPreset a = apply_preset(*net, preset(name.toStdString()));
         layerModel_->setSettingsText(QString::fromStdString(a.settings));
         QStringList notes;
-        for (const PresetLayerNote& n : a.notes) notes << QString::fromStdString(n.alias + " " + n.note);
+        std::vector<std::pair<std::string, std::string>> rowNotes;
+        for (const PresetLayerNote& n : a.notes) {
+            notes << QString::fromStdString(n.alias + " " + n.note);
+            rowNotes.emplace_back(n.alias, n.note);
+        }
+        layerModel_->setNotes(rowNotes);  // the row says why the preset left it dense
         statusBar()->showMessage(notes.isEmpty() ? tr("Preset %1").arg(name)
                                                  : tr("Preset %1; %2").arg(name, notes.join(QStringLiteral("; "))),
                                  notes.isEmpty() ? 4000 : 15000);

@@ -117,6 +117,15 @@ std::function<bool(const Op&)> is() {
     return [](const Op& op) { return dynamic_cast<const T*>(&op) != nullptr; };
 }
 
+// Weight layers are recognised through their one view (core/graph/weight_layer.h), as
+// everywhere else, never by their classes: a new quantizable layer kind needs no entry here.
+std::function<bool(const Op&)> weight_layer(LayerKind kind, bool quantized) {
+    return [kind, quantized](const Op& op) {
+        const std::optional<WeightLayer> v = op.as_weight_layer();
+        return v && v->kind == kind && v->quantized() == quantized;
+    };
+}
+
 BackwardEntry dense_entry(std::string name, std::function<bool(const Op&)> accepts) {
     BackwardEntry e;
     e.name = std::move(name);
@@ -401,10 +410,10 @@ BackwardEntry batchnorm_entry() {
 
 std::vector<BackwardEntry> make_registry() {
     std::vector<BackwardEntry> r;
-    r.push_back(dense_entry("Conv", is<ConvOp>()));
-    r.push_back(dense_entry("Gemm/MatMul (FC)", is<FcOp>()));
-    r.push_back(quantized_entry("QConv", is<QConvOp>()));
-    r.push_back(quantized_entry("QFc", is<QFcOp>()));
+    r.push_back(dense_entry("Conv", weight_layer(LayerKind::Conv, false)));
+    r.push_back(dense_entry("Gemm/MatMul (FC)", weight_layer(LayerKind::Fc, false)));
+    r.push_back(quantized_entry("QConv", weight_layer(LayerKind::Conv, true)));
+    r.push_back(quantized_entry("QFc", weight_layer(LayerKind::Fc, true)));
     r.push_back(batchnorm_entry());
     r.push_back(activation_entry(ActivationKind::Relu, "Relu"));
     r.push_back(activation_entry(ActivationKind::LeakyRelu, "LeakyRelu"));
@@ -460,7 +469,10 @@ void conv_backward(const Tensor& x, const ConvParams& params, const Tensor& w, c
                    Tensor* db, int threads) {
     const int64_t n = x.dim(0), h = x.dim(2), wd = x.dim(3);
     ConvParams p;
-    const auto [oh, ow] = params.output_hw(h, wd, &p);
+    // Plain variables, not a structured binding: clang (the sanitizer builds) cannot capture a
+    // binding into the OpenMP region below.
+    const auto out_hw = params.output_hw(h, wd, &p);
+    const int64_t oh = out_hw[0], ow = out_hw[1];
     p.kernel_h = w.dim(2);
     p.kernel_w = w.dim(3);
     const int64_t g = p.group, ct = w.dim(0), cg = w.dim(1), ctg = ct / g;

@@ -155,8 +155,22 @@ TEST(Workbench, EditingACellChangesTheTotalsToTheCostModel) {
     EXPECT_EQ(m.settingsText(), "conv2=8/128,fc1=4/32");
     EXPECT_TRUE(f.w.statusBar()->currentMessage().contains("fc2 kept dense: 4/32 would give 0."))
         << f.w.statusBar()->currentMessage().toStdString();
+    // ... and in fc2's row (issue 18: "saying so in the row's note"), nowhere else.
+    int fc2Layer = -1, fc1Layer = -1;
+    for (size_t l = 0; l < m.geometry().layers.size(); ++l) {
+        if (m.geometry().layers[l].alias == "fc2") fc2Layer = static_cast<int>(l);
+        if (m.geometry().layers[l].alias == "fc1") fc1Layer = static_cast<int>(l);
+    }
+    ASSERT_GE(fc2Layer, 0);
+    ASSERT_GE(fc1Layer, 0);
+    const QString fc2Tip = m.data(m.index(m.rowOfLayer(fc2Layer), LayerTableModel::Dense), Qt::ToolTipRole).toString();
+    EXPECT_TRUE(fc2Tip.startsWith("fc2: kept dense: 4/32 would give 0.")) << fc2Tip.toStdString();
+    EXPECT_TRUE(m.data(m.index(m.rowOfLayer(fc2Layer), LayerTableModel::Alias), Qt::BackgroundRole).isValid());
+    EXPECT_TRUE(m.note(fc1Layer).isEmpty());
+    EXPECT_FALSE(m.data(m.index(m.rowOfLayer(fc1Layer), LayerTableModel::Alias), Qt::BackgroundRole).isValid());
     f.w.applyPreset(MainWindow::presetNames()[2]);
     EXPECT_EQ(m.settingsText(), "");
+    EXPECT_TRUE(m.note(fc2Layer).isEmpty()) << "a later change of the settings clears the preset's notes";
     EXPECT_TRUE(f.errors.messages.isEmpty()) << f.errors.messages.join("; ").toStdString();
 }
 
