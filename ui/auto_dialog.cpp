@@ -304,7 +304,6 @@ bool AutoDialog::start() {
         post([this, rec = recordFromRows(row, layers, model, data)]() mutable {
             const int run = addRecord_ ? addRecord_(std::move(rec)) : results_->addRecord(std::move(rec));
             added_.push_back(run);
-            if (onRunAdded_) onRunAdded_(run);
             emit candidateAdded(run);
         });
     };

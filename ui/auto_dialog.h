@@ -88,8 +88,6 @@ public:
     const std::vector<int>& addedRuns() const { return added_; }
     SensitivityHeatmap* heatmap() const { return heatmap_; }
     void setErrorHandler(ErrorHandler handler) { onError_ = std::move(handler); }
-    // Called on the GUI thread after each candidate was added to the results model.
-    void setRunAddedHandler(std::function<void(int run)> handler) { onRunAdded_ = std::move(handler); }
     // How a candidate joins the results (default: ResultsModel::addRecord); the window passes its
     // session's, which also appends it to the session file. Returns the run number.
     void setRecordAdder(std::function<int(RunRecord)> adder) { addRecord_ = std::move(adder); }
@@ -126,7 +124,6 @@ private:
     std::function<int(RunRecord)> addRecord_;
     LayerTableModel* layers_;
     ErrorHandler onError_;
-    std::function<void(int)> onRunAdded_;
 
     QCheckBox* maxDropCheck_;
     QDoubleSpinBox* maxDrop_;

@@ -23,7 +23,6 @@
 #include "ui/format.h"
 #include "ui/layer_table_model.h"
 #include "ui/main_window.h"
-#include "ui/plots.h"
 #include "ui/results_model.h"
 #include "ui/run_job.h"
 #include "ui/session_file.h"

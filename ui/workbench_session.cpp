@@ -396,18 +396,22 @@ void WorkbenchSession::onRunFinished(const RunRecord& received) {
         record.spec = clusterSpec_;
         record.modelSha256 = clusterSha256_;
     }
-    const int run = results_->addRecord(std::move(record));
-    appendToSessionFile(results_->record(run));
+    const int run = keep(std::move(record));
     learnTime(received, run);
     ++jobRunsDone_;
     emit runAdded(run);
 }
 
+int WorkbenchSession::keep(RunRecord record) {
+    const int run = results_->addRecord(std::move(record));
+    appendToSessionFile(results_->record(run));
+    return run;
+}
+
 int WorkbenchSession::addRecord(RunRecord record) {
     if (record.modelSha256.empty() && !record.model.empty())
         record.modelSha256 = file_sha256_or_empty(record.model);
-    const int run = results_->addRecord(std::move(record));
-    appendToSessionFile(results_->record(run));
+    const int run = keep(std::move(record));
     emit runAdded(run);
     return run;
 }

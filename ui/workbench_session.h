@@ -185,6 +185,7 @@ private:
     // runOptions(), or the last valid ones while a field is invalid.
     SweepSpec lenientOptions() const;
     void appendToSessionFile(const RunRecord& record);
+    int keep(RunRecord record);  // to the results and the session file; its run number
     // Runs `write` (an export to `path`); its error goes to errorOccurred.
     bool exportResults(const QString& path, const std::function<void()>& write);
     void learnTime(const RunRecord& received, int run);
