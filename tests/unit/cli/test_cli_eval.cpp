@@ -103,6 +103,26 @@ TEST(CliEval, Vgg7GoldenLogitsOnTheFirstImages) {
     EXPECT_EQ(v["top1_correct"].as_int(), correct);
 }
 
+// The residual network (residual adds, strided convs with 1x1 projection shortcuts, global
+// average pooling) reproduces PyTorch's top-1 on all 10,000 test images and its logits.
+TEST(CliEval, Resnet8FullTestSetMatchesGolden) {
+    const std::string net = bundled("resnet8.onnx");
+    if (!test::exists(net) || !test::exists(bundled("resnet8.golden.json")) || !have_fashion_mnist())
+        GTEST_SKIP() << "resnet8.onnx, its golden file or Fashion-MNIST missing";
+    const json::Value golden = json::parse_file(bundled("resnet8.golden.json"));
+    test::TempDir dir;
+    const std::string csv = dir.file("logits.csv");
+    const auto r = run_qcnn({"eval", "--model", net, "--data", "fashion-mnist:test", "--logits", csv, "--json"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const json::Value v = json::parse(r.out);
+    EXPECT_EQ(v["samples"].as_int(), 10000);
+    EXPECT_EQ(v["top1_correct"].as_int(), golden["test_correct"].as_int());
+    EXPECT_NEAR(v["top5"].as_number(), golden["test_top5"].as_number(), 2e-4);
+    const auto rows = read_csv(csv);
+    ASSERT_EQ(rows.size(), 10000u);
+    expect_golden_logits(golden, rows);
+}
+
 TEST(CliEval, TextReportHasAccuracyClassesAndSpeed) {
     if (!test::exists(kLenet) || !have_fashion_mnist()) GTEST_SKIP() << "lenet5.onnx or Fashion-MNIST missing";
     const auto r = run_qcnn({"eval", "--model", kLenet, "--limit", "200", "--threads", "1"});
