@@ -18,7 +18,7 @@ using test::run_qcnn;
 const std::string kLenet = std::string(QCNN_DATASETS_DIR) + "/lenet5.onnx";
 
 std::vector<std::string> tiny(const std::string& command, const std::string& results_flag, const std::string& results) {
-    return {command, "--model", kLenet, "--layers", "fc1", "--grid", "4/16,8/16", "--limit", "200", "--calib-images",
+    return {command, "--model", kLenet, "--layers", "fc1", "--grid", "4/16,8/16", "--limit", "200", "--calib",
             "64", "--kmeans-iters", "3", "--threads", "1", results_flag, results, "--json"};
 }
 
