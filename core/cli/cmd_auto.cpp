@@ -64,7 +64,7 @@ void print_text(const AutoOutcome& o, const AutoRequest& q, const std::string& r
                 std::ostream& out) {
     out << "sensitivity: " << o.sensitivity.entries.size() << " layer settings ("
         << (o.sensitivity.reused ? "reused from " : "stored in ") << results << ", /sensitivity/" << o.sensitivity.id
-        << ")\n";
+        << (o.sensitivity.reused ? "" : "; " + o.sensitivity.parallel.reason) << ")\n";
     std::vector<std::vector<std::string>> rows;
     for (size_t i = 0; i < o.search.candidates.size() && i < o.rows.size(); ++i) {
         const AutoCandidate& c = o.search.candidates[i];
