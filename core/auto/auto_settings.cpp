@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "core/cost/cost_model.h"
 #include "core/eval/model_summary.h"
@@ -81,13 +82,30 @@ struct CandidateSink : RunSink {
     std::vector<LayerRow> layers;
     std::shared_ptr<const Network> network;
     std::optional<EvalResult> float_eval;
+    CandidateFinetune finetune;
     void add(const SweepPoint&, const RunResult& r, const RunRow& rr, const std::vector<LayerRow>& lr) override {
         row = rr;
         layers = lr;
         network = std::make_shared<const Network>(r.q.network);
         float_eval = r.float_eval;
+        finetune.ran = r.spec.finetune;
+        if (finetune.ran) {
+            finetune.result = r.finetune;
+            finetune.result.network = Network{};  // the candidate's network is `network`
+            finetune.seconds = r.finetune_seconds;
+        }
     }
 };
+
+// The sensitivity runs' options: the request's without fine-tuning (its options back at their
+// defaults, so the table is the one `qcnn sensitivity` with the same options stores and reuses).
+SensitivityRequest without_finetune(SensitivityRequest r) {
+    const RunSpec d;
+    RunSpec& b = r.options.base;
+    std::tie(b.finetune, b.ft_epochs, b.ft_lr, b.ft_batch, b.ft_params, b.ft_images) =
+        std::tie(d.finetune, d.ft_epochs, d.ft_lr, d.ft_batch, d.ft_params, d.ft_images);
+    return r;
+}
 
 }  // namespace
 
@@ -124,7 +142,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
 
     AutoOutcome out;
     const auto net = load_model(q.sensitivity.options.base.model);
-    const SensitivityPlan plan = plan_sensitivity(*net, q.sensitivity);
+    const SensitivityPlan plan = plan_sensitivity(*net, without_finetune(q.sensitivity));
     out.sensitivity = run_sensitivity(plan, results_path, threads, progress);
     if (q.on_sensitivity) q.on_sensitivity(out.sensitivity);
 
@@ -209,6 +227,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
         if (!file) open_file();
         file->append(sink.row, sink.layers);
         out.rows.push_back(sink.row);
+        out.finetune.push_back(std::move(sink.finetune));
         if (q.on_candidate) q.on_candidate(sink.row, sink.layers);
         latest = sink.network;
         VerifiedRun v;

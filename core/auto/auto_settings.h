@@ -13,6 +13,7 @@
 #include "core/auto/allocate.h"
 #include "core/auto/sensitivity.h"
 #include "core/eval/run.h"
+#include "core/train/finetune.h"
 
 namespace qcnn {
 
@@ -37,12 +38,23 @@ struct AutoRequest {
     std::function<void(const RunRow&, const std::vector<LayerRow>&)> on_candidate;
 };
 
+// A candidate's fine-tuning (the request's options.base.finetune, issue 19): the verification runs
+// fine-tune after quantization and EC on the calibration/training split; the sensitivity runs never
+// do (a layer's estimate is its drop as quantized, the knapsack adds those up; fine-tuning is the
+// candidates' business, docs/auto.md).
+struct CandidateFinetune {
+    bool ran = false;
+    FinetuneResult result;  // epochs, best epoch, held-out top-1 before and after (network left empty)
+    double seconds = 0;
+};
+
 struct AutoOutcome {
     SensitivityTable sensitivity;
     std::vector<LayerChoices> choices;  // what the allocation chose from (cost in the objective's unit)
     AutoResult search;
     std::string sweep_id;               // /sweeps/<id>: one row per candidate, in order
     std::vector<RunRow> rows;           // the candidates' rows (run_index = candidate index)
+    std::vector<CandidateFinetune> finetune;  // per candidate, like rows
     std::shared_ptr<const Network> best_network;  // the best feasible candidate's network (null: none)
     double seconds = 0;
     bool met() const { return search.best >= 0; }

@@ -26,12 +26,17 @@ struct SensitivityRequest {
                                        // first is used), k-means, limit, batch, kernel, threads
     std::string layers = "conv,fc";    // which layers: "conv", "fc", aliases or node names, comma-separated
     std::vector<std::string> grid = default_sensitivity_grid();  // "C_s'/K" values
+    // (layer, setting) runs in flight at once, each on its share of the threads: 0 = automatic
+    // (sensitivity_parallelism), 1 = one after another. Not part of the analysis' identity: the
+    // table has the same bits either way.
+    int parallel = 0;
 };
 
 struct SensitivityPlan {
     SweepSpec spec;  // one-at-a-time, one group per selected layer (its alias) with the values that fit it
     // Layer values left out, with the reason ("conv1 2/16: C_s' = 2 does not divide 1 input channel").
     std::vector<std::pair<std::string, std::string>> skipped;
+    int parallel = 0;  // the request's
 };
 
 // Checks the request against `net` (unknown layer names, an empty selection, a bad grid value
@@ -50,11 +55,30 @@ struct SensitivityEntry {
     double top5_drop() const { return top5_float - top5; }
 };
 
+// How many (layer, setting) runs go at once and why. Each run in flight holds its own copy of
+// the evaluation and calibration data and its activations; `cell_bytes` estimates one run's peak
+// from the network (weights, activation bytes per image from summarize()) and the run options
+// (batch, evaluation images, calibration images), `available_bytes` is MemAvailable of
+// /proc/meminfo (0 when unknown). Automatic: min(threads, runs, half the available memory /
+// cell_bytes). Each run gets threads / cells threads; the speed timing of a finished run
+// waits until the others pause at their next progress report and then uses all threads, as in
+// the serial analysis.
+struct SensitivityParallelism {
+    int cells = 1, threads_per_cell = 1, threads = 1;
+    int64_t cell_bytes = 0, available_bytes = 0;
+    std::string reason;  // "2 runs at once, 1 thread each: --parallel 2", ...
+};
+SensitivityParallelism sensitivity_parallelism(const Network& net, const SweepSpec& spec, int threads, int requested,
+                                               int64_t runs);
+// MemAvailable of /proc/meminfo in bytes; 0 when it cannot be read.
+int64_t available_memory_bytes();
+
 struct SensitivityTable {
     std::string path, id;   // results file and /sensitivity/<id>
     bool reused = false;    // a finished analysis of the same spec and model was read back
     int64_t runs_done = 0, runs_resumed = 0;
     std::vector<SensitivityEntry> entries;  // in run order: layers in network order, grid values in order
+    SensitivityParallelism parallel;        // how the runs of this call went (cells 1 when reused)
 };
 
 // The entries of a finished one-at-a-time sweep's rows.
@@ -64,7 +88,11 @@ std::vector<SensitivityEntry> sensitivity_entries(const SweepSpec& spec, const s
 // Runs the plan's spec into `results_path` (created when absent) under /sensitivity/: reuses a
 // completed analysis of the same canonical spec and model, resumes an unfinished one, or starts
 // a new one. `threads` (>= 0) overrides the spec's thread count without changing its identity.
-// Progress and cancel as SweepRunner (stage "sweep", the run's stages nested).
+// Progress and cancel as SweepRunner (stage "sweep", the run's stages nested). With several runs
+// in flight (plan.parallel, sensitivity_parallelism) the same table comes out (same bits; rows
+// are appended to the file as runs finish, entries are in run order), the first "sweep" report's
+// Progress::layer says how many run at once and why, each run's stages are nested as
+// "run i/n: ...", progress calls are serialized, and a cancel stops every run in flight.
 SensitivityTable run_sensitivity(const SensitivityPlan& plan, const std::string& results_path, int threads = -1,
                                  const ProgressFn& progress = {});
 

@@ -10,7 +10,10 @@
 #include "core/auto/auto_settings.h"
 #include "core/cli/command.h"
 #include "core/cli/progress_bar.h"
+#include "core/eval/model_summary.h"
 #include "core/io/model_file.h"
+#include "core/quant/settings.h"
+#include "core/train/finetune.h"
 #include "core/util/json.h"
 #include "core/util/sha256.h"
 
@@ -45,13 +48,23 @@ double duration_seconds(const Args& args) {
     return v * unit;
 }
 
+// The fine-tuned parameters a model file cannot hold when `quantized` (node indices) are the
+// quantized layers: the file keeps dense layers and BatchNorm as in the source model
+// (docs/model-format.md). "" when there are none.
+std::string unsaved_finetuned(const Network& net, const RunSpec& s, const std::vector<int>& quantized) {
+    std::string names;
+    for (const std::string& n : selected_parameters(net, parse_finetune_params(s.ft_params), quantized).outside_quantized_layers)
+        names += (names.empty() ? "" : ", ") + n;
+    return names;
+}
+
 std::string drop_points(const RunRow& r) { return fixed(100.0 * (r.top1_float - r.top1), 2); }
 
 void print_text(const AutoOutcome& o, const AutoRequest& q, const std::string& results, const std::string& saved,
                 std::ostream& out) {
     out << "sensitivity: " << o.sensitivity.entries.size() << " layer settings ("
         << (o.sensitivity.reused ? "reused from " : "stored in ") << results << ", /sensitivity/" << o.sensitivity.id
-        << ")\n";
+        << (o.sensitivity.reused ? "" : "; " + o.sensitivity.parallel.reason) << ")\n";
     std::vector<std::vector<std::string>> rows;
     for (size_t i = 0; i < o.search.candidates.size() && i < o.rows.size(); ++i) {
         const AutoCandidate& c = o.search.candidates[i];
@@ -66,7 +79,16 @@ void print_text(const AutoOutcome& o, const AutoRequest& q, const std::string& r
         << format_table({"#", "settings", "budget (pts)", "est. drop", "drop (pts)", "compression", "speed-up",
                          "measured", "within"},
                         rows, {true, false, true, true, true, true, true, true, false})
-        << "search: " << o.search.stop_reason << ", " << fixed(o.seconds, 1) << " s\n\n";
+        << "search: " << o.search.stop_reason << ", " << fixed(o.seconds, 1) << " s\n";
+    for (size_t i = 0; i < o.finetune.size(); ++i) {
+        const CandidateFinetune& f = o.finetune[i];
+        if (!f.ran) continue;
+        out << "  candidate " << i + 1 << " fine-tuned: held-out top-1 " << percent(f.result.initial_val_top1) << " -> "
+            << percent(f.result.best_val_top1) << " (best epoch " << f.result.best_epoch << " of "
+            << f.result.epochs.size() << ", " << fixed(f.seconds, 1) << " s)"
+            << (f.result.status.empty() ? "" : "; " + f.result.status) << "\n";
+    }
+    out << "\n";
     const RunRow* r = o.reported();
     if (!r) {
         out << "no candidate ran (" << o.search.stop_reason << ")\n";
@@ -108,6 +130,23 @@ void print_json(const AutoOutcome& o, const std::string& results, const std::str
         w.field("top1", x.top1).field("drop", x.top1_float - x.top1).field("compression", x.compression);
         w.field("theoretical_speedup", x.theoretical_speedup).field("measured_speedup", x.measured_speedup);
         w.field("memory_bytes_quantized", x.memory_bytes_quantized);
+        if (i < o.finetune.size() && o.finetune[i].ran) {
+            const CandidateFinetune& f = o.finetune[i];
+            w.key("finetune").begin_object();
+            w.field("best_epoch", static_cast<int64_t>(f.result.best_epoch));
+            w.field("val_top1_before", f.result.initial_val_top1).field("val_top1_best", f.result.best_val_top1);
+            w.field("train_images", f.result.train_images).field("val_images", f.result.val_images);
+            w.field("status", f.result.status).field("seconds", f.seconds);
+            w.key("epochs").begin_array();
+            for (const FinetuneEpoch& e : f.result.epochs) {
+                w.begin_object();
+                w.field("epoch", static_cast<int64_t>(e.epoch)).field("train_loss", e.train_loss);
+                w.field("val_top1", e.val_top1).field("seconds", e.seconds);
+                w.end_object();
+            }
+            w.end_array();
+            w.end_object();
+        }
         w.end_object();
     }
     w.end_array();
@@ -122,6 +161,7 @@ int run_auto(const Args& args, CommandContext& ctx) {
     // --layers selects layers and --ec is the candidates' mode here: the run options without them.
     q.sensitivity.options = run_options_from_args(args, {"base", "ec"});
     q.sensitivity.layers = args.str("--layers", "conv,fc");
+    q.sensitivity.parallel = static_cast<int>(args.integer("--parallel", 0, 0, 1024));
     if (args.has("--grid")) {
         q.sensitivity.grid.clear();
         const std::string text = args.str("--grid", "");
@@ -150,6 +190,18 @@ int run_auto(const Args& args, CommandContext& ctx) {
     const int threads = q.sensitivity.options.base.threads;
     q.sensitivity.options.base.threads = 0;  // not part of the analysis' identity
     const ScopedThreads scoped(threads);
+    const RunSpec& base = q.sensitivity.options.base;
+    std::shared_ptr<const Network> net;
+    if (base.finetune && !output.empty()) {
+        // Even with every weight layer quantized, BatchNorm and the like stay as in the source: refuse now, not
+        // after the search.
+        net = load_model(base.model);
+        const std::string names = unsaved_finetuned(*net, base, net->weight_layers());
+        if (!names.empty())
+            throw UsageError(cat("-o with --finetune: the model file keeps dense layers and BatchNorm as in the source "
+                                 "model, so it cannot hold the fine-tuned ", names,
+                                 "; choose --ft-params without them (e.g. --ft-params codebooks)"));
+    }
 
     SweepBar bar(ctx.err, ctx.err_is_terminal, "auto");
     AutoOutcome o;
@@ -164,8 +216,17 @@ int run_auto(const Args& args, CommandContext& ctx) {
         throw;
     }
     bar.finish();
-    std::string saved;
-    if (!output.empty() && o.best_network) {
+    std::string saved, not_saved;
+    if (!output.empty() && o.best_network && base.finetune) {
+        std::vector<int> quantized;
+        for (const ResolvedLayer& l : resolve_settings(*net, parse_layer_settings(o.reported()->settings)).layers)
+            if (!l.setting.dense || l.already_quantized) quantized.push_back(l.node);
+        const std::string names = unsaved_finetuned(*net, base, quantized);
+        if (!names.empty())
+            not_saved = cat("the best run leaves layers dense whose fine-tuned ", names,
+                            " the model file cannot hold (choose --ft-params codebooks to save it)");
+    }
+    if (!output.empty() && o.best_network && not_saved.empty()) {
         ModelProvenance prov;
         prov.settings = o.reported()->settings;
         prov.seed = std::to_string(q.sensitivity.options.seeds.front());
@@ -181,6 +242,10 @@ int run_auto(const Args& args, CommandContext& ctx) {
         print_json(o, results, saved, ctx.out);
     else
         print_text(o, q, results, saved, ctx.out);
+    if (!not_saved.empty()) {
+        ctx.err << "qcnn: error: nothing saved to " << output << ": " << not_saved << "\n";
+        return 1;
+    }
     if (!o.met()) {
         ctx.err << "qcnn: error: no verified run meets the bound (" << o.search.stop_reason << "); the closest is "
                 << "reported above, every candidate is in " << results << (output.empty() ? "" : "; nothing saved to " + output)

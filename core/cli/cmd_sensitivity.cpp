@@ -33,6 +33,7 @@ void print_text(const SensitivityTable& t, const SensitivityPlan& plan, std::ost
     out << format_table({"layer", "C_s'/K", "top-1", "drop (pts)", "top-5 drop", "resp.err", "compr.", "speed-up",
                          "dense ms", "Q ms", "bytes"},
                         rows, {false, false, true, true, true, true, true, true, true, true, true});
+    if (!t.reused) out << "\nruns: " << t.parallel.reason << "\n";
     if (!plan.skipped.empty()) {
         out << "\nnot run (the setting does not fit the layer):\n";
         for (const auto& [what, why] : plan.skipped) out << "  " << what << ": " << why << "\n";
@@ -45,6 +46,7 @@ void print_json(const SensitivityTable& t, std::ostream& out) {
     w.begin_object();
     w.field("results", t.path).field("id", t.id).field("reused", t.reused);
     w.field("runs_done", t.runs_done).field("runs_resumed", t.runs_resumed);
+    w.field("parallel", static_cast<int64_t>(t.parallel.cells)).field("parallel_reason", t.parallel.reason);
     w.key("entries").begin_array();
     for (const SensitivityEntry& e : t.entries) {
         w.begin_object();
@@ -71,6 +73,7 @@ int run_sensitivity(const Args& args, CommandContext& ctx) {
     // without "base".
     req.options = run_options_from_args(args, {"base"});
     req.layers = args.str("--layers", "conv,fc");
+    req.parallel = static_cast<int>(args.integer("--parallel", 0, 0, 1024));
     if (args.has("--grid")) {
         req.grid.clear();
         const std::string text = args.str("--grid", "");

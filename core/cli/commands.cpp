@@ -27,6 +27,14 @@ std::vector<OptionSpec> run_detail_options() {
     return v;
 }
 
+// Fine-tuning after quantization (issue 19): `qcnn quantize` and `qcnn auto`'s candidates.
+std::vector<OptionSpec> finetune_options() {
+    std::vector<OptionSpec> v;
+    for (const char* key : {"finetune", "ft_epochs", "ft_lr", "ft_batch", "ft_params", "ft_images"})
+        v.push_back(run_option_spec(key));
+    return v;
+}
+
 // The options of one command: groups in order.
 std::vector<OptionSpec> options(std::initializer_list<std::vector<OptionSpec>> groups) {
     std::vector<OptionSpec> all;
@@ -84,13 +92,8 @@ const std::vector<Command>& commands() {
           run_option_spec("ec")},
          run_detail_options(),
          preprocessing_options(),
+         finetune_options(),
          {run_option_spec("kernel"),
-          run_option_spec("finetune"),
-          run_option_spec("ft_epochs"),
-          run_option_spec("ft_lr"),
-          run_option_spec("ft_batch"),
-          run_option_spec("ft_params"),
-          run_option_spec("ft_images"),
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}}}),
          run_quantize},
@@ -162,6 +165,8 @@ const std::vector<Command>& commands() {
          run_detail_options(),
          preprocessing_options(),
          {run_option_spec("kernel"),
+          {"--parallel", "N", "(layer, setting) runs at once, each on threads / N threads (default: 0 = automatic:\n"
+                              "as many as threads and free memory allow; 1 = one after another); same table either way"},
           {"-o", "RESULTS.h5", "HDF5 results file (default: sensitivity.h5; created when absent)"},
           {"--json", "", "print one JSON object (every layer and setting) instead of the table"}}}),
          run_sensitivity},
@@ -188,7 +193,9 @@ const std::vector<Command>& commands() {
           {"--grid", "G", "settings C_s'/K per layer to choose from (default: qcnn sensitivity's)"}},
          run_detail_options(),
          preprocessing_options(),
+         finetune_options(),
          {run_option_spec("kernel"),
+          {"--parallel", "N", "sensitivity runs at once (qcnn sensitivity --parallel; default: 0 = automatic)"},
           {"--results", "R.h5", "HDF5 results file of the sensitivity table and the candidates (default: qcnn-auto.h5)"},
           {"-o", "FILE", "save the best verified run's quantized model (docs/model-format.md)"},
           {"--json", "", "print one JSON object: settings, top1, top1_float, drop, compression,\n"

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "../temp_dir.h"
 #include "core/auto/auto_settings.h"
@@ -231,6 +232,202 @@ TEST(Auto, UnreachableBoundReportsTheClosestAndBadRequestsAreNamed) {
     q.min_compression = 5;  // compression objective with a compression bound
     EXPECT_THROW(run_auto(q, path, 1), Error);
     EXPECT_THROW(parse_auto_objective("fastest"), Error);
+}
+
+}  // namespace
+}  // namespace qcnn
+
+namespace qcnn {
+namespace {
+
+// Sensitivity runs in flight at once (issue 15 section 1) and fine-tuning in `qcnn auto` (issue
+// 19): several (layer, setting) runs at once give the same table as one after another, cancel
+// and resume still work with runs in flight, the memory estimate bounds the count, and the
+// candidates of a fine-tuning search carry their fine-tuning while the sensitivity runs have none.
+SensitivityRequest tiny_request(int parallel) {
+    SensitivityRequest r = small_request();
+    r.options.base.threads = 2;
+    r.grid = {"2/16", "4/16"};  // conv2, fc1, fc2 x 2 = 6 runs (nothing fits conv1)
+    r.parallel = parallel;
+    return r;
+}
+
+// Every number of the table that does not come from a clock, bit for bit.
+void expect_same_table(const SensitivityTable& a, const SensitivityTable& b) {
+    ASSERT_EQ(a.entries.size(), b.entries.size());
+    for (size_t i = 0; i < a.entries.size(); ++i) {
+        const SensitivityEntry& x = a.entries[i];
+        const SensitivityEntry& y = b.entries[i];
+        SCOPED_TRACE(x.layer + " " + x.setting);
+        EXPECT_EQ(x.layer, y.layer);
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.setting, y.setting);
+        EXPECT_EQ(x.top1, y.top1);
+        EXPECT_EQ(x.top5, y.top5);
+        EXPECT_EQ(x.top1_float, y.top1_float);
+        EXPECT_EQ(x.top5_float, y.top5_float);
+        EXPECT_EQ(x.response_error, y.response_error);
+        EXPECT_EQ(x.compression, y.compression);
+        EXPECT_EQ(x.theoretical_speedup, y.theoretical_speedup);
+        EXPECT_EQ(x.bytes_quantized, y.bytes_quantized);
+        EXPECT_EQ(x.flops_quantized, y.flops_quantized);
+        EXPECT_TRUE(std::isfinite(y.quantized_ms) && y.quantized_ms > 0);  // timed in both
+        EXPECT_TRUE(std::isfinite(x.quantized_ms) && x.quantized_ms > 0);
+    }
+}
+
+TEST(SensitivityParallel, TwoAtOnceGiveTheSerialTable) {
+    test::TempDir dir;
+    const auto net = load_model(kLenet);
+    const SensitivityTable serial = run_sensitivity(plan_sensitivity(*net, tiny_request(1)), dir.file("a.h5"), 2);
+    EXPECT_EQ(serial.parallel.cells, 1);
+    ASSERT_EQ(serial.entries.size(), 6u);
+
+    std::string first_sweep_note;
+    std::map<std::string, int> running;  // "run i/n" -> progress reports seen
+    const SensitivityTable par = run_sensitivity(
+        plan_sensitivity(*net, tiny_request(2)), dir.file("b.h5"), 2, [&](const Progress& p) {
+            if (p.stage == "sweep" && first_sweep_note.empty()) first_sweep_note = p.layer;
+            if (p.stage != "sweep") ++running[p.layer.substr(0, p.layer.find(':'))];
+            return true;
+        });
+    EXPECT_EQ(par.parallel.cells, 2);
+    EXPECT_EQ(par.parallel.threads_per_cell, 1);
+    EXPECT_NE(first_sweep_note.find("2 runs at once, 1 thread each (--parallel 2"), std::string::npos) << first_sweep_note;
+    EXPECT_EQ(running.size(), 6u);  // every run reported its stages under its own label
+    EXPECT_TRUE(running.count("run 1/6") && running.count("run 6/6"));
+    EXPECT_EQ(par.runs_done, 6);
+    expect_same_table(serial, par);
+
+    // Read back from the file (rows appended in finishing order): the same table, in run order.
+    const SensitivityTable again = run_sensitivity(plan_sensitivity(*net, tiny_request(2)), dir.file("b.h5"), 2);
+    EXPECT_TRUE(again.reused);
+    expect_same_table(serial, again);
+    EXPECT_EQ(ResultsFile::read(dir.file("b.h5"), par.id, "sensitivity").attributes().status, "completed");
+}
+
+TEST(SensitivityParallel, CancelWithRunsInFlightThenResume) {
+    test::TempDir dir;
+    const std::string path = dir.file("s.h5");
+    const auto net = load_model(kLenet);
+    const SensitivityPlan plan = plan_sensitivity(*net, tiny_request(2));
+    // Cancel as soon as the first run has finished: the other run in flight stops at its next report.
+    int64_t finished = 0, reports_after_cancel = 0;
+    bool cancelled = false;
+    EXPECT_THROW(run_sensitivity(plan, path, 2,
+                                 [&](const Progress& p) {
+                                     if (cancelled) ++reports_after_cancel;
+                                     if (p.stage == "sweep" && p.done > 0) finished = p.done;
+                                     cancelled = finished > 0;
+                                     return !cancelled;
+                                 }),
+                 Cancelled);
+    EXPECT_GE(finished, 1);
+    EXPECT_EQ(reports_after_cancel, 0);  // nothing reported once cancelled: every run stopped
+    const std::vector<std::string> ids = list_sweeps(path, "sensitivity");
+    ASSERT_EQ(ids.size(), 1u);
+    int64_t kept = 0;
+    {
+        const ResultsFile f = ResultsFile::read(path, ids[0], "sensitivity");
+        EXPECT_EQ(f.attributes().status, "cancelled");
+        kept = static_cast<int64_t>(f.runs().size());
+    }
+    EXPECT_GE(kept, 1);
+    EXPECT_LT(kept, 6);
+
+    const SensitivityTable resumed = run_sensitivity(plan, path, 2);
+    EXPECT_FALSE(resumed.reused);
+    EXPECT_EQ(resumed.id, ids[0]);
+    EXPECT_EQ(resumed.runs_resumed, kept);
+    EXPECT_EQ(resumed.runs_done, 6 - kept);
+    const SensitivityTable serial = run_sensitivity(plan_sensitivity(*net, tiny_request(1)), dir.file("serial.h5"), 2);
+    expect_same_table(serial, resumed);
+}
+
+TEST(SensitivityParallel, TheCountFollowsThreadsMemoryAndTheRequest) {
+    const auto net = load_model(kLenet);
+    const SensitivityPlan plan = plan_sensitivity(*net, tiny_request(0));
+    const int64_t available = available_memory_bytes();
+    ASSERT_GT(available, 0);  // Linux: /proc/meminfo
+    const SensitivityParallelism a = sensitivity_parallelism(*net, plan.spec, 2, 0, 6);
+    EXPECT_GT(a.cell_bytes, 4 * 200 * 28 * 28);  // at least the evaluation images as floats
+    EXPECT_LE(a.cells, 2);
+    EXPECT_NE(a.reason.find("automatic"), std::string::npos) << a.reason;
+    // More runs than threads are asked for: granted, each on one thread; never more than the runs.
+    EXPECT_EQ(sensitivity_parallelism(*net, plan.spec, 2, 4, 6).cells, 4);
+    EXPECT_EQ(sensitivity_parallelism(*net, plan.spec, 2, 4, 6).threads_per_cell, 1);
+    EXPECT_EQ(sensitivity_parallelism(*net, plan.spec, 8, 0, 3).cells, 3);
+    EXPECT_EQ(sensitivity_parallelism(*net, plan.spec, 8, 2, 6).threads_per_cell, 4);
+    // A run bigger than the memory: one at a time, and the reason says so.
+    SweepSpec huge = plan.spec;
+    huge.base.limit = available;  // available / 1 byte images as floats cannot fit twice
+    const SensitivityParallelism h = sensitivity_parallelism(*net, huge, 8, 0, 6);
+    EXPECT_EQ(h.cells, 1);
+    EXPECT_NE(h.reason.find("1 fit"), std::string::npos) << h.reason;
+}
+
+TEST(AutoFinetune, CandidatesFinetuneAndTheSensitivityRunsDoNot) {
+    test::TempDir dir;
+    const std::string path = dir.file("auto.h5");
+    const auto net = load_model(kLenet);
+    AutoRequest q;
+    q.sensitivity = tiny_request(1);
+    q.sensitivity.layers = "fc1";
+    q.sensitivity.grid = {"4/16", "8/16"};
+    q.sensitivity.options.base.finetune = true;
+    q.sensitivity.options.base.ft_epochs = 1;
+    q.sensitivity.options.base.ft_images = 300;
+    q.sensitivity.options.base.ft_params = "codebooks,bias";
+    q.verify_ec = EcMode::None;
+    q.max_drop = 0.02;
+    q.max_candidates = 2;
+    int finetune_reports = 0;
+    bool in_sensitivity = true;
+    const AutoOutcome o = run_auto(q, path, 1, [&](const Progress& p) {
+        if (p.stage == "auto") in_sensitivity = false;
+        if (p.stage == "finetune") {
+            EXPECT_FALSE(in_sensitivity) << "a sensitivity run fine-tuned";
+            ++finetune_reports;
+        }
+        return true;
+    });
+    ASSERT_FALSE(o.rows.empty());
+    ASSERT_EQ(o.finetune.size(), o.rows.size());
+    EXPECT_GT(finetune_reports, 0);
+    for (const CandidateFinetune& f : o.finetune) {
+        EXPECT_TRUE(f.ran);
+        ASSERT_EQ(f.result.epochs.size(), 1u);
+        EXPECT_GT(f.result.train_images, 0);
+        EXPECT_LE(f.result.train_images + f.result.val_images, 300);
+        EXPECT_TRUE(std::isfinite(f.result.epochs[0].train_loss));
+        EXPECT_GT(f.seconds, 0);
+    }
+    // The sensitivity table is the one a plain analysis stores: no fine-tuning in its spec, so
+    // `qcnn sensitivity` with the same options reuses it.
+    const std::string sid = o.sensitivity.id;
+    {
+        const ResultsFile f = ResultsFile::read(path, sid, "sensitivity");
+        EXPECT_EQ(f.attributes().spec_canonical.find("finetune"), std::string::npos) << f.attributes().spec_canonical;
+        const ResultsFile c = ResultsFile::read(path, o.sweep_id);
+        EXPECT_NE(c.attributes().spec_json.find("\"finetune\": true"), std::string::npos) << c.attributes().spec_json;
+    }
+    SensitivityRequest plain = q.sensitivity;
+    plain.options.base.finetune = false;
+    plain.options.base.ft_epochs = RunSpec{}.ft_epochs;
+    plain.options.base.ft_images = RunSpec{}.ft_images;
+    plain.options.base.ft_params = RunSpec{}.ft_params;
+    const SensitivityTable t = run_sensitivity(plan_sensitivity(*net, plain), path, 1);
+    EXPECT_TRUE(t.reused);
+    EXPECT_EQ(t.id, sid);
+
+    // Asked of `qcnn sensitivity` directly, fine-tuning is refused with the reason.
+    try {
+        plan_sensitivity(*net, q.sensitivity);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--finetune does not apply to one layer at a time"), std::string::npos)
+            << e.what();
+    }
 }
 
 }  // namespace
