@@ -643,8 +643,8 @@ void MemoryPlot::setRecord(const RunRecord* r) {
 
 FinetunePlot::FinetunePlot(QWidget* parent) : RunPlot(tr("Fine-tuning"), parent) {
     plot_->xAxis->setLabel(tr("epoch"));
-    plot_->yAxis->setLabel(tr("training loss"));
-    plot_->yAxis2->setLabel(tr("held-out top-1 (%)"));
+    plot_->yAxis->setLabel(tr("loss"));
+    plot_->yAxis2->setLabel(tr("val top-1 (%)"));
     plot_->yAxis2->setVisible(true);
     plot_->setToolTip(tr("Fine-tuning after quantization (run option \"fine-tune\"): the training loss (running mean of "
                          "the epoch, per step while it trains; the mean per epoch afterwards) and the top-1 on the "
