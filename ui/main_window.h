@@ -2,7 +2,8 @@
 //
 // Layout: the central tab widget holds the editable layer table ("Layers", with the run
 // options and the cost model's totals) and the teaching views ("Teaching"); the result plots
-// (top-1 vs compression, top-1 vs speed-up, run-time memory, per-layer response error) share
+// (top-1 vs compression, top-1 vs speed-up, run-time memory accounted and measured, per-layer
+// response error, fine-tuning: live while a run fine-tunes) share
 // the right dock; the results table and the cost-per-layer chart are tabbed docks at the
 // bottom. The status bar shows the model, the dataset, the float top-1 and the progress of a
 // run (stage and layer, and runs done for a sweep).
