@@ -51,6 +51,7 @@
 #include "ui/format.h"
 #include "ui/layer_cost_plot.h"
 #include "ui/layer_table_model.h"
+#include "ui/memory_probe.h"
 #include "ui/plot_registry.h"
 #include "ui/results_model.h"
 #include "ui/run_job.h"
@@ -158,6 +159,7 @@ MainWindow::MainWindow(QWidget* parent)
     for (QLabel* l : {statusData_, statusFloat_}) l->setContentsMargins(8, 0, 8, 0);  // apart from their neighbours
     progressLabel_->setMinimumWidth(400);  // "run 2/8 · stage 3 of 4: kmeans conv2 · 41 % of the sweep"
     stageBar_->setMaximumWidth(160);
+    stageBar_->setObjectName(QStringLiteral("stageBar"));
     runsBar_->setFixedWidth(120);
     runsBar_->setFormat(tr("%v/%m runs done"));
     stageBar_->setTextVisible(true);
@@ -166,6 +168,31 @@ MainWindow::MainWindow(QWidget* parent)
         statusBar()->addPermanentWidget(w);
         w->setVisible(false);
     }
+    memoryProbe_ = new MemoryProbe(MemoryProbe::defaultQcnnPath(), this);
+    connect(memoryProbe_, &MemoryProbe::stageChanged, this, [this](const QString& text) {
+        if (!text.isEmpty()) statusBar()->showMessage(tr("Measuring run-time memory: %1 ...").arg(text));
+        cancelButton_->setVisible(!text.isEmpty() || isRunning());
+        updateActions();
+    });
+    connect(memoryProbe_, &MemoryProbe::finished, this, [this](int run, const MeasuredMemory& dense, const MeasuredMemory& quantized) {
+        const RunRecord& r = results_->record(run);
+        denseMemory_[r.model + "\n" + r.data] = dense;
+        results_->setMeasuredMemory(run, dense, quantized);
+        statusBar()->showMessage(tr("Run %1 measured (qcnn eval, batch 1, 1 thread): the quantized model added %2 to the "
+                                    "process (peak RSS %3), the float model %4 (peak RSS %5)")
+                                     .arg(fileRunIndex(run))
+                                     .arg(formatBytes(quantized.modelBytes()), formatBytes(quantized.peakRss),
+                                          formatBytes(dense.modelBytes()), formatBytes(dense.peakRss)),
+                                 15000);
+        updateActions();
+        emit memoryMeasured(run, true);
+    });
+    connect(memoryProbe_, &MemoryProbe::failed, this, [this](int run, const QString& message) {
+        statusBar()->clearMessage();
+        showError(tr("Measuring run-time memory failed"), message);
+        updateActions();
+        emit memoryMeasured(run, false);
+    });
     createActions();
 
     connectSession();
@@ -203,7 +230,7 @@ void MainWindow::connectSession() {
     connect(w, &WorkbenchSession::modelLoaded, this, &MainWindow::onModelLoaded);
     connect(w, &WorkbenchSession::runOptionsLoaded, this, [this](const SweepSpec& spec) {
         runForm_->setSpec(spec);
-        updateEcOptions();
+        updateDependentOptions();
         updateStatus();
     });
     connect(w, &WorkbenchSession::floatEvaluationStarted, this, [this] { statusFloat_->setText(tr("float top-1: evaluating ...")); });
@@ -298,12 +325,13 @@ QWidget* MainWindow::createRunOptions() {
     find(ecPositionsSpin_, "ec_positions");
     find(threadsSpin_, "threads");
     find(speedCheck_, "measure_speed");
+    find(finetuneCheck_, "finetune");
     runForm_->setSpec(workbench_->editedSpec());
     workbench_->setOptionsSource([form = runForm_](SweepSpec& s) { form->apply(s); });
-    updateEcOptions();
+    updateDependentOptions();
     connect(runForm_, &RunOptionsForm::edited, this, [this](const QString& key) {
         if (key == QLatin1String("data") || key == QLatin1String("limit")) dataOptionsChanged();
-        if (key == QLatin1String("ec")) updateEcOptions();
+        if (key == QLatin1String("ec") || key == QLatin1String("finetune")) updateDependentOptions();
     });
     return runForm_;
 }
@@ -326,6 +354,13 @@ void MainWindow::createDocks() {
     resultsView_->verticalHeader()->setVisible(false);
     resultsView_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     resultsView_->horizontalHeader()->setSectionResizeMode(ResultsModel::Settings, QHeaderView::Stretch);
+    // ResizeToContents sizes a column from the rows it has seen when it last laid out: a later row
+    // with a longer value ("network" under "none") was elided ("net..."). Every new or changed
+    // row resizes the columns again.
+    const auto fitColumns = [this] { resultsView_->resizeColumnsToContents(); };
+    connect(proxy, &QAbstractItemModel::rowsInserted, this, fitColumns, Qt::QueuedConnection);
+    connect(proxy, &QAbstractItemModel::dataChanged, this, fitColumns, Qt::QueuedConnection);
+    connect(proxy, &QAbstractItemModel::modelReset, this, fitColumns, Qt::QueuedConnection);
     resultsView_->verticalHeader()->setDefaultSectionSize(resultsView_->fontMetrics().height() + 8);
     connect(resultsView_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this, proxy](const QModelIndex& current) {
         if (current.isValid()) selectRun(proxy->mapToSource(current).row());
@@ -390,6 +425,11 @@ void MainWindow::createActions() {
     sweepAction_->setShortcut(Qt::CTRL | Qt::Key_R);
     runMenu->addAction(tr("&Find Settings..."), this, [this] { openAutoDialog(this); })
         ->setToolTip(tr("Per-layer settings found automatically under an accuracy or compression budget (docs/auto.md)"));
+    measureMemoryAction_ = runMenu->addAction(tr("Measure Run-time &Memory"), this, [this] { measureMemory(selectedRun_); });
+    measureMemoryAction_->setToolTip(
+        tr("Saves the selected run's quantized model and runs `qcnn eval --batch 1 --threads 1 --limit 1` on it and on "
+           "the float model in a child process; the memory plot shows the measured peak RSS (minus the process "
+           "without a model) beside the accounted bytes"));
     cancelAction_ = runMenu->addAction(tr("&Cancel"), this, &MainWindow::cancelRun);
     cancelAction_->setShortcut(Qt::Key_Escape);
     cancelAction_->setShortcutContext(Qt::ApplicationShortcut);
@@ -581,16 +621,19 @@ SweepSpec MainWindow::runOptions() const {
 
 void MainWindow::setRunOptions(const SweepSpec& o) {
     runForm_->setSpec(o);
-    updateEcOptions();
+    updateDependentOptions();
     workbench_->setRunOptions(o);
     updateStatus();
 }
 
-void MainWindow::updateEcOptions() {
+void MainWindow::updateDependentOptions() {
     bool used = ecCombo_->currentData().toString() != QString::fromStdString(to_string(EcMode::None));
     if (!sweepGrid().grid.empty())
         for (EcMode m : sweepGrid().ec) used = used || m != EcMode::None;
     for (QSpinBox* s : {ecItersSpin_, ecConvImagesSpin_, ecPositionsSpin_}) s->setEnabled(used);
+    for (const RunOption& o : run_options())  // ft_epochs, ft_lr, ... greyed while fine-tuning is off
+        if (o.key.rfind("ft_", 0) == 0)
+            if (QWidget* w = runForm_->widget(o.key)) w->setEnabled(finetuneCheck_->isChecked());
 }
 
 qint64 MainWindow::formLimit() const {
@@ -624,7 +667,7 @@ void MainWindow::updateStatus() {
 bool MainWindow::runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec,
                           const std::vector<uint64_t>& seeds) {
     const bool started = workbench_->runSweep(grid, ec, seeds);
-    updateEcOptions();
+    updateDependentOptions();
     return started;
 }
 
@@ -642,6 +685,7 @@ void MainWindow::onRunStarted(int runs) {
 }
 
 void MainWindow::cancelRun() {
+    if (memoryProbe_->isRunning()) memoryProbe_->cancel();
     if (!isRunning()) return;
     workbench_->cancelRun();
     progressLabel_->setText(tr("cancelling ..."));
@@ -657,6 +701,18 @@ void MainWindow::pollProgress() {
     text += tr(" · %1 % of the %2").arg(qRound(p.fraction * 100)).arg(p.runs > 1 ? tr("sweep") : tr("run"));
     if (p.runs > 1) text = tr("run %1/%2 · %3").arg(p.run + 1).arg(p.runs).arg(text);
     progressLabel_->setText(text);
+    // Fine-tuning: the bar says where ("fine-tuning epoch 2/3, loss 0.41") and the plot draws the curve.
+    if (p.stageName == QLatin1String("finetune")) {
+        stageBar_->setFormat(tr("fine-tuning %1").arg(p.layer));
+        stageBar_->setMinimumWidth(stageBar_->fontMetrics().horizontalAdvance(stageBar_->text()) + 24);
+        stageBar_->setMaximumWidth(QWIDGETSIZE_MAX);
+        const RunJob::FinetuneCurve curve = job->finetuneCurve();
+        if (curve.run == p.run && !curve.points.empty()) finetunePlot()->setLiveCurve(curve);
+    } else {
+        stageBar_->setFormat(QStringLiteral("%p%"));
+        stageBar_->setMinimumWidth(0);
+        stageBar_->setMaximumWidth(160);
+    }
     const int total = static_cast<int>(std::min<qint64>(std::max<qint64>(p.total, 1), std::numeric_limits<int>::max()));
     stageBar_->setRange(0, total);
     stageBar_->setValue(static_cast<int>(std::min<qint64>(p.done, total)));
@@ -671,6 +727,10 @@ void MainWindow::onRunAdded(int run) {
 }
 
 void MainWindow::onJobFinished(const QString& status) {
+    finetunePlot()->clearLive();
+    stageBar_->setFormat(QStringLiteral("%p%"));
+    stageBar_->setMinimumWidth(0);
+    stageBar_->setMaximumWidth(160);
     for (QWidget* w : {static_cast<QWidget*>(progressLabel_), static_cast<QWidget*>(stageBar_),
                        static_cast<QWidget*>(runsBar_), static_cast<QWidget*>(cancelButton_)})
         w->setVisible(false);
@@ -713,11 +773,29 @@ void MainWindow::sweepDialog() {
 TradeoffPlot* MainWindow::compressionPlot() const { return plots_->find<TradeoffPlot>(QStringLiteral("compression")); }
 TradeoffPlot* MainWindow::speedupPlot() const { return plots_->find<TradeoffPlot>(QStringLiteral("speedup")); }
 MemoryPlot* MainWindow::memoryPlot() const { return plots_->find<MemoryPlot>(QStringLiteral("memory")); }
+FinetunePlot* MainWindow::finetunePlot() const { return plots_->find<FinetunePlot>(QStringLiteral("finetune")); }
 ResponseErrorPlot* MainWindow::responsePlot() const { return plots_->find<ResponseErrorPlot>(QStringLiteral("response")); }
+
+bool MainWindow::measureMemory(int run) {
+    if (run < 0 || run >= results_->rowCount()) {
+        showError(tr("Cannot measure run-time memory"), tr("Select a run in the results table first."));
+        return false;
+    }
+    const RunRecord& r = results_->record(run);
+    std::optional<MeasuredMemory> dense;
+    if (auto it = denseMemory_.find(r.model + "\n" + r.data); it != denseMemory_.end()) dense = it->second;
+    QString error;
+    if (!memoryProbe_->start(run, r, dense, &error)) {
+        showError(tr("Cannot measure run-time memory"), error);
+        return false;
+    }
+    return true;
+}
 
 void MainWindow::selectRun(int run) {
     if (run < 0 || run >= results_->rowCount()) return;
     selectedRun_ = run;
+    updateActions();
     plots_->setSelectedRun(run);
     auto* proxy = static_cast<QSortFilterProxyModel*>(resultsView_->model());
     const QModelIndex index = proxy->mapFromSource(results_->index(run, 0));
@@ -741,7 +819,7 @@ void MainWindow::loadRunSettings(int run) {
         layerModel_->setSettingsText(QString::fromStdString(r.row.settings));
         ecCombo_->setCurrentIndex(ecCombo_->findData(QString::fromStdString(to_string(parse_ec_mode(r.row.ec)))));
         seedEdit_->setText(QString::number(r.row.seed));
-        updateEcOptions();
+        updateDependentOptions();
         statusBar()->showMessage(tr("Loaded the settings of run %1").arg(run + 1), 5000);
     } catch (const std::exception& e) {
         showError(tr("Cannot load the run's settings"), QString::fromStdString(e.what()));
@@ -753,7 +831,9 @@ void MainWindow::updateActions() {
     const bool model = network() != nullptr;
     runAction_->setEnabled(model && !running);
     sweepAction_->setEnabled(model && !running);
-    cancelAction_->setEnabled(running);
+    cancelAction_->setEnabled(running || memoryProbe_->isRunning());
+    measureMemoryAction_->setEnabled(!memoryProbe_->isRunning() && selectedRun_ >= 0 && selectedRun_ < results_->rowCount() &&
+                                     results_->record(selectedRun_).network != nullptr);
     saveSettingsAction_->setEnabled(model);
     exportHdf5Action_->setEnabled(results_->rowCount() > 0);
     exportCsvAction_->setEnabled(results_->rowCount() > 0);

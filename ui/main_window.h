@@ -2,7 +2,8 @@
 //
 // Layout: the central tab widget holds the editable layer table ("Layers", with the run
 // options and the cost model's totals) and the teaching views ("Teaching"); the result plots
-// (top-1 vs compression, top-1 vs speed-up, run-time memory, per-layer response error) share
+// (top-1 vs compression, top-1 vs speed-up, run-time memory accounted and measured, per-layer
+// response error, fine-tuning: live while a run fine-tunes) share
 // the right dock; the results table and the cost-per-layer chart are tabbed docks at the
 // bottom. The status bar shows the model, the dataset, the float top-1 and the progress of a
 // run (stage and layer, and runs done for a sweep).
@@ -38,6 +39,7 @@
 #include "core/cost/time_estimate.h"
 #include "core/eval/model_summary.h"
 #include "core/sweep/sweep.h"
+#include "ui/run_job.h"
 
 class QAction;
 class QCheckBox;
@@ -62,6 +64,8 @@ class LayerTableModel;
 class MemoryPlot;
 class PlotSet;
 class ResponseErrorPlot;
+class FinetunePlot;
+class MemoryProbe;
 class ResultsModel;
 class RunJob;
 class RunOptionsForm;
@@ -134,6 +138,7 @@ public:
     TradeoffPlot* speedupPlot() const;
     MemoryPlot* memoryPlot() const;
     ResponseErrorPlot* responsePlot() const;
+    FinetunePlot* finetunePlot() const;
     TeachingView* teachingView() const { return teaching_; }
     QString totalsText() const;
     QString costText() const;
@@ -171,8 +176,14 @@ public:
     // Runs the table's settings once / a sweep (false, and an error shown, when it cannot start).
     bool run();
     bool runSweep(const std::vector<SweepGroup>& grid, const std::vector<EcMode>& ec, const std::vector<uint64_t>& seeds);
-    void cancelRun();
+    void cancelRun();  // also cancels a memory measurement
     bool isRunning() const;
+    // Run > Measure Run-time Memory (ui/memory_probe.h): run `run`'s saved quantized model and its
+    // float model (once per model and data) measured by `qcnn eval` in a child process; the memory
+    // plot then shows the measured bytes beside the accounted ones. False (and an error shown) when
+    // it cannot start; memoryMeasured or an error follows otherwise.
+    bool measureMemory(int run);
+    MemoryProbe* memoryProbe() const { return memoryProbe_; }
 
     // Presenter mode (View > Presenter Mode, F11): full screen and every font 1.6x, plots too,
     // for a projector. Off restores the window and the fonts.
@@ -217,6 +228,8 @@ signals:
     void runFinished(const QString& status);
     // openDataset() ended: `ok` when the data set opened and became the Data.
     void datasetOpened(const QString& spec, bool ok);
+    // A memory measurement ended (ok: the run's record has it; otherwise the error was shown).
+    void memoryMeasured(int run, bool ok);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
@@ -258,8 +271,9 @@ private:
     void updateStatus();
     void updateCostText();
     void dataOptionsChanged();
-    // The error-correction options are enabled while a run or the sweep grid uses EC.
-    void updateEcOptions();
+    // The error-correction options are enabled while a run or the sweep grid uses EC, the
+    // fine-tuning options (ft_*) while "fine-tune" is on.
+    void updateDependentOptions();
     // The form's image limit (0 = all; -1 while the field is not a valid number).
     qint64 formLimit() const;
     // Session file, time estimate and close prompt (issues 16 and 18).
@@ -300,10 +314,14 @@ private:
     QSpinBox* ecPositionsSpin_;
     QSpinBox* threadsSpin_;
     QCheckBox* speedCheck_;
+    QCheckBox* finetuneCheck_;
     // Actions.
     QAction* runAction_ = nullptr;
     QAction* sweepAction_ = nullptr;
     QAction* cancelAction_ = nullptr;
+    QAction* measureMemoryAction_ = nullptr;
+    MemoryProbe* memoryProbe_ = nullptr;
+    std::map<std::string, MeasuredMemory> denseMemory_;  // float model + "\n" + data -> its measurement
     QAction* saveSettingsAction_ = nullptr;
     QAction* exportHdf5Action_ = nullptr;
     QAction* exportCsvAction_ = nullptr;

@@ -15,6 +15,7 @@ const std::vector<PlotEntry>& plotRegistry() {
         {QStringLiteral("speedup"), []() -> RunPlot* { return new TradeoffPlot(TradeoffAxis::Speedup); }},
         {QStringLiteral("memory"), []() -> RunPlot* { return new MemoryPlot; }},
         {QStringLiteral("response"), []() -> RunPlot* { return new ResponseErrorPlot; }},
+        {QStringLiteral("finetune"), []() -> RunPlot* { return new FinetunePlot; }},
     };
     return entries;
 }

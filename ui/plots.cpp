@@ -26,6 +26,7 @@
 #include <qcustomplot.h>
 
 #include "ui/format.h"
+#include "ui/session_file.h"
 
 namespace qcnn::ui {
 
@@ -563,14 +564,14 @@ bool TradeoffPlot::eventFilter(QObject* watched, QEvent* event) {
 // What the bars are: the cost model's accounted bytes (core/cost/cost_model.h MemoryReport),
 // not a measurement of this process; the measured peak RSS beside the accounted bytes comes from
 // `qcnn eval` (one network per process) and is said so in the tooltip.
-MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory (accounted)"), parent) {
-    plot_->yAxis->setLabel(tr("KB (cost model)"));
+MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory"), parent) {
+    plot_->yAxis->setLabel(tr("KB"));
     plot_->setToolTip(
-        tr("Bytes the cost model accounts for: weights and biases as stored, peak live activations and the "
-           "largest LUT buffer.\nNot measured: the workbench runs many networks in one process, "
-           "so its resident memory says nothing about one of them.\nThe measured peak RSS of a saved model "
-           "is printed beside the accounted bytes by `qcnn eval --model FILE` (docs/results.md, Run-time "
-           "memory)."));
+        tr("Bars: the bytes the cost model accounts: weights and biases as stored, peak live activations and the "
+           "largest LUT buffer.\nDiamonds (after Results > Measure Run-time Memory): measured. The run's quantized "
+           "model is saved and `qcnn eval --batch 1 --threads 1 --limit 1` runs on it in a child process (the float "
+           "model likewise, once per model); the diamond is its peak RSS minus its footprint before the model "
+           "loaded (code, libraries, the data set), i.e. what the model added to the process."));
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     ticker->addTick(1, tr("dense"));
     ticker->addTick(2, tr("Q-CNN"));
@@ -590,6 +591,10 @@ MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory (accounted
     luts_ = makeBars(tr("LUTs"), QColor(0xf2, 0xa5, 0x41));
     activations_->moveAbove(weights_);
     luts_->moveAbove(activations_);
+    measured_ = plot_->addGraph();
+    measured_->setName(tr("measured: peak RSS - process without model"));
+    measured_->setLineStyle(QCPGraph::lsNone);
+    measured_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(Qt::black, 1.5), QColor(0xd6, 0x27, 0x28), 11));
     showLegendBelow();
     setRecord(nullptr);
 }
@@ -599,6 +604,7 @@ void MemoryPlot::refresh(const PlotContext& context) { setRecord(context.record(
 void MemoryPlot::setRecord(const RunRecord* r) {
     if (!r) {
         for (QCPBars* b : {weights_, activations_, luts_}) b->data()->clear();
+        measured_->data()->clear();
         plot_->yAxis->setRange(0, 1);
         requestReplot();
         return;
@@ -619,9 +625,119 @@ void MemoryPlot::setRecord(const RunRecord* r) {
     set(weights_, kb(d.weight_bytes + d.bias_bytes), kb(q.weight_bytes + q.bias_bytes));
     set(activations_, kb(d.activation_bytes), kb(q.activation_bytes));
     set(luts_, kb(d.lut_bytes), kb(q.lut_bytes));
-    const double top = std::max(kb(d.weight_bytes + d.bias_bytes + d.activation_bytes + d.lut_bytes),
-                                kb(q.weight_bytes + q.bias_bytes + q.activation_bytes + q.lut_bytes));
+    double top = std::max(kb(d.weight_bytes + d.bias_bytes + d.activation_bytes + d.lut_bytes),
+                          kb(q.weight_bytes + q.bias_bytes + q.activation_bytes + q.lut_bytes));
+    QVector<double> mk, mv;
+    for (auto [key, m] : {std::pair{1.0, &r->measuredDense}, std::pair{2.0, &r->measuredQuantized}})
+        if (m->has_value()) {
+            mk << key;
+            mv << kb(std::max<int64_t>(0, (*m)->modelBytes()));
+            top = std::max(top, mv.back());
+        }
+    measured_->setData(mk, mv, true);
     plot_->yAxis->setRange(0, top > 0 ? top * 1.08 : 1.0);
+    requestReplot();
+}
+
+// ---------------------------------------------------------------------------------------
+
+FinetunePlot::FinetunePlot(QWidget* parent) : RunPlot(tr("Fine-tuning"), parent) {
+    plot_->xAxis->setLabel(tr("epoch"));
+    plot_->yAxis->setLabel(tr("loss"));
+    plot_->yAxis2->setLabel(tr("val top-1 (%)"));
+    plot_->yAxis2->setVisible(true);
+    plot_->setToolTip(tr("Fine-tuning after quantization (run option \"fine-tune\"): the training loss (running mean of "
+                         "the epoch, per step while it trains; the mean per epoch afterwards) and the top-1 on the "
+                         "held-out part of the training split per epoch (epoch 0: the network as given). The best "
+                         "epoch (ringed) is the one the run keeps."));
+    liveLoss_ = plot_->addGraph();
+    liveLoss_->setName(tr("training loss (running mean)"));
+    liveLoss_->setPen(QPen(kRunColor, 1.5));
+    epochLoss_ = plot_->addGraph();
+    epochLoss_->setName(tr("training loss per epoch"));
+    epochLoss_->setPen(QPen(kRunColor, 1.5));
+    epochLoss_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kRunColor, kRunColor, 6));
+    val_ = plot_->addGraph(plot_->xAxis, plot_->yAxis2);
+    val_->setName(tr("held-out top-1"));
+    val_->setPen(QPen(kMeasuredColor, 1.5));
+    val_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, kMeasuredColor, kMeasuredColor, 6));
+    best_ = plot_->addGraph(plot_->xAxis, plot_->yAxis2);
+    best_->setName(tr("best epoch (kept)"));
+    best_->setLineStyle(QCPGraph::lsNone);
+    best_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(kFrontColor, 2), Qt::NoBrush, 14));
+    best_->removeFromLegend();  // the tooltip explains the ring; three entries fit a narrow plot
+    note_ = new QCPItemText(plot_);
+    note_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    note_->position->setCoords(0.5, 0.08);
+    note_->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+    note_->setColor(kFloatColor);
+    showLegendBelow();
+    setRecord(nullptr);
+}
+
+QString FinetunePlot::note() const { return note_->text(); }
+
+void FinetunePlot::refresh(const PlotContext& context) {
+    ctx_ = context;
+    if (!live_) setRecord(ctx_.record(ctx_.shownRun()));
+}
+
+void FinetunePlot::setLiveCurve(const RunJob::FinetuneCurve& curve) {
+    live_ = true;
+    QVector<double> x, y;
+    for (const auto& [e, loss] : curve.points) {
+        x << e;
+        y << loss;
+    }
+    liveLoss_->setData(x, y, true);
+    for (QCPGraph* g : {epochLoss_, val_, best_}) g->data()->clear();
+    plot_->xAxis->setRange(0, std::max(curve.epochs, 1));
+    const double top = y.isEmpty() ? 0 : *std::max_element(y.begin(), y.end());
+    plot_->yAxis->setRange(0, std::isfinite(top) && top > 0 ? top * 1.1 : 1.0);
+    plot_->yAxis2->setRange(0, 100);
+    note_->setText({});  // the progress bar says the epoch and loss
+    requestReplot();
+}
+
+void FinetunePlot::clearLive() {
+    if (!live_) return;
+    live_ = false;
+    setRecord(ctx_.record(ctx_.shownRun()));
+}
+
+void FinetunePlot::setRecord(const RunRecord* r) {
+    liveLoss_->data()->clear();
+    QVector<double> ek, ev, vk, vv, bk, bv;
+    const FinetuneRecord* f = r && r->finetune.ran ? &r->finetune : nullptr;
+    if (f) {
+        vk << 0;
+        vv << f->initialValTop1 * 100.0;
+        for (const FinetuneEpoch& e : f->epochs) {
+            ek << e.epoch;
+            ev << e.train_loss;
+            vk << e.epoch;
+            vv << e.val_top1 * 100.0;
+        }
+        bk << f->bestEpoch;
+        bv << f->bestValTop1 * 100.0;
+    }
+    epochLoss_->setData(ek, ev, true);
+    val_->setData(vk, vv, true);
+    best_->setData(bk, bv, true);
+    const int epochs = f ? std::max<int>(f->plannedEpochs, static_cast<int>(f->epochs.size())) : 1;
+    plot_->xAxis->setRange(-0.2, std::max(epochs, 1) + 0.2);
+    double top = 0;
+    for (double v : ev)
+        if (std::isfinite(v)) top = std::max(top, v);
+    plot_->yAxis->setRange(0, top > 0 ? top * 1.15 : 1.0);
+    double lo = 100, hi = 0;
+    for (double v : vv) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (vv.isEmpty()) lo = 0, hi = 100;
+    plot_->yAxis2->setRange(std::max(0.0, lo - 5), std::min(100.0, hi + 5));
+    if (!r) note_->setText(tr("no run"));
+    else if (!f) note_->setText(tr("run %1 was not fine-tuned").arg(fileRunIndex(static_cast<int>(r->row.run_index))));
+    else note_->setText(f->diverged ? tr("diverged: kept %1").arg(f->bestEpoch == 0 ? tr("the network as given") : tr("epoch %1").arg(f->bestEpoch))
+                                    : QString());  // the results table's Fine-tuning column has the summary
     requestReplot();
 }
 

@@ -22,7 +22,14 @@
 //                      measured: the axis and tooltip say so; `qcnn eval` prints the measured
 //                      peak RSS), dense against quantized, stacked into weights (+ biases),
 //                      activations and LUT buffers; the legend sits below the axes.
+//                      "Measure run-time memory" (MainWindow) adds the measured memory of the
+//                      saved model: peak RSS of `qcnn eval` minus the process's footprint
+//                      before the model loaded, as a marker per bar with its own legend entry.
 //   ResponseErrorPlot  relative response error per weight layer of the shown run.
+//   FinetunePlot       fine-tuning: while a run fine-tunes, the running mean training loss per
+//                      step (setLiveCurve, from the job's progress); afterwards, for the shown
+//                      run, the mean training loss per epoch and the held-out top-1 per epoch
+//                      (epoch 0: the network as given) on a second axis, the best epoch ringed.
 // The shown run of the per-run plots: the selected run, else the newest run of the current model.
 #pragma once
 
@@ -228,11 +235,40 @@ public:
     QCPBars* weightsBars() const { return weights_; }
     QCPBars* activationBars() const { return activations_; }
     QCPBars* lutBars() const { return luts_; }
+    // Measured: peak RSS minus the footprint before the model loaded (KB), key 1 = dense (the
+    // float model), key 2 = quantized; empty until "Measure run-time memory" ran for the run.
+    QCPGraph* measuredGraph() const { return measured_; }
 
 private:
+    QCPGraph* measured_;
     QCPBars* weights_;
     QCPBars* activations_;
     QCPBars* luts_;
+};
+
+class FinetunePlot : public RunPlot {
+    Q_OBJECT
+public:
+    explicit FinetunePlot(QWidget* parent = nullptr);
+    void refresh(const PlotContext& context) override;  // the shown run (unless live)
+    void setRecord(const RunRecord* record);  // nullptr clears
+    // While a run fine-tunes: its curve so far (replaces the shown run's epochs until clearLive()).
+    void setLiveCurve(const RunJob::FinetuneCurve& curve);
+    void clearLive();  // back to the shown run
+    bool isLive() const { return live_; }
+    QCPGraph* liveLossGraph() const { return liveLoss_; }    // x: epochs done, y: running mean loss
+    QCPGraph* epochLossGraph() const { return epochLoss_; }  // x: epoch, y: mean loss of the epoch
+    QCPGraph* valGraph() const { return val_; }              // x: epoch (0: as given), y: top-1 %
+    QCPGraph* bestGraph() const { return best_; }            // the best epoch's validation point
+    QString note() const;                                    // "not fine-tuned", the status, ...
+private:
+    PlotContext ctx_;
+    bool live_ = false;
+    QCPGraph* liveLoss_;
+    QCPGraph* epochLoss_;
+    QCPGraph* val_;
+    QCPGraph* best_;
+    QCPItemText* note_;
 };
 
 class ResponseErrorPlot : public RunPlot {

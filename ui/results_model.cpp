@@ -25,6 +25,13 @@ int ResultsModel::addRecord(RunRecord record) {
     return row;
 }
 
+void ResultsModel::setMeasuredMemory(int run, std::optional<MeasuredMemory> dense, std::optional<MeasuredMemory> quantized) {
+    RunRecord& r = records_.at(run);
+    r.measuredDense = dense;
+    r.measuredQuantized = quantized;
+    emit dataChanged(index(run, MemoryDense), index(run, MemoryQuantized));
+}
+
 void ResultsModel::clear() {
     beginResetModel();
     records_.clear();
@@ -89,6 +96,7 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
             case MeasuredSpeedup: return std::isfinite(r.measured_speedup) ? r.measured_speedup : -1.0;
             case MemoryDense: return static_cast<double>(r.memory_bytes_dense);
             case MemoryQuantized: return static_cast<double>(r.memory_bytes_quantized);
+            case Finetune: return rec.finetune.ran ? rec.finetune.bestValTop1 : -1.0;
             case QuantizeSeconds: return r.quantize_seconds;
             case EvalSeconds: return r.eval_seconds;
             default: return {};
@@ -110,13 +118,14 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
             case MeasuredSpeedup: return formatMeasuredSpeedup(r);
             case MemoryDense: return formatBytes(r.memory_bytes_dense);
             case MemoryQuantized: return formatBytes(r.memory_bytes_quantized);
+            case Finetune: return rec.finetune.ran ? rec.finetune.summary() : QStringLiteral("-");
             case QuantizeSeconds: return QStringLiteral("%1").arg(r.quantize_seconds, 0, 'f', 2);
             case EvalSeconds: return QStringLiteral("%1").arg(r.eval_seconds, 0, 'f', 2);
             default: return {};
         }
     }
     if (role == Qt::TextAlignmentRole)
-        return QVariant::fromValue(col == Settings || col == Ec || col == Model ? Qt::AlignLeft | Qt::AlignVCenter
+        return QVariant::fromValue(col == Settings || col == Ec || col == Model || col == Finetune ? Qt::AlignLeft | Qt::AlignVCenter
                                                                 : Qt::AlignRight | Qt::AlignVCenter);
     if (role == Qt::ToolTipRole && col == MeasuredSpeedup && std::isfinite(r.measured_speedup))
         return tr("measured %1 (interval %2 to %3): dense %4 ms, quantized %5 ms; %6")
@@ -124,6 +133,19 @@ QVariant ResultsModel::data(const QModelIndex& index, int role) const {
             .arg(r.dense_ms, 0, 'g', 3)
             .arg(r.quantized_ms, 0, 'g', 3)
             .arg(speedQualityText(r));
+    if (role == Qt::ToolTipRole && col == Finetune && rec.finetune.ran) {
+        const FinetuneRecord& f = rec.finetune;
+        QString t = tr("fine-tuning: %1\nepoch 0 (as given): held-out top-1 %2").arg(f.summary(), formatPercent(f.initialValTop1));
+        for (const FinetuneEpoch& e : f.epochs)
+            t += tr("\nepoch %1: loss %2, held-out top-1 %3, %4 s")
+                     .arg(e.epoch)
+                     .arg(e.train_loss, 0, 'g', 4)
+                     .arg(formatPercent(e.val_top1))
+                     .arg(e.seconds, 0, 'f', 1);
+        if (!f.status.empty()) t += QStringLiteral("\n") + QString::fromStdString(f.status);
+        return t;
+    }
+    if (role == Qt::ForegroundRole && col == Finetune && rec.finetune.diverged && isCurrent(index.row())) return QColor(Qt::darkRed);
     if (role == Qt::ForegroundRole && !isCurrent(index.row())) return QColor(Qt::darkGray);  // another model or data
     if (role == Qt::ForegroundRole && col == MeasuredSpeedup && r.speed_noisy) return QColor(Qt::gray);
     if (role == Qt::ToolTipRole && col == Model)
@@ -158,6 +180,7 @@ QVariant ResultsModel::headerData(int section, Qt::Orientation orientation, int 
         case MeasuredSpeedup: return tr("Measured");
         case MemoryDense: return tr("Memory (dense)");
         case MemoryQuantized: return tr("Memory (Q-CNN)");
+        case Finetune: return tr("Fine-tuning");
         case QuantizeSeconds: return tr("Quantize s");
         case EvalSeconds: return tr("Eval s");
         default: return {};

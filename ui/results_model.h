@@ -1,6 +1,7 @@
 // Table model of every finished run of the session (RunRecord, the `runs` table of the results
 // file): run number, model (file name; tooltip: full path and data spec), settings, EC mode, seed, top-1/top-5 (quantized and float), the top-1
-// drop, compression, theoretical and measured speed-up, run-time memory, times. Sortable
+// drop, compression, theoretical and measured speed-up, run-time memory, the fine-tuning outcome
+// (epochs run, best epoch and its held-out top-1, "diverged at epoch 2"; tooltip: every epoch), times. Sortable
 // through SortRole (numbers as doubles). Exports the HDF5 layout of core/sweep/results_file.h
 // (one sweep group per model, data and spec: ui/session_file.h's writeRunGroups) and the CSV of
 // runs_csv().
@@ -25,7 +26,7 @@ class ResultsModel : public QAbstractTableModel {
 public:
     enum Column {
         Run, Model, Settings, Ec, Seed, Top1, Top5, FloatTop1, Drop, Compression, Speedup, MeasuredSpeedup,
-        MemoryDense, MemoryQuantized, QuantizeSeconds, EvalSeconds, ColumnCount
+        MemoryDense, MemoryQuantized, Finetune, QuantizeSeconds, EvalSeconds, ColumnCount
     };
     static constexpr int SortRole = Qt::UserRole;
 
@@ -36,6 +37,8 @@ public:
     void clear();
     const std::vector<RunRecord>& records() const { return records_; }
     const RunRecord& record(int run) const { return records_.at(run); }
+    // Stores a run's measured memory (Measure run-time memory); the plots redraw.
+    void setMeasuredMemory(int run, std::optional<MeasuredMemory> dense, std::optional<MeasuredMemory> quantized);
 
     // The workbench's current (model, data) pair (RunRecord::model / ::data spelling).
     void setCurrent(const std::string& model, const std::string& data);

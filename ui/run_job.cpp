@@ -3,14 +3,52 @@
 #include <QMetaObject>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 
 #include "core/eval/model_summary.h"
 #include "core/util/sha256.h"
+#include "ui/format.h"
 
 namespace qcnn::ui {
 
 bool RunRecord::measured() const { return std::isfinite(row.measured_speedup); }
+
+FinetuneRecord FinetuneRecord::from(const FinetuneResult& r, int plannedEpochs) {
+    FinetuneRecord f;
+    f.ran = true;
+    f.plannedEpochs = plannedEpochs;
+    f.bestEpoch = r.best_epoch;
+    f.initialValTop1 = r.initial_val_top1;
+    f.bestValTop1 = r.best_val_top1;
+    f.epochs = r.epochs;
+    f.diverged = r.diverged;
+    f.status = r.status;
+    return f;
+}
+
+QString FinetuneRecord::summary() const {
+    if (!ran) return {};
+    const QString best = QObject::tr("best %1, val %2")
+                             .arg(bestEpoch == 0 ? QObject::tr("as given") : QObject::tr("epoch %1").arg(bestEpoch))
+                             .arg(formatPercent(bestValTop1));
+    if (diverged) return QObject::tr("diverged at epoch %1 (%2)").arg(epochs.size() + 1).arg(best);
+    const QString ran = epochs.size() == 1 ? QObject::tr("1 epoch") : QObject::tr("%1 epochs").arg(epochs.size());
+    return QObject::tr("%1, %2").arg(ran, best);
+}
+
+bool RunJob::parseFinetuneLabel(const std::string& label, int* epoch, int* epochs, double* loss) {
+    int e = 0, n = 0;
+    double l = 0;
+    int used = 0;
+    if (std::sscanf(label.c_str(), "epoch %d/%d, loss %lf%n", &e, &n, &l, &used) != 3 || used != static_cast<int>(label.size()) ||
+        n <= 0)
+        return false;
+    *epoch = e;
+    *epochs = n;
+    *loss = l;
+    return true;
+}
 
 std::string file_sha256_or_empty(const std::string& path) {
     try {
@@ -66,6 +104,11 @@ RunJob::Snapshot RunJob::snapshot() const {
     return snapshot_;
 }
 
+RunJob::FinetuneCurve RunJob::finetuneCurve() const {
+    std::lock_guard lock(mutex_);
+    return curve_;
+}
+
 bool RunJob::onProgress(const Progress& p) {
     {
         std::lock_guard lock(mutex_);
@@ -73,6 +116,16 @@ bool RunJob::onProgress(const Progress& p) {
         snapshot_.layer = QString::fromStdString(p.layer);
         snapshot_.done = p.done;
         snapshot_.total = p.total;
+        int e = 0, n = 0;
+        double loss = 0;
+        if (p.stage == "finetune" && p.done > 0 && p.total > 0 && parseFinetuneLabel(p.layer, &e, &n, &loss)) {
+            if (curve_.run != snapshot_.run) curve_ = FinetuneCurve{snapshot_.run};
+            curve_.epochs = n;
+            curve_.epoch = e;
+            curve_.loss = loss;
+            const double x = static_cast<double>(p.done) * n / static_cast<double>(p.total);
+            if (curve_.points.empty() || x > curve_.points.back().first) curve_.points.emplace_back(x, loss);
+        }
     }
     return !cancel_.load();
 }
@@ -98,6 +151,8 @@ void RunJob::work() {
             rec.spec = job->sharedSpec_;
             rec.modelSha256 = sha;
             rec.samples = r.quant_eval.samples;
+            if (r.spec.finetune) rec.finetune = FinetuneRecord::from(r.finetune, r.spec.ft_epochs);
+            rec.network = std::make_shared<const Network>(r.q.network);
             job->post([job = job, rec = std::move(rec)] { emit job->runFinished(rec); });
             (void)p;
         }

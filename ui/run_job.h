@@ -19,9 +19,37 @@
 #include <thread>
 #include <vector>
 
+#include "core/graph/network.h"
 #include "core/sweep/sweep.h"
+#include "core/train/finetune.h"
 
 namespace qcnn::ui {
+
+// A run's fine-tuning outcome (core/train/finetune.h's FinetuneResult without its network), kept in
+// the record and the session file (ui/session_file.h: the `finetune` table beside `runs`).
+struct FinetuneRecord {
+    bool ran = false;             // the run fine-tuned (spec finetune on)
+    int plannedEpochs = 0;        // ft_epochs asked for (0: unknown, e.g. read back from a file)
+    int bestEpoch = 0;            // 0: the network as given was best
+    double initialValTop1 = 0;    // held-out top-1 before training (fraction)
+    double bestValTop1 = 0;
+    std::vector<FinetuneEpoch> epochs;  // finished epochs in order
+    bool diverged = false;
+    std::string status;           // why it stopped early ("" when every epoch ran)
+
+    static FinetuneRecord from(const FinetuneResult& r, int plannedEpochs);
+    // "3 epochs, best 2 (val 91.2 %)", "diverged at epoch 2 (best 1, val 88.0 %)", "" when it did not run.
+    QString summary() const;
+};
+
+// The measured run-time memory of a saved model (`qcnn eval --batch 1 --threads 1 --limit 1 --json`
+// in a child process: its `memory` object).
+struct MeasuredMemory {
+    int64_t peakRss = 0;          // memory.peak_rss_bytes
+    int64_t fixedFootprint = 0;   // memory.fixed_footprint_bytes: the process before the model loaded
+    int64_t accounted = -1;       // memory.accounted_bytes (-1: the cost model could not price it)
+    int64_t modelBytes() const { return peakRss - fixedFootprint; }  // what the model added
+};
 
 // One finished run as the workbench keeps it.
 struct RunRecord {
@@ -36,6 +64,11 @@ struct RunRecord {
     std::shared_ptr<const SweepSpec> spec;
     std::string modelSha256;
     int64_t samples = 0;
+    FinetuneRecord finetune;
+    // The quantized network of a run made in this session (null for runs read back from a file):
+    // what "Measure run-time memory" saves. Not written to any file.
+    std::shared_ptr<const Network> network;
+    std::optional<MeasuredMemory> measuredDense, measuredQuantized;  // set by "Measure run-time memory"
     bool measured() const;           // the speed was measured
 };
 
@@ -55,6 +88,15 @@ public:
         qint64 done = 0, total = 0;
         int run = 0, runs = 0;  // 0-based index of the current run, number of runs
     };
+    // The live fine-tuning curve of the current run: one point per training step, x = epochs done
+    // (step / steps per epoch), y = the epoch's running mean loss as core reports it.
+    struct FinetuneCurve {
+        int run = -1;           // the run it belongs to (-1: none yet)
+        int epochs = 0;         // N of "epoch E/N"
+        int epoch = 0;          // E of the latest report
+        double loss = 0;        // the latest loss
+        std::vector<std::pair<double, double>> points;
+    };
 
     // The spec's points are checked when the job runs (a bad one ends it with "failed" before any run).
     RunJob(SweepSpec spec, RunJobOptions options, QObject* parent = nullptr);
@@ -65,6 +107,9 @@ public:
     bool isRunning() const { return running_; }
     bool isCancelRequested() const { return cancel_.load(); }
     Snapshot snapshot() const;
+    FinetuneCurve finetuneCurve() const;
+    // Parses core's "epoch E/N, loss L" (finetune.h's progress label): false for any other label.
+    static bool parseFinetuneLabel(const std::string& label, int* epoch, int* epochs, double* loss);
     const SweepSpec& spec() const { return spec_; }
     const std::vector<SweepPoint>& points() const { return points_; }
 
@@ -92,6 +137,7 @@ private:
     bool running_ = false;
     mutable std::mutex mutex_;
     Snapshot snapshot_;
+    FinetuneCurve curve_;
     std::vector<std::function<void()>> outbox_;  // guarded by mutex_
 };
 

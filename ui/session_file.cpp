@@ -10,6 +10,7 @@
 #include "core/util/error.h"
 #include "core/util/json.h"
 #include "core/util/sha256.h"
+#include "ui/finetune_store.h"
 
 namespace qcnn::ui {
 
@@ -86,13 +87,15 @@ int64_t fileRunIndex(int row) { return static_cast<int64_t>(row) + 1; }
 
 namespace {
 
-// `record`'s rows with the results file's run_index.
-void appendRun(ResultsFile& file, const RunRecord& record) {
+// `record`'s rows with the results file's run_index, and its fine-tuning (ui/finetune_store.h) in
+// group `id` of the file at `path`.
+void appendRun(ResultsFile& file, const QString& path, const std::string& id, const RunRecord& record) {
     RunRow row = record.row;
     row.run_index = fileRunIndex(static_cast<int>(record.row.run_index));
     std::vector<LayerRow> layers = record.layers;
     for (LayerRow& l : layers) l.run_index = row.run_index;
     file.append(row, layers);
+    if (record.finetune.ran) writeFinetuneAttribute(encode(path), id, row.run_index, record.finetune);
 }
 
 }  // namespace
@@ -114,7 +117,7 @@ std::vector<std::string> writeRunGroups(const QString& path, const std::vector<R
         attrs.status = "completed";
         ids.push_back(idPrefix + "-" + std::to_string(ids.size() + 1));
         ResultsFile file = ResultsFile::create(encode(path), ids.back(), attrs);
-        for (const RunRecord* r : runs) appendRun(file, *r);
+        for (const RunRecord* r : runs) appendRun(file, path, ids.back(), *r);
         file.set_status("completed", attrs.end_utc);
     }
     return ids;
@@ -142,13 +145,14 @@ void SessionFile::startGroup(const RunRecord& record, const std::string& key) {
     attrs.status = "running";
     const std::string id = "job" + std::to_string(++groups_);
     file_ = std::make_unique<ResultsFile>(ResultsFile::create(encode(path_), id, attrs));
+    groupId_ = id;
     groupKey_ = key;
 }
 
 void SessionFile::append(const RunRecord& record) {
     const std::string key = runGroupKey(record);
     if (!file_ || key != groupKey_) startGroup(record, key);
-    appendRun(*file_, record);
+    appendRun(*file_, path_, groupId_, record);
     ++runs_;
 }
 
@@ -189,6 +193,7 @@ std::vector<RunRecord> SessionFile::readSession(const QString& path) {
     for (const std::string& id : list_sweeps(encode(path))) {
         const ResultsFile f = ResultsFile::read(encode(path), id);
         const SweepAttributes a = f.attributes();
+        std::map<int64_t, FinetuneRecord> finetune = readFinetuneAttributes(encode(path), id);
         std::map<int64_t, std::vector<LayerRow>> byRun;
         for (LayerRow& l : f.layers()) byRun[l.run_index].push_back(std::move(l));
         std::shared_ptr<const SweepSpec> spec;
@@ -201,10 +206,12 @@ std::vector<RunRecord> SessionFile::readSession(const QString& path) {
         }
         for (RunRow& r : f.runs()) {
             std::vector<LayerRow> layers = std::move(byRun[r.run_index]);
+            const auto ft = finetune.find(r.run_index);
             RunRecord rec = recordFromRows(std::move(r), std::move(layers), a.model_path, a.data_spec);
             rec.spec = spec;
             rec.modelSha256 = a.model_sha256;
             rec.samples = a.samples;
+            if (ft != finetune.end()) rec.finetune = ft->second;
             records.push_back(std::move(rec));
         }
     }

@@ -1,7 +1,8 @@
 // The workbench never loses a finished run (issue 16 section 4): every run the results table
 // receives is appended, and flushed, to the session results file
 //     $XDG_DATA_HOME/qcnn-workbench/sessions/<UTC time>.h5     (default ~/.local/share/...)
-// in the sweeps layout of core/sweep/results_file.h: one sweep group per (model, data, spec) in
+// in the sweeps layout of core/sweep/results_file.h (plus each fine-tuned run's epochs as a group
+// attribute, ui/finetune_store.h): one sweep group per (model, data, spec) in
 // a row (the spec of a run or a sweep; its spec, model, model SHA-256, data and samples as
 // attributes: runGroupAttributes, shared with the HDF5 export), status "running" while the
 // session goes on. The file is created at the first run, so a session without runs leaves none.
@@ -82,7 +83,7 @@ private:
     QString dir_, path_;
     std::unique_ptr<QLockFile> lock_;
     std::unique_ptr<ResultsFile> file_;
-    std::string groupKey_;
+    std::string groupKey_, groupId_;
     int runs_ = 0;
     int groups_ = 0;  // sweep groups "job1", "job2", ... of this session's file
 };

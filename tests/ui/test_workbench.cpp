@@ -54,25 +54,6 @@ NetworkCost expectedCost(const QString& path, const std::string& text) {
     return network_cost(network_geometry(*net, net->sample_shape()), s);
 }
 
-// Max gap between ticks of a 10 ms GUI-thread timer while it runs.
-class Heartbeat {
-public:
-    Heartbeat() {
-        timer_.setInterval(10);
-        QObject::connect(&timer_, &QTimer::timeout, [this] {
-            maxGap_ = std::max(maxGap_, clock_.restart());
-        });
-        clock_.start();
-        timer_.start();
-    }
-    qint64 maxGapMs() const { return maxGap_; }
-
-private:
-    QTimer timer_;
-    QElapsedTimer clock_;
-    qint64 maxGap_ = 0;
-};
-
 // A window with LeNet loaded and fast run options.
 struct Fixture {
     MainWindow w;

@@ -6,6 +6,7 @@
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
+#include <QTimer>
 #include <QString>
 #include <QStringList>
 #include <filesystem>
@@ -39,6 +40,25 @@ inline bool waitFor(const std::function<bool()>& done, int timeoutMs = kTimeoutM
     while (!done() && t.elapsed() < timeoutMs) QTest::qWait(10);
     return done();
 }
+
+// Max gap between ticks of a 10 ms GUI-thread timer while it runs.
+class Heartbeat {
+public:
+    Heartbeat() {
+        timer_.setInterval(10);
+        QObject::connect(&timer_, &QTimer::timeout, [this] {
+            maxGap_ = std::max(maxGap_, clock_.restart());
+        });
+        clock_.start();
+        timer_.start();
+    }
+    qint64 maxGapMs() const { return maxGap_; }
+
+private:
+    QTimer timer_;
+    QElapsedTimer clock_;
+    qint64 maxGap_ = 0;
+};
 
 // Records what the window would show in message boxes.
 struct ErrorLog {
