@@ -104,10 +104,12 @@ struct AutoResult {
     int closest = -1;
 };
 
-// The search described at the top. Mode 1 starts at budget = max_drop; a feasible candidate
-// doubles the budget (or bisects towards the smallest infeasible one), an infeasible one halves
-// it (or bisects towards the largest feasible one). Mode 2 verifies the least-drop allocation
-// within max_cost, then the next allocations within max_cost in order of estimated drop.
+// The search described at the top. Mode 1 starts at budget = max_drop; each verified run gives
+// the next budget by a secant step (the estimate scaled by max_drop / verified drop, aiming at
+// 90% of the bound; 1.25x to 8x up after a feasible run, down after an infeasible one), and once a
+// feasible and an infeasible budget bracket the answer, the step stays inside the middle 60% of
+// the bracket. Mode 2 verifies the least-drop allocation within max_cost, then the next
+// allocations within max_cost in order of estimated drop.
 AutoResult auto_search(const std::vector<LayerChoices>& layers, const AutoSearchOptions& options,
                        const VerifyFn& verify, const CandidateFn& on_candidate = {});
 
