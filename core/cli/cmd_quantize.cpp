@@ -195,23 +195,6 @@ int run_quantize(const Args& args, CommandContext& ctx) {
     const ScopedThreads threads(spec.threads);  // also the decoding threads of image folders
     const auto net = load_model(spec.model);
     check_run_data(*net, spec);  // a data set that does not fit fails before k-means
-    if (spec.finetune && !output.empty()) {
-        // The model file keeps dense layers and BatchNorm as in the source ONNX (docs/model-format.md).
-        std::vector<int> quantized;
-        for (const ResolvedLayer& l : resolve_settings(*net, parse_layer_settings(spec.layers)).layers)
-            if (!l.setting.dense || l.already_quantized) quantized.push_back(l.node);
-        const SelectedParameters sel = selected_parameters(*net, parse_finetune_params(spec.ft_params), quantized);
-        if (!sel.outside_quantized_layers.empty()) {
-            std::string names;
-            for (const std::string& n : sel.outside_quantized_layers) {
-                if (!names.empty()) names += ", ";
-                names += n;
-            }
-            throw UsageError(cat("-o with --finetune: the model file keeps dense layers and BatchNorm as in the source "
-                                 "model, so it cannot hold the fine-tuned ", names,
-                                 "; choose --ft-params without them (e.g. --ft-params codebooks) or quantize those layers"));
-        }
-    }
     StageBars bars(ctx);
     const RunResult r = run_quantization(spec, bars.callback());
     bars.finish();
