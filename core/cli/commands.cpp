@@ -91,6 +91,7 @@ const std::vector<Command>& commands() {
           run_option_spec("ft_batch"),
           run_option_spec("ft_params"),
           run_option_spec("ft_images"),
+          run_option_spec("recipe"),
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}}}),
          run_quantize},
