@@ -48,16 +48,6 @@ double duration_seconds(const Args& args) {
     return v * unit;
 }
 
-// The fine-tuned parameters a model file cannot hold when `quantized` (node indices) are the
-// quantized layers: the file keeps dense layers and BatchNorm as in the source model
-// (docs/model-format.md). "" when there are none.
-std::string unsaved_finetuned(const Network& net, const RunSpec& s, const std::vector<int>& quantized) {
-    std::string names;
-    for (const std::string& n : selected_parameters(net, parse_finetune_params(s.ft_params), quantized).outside_quantized_layers)
-        names += (names.empty() ? "" : ", ") + n;
-    return names;
-}
-
 std::string drop_points(const RunRow& r) { return fixed(100.0 * (r.top1_float - r.top1), 2); }
 
 void print_text(const AutoOutcome& o, const AutoRequest& q, const std::string& results, const std::string& saved,
@@ -190,19 +180,6 @@ int run_auto(const Args& args, CommandContext& ctx) {
     const int threads = q.sensitivity.options.base.threads;
     q.sensitivity.options.base.threads = 0;  // not part of the analysis' identity
     const ScopedThreads scoped(threads);
-    const RunSpec& base = q.sensitivity.options.base;
-    std::shared_ptr<const Network> net;
-    if (base.finetune && !output.empty()) {
-        // Even with every weight layer quantized, BatchNorm and the like stay as in the source: refuse now, not
-        // after the search.
-        net = load_model(base.model);
-        const std::string names = unsaved_finetuned(*net, base, net->weight_layers());
-        if (!names.empty())
-            throw UsageError(cat("-o with --finetune: the model file keeps dense layers and BatchNorm as in the source "
-                                 "model, so it cannot hold the fine-tuned ", names,
-                                 "; choose --ft-params without them (e.g. --ft-params codebooks)"));
-    }
-
     SweepBar bar(ctx.err, ctx.err_is_terminal, "auto");
     AutoOutcome o;
     try {
@@ -216,17 +193,8 @@ int run_auto(const Args& args, CommandContext& ctx) {
         throw;
     }
     bar.finish();
-    std::string saved, not_saved;
-    if (!output.empty() && o.best_network && base.finetune) {
-        std::vector<int> quantized;
-        for (const ResolvedLayer& l : resolve_settings(*net, parse_layer_settings(o.reported()->settings)).layers)
-            if (!l.setting.dense || l.already_quantized) quantized.push_back(l.node);
-        const std::string names = unsaved_finetuned(*net, base, quantized);
-        if (!names.empty())
-            not_saved = cat("the best run leaves layers dense whose fine-tuned ", names,
-                            " the model file cannot hold (choose --ft-params codebooks to save it)");
-    }
-    if (!output.empty() && o.best_network && not_saved.empty()) {
+    std::string saved;
+    if (!output.empty() && o.best_network) {
         ModelProvenance prov;
         prov.settings = o.reported()->settings;
         prov.seed = std::to_string(q.sensitivity.options.seeds.front());
@@ -242,10 +210,6 @@ int run_auto(const Args& args, CommandContext& ctx) {
         print_json(o, results, saved, ctx.out);
     else
         print_text(o, q, results, saved, ctx.out);
-    if (!not_saved.empty()) {
-        ctx.err << "qcnn: error: nothing saved to " << output << ": " << not_saved << "\n";
-        return 1;
-    }
     if (!o.met()) {
         ctx.err << "qcnn: error: no verified run meets the bound (" << o.search.stop_reason << "); the closest is "
                 << "reported above, every candidate is in " << results << (output.empty() ? "" : "; nothing saved to " + output)

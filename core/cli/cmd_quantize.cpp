@@ -39,6 +39,9 @@ std::string bytes_text(int64_t b) {
     return thousands(b) + " B";
 }
 
+// The parameters of the last fine-tuning: recipe paper's step 2 trains float,bias.
+std::string last_ft_params(const RunSpec& s) { return s.finetune ? s.ft_params : std::string("float,bias"); }
+
 void print_json(const RunResult& r, const std::string& output, std::ostream& out) {
     json::Writer w(out);
     w.begin_object();
@@ -59,9 +62,19 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
     w.field("weight_bytes_dense", r.cost.dense.weight_bytes).field("weight_bytes_quantized", r.cost.quantized.weight_bytes);
     w.field("bias_bytes", r.cost.bias_bytes);
     w.field("quantize_seconds", r.quantize_seconds);
-    if (s.finetune) {
+    if (!r.steps.empty()) {
+        w.field("recipe_name", s.recipe);
+        w.key("recipe").begin_array();
+        for (const RunStep& st : r.steps) {
+            w.begin_object();
+            w.field("step", st.step).field("top1", st.top1).field("top5", st.top5).field("seconds", st.seconds);
+            w.end_object();
+        }
+        w.end_array();
+    }
+    if (s.finetune || !r.steps.empty()) {
         const FinetuneResult& f = r.finetune;
-        w.field("finetune_params", s.ft_params).field("finetune_train_images", f.train_images);
+        w.field("finetune_params", last_ft_params(s)).field("finetune_train_images", f.train_images);
         w.field("finetune_val_images", f.val_images).field("finetune_val_top1_before", f.initial_val_top1);
         w.field("finetune_best_epoch", static_cast<int64_t>(f.best_epoch)).field("finetune_status", f.status);
         w.field("finetune_seconds", r.finetune_seconds);
@@ -126,9 +139,16 @@ void print_text(const RunResult& r, const std::string& output, std::ostream& out
         << "run-time memory:      " << bytes_text(r.cost.dense.peak_bytes) << " dense -> "
         << bytes_text(r.cost.quantized.peak_bytes) << " quantized (weights + activations + LUTs, batch 1)\n"
         << "quantization time:    " << fixed(r.quantize_seconds, 2) << " s\n";
-    if (s.finetune) {
+    if (!r.steps.empty()) {
+        out << "steps:               ";
+        for (size_t i = 0; i < r.steps.size(); ++i)
+            out << (i ? " ->" : "") << " " << r.steps[i].step << " " << percent(r.steps[i].top1) << " ("
+                << fixed(r.steps[i].seconds, 1) << " s)";
+        out << (s.recipe == "paper" ? "  [recipe paper]" : "") << "\n";
+    }
+    if (s.finetune || !r.steps.empty()) {
         const FinetuneResult& f = r.finetune;
-        out << "fine-tuning:          " << s.ft_params << " on " << thousands(f.train_images) << " images, held-out "
+        out << "fine-tuning:          " << last_ft_params(s) << " on " << thousands(f.train_images) << " images, held-out "
             << thousands(f.val_images) << ": top-1 " << percent(f.initial_val_top1);
         for (const FinetuneEpoch& e : f.epochs)
             out << " -> " << percent(e.val_top1) << " (epoch " << e.epoch << ", loss " << fixed(e.train_loss, 4) << ")";
@@ -195,23 +215,6 @@ int run_quantize(const Args& args, CommandContext& ctx) {
     const ScopedThreads threads(spec.threads);  // also the decoding threads of image folders
     const auto net = load_model(spec.model);
     check_run_data(*net, spec);  // a data set that does not fit fails before k-means
-    if (spec.finetune && !output.empty()) {
-        // The model file keeps dense layers and BatchNorm as in the source ONNX (docs/model-format.md).
-        std::vector<int> quantized;
-        for (const ResolvedLayer& l : resolve_settings(*net, parse_layer_settings(spec.layers)).layers)
-            if (!l.setting.dense || l.already_quantized) quantized.push_back(l.node);
-        const SelectedParameters sel = selected_parameters(*net, parse_finetune_params(spec.ft_params), quantized);
-        if (!sel.outside_quantized_layers.empty()) {
-            std::string names;
-            for (const std::string& n : sel.outside_quantized_layers) {
-                if (!names.empty()) names += ", ";
-                names += n;
-            }
-            throw UsageError(cat("-o with --finetune: the model file keeps dense layers and BatchNorm as in the source "
-                                 "model, so it cannot hold the fine-tuned ", names,
-                                 "; choose --ft-params without them (e.g. --ft-params codebooks) or quantize those layers"));
-        }
-    }
     StageBars bars(ctx);
     const RunResult r = run_quantization(spec, bars.callback());
     bars.finish();

@@ -94,6 +94,7 @@ const std::vector<Command>& commands() {
          preprocessing_options(),
          finetune_options(),
          {run_option_spec("kernel"),
+          run_option_spec("recipe"),
           {"-o", "FILE", "save the quantized model (HDF5, docs/model-format.md); `qcnn eval --model FILE` runs it"},
           {"--json", "", "print one JSON object instead of the text report"}}}),
          run_quantize},

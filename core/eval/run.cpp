@@ -55,7 +55,9 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     report(progress, {"calibration data", "", 0, 1});
     const auto calib = open_dataset(r.spec.calib_data, copts);
     check_compatible(*net, *calib, r.spec.calib_data);
-    if (spec.finetune) {  // what fine-tuning would refuse is said before k-means
+    const bool paper = spec.recipe == "paper";
+    if (!paper && spec.recipe != "none") fail("recipe '", spec.recipe, "': expected none or paper");
+    if (spec.finetune || paper) {  // what fine-tuning would refuse is said before k-means
         parse_finetune_params(spec.ft_params);
         if (!calib->has_labels())
             fail("fine-tuning needs a labelled training set; ", r.spec.calib_data, " has no labels");
@@ -75,23 +77,80 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     qopt.ec_conv_images = spec.ec_conv_images;
     qopt.ec_fc_images = r.spec.calib_images;
     qopt.ec_positions = spec.ec_positions;
-    const auto t0 = std::chrono::steady_clock::now();
-    r.q = quantize_network(*net, resolved, qopt, images, progress);
-    r.quantize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (spec.finetune) {
+
+    DataOptions dopts = copts;
+    dopts.limit = spec.limit;
+    const auto data = open_dataset(spec.data, dopts);
+    EvalOptions eopt;
+    eopt.batch = spec.batch;
+    eopt.threads = spec.threads;
+    eopt.limit = spec.limit;
+    eopt.lut_kernel = spec.lut_kernel;
+
+    using Clock = std::chrono::steady_clock;
+    auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+    // A step's network evaluated on the evaluation data (not the last step: quant_eval is).
+    auto evaluate_step = [&](const std::string& step, const Network& n, double seconds) {
+        const EvalResult e = evaluate(std::make_shared<const Network>(n), *data, spec.data, eopt,
+                                      staged(progress, "evaluate " + step));
+        r.steps.push_back({step, e.top1, e.top5, seconds});
+    };
+    auto fine_tune = [&](const Network& n, const std::string& params) {
         FinetuneOptions fopt;
         fopt.epochs = spec.ft_epochs;
         fopt.lr = spec.ft_lr;
         fopt.batch = spec.ft_batch;
-        fopt.params = parse_finetune_params(spec.ft_params);
+        fopt.params = parse_finetune_params(params);
         fopt.images = spec.ft_images;
         fopt.seed = spec.seed;
         fopt.threads = spec.threads;
-        const auto t1 = std::chrono::steady_clock::now();
-        r.finetune = finetune(r.q.network, *calib, fopt, progress);
+        const auto t = Clock::now();
+        r.finetune = finetune(n, *calib, fopt, progress);
         if (r.finetune.cancelled) throw Cancelled();  // the whole run stops, as in every stage
-        r.q.network = r.finetune.network;
-        r.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        r.finetune_seconds += since(t);
+        return r.finetune.network;
+    };
+    const int recipe_steps = 3 + spec.finetune;
+    auto announce = [&](int done, const std::string& step) {
+        if (paper) report(progress, {"recipe", cat("step ", done + 1, "/", recipe_steps, ": ", step), done, recipe_steps});
+    };
+    auto t0 = Clock::now();
+    if (!paper) {
+        r.q = quantize_network(*net, resolved, qopt, images, progress);
+        r.quantize_seconds = since(t0);
+    } else {
+        // (1) The conv layers; the FC layers stay dense for now.
+        announce(0, "quantize conv");
+        ResolvedSettings convs = resolved;
+        for (ResolvedLayer& l : convs.layers)
+            if (l.kind == LayerKind::Fc && !l.already_quantized) l.setting = QuantSetting::make_dense();
+        r.q = quantize_network(*net, convs, qopt, images, progress);
+        r.quantize_seconds = since(t0);
+        evaluate_step("quantize conv", r.q.network, r.quantize_seconds);
+        // (2) The still-dense layers and the biases, on the training split.
+        announce(1, "fine-tune fc");
+        const Network tuned = fine_tune(r.q.network, "float,bias");
+        evaluate_step("fine-tune fc", tuned, r.finetune_seconds);
+        // (3) The FC layers, from the fine-tuned weights, error-corrected against the fine-tuned network.
+        announce(2, "quantize fc");
+        ResolvedSettings fcs = resolved;
+        for (ResolvedLayer& l : fcs.layers)
+            if (l.kind != LayerKind::Fc) l.setting = QuantSetting::make_dense();  // quantized in (1) or dense
+        t0 = Clock::now();
+        QuantizedNetwork q3 = quantize_network(tuned, fcs, qopt, images, progress);
+        r.quantize_seconds += since(t0);
+        for (size_t i = 0; i < q3.layers.size(); ++i)
+            if (q3.layers[i].kind == LayerKind::Fc) r.q.layers[i] = std::move(q3.layers[i]);
+        r.q.network = std::move(q3.network);
+    }
+    if (spec.finetune) {
+        evaluate_step(paper ? "quantize fc" : "quantize", r.q.network, paper ? since(t0) : r.quantize_seconds);
+        announce(3, "fine-tune");
+        const double before = r.finetune_seconds;
+        r.q.network = fine_tune(r.q.network, spec.ft_params);
+        r.steps.push_back({"fine-tune", 0, 0, r.finetune_seconds - before});
+    } else if (paper) {
+        r.steps.push_back({"quantize fc", 0, 0, since(t0)});
     }
 
     std::vector<QuantSetting> per_layer;
@@ -105,17 +164,13 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     images.shape = s;
     r.response = response_errors(*net, r.q.network, images, 64, spec.threads, progress);
 
-    DataOptions dopts = copts;
-    dopts.limit = spec.limit;
-    const auto data = open_dataset(spec.data, dopts);
-    EvalOptions eopt;
-    eopt.batch = spec.batch;
-    eopt.threads = spec.threads;
-    eopt.limit = spec.limit;
-    eopt.lut_kernel = spec.lut_kernel;
     r.float_eval = float_eval ? *float_eval : evaluate(net, *data, spec.data, eopt, staged(progress, "evaluate float"));
     r.quant_eval = evaluate(std::make_shared<const Network>(r.q.network), *data, spec.data, eopt,
                             staged(progress, "evaluate quantized"));
+    if (!r.steps.empty()) {
+        r.steps.back().top1 = r.quant_eval.top1;
+        r.steps.back().top5 = r.quant_eval.top5;
+    }
     return r;
 }
 

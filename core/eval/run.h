@@ -51,6 +51,9 @@ struct RunSpec {
     // Training-split images fine-tuning uses (0: all): 5,000 keeps an epoch of the bundled VGG-7
     // near a minute on 2 cores, measured: 2,700 images took 40 s on one loaded core.
     int64_t ft_images = 5000;
+    // "paper": Wu et al.'s whole-network recipe in one run (run_quantization below); "none": one
+    // quantization (then fine-tuning when `finetune`).
+    std::string recipe = "none";
 
     bool operator==(const RunSpec&) const = default;
 };
@@ -59,6 +62,14 @@ struct RunSpec {
 // core/data/dataset.h) and preprocess reset to "none"; unchanged when it is "none". Throws
 // qcnn::Error for a preset on a data set that is not an image folder.
 RunSpec resolve_preprocess(RunSpec spec);
+
+// One step of a run with several (a recipe, or quantization then fine-tuning): the top-1/top-5
+// on the evaluation data of the network after the step, and the step's wall time.
+struct RunStep {
+    std::string step;   // "quantize", "quantize conv", "fine-tune fc", "quantize fc", "fine-tune"
+    double top1 = 0, top5 = 0;
+    double seconds = 0;
+};
 
 struct RunResult {
     RunSpec spec;                  // with preprocess, calib_data and calib_images resolved
@@ -73,8 +84,17 @@ struct RunResult {
     // learning rate), "" otherwise.
     FinetuneResult finetune;
     double finetune_seconds = 0;
+    // When spec.finetune or spec.recipe == "paper": every step in order, the last one's top-1
+    // being quant_eval's (empty for a plain quantization).
+    std::vector<RunStep> steps;
 };
 
+// recipe "paper" (Wu et al., CVPR 2016, section 5): (1) quantize the conv layers (FC layers kept
+// dense) with the run's error correction; (2) fine-tune the still-dense layers' weights and all
+// biases ("float,bias") on the calibration/training split with the ft_* options; (3) quantize the
+// FC layers, error correction against the fine-tuned network; with `finetune` also (4) fine-tune
+// the result with ft_params. Each step is evaluated (RunResult::steps) and announced through
+// progress as stage "recipe" ("step 2/3: fine-tune fc", done = steps finished).
 // Stages reported through progress: "calibration data", "quantize"/"kmeans"/"calibration"/
 // "error-correction" (from quantize_network), "finetune" (when spec.finetune; a cancel there
 // throws qcnn::Cancelled like every other stage), "response-error", "evaluate float",

@@ -17,6 +17,7 @@
 
 #include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
+#include "core/train/backward.h"
 #include "core/ops/elementwise.h"
 #include "core/quant/weight_layer_factory.h"
 #include "core/util/error.h"
@@ -31,7 +32,12 @@ constexpr const char* kFormat = "qcnn-quantized-model";
 // Version 2: quantized layers are weightless placeholder nodes in /onnx, built on load straight
 // from their records (which carry the conv window); version 1 stored the float nodes with
 // their weights stripped, so loading rebuilt dense layers. Version 1 files are refused.
+// Version 3 = version 2 + parameter overrides (/overrides, attributes "overrides" and
+// "overrides_sha256"): the trained values of layers left dense and of BatchNorm nodes, written
+// only when the network's values differ from its source graph's (fine-tuning); a file without
+// any stays version 2, readable by builds that know only version 2.
 constexpr const char* kVersion = "2";
+constexpr const char* kVersionOverrides = "3";
 // The op type and doc string of a quantized layer's placeholder node in /onnx.
 constexpr const char* kPlaceholderOp = "Relu";
 constexpr const char* kPlaceholderDoc = "qcnn: quantized layer, built from its record in the 'layers' attribute";
@@ -169,6 +175,95 @@ ConvParams parse_window_token(const std::string& t, int64_t groups, const std::s
     return p;
 }
 
+// Version 3's parameter overrides: one record per parameter of a node that is not a quantized
+// layer (a layer left dense, a BatchNorm) whose value differs from what the source graph gives
+// that node, e.g. after fine-tuning. Record: "node index role shape offset length", index and
+// role as the backward registry lists the op's parameters (core/train/backward.h), the float32
+// LE values at offset..offset+length of /overrides.
+struct OverrideRecord {
+    std::string node, role;
+    int64_t index = 0;
+    Shape shape;
+    int64_t off = 0, len = 0;
+};
+
+bool is_quantized_layer(const Op& op) {
+    const std::optional<WeightLayer> v = op.as_weight_layer();
+    return v && v->quantized();
+}
+
+// The records of `net` against `source` (the network its stored graph imports to), their
+// values appended to `data`.
+std::string override_table(const Network& net, const Network& source, std::string& data, const std::string& path) {
+    std::string table;
+    for (const Node& n : net.nodes) {
+        const BackwardEntry* e = backward_entry(*n.op);
+        if (!e || !e->params || is_quantized_layer(*n.op)) continue;
+        const int si = source.find_node(n.name);
+        const std::vector<NamedParam> now = e->params(*n.op);
+        std::vector<NamedParam> before;
+        if (si >= 0 && backward_entry(*source.nodes[si].op) == e) before = e->params(*source.nodes[si].op);
+        if (before.size() != now.size())
+            fail(path, ": node '", n.name, "' (", n.op->type(), ") has no counterpart with the same parameters in the source model ",
+                 net.source);
+        for (size_t i = 0; i < now.size(); ++i) {
+            const Tensor& v = now[i].value;
+            if (v.shape == before[i].value.shape &&
+                std::memcmp(v.data.data(), before[i].value.data.data(), v.data.size() * sizeof(float)) == 0)
+                continue;
+            int64_t off = 0, len = 0;
+            append(data, v.data.data(), v.data.size(), off, len);
+            table += cat(n.name, ' ', i, ' ', param_role_name(now[i].role), ' ', shape_token(v.shape), ' ', off, ' ', len, '\n');
+        }
+    }
+    return table;
+}
+
+// Applies version 3's records to the loaded network: every record is checked (node, parameter,
+// shape, bounds, finite values) and the node rebuilt from its stored values.
+void apply_overrides(Network& net, const std::string& table, const std::string& data, const std::string& path) {
+    std::map<int, std::vector<NamedParam>> changed;  // node -> its parameters, overrides applied
+    std::stringstream ts(table);
+    std::string line;
+    while (std::getline(ts, line)) {
+        if (line.empty()) continue;
+        std::stringstream ls(line);
+        OverrideRecord r;
+        std::string shape, extra;
+        if (!(ls >> r.node >> r.index >> r.role >> shape >> r.off >> r.len) || (ls >> extra))
+            fail(path, ": malformed parameter override '", line, "' (format version ", kVersionOverrides, " has 6 fields)");
+        const std::string what = cat(path, ": parameter override of node '", r.node, "'");
+        const int ni = net.find_node(r.node);
+        if (ni < 0) fail(what, ": no such node in the stored graph");
+        const Op& op = *net.nodes[ni].op;
+        const BackwardEntry* e = backward_entry(op);
+        if (!e || !e->params || is_quantized_layer(op))
+            fail(what, ": its ", op.type(), " has no parameters a file may override");
+        auto it = changed.find(ni);
+        if (it == changed.end()) it = changed.emplace(ni, e->params(op)).first;
+        std::vector<NamedParam>& params = it->second;
+        if (r.index < 0 || r.index >= static_cast<int64_t>(params.size()) || r.role != param_role_name(params[r.index].role))
+            fail(what, ": its ", op.type(), " has no parameter ", r.index, " '", r.role, "'");
+        Tensor& v = params[r.index].value;
+        r.shape = parse_shape_token(shape, what);
+        if (r.shape != v.shape)
+            fail(what, ": ", r.role, " of shape ", shape, ", the node's is ", shape_token(v.shape));
+        const int64_t bytes = v.size() * 4;
+        if (r.off < 0 || r.len != bytes || r.off > static_cast<int64_t>(data.size()) ||
+            r.len > static_cast<int64_t>(data.size()) - r.off)
+            fail(what, ": ", r.role, " has ", r.len, " bytes at offset ", r.off, ", expected ", bytes,
+                 " within /overrides of ", data.size(), " bytes");
+        std::memcpy(v.data.data(), data.data() + r.off, bytes);
+        check_finite(v.data.data(), v.size(), cat(what, ": ", r.role));
+    }
+    for (auto& [ni, params] : changed) {
+        Node& n = net.nodes[ni];
+        std::vector<Tensor> values;
+        for (NamedParam& p : params) values.push_back(std::move(p.value));
+        n.op = backward_entry(*n.op)->rebuild(*n.op, values);
+    }
+}
+
 }  // namespace
 
 bool is_hdf5_file(const std::string& path) {
@@ -183,6 +278,7 @@ namespace {
 // Everything a quantized model file holds, as libhdf5 reads it (nothing parsed yet).
 struct StoredModel {
     std::string onnx, payload, layers, stripped;
+    std::string overrides, override_data;  // version 3: the records and their float32 values
     ModelProvenance prov;
 };
 
@@ -193,8 +289,9 @@ StoredModel read_stored_in_process(const std::string& path) {
     const hid_t id = f.get();
     if (get_attr(id, path, "format") != kFormat) fail(path, ": not a QCNN quantized model file");
     const std::string version = get_attr(id, path, "format_version");
-    if (version != kVersion)
-        fail(path, ": quantized model format version ", version, " is not supported: this build reads version ", kVersion,
+    if (version != kVersion && version != kVersionOverrides)
+        fail(path, ": quantized model format version ", version, " is not supported: this build reads versions ",
+             kVersion, " and ", kVersionOverrides,
              version == "1" ? " (version 1 files rebuilt dense layers on load; quantize the float model again with "
                               "`qcnn quantize -o`)"
                             : " (docs/model-format.md)");
@@ -214,6 +311,12 @@ StoredModel read_stored_in_process(const std::string& path) {
     m.prov.app_version = get_attr(id, path, "app_version", false);
     m.layers = get_attr(id, path, "layers");
     m.stripped = get_attr(id, path, "stripped");
+    if (version == kVersionOverrides) {
+        m.override_data = read_u8(id, path, "overrides");
+        if (sha256_hex(m.override_data) != get_attr(id, path, "overrides_sha256"))
+            fail(path, ": checksum mismatch in /overrides: the file is corrupt");
+        m.overrides = get_attr(id, path, "overrides");
+    }
     return m;
 }
 
@@ -234,10 +337,13 @@ std::string source_onnx_bytes(const std::string& source) {
 void save_quantized_model(const std::string& path, const Network& net, const ModelProvenance& prov) {
     if (net.source.empty()) fail("cannot save a quantized model without its source ONNX model");
     onnx::ModelProto model;
+    std::string override_data, overrides;
     {
         const std::string bytes = source_onnx_bytes(net.source);
         if (bytes.size() > static_cast<size_t>(INT32_MAX) || !model.ParseFromString(bytes))
             fail(net.source, ": not a valid ONNX model (protobuf parse failed)");
+        // Values the network holds that its source graph does not (fine-tuned dense layers, BatchNorm).
+        overrides = override_table(net, import_onnx_bytes(bytes, net.source), override_data, path);
     }
     auto* g = model.mutable_graph();
     // Every node gets its importer name ("<OpType>_<index>" when unnamed) before nodes are removed.
@@ -378,7 +484,12 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
         write_u8(id, path, "onnx", onnx_bytes);
         write_u8(id, path, "payload", payload);
         set_attr(id, path, "format", kFormat);
-        set_attr(id, path, "format_version", kVersion);
+        set_attr(id, path, "format_version", overrides.empty() ? kVersion : kVersionOverrides);
+        if (!overrides.empty()) {
+            write_u8(id, path, "overrides", override_data);
+            set_attr(id, path, "overrides", overrides);
+            set_attr(id, path, "overrides_sha256", sha256_hex(override_data));
+        }
         set_attr(id, path, "layers", table);
         set_attr(id, path, "stripped", stripped);
         set_attr(id, path, "onnx_sha256", sha256_hex(onnx_bytes));
@@ -481,6 +592,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         }
         node.op = make_quantized_layer(like, geo, codebooks, codes, bias, what);
     }
+    apply_overrides(net, stored.overrides, stored.override_data, path);
     net.assign_aliases();  // the placeholders had none: conv1.., fc1.. as the float network has them
     net.source = path;
     return net;

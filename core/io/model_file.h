@@ -1,6 +1,6 @@
 // Model files: ONNX (float, as exported) and the project's quantized model format.
 //
-// Quantized model file (HDF5, format "qcnn-quantized-model", version 2; docs/model-format.md):
+// Quantized model file (HDF5, format "qcnn-quantized-model", version 2 or 3; docs/model-format.md):
 //   /onnx      uint8 [bytes]  the source ONNX graph with each quantized layer as a weightless
 //                             placeholder node (op Relu, doc string "qcnn: quantized layer, ...",
 //                             the layer's input -> its output after folded nodes), the nodes
@@ -16,6 +16,12 @@
 //     (dropped initializer names, one per line), settings, seed, ec, source_path,
 //     source_sha256, created_utc, app_version, onnx_sha256, payload_sha256 (checked on load: a
 //     mismatch is refused as corrupt).
+// Version 3 = version 2 + parameter overrides, written only when a node that is not a quantized
+// layer (a dense layer, a BatchNorm) holds values other than its source graph's (fine-tuning):
+//   /overrides uint8 [bytes]  float32 LE values, one record's after another
+//   attributes overrides (one line per parameter: "node index role shape offset length", index
+//     and role as backward_entry(op)->params lists them, core/train/backward.h) and
+//     overrides_sha256; applied after the quantized layers are built (each node rebuilt).
 // Loading builds each quantized layer straight from its record (no dense weight at any point);
 // any other format version (e.g. 1, which rebuilt dense layers) is refused naming the version.
 #pragma once

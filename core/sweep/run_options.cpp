@@ -291,6 +291,14 @@ std::vector<RunOption> make_table() {
     ft_images.omit_default = true;
     integer_field(ft_images, &RunSpec::ft_images);
     t.push_back(ft_images);
+
+    RunOption recipe = option("recipe", "--recipe", "R", OptionKind::Choice, "recipe", "recipeCombo",
+                              "none, or paper (Wu et al.): quantize the conv layers, fine-tune the dense layers and\n"
+                              "biases (float,bias; the ft_* options), then quantize the FC layers against the result");
+    recipe.choices = {"none", "paper"};
+    recipe.omit_default = true;
+    text_field(recipe, &RunSpec::recipe);
+    t.push_back(recipe);
     return t;
 }
 

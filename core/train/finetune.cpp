@@ -111,25 +111,6 @@ std::string to_string(const FinetuneParams& p) {
     return s;
 }
 
-SelectedParameters selected_parameters(const Network& net, const FinetuneParams& params,
-                                       const std::vector<int>& will_be_quantized) {
-    SelectedParameters out;
-    for (size_t ni = 0; ni < net.nodes.size(); ++ni) {
-        const Node& n = net.nodes[ni];
-        const BackwardEntry* e = backward_entry(*n.op);
-        if (!e || !e->params) continue;
-        const bool quantized = is_quantized_layer(*n.op) ||
-                               std::find(will_be_quantized.begin(), will_be_quantized.end(), ni) != will_be_quantized.end();
-        for (const NamedParam& p : e->params(*n.op)) {
-            if (!selects(params, p.role, quantized)) continue;
-            const std::string name = (n.alias.empty() ? n.name : n.alias) + "." + param_role_name(p.role);
-            out.all.push_back(name);
-            if (!quantized) out.outside_quantized_layers.push_back(name);
-        }
-    }
-    return out;
-}
-
 FinetuneResult finetune(const Network& net, const Dataset& train, const FinetuneOptions& o, const ProgressFn& progress) {
     using Clock = std::chrono::steady_clock;
     // Everything that can be wrong with the input is said before any work.

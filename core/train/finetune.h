@@ -106,17 +106,6 @@ struct FinetuneResult {
     std::string status;               // why it stopped early ("" when all epochs ran)
 };
 
-// Names of the parameters `params` selects in `net` ("conv1.bias", ...), and among them those
-// of nodes that are not quantized weight layers (dense layers, BatchNorm): the quantized model
-// file keeps those as in the source ONNX, so callers saving a model can refuse up front.
-// Nodes listed in `will_be_quantized` (indices into net.nodes) count as quantized layers, so the
-// question can be asked of the float network before quantizing.
-struct SelectedParameters {
-    std::vector<std::string> all, outside_quantized_layers;
-};
-SelectedParameters selected_parameters(const Network& net, const FinetuneParams& params,
-                                       const std::vector<int>& will_be_quantized = {});
-
 FinetuneResult finetune(const Network& net, const Dataset& train, const FinetuneOptions& options,
                         const ProgressFn& progress = {});
 

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <random>
 
+#include "core/data/dataset.h"
 #include "core/graph/plan.h"
 #include "core/io/model_file.h"
 #include "core/io/onnx_import.h"
@@ -13,6 +14,8 @@
 #include "core/quant/quantize_network.h"
 #include "core/quant/quantized_ops.h"
 #include "core/quant/settings.h"
+#include "core/quant/calibration.h"
+#include "core/train/trainable_network.h"
 #include "core/util/error.h"
 #include "tests/unit/io/onnx_builder.h"
 
@@ -219,6 +222,74 @@ TEST(ModelFile, LoadingBuildsNoDenseWeightForAQuantizedLayer) {
     for (const Node& n : loaded.nodes)
         dense_loaded += dynamic_cast<const ConvOp*>(n.op.get()) || dynamic_cast<const FcOp*>(n.op.get());
     EXPECT_EQ(dense_loaded, dense);
+}
+
+// Format version 3: fine-tuning trained a dense FC's weights and the biases; the file holds them
+// as parameter overrides, and the loaded network gives the fine-tuned logits bit for bit.
+TEST(ModelFile, FineTunedDenseLayersRoundTripAsOverrides) {
+    if (!fs::exists(std::string(QCNN_FASHION_MNIST_DIR) + "/train-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Fashion-MNIST not installed";
+    const Network q = quantized_lenet("conv=4/16");  // conv2 quantized; conv1 and the FC layers dense
+    // Five SGD steps on 64 training images, trained as fine-tuning's "float,bias" does: the
+    // weights of the layers left dense and every bias (core/train/finetune.h).
+    DataOptions dopt;
+    dopt.limit = 64;
+    const auto train = open_dataset("fashion-mnist:train", dopt);
+    Tensor images;
+    std::vector<int> labels;
+    train->gather(calibration_indices(64, 64, 1), images, labels);
+    TrainableNetwork tn(q, 1);
+    int dense_weights = 0;
+    for (Parameter& p : tn.parameters()) {
+        const std::optional<WeightLayer> v = q.nodes[p.node].op->as_weight_layer();
+        p.trainable = p.role == ParamRole::Bias || (p.role == ParamRole::Weight && v && !v->quantized());
+        dense_weights += p.trainable && p.role == ParamRole::Weight;
+    }
+    EXPECT_EQ(dense_weights, 3);  // conv1, fc1, fc2
+    Sgd sgd(SgdOptions{0.05, 0.9, 0.0});
+    for (int step = 0; step < 5; ++step) {
+        tn.zero_grad();
+        tn.loss_and_backward(images, labels);
+        sgd.step(tn);
+    }
+    const Network& tuned = tn.network();
+    const fs::path path = temp_file("lenet_ft.h5");
+    save_quantized_model(path.string(), tuned, {});
+    const std::string bytes = file_bytes(path);
+    const size_t name = bytes.find("format_version");
+    ASSERT_NE(name, std::string::npos);
+    EXPECT_NE(bytes.find(std::string("3\0", 2), name + 15), std::string::npos) << "not saved as version 3";
+    const Network loaded = load_model_file(path.string());
+    const Tensor x = sample_input();
+    const Tensor a = logits(tuned, x), b = logits(loaded, x), c = logits(q, x);
+    ASSERT_EQ(a.shape, b.shape);
+    bool differs = false;
+    for (int64_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a.data[i], b.data[i]) << i;
+        differs = differs || a.data[i] != c.data[i];
+    }
+    EXPECT_TRUE(differs) << "fine-tuning changed nothing the logits see";
+    // Saving the loaded model again keeps the overrides (its source is the file itself).
+    const fs::path again = temp_file("lenet_ft2.h5");
+    save_quantized_model(again.string(), loaded, {});
+    const Tensor d = logits(load_model_file(again.string()), x);
+    for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data[i], d.data[i]) << i;
+    // A flipped byte in the overrides' values is refused as corrupt.
+    const std::optional<WeightLayer> v = tuned.nodes.back().op->as_weight_layer();
+    ASSERT_TRUE(v && !v->quantized() && v->weight) << tuned.nodes.back().name;
+    const std::string w(reinterpret_cast<const char*>(v->weight->data.data()), 64);
+    const size_t at = bytes.find(w);
+    ASSERT_NE(at, std::string::npos) << "the fine-tuned weights are not in the file";
+    std::string bad = bytes;
+    bad[at + 9] ^= 0x5a;
+    const fs::path p = temp_file("flip_overrides.h5");
+    std::ofstream(p, std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+    try {
+        load_model_file(p.string());
+        FAIL() << "a flipped byte in /overrides was not detected";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("checksum mismatch in /overrides"), std::string::npos) << e.what();
+    }
 }
 
 // An older or foreign format version is refused with a message naming the version.
