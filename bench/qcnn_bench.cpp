@@ -672,7 +672,8 @@ std::string peer_rss_child(const Options& o, const PeerCell& c, PeerPath path) {
 // --part serve: our engine as the subprocess side of bench/torch_peer.py, which alternates it
 // with PyTorch passes in one run. Builds dense, Q-CNN fast and Q-CNN auto for the first of
 // --peer-nets / --peer-batches / --threads (random codebooks at family A, like --part peers),
-// prints "ready" with the accounted bytes, then per stdin line "dense" / "fast" / "auto" runs one
+// prints "ready" with the accounted bytes, then per stdin line "dense" / "fast" / "auto" (or
+// "dense-nofuse" / "fast-nofuse": the same networks with activation fusion off) runs one
 // forward pass on a seeded N(0,1) input and prints "<seconds> <involuntary context switches
 // during the pass>"; "quit" or end of input ends it. Pass time is measured here, so the pipe's
 // latency is not in it.
@@ -691,6 +692,10 @@ int serve(const Options& o) {
     engines["dense"] = std::make_unique<Engine>(p.net[0], threads);
     engines["fast"] = std::make_unique<Engine>(p.net[3], threads);
     engines["auto"] = std::make_unique<Engine>(p.net[4], threads);
+    engines["dense-nofuse"] = std::make_unique<Engine>(p.net[0], threads);
+    engines["fast-nofuse"] = std::make_unique<Engine>(p.net[3], threads);
+    engines["dense-nofuse"]->set_fuse_activations(false);
+    engines["fast-nofuse"]->set_fuse_activations(false);
     for (auto& [k, e] : engines) e->set_lut_kernel(LutKernel::Fast);
     const PreemptionCounter preempt = process_preemptions();
     std::printf("ready %s batch %d threads %d accounted_dense_bytes %s accounted_quantized_bytes %s auto_dense_layers %s\n",
@@ -701,7 +706,7 @@ int serve(const Options& o) {
     while (std::getline(std::cin, cmd) && cmd != "quit") {
         const auto it = engines.find(cmd);
         if (it == engines.end()) {
-            std::printf("error: unknown command '%s' (expected dense, fast, auto or quit)\n", cmd.c_str());
+            std::printf("error: unknown command '%s' (expected dense, fast, auto, dense-nofuse, fast-nofuse or quit)\n", cmd.c_str());
             std::fflush(stdout);
             continue;
         }

@@ -25,6 +25,11 @@ printed, one JSON object per line, with the ratios int8 / Q-CNN fast and PyTorch
     /usr/bin/python3 bench/torch_peer.py --bench build/bench/qcnn_bench \\
         --nets alexnet,vgg11,resnet18,resnet50 --batches 1,8 --threads 1,2 [--budget 4] [--rss] [--json out.jsonl]
 --rss adds the peak RSS of PyTorch fp32 and int8 alone (batch 1, 1 thread, a process each).
+--base-bench OTHER_QCNN_BENCH adds a second serve process (another build, e.g. main's) whose
+dense and Q-CNN fast paths join the same rounds ("base-dense", "base-fast"), so a change is
+measured against its base alternated in one driver: printed as base / this build.
+--nofuse adds this build's dense and Q-CNN fast with activation fusion off ("dense-nofuse",
+"fast-nofuse", same process as "dense" / "fast"): printed as unfused / fused.
 """
 import argparse
 import json
@@ -130,6 +135,8 @@ def time_cell(a, name, models, batch, threads):
     model, qmodel, size, diff, int8_diff = models
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(7))
     ours = Ours(a.bench, a.zoo, name, batch, threads)
+    base = Ours(a.base_bench, a.zoo, name, batch, threads) if a.base_bench else None
+    sides = SIDES + (["base-dense", "base-fast"] if base else []) + (["dense-nofuse", "fast-nofuse"] if a.nofuse else [])
     torch.set_num_threads(threads)
 
     def torch_pass(m):
@@ -140,20 +147,28 @@ def time_cell(a, name, models, batch, threads):
 
     run = {"torch-fp32": lambda: torch_pass(model), "torch-int8": lambda: torch_pass(qmodel),
            "dense": lambda: ours.run("dense"), "fast": lambda: ours.run("fast"), "auto": lambda: ours.run("auto")}
+    if base:
+        run["base-dense"] = lambda: base.run("dense")
+        run["base-fast"] = lambda: base.run("fast")
+    if a.nofuse:
+        run["dense-nofuse"] = lambda: ours.run("dense-nofuse")
+        run["fast-nofuse"] = lambda: ours.run("fast-nofuse")
     rounds = []  # per round: {side: (seconds, preemptions)}
     with torch.inference_mode():
         for _ in range(2):
-            for s in SIDES:
+            for s in sides:
                 run[s]()
                 time.sleep(0.002)
         start = time.perf_counter()
         while len(rounds) < a.rounds or time.perf_counter() - start < a.budget:
             r = {}
-            for s in SIDES:
+            for s in sides:
                 r[s] = run[s]()
                 time.sleep(0.002)
             rounds.append(r)
     ours.close()
+    if base:
+        base.close()
     clean = [r for r in rounds if all(p == 0 for _, p in r.values())]
     used = clean if len(clean) >= 5 else rounds
     rec = {"net": name, "batch": batch, "threads": threads, "rounds": len(rounds), "clean_rounds": len(clean),
@@ -161,13 +176,21 @@ def time_cell(a, name, models, batch, threads):
            "torch": torch.__version__, "quantized_engine": torch.backends.quantized.engine,
            "fp32_logits_rel_diff_vs_export": diff, "int8_logits_rel_diff_vs_fp32": int8_diff}
     rec.update(ours.info)
-    for s in SIDES:
+    for s in sides:
         q1, med, q3 = quartiles([r[s][0] for r in used])
         rec[s + "_ms_per_image"] = med * 1e3 / batch
         rec[s + "_q1_ms"], rec[s + "_q3_ms"] = q1 * 1e3 / batch, q3 * 1e3 / batch
     rec["int8_over_fast"] = rec["torch-int8_ms_per_image"] / rec["fast_ms_per_image"]
     rec["int8_over_auto"] = rec["torch-int8_ms_per_image"] / rec["auto_ms_per_image"]
     rec["torch_fp32_over_dense"] = rec["torch-fp32_ms_per_image"] / rec["dense_ms_per_image"]
+    if base:
+        rec["base_bench"] = a.base_bench
+        rec["base_fast_over_fast"] = rec["base-fast_ms_per_image"] / rec["fast_ms_per_image"]
+        rec["base_dense_over_dense"] = rec["base-dense_ms_per_image"] / rec["dense_ms_per_image"]
+        rec["int8_over_base_fast"] = rec["torch-int8_ms_per_image"] / rec["base-fast_ms_per_image"]
+    if a.nofuse:
+        rec["nofuse_over_fused_fast"] = rec["fast-nofuse_ms_per_image"] / rec["fast_ms_per_image"]
+        rec["nofuse_over_fused_dense"] = rec["dense-nofuse_ms_per_image"] / rec["dense_ms_per_image"]
     return rec
 
 
@@ -210,6 +233,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--bench", default=os.path.join(here, "..", "build", "bench", "qcnn_bench"))
+    ap.add_argument("--base-bench", help="a second qcnn_bench (another build) alternated in the same rounds")
+    ap.add_argument("--nofuse", action="store_true", help="also this build's paths with activation fusion off")
     ap.add_argument("--zoo", default=os.path.expanduser("~/.cache/qcnn-zoo"))
     ap.add_argument("--nets", default="alexnet,vgg11,resnet18,resnet50")
     ap.add_argument("--batches", default="1,8")
@@ -255,6 +280,16 @@ def main():
                     r["dense_ms_per_image"], r["fast_ms_per_image"], r["auto_ms_per_image"], r["int8_over_fast"],
                     r["int8_over_auto"], r["torch_fp32_over_dense"], r["clean_rounds"], r["rounds"],
                     r["load_average"]), flush=True)
+                if a.base_bench:
+                    print("%-10s %5s %3s base build: dense %.2f, Q-fast %.2f ms; base / this: dense %.3fx, Q-fast "
+                          "%.3fx; int8 / base Q-fast %.2fx" % (
+                              "", "", "", r["base-dense_ms_per_image"], r["base-fast_ms_per_image"],
+                              r["base_dense_over_dense"], r["base_fast_over_fast"], r["int8_over_base_fast"]),
+                          flush=True)
+                if a.nofuse:
+                    print("%-10s %5s %3s fusion off: dense %.2f, Q-fast %.2f ms; unfused / fused: dense %.3fx, Q-fast "
+                          "%.3fx" % ("", "", "", r["dense-nofuse_ms_per_image"], r["fast-nofuse_ms_per_image"],
+                                     r["nofuse_over_fused_dense"], r["nofuse_over_fused_fast"]), flush=True)
                 if out:
                     out.write(json.dumps(r) + "\n")
                     out.flush()

@@ -47,6 +47,11 @@ void Tensor::reshape(Shape s) {
 }
 
 void Tensor::resize(Shape s) {
+    data.resize(numel(s), 0.0f);
+    shape = std::move(s);
+}
+
+void Tensor::resize_for_overwrite(Shape s) {
     data.resize(numel(s));
     shape = std::move(s);
 }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -36,6 +38,18 @@ struct AlignedAllocator {
     struct rebind {
         using other = AlignedAllocator<U, Align>;
     };
+    // Value-less construction default-initialises: resize(n) and AlignedVector<float>(n) leave
+    // new floats unset instead of zeroing them (a pass over memory that every reused activation
+    // slot paid before its op overwrote it). Zero or fill explicitly where zeros are read:
+    // Tensor(shape) and Tensor::resize do.
+    template <class U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
     T* allocate(std::size_t n) {
         return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(Align)));
     }
@@ -61,8 +75,13 @@ struct Tensor {
     const float* ptr() const { return data.data(); }
     // Reshape in place keeping the element count (asserted).
     void reshape(Shape s);
-    // Resize to a new shape, reusing the allocation where possible (contents unspecified).
+    // Resize to a new shape, reusing the allocation where possible; elements past the old
+    // size are zero, the others keep their values.
     void resize(Shape s);
+    // The same without zeroing: elements past the old size are unset. For outputs every
+    // element of which the writer sets before anything reads it (the Plan's activation slots:
+    // every Op::run writes all of its outputs, tests/unit/ops poison them to check).
+    void resize_for_overwrite(Shape s);
 };
 
 }  // namespace qcnn

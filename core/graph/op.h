@@ -3,6 +3,7 @@
 // replacing only the nodes it quantizes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,11 +47,49 @@ struct ExecContext {
     }
 };
 
+// An activation applied to a weight layer's output as it is written: the inference Plan
+// (PlanOptions::fuse_activations) fuses a Relu, Clip (ReLU6) or LeakyRelu that is the only
+// reader of a Conv / FC / QConv / QFc output into that layer. The expressions are those of
+// ActivationOp and ClipOp (core/ops/elementwise.h), so a fused graph gives the same bits as the
+// unfused one whatever the op does with it.
+struct PostOp {
+    enum class Kind { Relu, Clip, LeakyRelu };
+    Kind kind = Kind::Relu;
+    float lo = 0.0f, hi = 0.0f;  // Clip bounds
+    float alpha = 0.0f;          // LeakyRelu slope
+
+    float operator()(float v) const {
+        switch (kind) {
+            case Kind::Relu: return v > 0.0f ? v : 0.0f;
+            case Kind::Clip: return std::min(std::max(v, lo), hi);
+            case Kind::LeakyRelu: return v >= 0.0f ? v : alpha * v;
+        }
+        return v;
+    }
+    // y[i] = f(y[i]) for i < n.
+    void apply(float* y, int64_t n) const {
+        switch (kind) {
+            case Kind::Relu:
+                for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+                break;
+            case Kind::Clip:
+                for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], lo), hi);
+                break;
+            case Kind::LeakyRelu:
+                for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.0f ? y[i] : alpha * y[i];
+                break;
+        }
+    }
+};
+
 struct RunArgs {
     const std::vector<const Tensor*>& in;    // float inputs; nullptr for int64 or omitted ones
     const std::vector<const ValueInfo*>& in_info;  // every input's plan-time info (nullptr if omitted)
     const std::vector<Tensor*>& out;         // outputs, already sized to the planned shapes
     const ExecContext& ctx;
+    // A fused activation for out[0] (nullptr: none). An op whose applies_post_op() is true
+    // applies it itself; for any other op the Plan applies it to out[0] right after run().
+    const PostOp* post = nullptr;
 };
 
 class Op {
@@ -83,6 +122,12 @@ public:
         if (w && kind) *kind = w->kind;
         return w.has_value();
     }
+
+    // Whether run() applies RunArgs::post to its output itself (inside its output tiles).
+    virtual bool applies_post_op() const { return false; }
+    // For an activation that can be fused into the layer before it (Relu, Clip with plan-time
+    // constant bounds, LeakyRelu): that activation as a PostOp; nullopt for every other op.
+    virtual std::optional<PostOp> as_post_op(const std::vector<const ValueInfo*>& in) const { return std::nullopt; }
 
     // One-line description of attributes for tables ("3x3 s1 p1", "9216->4096").
     virtual std::string describe() const { return {}; }

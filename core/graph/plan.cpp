@@ -29,7 +29,8 @@ bool all_const(const std::vector<const ValueInfo*>& in) {
 
 }  // namespace
 
-Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std::vector<int>& keep)
+Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std::vector<int>& keep,
+           PlanOptions options)
     : nodes_(net.nodes), inputs_(net.inputs), outputs_(net.outputs), source_(net.source) {
     const size_t nv = net.values.size();
     infos_.resize(nv);
@@ -112,6 +113,8 @@ Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std
     }
     for (int id : outputs_)
         if (id < 0 || !known[id]) fail(source_, ": a graph output is never produced");
+    post_.assign(nodes_.size(), std::nullopt);
+    if (options.fuse_activations) fuse_activations(keep);
 
     // Buffer assignment: runtime values get slots, reused once their last reader has run.
     std::vector<int> last_use(nv, -1);
@@ -160,9 +163,43 @@ Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std
     for (size_t s = 0; s < slots_.size(); ++s) slots_[s].data.reserve(slot_capacity_[s]);
 }
 
+void Plan::fuse_activations(const std::vector<int>& keep) {
+    const size_t nv = infos_.size();
+    std::vector<int> readers(nv, 0), reader(nv, -1);
+    for (int ni : run_nodes_)
+        for (int id : nodes_[ni].inputs)
+            if (id >= 0) {
+                ++readers[id];
+                reader[id] = ni;
+            }
+    std::vector<char> pinned(nv, 0);
+    for (int id : outputs_) pinned[id] = 1;
+    for (int id : keep)
+        if (id >= 0 && id < static_cast<int>(nv)) pinned[id] = 1;
+    std::vector<char> dropped(nodes_.size(), 0);
+    for (int ni : run_nodes_) {
+        Node& a = nodes_[ni];
+        if (dropped[ni] || a.outputs.size() != 1 || !a.op->weight_layer()) continue;
+        const int v = a.outputs[0];
+        if (v < 0 || pinned[v] || readers[v] != 1 || infos_[v].is_const()) continue;
+        const int bi = reader[v];
+        const Node& b = nodes_[bi];
+        if (b.inputs.empty() || b.inputs[0] != v || b.outputs.size() != 1) continue;
+        std::vector<const ValueInfo*> in;
+        for (int id : b.inputs) in.push_back(id < 0 ? nullptr : &infos_[id]);
+        std::optional<PostOp> post = b.op->as_post_op(in);
+        const int w = b.outputs[0];
+        if (!post || w < 0 || infos_[w].is_const() || infos_[w].shape != infos_[v].shape) continue;
+        post_[ni] = post;
+        a.outputs[0] = w;  // the layer writes the activation's output; v is never materialised
+        dropped[bi] = 1;
+    }
+    std::erase_if(run_nodes_, [&](int ni) { return dropped[ni] != 0; });
+}
+
 Tensor& Plan::buffer(int value_id) {
     Tensor& t = slots_[slot_of_[value_id]];
-    t.resize(infos_[value_id].shape);
+    t.resize_for_overwrite(infos_[value_id].shape);  // the op writes every element
     return t;
 }
 
@@ -202,8 +239,17 @@ void Plan::run(const std::vector<const Tensor*>& inputs, const ExecContext& ctx,
             in_info.push_back(id < 0 ? nullptr : &infos_[id]);
         }
         for (int id : n.outputs) out.push_back(slot_of_[id] >= 0 ? &buffer(id) : nullptr);
+        const PostOp* post = post_[ni] ? &*post_[ni] : nullptr;
         auto t0 = std::chrono::steady_clock::now();
-        n.op->run(RunArgs{in, in_info, out, ctx});
+        n.op->run(RunArgs{in, in_info, out, ctx, post});
+        if (post && !n.op->applies_post_op()) {
+            // Right after the layer wrote it: still in cache unless the map outgrows the L2.
+            float* y = out[0]->ptr();
+            const int64_t size = out[0]->size();
+            const int t = ctx.threads_for(size);
+#pragma omp parallel for schedule(static) num_threads(t) if (t > 1)
+            for (int i = 0; i < t; ++i) post->apply(y + size * i / t, size * (i + 1) / t - size * i / t);
+        }
         if (node_seconds)
             (*node_seconds)[ni] =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -224,11 +270,19 @@ Engine::Engine(std::shared_ptr<const Network> net, int threads) : net_(std::move
 
 void Engine::set_threads(int threads) { ctx_.threads = resolve_threads(threads); }
 
+void Engine::set_fuse_activations(bool fuse) {
+    if (fuse == options_.fuse_activations) return;
+    options_.fuse_activations = fuse;
+    plans_.clear();
+    slices_.clear();
+}
+
 Plan& Engine::plan_for(const Shape& input_shape) {
     for (auto& [s, p] : plans_)
         if (s == input_shape) return *p;
     if (plans_.size() >= 4) plans_.erase(plans_.begin());
-    plans_.emplace_back(input_shape, std::make_unique<Plan>(*net_, std::vector<Shape>{input_shape}));
+    plans_.emplace_back(input_shape, std::make_unique<Plan>(*net_, std::vector<Shape>{input_shape},
+                                                            std::vector<int>{}, options_));
     return *plans_.back().second;
 }
 
@@ -250,7 +304,7 @@ const Tensor& Engine::forward(const Tensor& input, std::vector<double>* node_sec
         Shape s = input.shape;
         s[0] = b1 - b0;
         if (!slices_[i].plan || slices_[i].shape != s) {
-            slices_[i].plan = std::make_unique<Plan>(*net_, std::vector<Shape>{s});
+            slices_[i].plan = std::make_unique<Plan>(*net_, std::vector<Shape>{s}, std::vector<int>{}, options_);
             slices_[i].shape = s;
         }
         slices_[i].input.resize(s);

@@ -4,17 +4,28 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/graph/network.h"
 
 namespace qcnn {
 
+struct PlanOptions {
+    // Fuse a Relu / Clip (constant bounds) / LeakyRelu into the Conv / FC / QConv / QFc before
+    // it (Op::as_post_op, RunArgs::post) when that activation is the only reader of the layer's
+    // output and the output is neither a graph output nor kept: the layer writes the
+    // activation's output and the activation node does not run. An inference feature: the
+    // Engine turns it on; a plain Plan (training, calibration, kernel timing) runs every node.
+    bool fuse_activations = false;
+};
+
 class Plan {
 public:
     // keep: value ids whose contents must stay readable after run() (layer inputs/outputs
     // for calibration and response errors); they get buffers of their own.
-    Plan(const Network& net, const std::vector<Shape>& input_shapes, const std::vector<int>& keep = {});
+    Plan(const Network& net, const std::vector<Shape>& input_shapes, const std::vector<int>& keep = {},
+         PlanOptions options = {});
 
     // Runs the planned nodes. Input shapes must equal the planned ones.
     // node_seconds, when given, receives per-node wall time indexed like Network::nodes
@@ -32,6 +43,9 @@ public:
     int64_t activation_bytes() const;
     // Nodes that run at run time (others were folded at plan time).
     const std::vector<int>& runtime_nodes() const { return run_nodes_; }
+    // The activation fused into node `node` (an index into Network::nodes), if any; the fused
+    // activation node itself is not among runtime_nodes().
+    const std::optional<PostOp>& fused_post_op(int node) const { return post_.at(node); }
 
 private:
     std::vector<Node> nodes_;
@@ -41,9 +55,11 @@ private:
     std::vector<Tensor> slots_;
     std::vector<int64_t> slot_capacity_;
     std::vector<int> run_nodes_;
+    std::vector<std::optional<PostOp>> post_;  // per node: fused activation
     std::string source_;
 
     Tensor& buffer(int value_id);
+    void fuse_activations(const std::vector<int>& keep);
 };
 
 // Runs a single-input network on batches, caching plans per input shape.
@@ -57,6 +73,9 @@ public:
     int threads() const { return ctx_.threads; }
     void set_threads(int threads);
     void set_lut_kernel(LutKernel k) { ctx_.lut_kernel = k; }
+    // Activation fusion (PlanOptions; on by default). Changing it drops the cached plans.
+    void set_fuse_activations(bool fuse);
+    bool fuse_activations() const { return options_.fuse_activations; }
     LutKernel lut_kernel() const { return ctx_.lut_kernel; }
     // input: {N, ...sample shape}; returns the first output (e.g. logits {N, classes}).
     const Tensor& forward(const Tensor& input, std::vector<double>* node_seconds = nullptr);
@@ -65,6 +84,7 @@ public:
 private:
     std::shared_ptr<const Network> net_;
     ExecContext ctx_;
+    PlanOptions options_{.fuse_activations = true};
     std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
     struct Slice {
         Shape shape;

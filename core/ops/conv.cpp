@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #ifdef QCNN_HAVE_DNNL
 #include <dnnl.hpp>
@@ -32,9 +33,12 @@ struct DnnlConvCache {
     struct Buffers {
         dnnl::memory src, dst, scratch;
     };
+    // A fused activation (RunArgs::post) is part of the primitive: key {kind, lo, hi, alpha},
+    // kind -1 for none.
+    using PostKey = std::tuple<int, float, float, float>;
     std::mutex mutex;
-    std::map<Shape, std::unique_ptr<Plan>> plans;
-    std::map<std::pair<Shape, std::thread::id>, std::unique_ptr<Buffers>> buffers;
+    std::map<std::pair<Shape, PostKey>, std::unique_ptr<Plan>> plans;
+    std::map<std::pair<const Plan*, std::thread::id>, std::unique_ptr<Buffers>> buffers;
 };
 
 #else
@@ -256,12 +260,15 @@ void ConvOp::run_im2col(const RunArgs& a) const {
                                     sizeof(float) * hw);
             }
         }
-        if (!b_.empty())
+        if (!b_.empty() || a.post)
             for (int64_t i = n0; i < n0 + nb; ++i)
                 for (int64_t c = 0; c < cout; ++c) {
                     float* yc = y.ptr() + (i * cout + c) * hw + y0 * ow;
-                    const float bc = b_[c];
-                    for (int64_t k = 0; k < cols; ++k) yc[k] += bc;
+                    if (!b_.empty()) {
+                        const float bc = b_[c];
+                        for (int64_t k = 0; k < cols; ++k) yc[k] += bc;
+                    }
+                    if (a.post) a.post->apply(yc, cols);  // the tile is still in cache
                 }
     };
 
@@ -317,7 +324,11 @@ void ConvOp::run_onednn(const RunArgs& a) const {
     DnnlConvCache::Buffers* buf;
     {
         std::lock_guard lock(dnnl_->mutex);
-        auto& pl = dnnl_->plans[x.shape];
+        const PostOp* post = a.post;
+        const DnnlConvCache::PostKey key =
+            post ? DnnlConvCache::PostKey{static_cast<int>(post->kind), post->lo, post->hi, post->alpha}
+                 : DnnlConvCache::PostKey{-1, 0.0f, 0.0f, 0.0f};
+        auto& pl = dnnl_->plans[{x.shape, key}];
         if (!pl) {
             ConvParams p;
             p_.output_hw(x.shape[2], x.shape[3], &p);
@@ -333,6 +344,19 @@ void ConvOp::run_onednn(const RunArgs& a) const {
                 {p.pad_bottom, p.pad_right});
             dnnl::primitive_attr attr;
             attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+            if (post) {
+                dnnl::post_ops ops;
+                switch (post->kind) {
+                    case PostOp::Kind::Relu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+                    case PostOp::Kind::LeakyRelu:
+                        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, post->alpha, 0.0f);
+                        break;
+                    case PostOp::Kind::Clip:
+                        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, post->lo, post->hi);
+                        break;
+                }
+                attr.set_post_ops(ops);
+            }
             const dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
             pl = std::make_unique<DnnlConvCache::Plan>();
             pl->conv = dnnl::convolution_forward(pd);
@@ -360,7 +384,7 @@ void ConvOp::run_onednn(const RunArgs& a) const {
             s.wait();
         }
         plan = pl.get();
-        auto& b = dnnl_->buffers[{x.shape, std::this_thread::get_id()}];
+        auto& b = dnnl_->buffers[{plan, std::this_thread::get_id()}];
         if (!b) {
             b = std::make_unique<DnnlConvCache::Buffers>();
             if (plan->to_src) b->src = dnnl::memory(plan->src, eng);

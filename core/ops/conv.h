@@ -50,6 +50,8 @@ public:
     std::string type() const override { return "Conv"; }
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
+    // RunArgs::post: a oneDNN eltwise post-op, or applied per im2col tile after the bias.
+    bool applies_post_op() const override { return true; }
     int64_t params() const override;
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
     std::optional<WeightLayer> as_weight_layer() const override;  // kind Conv, dense weight

@@ -168,6 +168,12 @@ std::string ActivationOp::describe() const {
     return {};
 }
 
+std::optional<PostOp> ActivationOp::as_post_op(const std::vector<const ValueInfo*>&) const {
+    if (kind_ == ActivationKind::Relu) return PostOp{PostOp::Kind::Relu};
+    if (kind_ == ActivationKind::LeakyRelu) return PostOp{PostOp::Kind::LeakyRelu, 0.0f, 0.0f, alpha_};
+    return std::nullopt;
+}
+
 void activation_reference(ActivationKind kind, float alpha, float beta, const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
         const double v = x[i];
@@ -213,6 +219,16 @@ void ClipOp::run(const RunArgs& a) const {
     parallel_chunks(a.in[0]->size(), a.ctx.threads, kMinPerThread, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) y[i] = std::min(std::max(x[i], lo), hi);
     });
+}
+
+std::optional<PostOp> ClipOp::as_post_op(const std::vector<const ValueInfo*>& in) const {
+    PostOp post{PostOp::Kind::Clip, lo_, hi_};
+    for (size_t k = 1; k <= 2 && k < in.size(); ++k) {
+        if (!in[k]) continue;
+        if (!in[k]->fconst || in[k]->fconst->size() != 1) return std::nullopt;  // read at run time
+        (k == 1 ? post.lo : post.hi) = in[k]->fconst->data[0];
+    }
+    return post;
 }
 
 std::string ClipOp::describe() const { return cat("[", lo_, ", ", hi_, "]"); }

@@ -33,6 +33,7 @@ public:
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
+    std::optional<PostOp> as_post_op(const std::vector<const ValueInfo*>& in) const override;  // Relu, LeakyRelu
     ActivationKind kind() const { return kind_; }
     float alpha() const { return alpha_; }
     float beta() const { return beta_; }
@@ -53,6 +54,8 @@ public:
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
+    // Fusable when the bounds are attributes or plan-time constants.
+    std::optional<PostOp> as_post_op(const std::vector<const ValueInfo*>& in) const override;
     // The attribute bounds (inputs 1/2, when given, override them at run time).
     float lo() const { return lo_; }
     float hi() const { return hi_; }

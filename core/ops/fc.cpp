@@ -70,8 +70,11 @@ void FcOp::run(const RunArgs& a) const {
                 Eigen::Map<const Eigen::VectorXf> xv(x.ptr() + r * cs, cs);
                 Eigen::Map<Eigen::VectorXf> yv(y.ptr() + r * ct + c0, nc);
                 yv.noalias() = w.middleRows(c0, nc) * xv;
+                if (!b_.empty()) yv += Eigen::Map<const Eigen::VectorXf>(b_.data() + c0, nc);
+                if (a.post) a.post->apply(yv.data(), nc);
             }
         }
+        return;
     } else {
         omp_set_num_threads(threads);
         ConstMatMapF xm(x.ptr(), rows, cs);
@@ -83,6 +86,7 @@ void FcOp::run(const RunArgs& a) const {
         Eigen::Map<RowMatrixXf> ym(y.ptr(), rows, ct);
         ym.rowwise() += bv;
     }
+    if (a.post) a.post->apply(y.ptr(), y.size());
 }
 
 Tensor fc_reference(const Tensor& x, const Tensor& weight, const std::vector<float>& bias) {

@@ -15,6 +15,7 @@ public:
     std::string type() const override { return source_type_; }
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
+    bool applies_post_op() const override { return true; }  // RunArgs::post, per output block
     int64_t params() const override;
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
     std::optional<WeightLayer> as_weight_layer() const override;  // kind Fc, dense weight

@@ -1,6 +1,7 @@
 // Test helper: runs one Op outside a Plan (infer, then run unless infer folded the outputs).
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
@@ -57,7 +58,12 @@ inline OpOutput run_op(const Op& op, const std::vector<const OpInput*>& ins, int
     r.info = op.infer(infos);
     bool folded = true;
     for (const auto& v : r.info) folded = folded && v.is_const();
-    for (const auto& v : r.info) r.out.emplace_back(v.fconst ? *v.fconst : Tensor(v.dtype == DType::Float ? v.shape : Shape{0}));
+    // Outputs start as NaN, as a reused Plan slot starts unset (Tensor::resize_for_overwrite):
+    // an op that leaves an element unwritten fails its test.
+    for (const auto& v : r.info)
+        r.out.emplace_back(v.fconst ? *v.fconst
+                                    : Tensor(v.dtype == DType::Float ? v.shape : Shape{0},
+                                             std::numeric_limits<float>::quiet_NaN()));
     if (!folded) {
         std::vector<Tensor*> outs;
         for (auto& t : r.out) outs.push_back(&t);
