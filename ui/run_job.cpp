@@ -119,7 +119,10 @@ bool RunJob::onProgress(const Progress& p) {
         int e = 0, n = 0;
         double loss = 0;
         if (p.stage == "finetune" && p.done > 0 && p.total > 0 && parseFinetuneLabel(p.layer, &e, &n, &loss)) {
-            if (curve_.run != snapshot_.run) curve_ = FinetuneCurve{snapshot_.run};
+            if (curve_.run != snapshot_.run) {
+                curve_ = FinetuneCurve{};
+                curve_.run = snapshot_.run;
+            }
             curve_.epochs = n;
             curve_.epoch = e;
             curve_.loss = loss;

@@ -252,9 +252,10 @@ TEST(Plots, OtherModelsAreGreyOrHiddenAndFrontAndFloatArePerModel) {
             if (!legend->visible()) continue;
             EXPECT_FALSE(legend->outerRect().intersects(p->plot()->axisRect()->rect())) << p->title().toStdString();
             for (int i = 0; i < legend->elementCount(); ++i)
-                if (legend->item(i))
+                if (legend->item(i)) {
                     EXPECT_TRUE(p->plot()->viewport().contains(legend->item(i)->outerRect()))
-                    << p->title().toStdString() << " at " << size.width() << " px: legend entry " << i << " cut";
+                        << p->title().toStdString() << " at " << size.width() << " px: legend entry " << i << " cut";
+                }
         }
     }
 

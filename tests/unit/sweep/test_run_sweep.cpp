@@ -312,7 +312,9 @@ TEST(MeasureSpeed, Issue14_DenseOfOneModelIsMeasuredOncePerSession) {
         // A wide spread is always marked noisy; a narrow one may be too, when preempted rounds
         // left too few clean ones (SpeedSide::noisy).
         const bool wide = again.dense.total_ms.spread() > o.noisy_spread || again.quantized.total_ms.spread() > o.noisy_spread;
-        if (wide) EXPECT_TRUE(again.noisy());
+        if (wide) {
+            EXPECT_TRUE(again.noisy());
+        }
     }
     // Another thread count is another key: measured afresh.
     const SpeedMeasurement two = measure_speed(*net, *net, id, net->sample_shape(), 2, LutKernel::Fast, o, &cache);
