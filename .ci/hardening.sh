@@ -41,9 +41,9 @@ if ((${#missing[@]})); then
   fi
 fi
 
-asan_tests=(base ops io data kernels quant cost auto eval sweep cli train)
+asan_tests=(base ops graph io data kernels quant cost auto eval sweep cli train)
 # ui: the workbench's background jobs (loads, float evaluation, runs, teaching), offscreen.
-tsan_tests=(ops kernels quant eval sweep cli train ui)
+tsan_tests=(ops graph kernels quant eval sweep cli train ui)
 # Tests left out under a sanitizer (gtest negative filters), for their cost alone: they
 # quantize a bundled network and evaluate all 10,000 Fashion-MNIST test images twice (fast and
 # reference tables). Under ASan the two LeNet-5 cases run (about a minute) and the two VGG-7
