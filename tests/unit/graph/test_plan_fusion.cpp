@@ -40,9 +40,15 @@ std::vector<float> random_bias(int64_t n, uint64_t seed) { return testutil::as_v
 // Builds x -> layer -> activation (-> extra nodes) networks by hand.
 struct Builder {
     Network net;
-    int value(const std::string& name, Shape shape = {}) { return net.add_value(ValueDecl{name, std::move(shape)}); }
+    int value(const std::string& name, Shape shape = {}) {
+        ValueDecl d;
+        d.name = name;
+        d.shape = std::move(shape);
+        return net.add_value(d);
+    }
     int constant(const std::string& name, float v) {
-        ValueDecl d{name, {}};
+        ValueDecl d;
+        d.name = name;
         d.init_f = std::make_shared<const Tensor>(Shape{}, v);
         return net.add_value(d);
     }
