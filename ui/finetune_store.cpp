@@ -4,6 +4,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/train/finetune_json.h"
 #include "core/util/error.h"
 #include "core/util/hdf5_handle.h"
 #include "core/util/json.h"
@@ -25,13 +26,8 @@ std::string finetuneToJson(const FinetuneRecord& f) {
     w.field("planned_epochs", f.plannedEpochs).field("best_epoch", f.bestEpoch);
     w.field("initial_val_top1", f.initialValTop1).field("best_val_top1", f.bestValTop1);
     w.field("diverged", f.diverged).field("status", f.status);
-    w.key("epochs").begin_array();
-    for (const FinetuneEpoch& e : f.epochs) {
-        w.begin_object();
-        w.field("epoch", e.epoch).field("train_loss", e.train_loss).field("val_top1", e.val_top1).field("seconds", e.seconds);
-        w.end_object();
-    }
-    w.end_array();
+    w.key("epochs");
+    write_finetune_epochs(w, f.epochs);
     w.end_object();
     return os.str();
 }

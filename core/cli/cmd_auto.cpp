@@ -14,6 +14,7 @@
 #include "core/io/model_file.h"
 #include "core/quant/settings.h"
 #include "core/train/finetune.h"
+#include "core/train/finetune_json.h"
 #include "core/util/json.h"
 #include "core/util/sha256.h"
 
@@ -127,14 +128,8 @@ void print_json(const AutoOutcome& o, const std::string& results, const std::str
             w.field("val_top1_before", f.result.initial_val_top1).field("val_top1_best", f.result.best_val_top1);
             w.field("train_images", f.result.train_images).field("val_images", f.result.val_images);
             w.field("status", f.result.status).field("seconds", f.seconds);
-            w.key("epochs").begin_array();
-            for (const FinetuneEpoch& e : f.result.epochs) {
-                w.begin_object();
-                w.field("epoch", static_cast<int64_t>(e.epoch)).field("train_loss", e.train_loss);
-                w.field("val_top1", e.val_top1).field("seconds", e.seconds);
-                w.end_object();
-            }
-            w.end_array();
+            w.key("epochs");
+            write_finetune_epochs(w, f.result.epochs);
             w.end_object();
         }
         w.end_object();

@@ -20,6 +20,7 @@
 #include "core/quant/calibration.h"
 #include "core/quant/quantize_network.h"
 #include "core/sweep/sweep.h"
+#include "core/train/finetune_json.h"
 #include "core/util/sha256.h"
 
 namespace qcnn::cli {
@@ -78,14 +79,8 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
         w.field("finetune_val_images", f.val_images).field("finetune_val_top1_before", f.initial_val_top1);
         w.field("finetune_best_epoch", static_cast<int64_t>(f.best_epoch)).field("finetune_status", f.status);
         w.field("finetune_seconds", r.finetune_seconds);
-        w.key("finetune").begin_array();
-        for (const FinetuneEpoch& e : f.epochs) {
-            w.begin_object();
-            w.field("epoch", static_cast<int64_t>(e.epoch)).field("train_loss", e.train_loss);
-            w.field("val_top1", e.val_top1).field("seconds", e.seconds);
-            w.end_object();
-        }
-        w.end_array();
+        w.key("finetune");
+        write_finetune_epochs(w, f.epochs);
     }
     if (!output.empty()) w.field("output", output);
     w.key("layers").begin_array();
