@@ -51,6 +51,9 @@ struct RunSpec {
     // Training-split images fine-tuning uses (0: all): 5,000 keeps an epoch of the bundled VGG-7
     // near a minute on 2 cores, measured: 2,700 images took 40 s on one loaded core.
     int64_t ft_images = 5000;
+    // Distillation temperature (FinetuneOptions::distill): > 0 trains on the float network's soft
+    // targets instead of the labels; 0: cross-entropy on the labels.
+    float ft_distill = 0;
     // "paper": Wu et al.'s whole-network recipe in one run (run_quantization below); "none": one
     // quantization (then fine-tuning when `finetune`).
     std::string recipe = "none";

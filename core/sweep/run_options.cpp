@@ -292,6 +292,19 @@ std::vector<RunOption> make_table() {
     integer_field(ft_images, &RunSpec::ft_images);
     t.push_back(ft_images);
 
+    RunOption ft_distill = option("ft_distill", "--ft-distill", "T", OptionKind::Float, "FT distillation", "ftDistillEdit",
+                                  "fine-tuning: 0 trains on the labels (cross-entropy); T > 0 on the float network's\n"
+                                  "soft targets at temperature T (knowledge distillation; the labels pick the best epoch)");
+    ft_distill.omit_default = true;
+    ft_distill.canonical = [](const std::string& v) {
+        const float t = std::stof(v);
+        if (!(t >= 0) || !std::isfinite(t)) fail("a distillation temperature must be >= 0 (0: off), got ", v);
+        return v;
+    };
+    ft_distill.get = [](const SweepSpec& s) { return Texts{json::number(s.base.ft_distill)}; };
+    ft_distill.set = [](SweepSpec& s, const Texts& v) { s.base.ft_distill = std::stof(v.at(0)); };
+    t.push_back(ft_distill);
+
     RunOption recipe = option("recipe", "--recipe", "R", OptionKind::Choice, "recipe", "recipeCombo",
                               "none, or paper (Wu et al.): quantize the conv layers, fine-tune the dense layers and\n"
                               "biases (float,bias; the ft_* options), then quantize the FC layers against the result");

@@ -567,4 +567,38 @@ double softmax_cross_entropy(const Tensor& logits, const std::vector<int>& label
     return n ? loss / n : 0.0;
 }
 
+double softmax_distillation(const Tensor& logits, const Tensor& teacher, double temperature, Tensor* dlogits) {
+    if (logits.rank() != 2) fail("distillation expects logits {N, classes}, got ", to_string(logits.shape));
+    if (teacher.shape != logits.shape)
+        fail("distillation: the teacher's logits have shape ", to_string(teacher.shape), ", the student's ",
+             to_string(logits.shape));
+    if (!(temperature > 0) || !std::isfinite(temperature))
+        fail("distillation: the temperature must be a finite number > 0, got ", temperature);
+    const int64_t n = logits.dim(0), c = logits.dim(1);
+    if (dlogits) dlogits->resize(logits.shape);
+    const double inv_t = 1.0 / temperature;
+    // log softmax(v / T) of one row into out.
+    auto log_softmax = [&](const float* v, std::vector<double>& out) {
+        double mx = -std::numeric_limits<double>::infinity();
+        for (int64_t k = 0; k < c; ++k) mx = std::max(mx, v[k] * inv_t);
+        double s = 0.0;
+        for (int64_t k = 0; k < c; ++k) s += std::exp(v[k] * inv_t - mx);
+        const double lse = mx + std::log(s);
+        for (int64_t k = 0; k < c; ++k) out[k] = v[k] * inv_t - lse;
+    };
+    std::vector<double> ls(c), lt(c);
+    double loss = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        log_softmax(logits.ptr() + i * c, ls);
+        log_softmax(teacher.ptr() + i * c, lt);
+        for (int64_t k = 0; k < c; ++k) {
+            const double pt = std::exp(lt[k]);
+            loss += pt * (lt[k] - ls[k]);
+            if (dlogits)
+                dlogits->data[i * c + k] = static_cast<float>(temperature * (std::exp(ls[k]) - pt) / n);
+        }
+    }
+    return n ? temperature * temperature * loss / n : 0.0;
+}
+
 }  // namespace qcnn

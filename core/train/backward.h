@@ -77,4 +77,12 @@ void fc_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
 // Throws qcnn::Error naming the sample when a label is out of range.
 double softmax_cross_entropy(const Tensor& logits, const std::vector<int>& labels, Tensor* dlogits);
 
+// Knowledge distillation (Hinton et al. 2015) against a teacher's logits, averaged over the batch:
+//   L = T^2 * mean_i KL(softmax(t_i / T) || softmax(z_i / T)),  dL/dz_i = T (softmax(z_i/T) - softmax(t_i/T)) / N
+// logits z and teacher t {N, C}, temperature T > 0. The T^2 factor keeps the gradient's scale
+// independent of T, so one learning rate serves every temperature. L >= 0, and 0 exactly when the
+// two distributions agree. When dlogits is given it is set (not accumulated). Throws qcnn::Error on
+// a shape mismatch or a temperature that is not a finite number > 0.
+double softmax_distillation(const Tensor& logits, const Tensor& teacher, double temperature, Tensor* dlogits);
+
 }  // namespace qcnn

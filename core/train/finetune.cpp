@@ -3,13 +3,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numbers>
+#include <optional>
 
 #include "core/quant/calibration.h"
 #include "core/quant/random.h"
 #include "core/quant/weight_layer_factory.h"
 #include "core/train/trainable_network.h"
 #include "core/util/error.h"
+#include "core/util/parallel.h"
 
 namespace qcnn {
 
@@ -78,7 +81,30 @@ void check_options(const FinetuneOptions& o) {
         fail("fine-tuning: the held-out fraction must be in (0, 1), got ", o.val_fraction);
     if (o.images < 0) fail("fine-tuning: images must be >= 0 (0: all), got ", o.images);
     if (!o.params.any()) fail("fine-tuning: no parameter kind selected; choose from ", kParamKinds);
+    if (!(o.distill >= 0) || !std::isfinite(o.distill))
+        fail("fine-tuning: the distillation temperature must be a finite number >= 0 (0: off), got ", o.distill);
+    if (o.distill > 0 && !o.teacher) fail("fine-tuning: distillation (temperature ", o.distill, ") needs a teacher network");
 }
+
+// The teacher's logits for a batch: a forward pass of a plain plan per batch shape.
+class Teacher {
+public:
+    Teacher(const Network& net, int threads) : net_(net) { ctx_.threads = resolve_threads(threads); }
+    const Tensor& logits(const Tensor& x) {
+        if (!plan_ || shape_ != x.shape) {
+            plan_ = std::make_unique<Plan>(net_, std::vector<Shape>{x.shape});
+            shape_ = x.shape;
+        }
+        plan_->run({&x}, ctx_);
+        return plan_->output(0);
+    }
+
+private:
+    const Network& net_;
+    ExecContext ctx_;
+    Shape shape_;
+    std::unique_ptr<Plan> plan_;
+};
 
 }  // namespace
 
@@ -117,6 +143,13 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
     check_options(o);
     if (!train.has_labels()) fail("fine-tuning needs a labelled training set; ", train.description(), " has no labels");
     TrainableNetwork tn(net, o.threads);  // refuses an op without a backward pass
+    std::optional<Teacher> teacher;
+    if (o.distill > 0) {
+        if (o.teacher->inputs.size() != 1 || o.teacher->sample_shape() != net.sample_shape())
+            fail("fine-tuning: the distillation teacher ", o.teacher->source, " takes ", to_string(o.teacher->sample_shape()),
+                 ", the network trained ", to_string(net.sample_shape()));
+        teacher.emplace(*o.teacher, o.threads);
+    }
     FinetuneResult r;
     std::vector<std::vector<float>> uses(tn.parameters().size());
     for (size_t k = 0; k < tn.parameters().size(); ++k) {
@@ -195,7 +228,15 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
                 const int64_t start = b * o.batch, count = std::min(o.batch, r.train_images - start);
                 train.gather(std::span<const int64_t>(order.data() + start, count), x, labels);
                 tn.zero_grad();
-                const double loss = tn.loss_and_backward(x, labels);
+                double loss = 0;
+                if (teacher) {
+                    const Tensor& t = teacher->logits(x);
+                    Tensor dlogits;
+                    loss = softmax_distillation(tn.forward(x), t, o.distill, &dlogits);
+                    tn.backward(dlogits);
+                } else {
+                    loss = tn.loss_and_backward(x, labels);
+                }
                 if (!std::isfinite(loss)) {
                     stop(cat("the loss is ", short_number(loss)), e, b);
                     return r;

@@ -84,11 +84,18 @@ struct FinetuneOptions {
     double val_fraction = 0.1;   // held-out part of those, in (0, 1)
     uint64_t seed = 0;
     int threads = 0;             // 0: all cores
+    // Knowledge distillation: > 0 trains on the teacher's soft targets at this temperature
+    // (softmax_distillation, core/train/backward.h) instead of the labels' cross-entropy; the
+    // labels still choose the best epoch (held-out top-1). 0: cross-entropy on the labels.
+    double distill = 0;
+    // The teacher when distill > 0, normally the float network the quantized one came from; same
+    // input and output shapes as the network trained. Not owned; must outlive finetune().
+    const Network* teacher = nullptr;
 };
 
 struct FinetuneEpoch {
     int epoch = 0;            // 1-based
-    double train_loss = 0;    // mean softmax cross-entropy over the epoch's steps
+    double train_loss = 0;    // mean loss over the epoch's steps (cross-entropy, or distillation)
     double val_top1 = 0;      // held-out top-1, fraction in [0, 1]
     double seconds = 0;       // wall time of the epoch incl. its validation
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "core/ops/batchnorm.h"
@@ -305,23 +306,51 @@ TEST(BackwardOps, ConcatPadAndCopiesMatchFiniteDifferences) {
     }
 }
 
+// dz (the analytic gradient of loss at z, whose value is l0) against central differences of
+// loss. Smooth losses of the logits: truncation h^2 |L'''| / 6 with |L'''| <= 1 / N; float
+// rounding of the logits' exp/log in double is negligible, so tol = 8 (eps * L / h + h^2 / 6).
+template <class Loss>
+void expect_loss_gradient(const Tensor& z, const Tensor& dz, double l0, Loss loss) {
+    const double h = 1e-2;
+    for (int64_t i = 0; i < z.size(); ++i) {
+        Tensor zp = z, zm = z;
+        zp.data[i] += static_cast<float>(h);
+        zm.data[i] -= static_cast<float>(h);
+        const double fd = (loss(zp) - loss(zm)) / (2 * h);
+        EXPECT_NEAR(dz.data[i], fd, 8 * (testutil::kEps * l0 / h + h * h / 6)) << i;
+    }
+}
+
 TEST(BackwardOps, SoftmaxCrossEntropyMatchesFiniteDifferences) {
     Tensor z = random_tensor({3, 7}, 900, 2.0f);
     const std::vector<int> labels{6, 0, 3};
     Tensor dz;
     const double l0 = softmax_cross_entropy(z, labels, &dz);
     EXPECT_GT(l0, 0.0);
-    // Smooth: truncation h^2 |L'''| / 6 with |L'''| <= 1 / N; float rounding of the logits'
-    // exp/log in double is negligible, so tol = 8 (eps * L / h + h^2 / 6).
-    const double h = 1e-2;
-    for (int64_t i = 0; i < z.size(); ++i) {
-        Tensor zp = z, zm = z;
-        zp.data[i] += static_cast<float>(h);
-        zm.data[i] -= static_cast<float>(h);
-        const double fd = (softmax_cross_entropy(zp, labels, nullptr) - softmax_cross_entropy(zm, labels, nullptr)) / (2 * h);
-        EXPECT_NEAR(dz.data[i], fd, 8 * (testutil::kEps * l0 / h + h * h / 6)) << i;
-    }
+    expect_loss_gradient(z, dz, l0, [&](const Tensor& v) { return softmax_cross_entropy(v, labels, nullptr); });
     EXPECT_THROW(softmax_cross_entropy(z, {0, 7, 1}, nullptr), Error);
+}
+
+TEST(BackwardOps, SoftmaxDistillationMatchesFiniteDifferences) {
+    const Tensor z = random_tensor({3, 7}, 901, 2.0f), t = random_tensor({3, 7}, 902, 2.0f);
+    for (const double temperature : {1.0, 3.0}) {
+        Tensor dz;
+        const double l0 = softmax_distillation(z, t, temperature, &dz);
+        EXPECT_GT(l0, 0.0);
+        // As for cross-entropy: |L'''| <= T^2 / (T^3 N) <= 1 / N for T >= 1.
+        SCOPED_TRACE(temperature);
+        expect_loss_gradient(z, dz, l0, [&](const Tensor& v) { return softmax_distillation(v, t, temperature, nullptr); });
+    }
+    // Student = teacher (up to a constant per row, which softmax ignores): no loss, no gradient.
+    Tensor shifted = t;
+    for (int64_t i = 0; i < 3; ++i)
+        for (int64_t k = 0; k < 7; ++k) shifted.data[i * 7 + k] += static_cast<float>(i + 1);
+    Tensor dz;
+    EXPECT_NEAR(softmax_distillation(shifted, t, 2.0, &dz), 0.0, 1e-6);
+    for (float g : dz.data) EXPECT_NEAR(g, 0.0f, 1e-6f);
+    EXPECT_THROW(softmax_distillation(z, random_tensor({3, 6}, 903), 1.0, nullptr), Error);
+    EXPECT_THROW(softmax_distillation(z, t, 0.0, nullptr), Error);
+    EXPECT_THROW(softmax_distillation(z, t, std::nan(""), nullptr), Error);
 }
 
 TEST(BackwardOps, RegistryListsWhatItSupports) {
