@@ -378,6 +378,7 @@ TEST(AutoFinetune, CandidatesFinetuneAndTheSensitivityRunsDoNot) {
     q.sensitivity.options.base.ft_epochs = 1;
     q.sensitivity.options.base.ft_images = 300;
     q.sensitivity.options.base.ft_params = "codebooks,bias";
+    q.sensitivity.options.base.ft_distill = 1.0f;  // candidates distil from the float LeNet-5
     q.verify_ec = EcMode::None;
     q.max_drop = 0.02;
     q.max_candidates = 2;
@@ -408,14 +409,17 @@ TEST(AutoFinetune, CandidatesFinetuneAndTheSensitivityRunsDoNot) {
     {
         const ResultsFile f = ResultsFile::read(path, sid, "sensitivity");
         EXPECT_EQ(f.attributes().spec_canonical.find("finetune"), std::string::npos) << f.attributes().spec_canonical;
+        EXPECT_EQ(f.attributes().spec_canonical.find("ft_"), std::string::npos) << f.attributes().spec_canonical;
         const ResultsFile c = ResultsFile::read(path, o.sweep_id);
         EXPECT_NE(c.attributes().spec_json.find("\"finetune\": true"), std::string::npos) << c.attributes().spec_json;
+        EXPECT_NE(c.attributes().spec_json.find("\"ft_distill\": 1"), std::string::npos) << c.attributes().spec_json;
     }
     SensitivityRequest plain = q.sensitivity;
     plain.options.base.finetune = false;
     plain.options.base.ft_epochs = RunSpec{}.ft_epochs;
     plain.options.base.ft_images = RunSpec{}.ft_images;
     plain.options.base.ft_params = RunSpec{}.ft_params;
+    plain.options.base.ft_distill = RunSpec{}.ft_distill;
     const SensitivityTable t = run_sensitivity(plan_sensitivity(*net, plain), path, 1);
     EXPECT_TRUE(t.reused);
     EXPECT_EQ(t.id, sid);
