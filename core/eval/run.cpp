@@ -103,7 +103,7 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         fopt.params = parse_finetune_params(params);
         fopt.images = spec.ft_images;
         fopt.distill = spec.ft_distill;
-        fopt.teacher = net.get();
+        fopt.teacher = net;
         fopt.seed = spec.seed;
         fopt.threads = spec.threads;
         const auto t = Clock::now();

@@ -7,6 +7,7 @@
 #include <numbers>
 #include <optional>
 
+#include "core/graph/plan.h"
 #include "core/quant/calibration.h"
 #include "core/quant/random.h"
 #include "core/quant/weight_layer_factory.h"
@@ -86,26 +87,6 @@ void check_options(const FinetuneOptions& o) {
     if (o.distill > 0 && !o.teacher) fail("fine-tuning: distillation (temperature ", o.distill, ") needs a teacher network");
 }
 
-// The teacher's logits for a batch: a forward pass of a plain plan per batch shape.
-class Teacher {
-public:
-    Teacher(const Network& net, int threads) : net_(net) { ctx_.threads = resolve_threads(threads); }
-    const Tensor& logits(const Tensor& x) {
-        if (!plan_ || shape_ != x.shape) {
-            plan_ = std::make_unique<Plan>(net_, std::vector<Shape>{x.shape});
-            shape_ = x.shape;
-        }
-        plan_->run({&x}, ctx_);
-        return plan_->output(0);
-    }
-
-private:
-    const Network& net_;
-    ExecContext ctx_;
-    Shape shape_;
-    std::unique_ptr<Plan> plan_;
-};
-
 }  // namespace
 
 FinetuneParams parse_finetune_params(const std::string& text) {
@@ -143,12 +124,12 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
     check_options(o);
     if (!train.has_labels()) fail("fine-tuning needs a labelled training set; ", train.description(), " has no labels");
     TrainableNetwork tn(net, o.threads);  // refuses an op without a backward pass
-    std::optional<Teacher> teacher;
+    std::optional<Engine> teacher;  // the float logits per batch, plans cached by batch shape
     if (o.distill > 0) {
         if (o.teacher->inputs.size() != 1 || o.teacher->sample_shape() != net.sample_shape())
             fail("fine-tuning: the distillation teacher ", o.teacher->source, " takes ", to_string(o.teacher->sample_shape()),
                  ", the network trained ", to_string(net.sample_shape()));
-        teacher.emplace(*o.teacher, o.threads);
+        teacher.emplace(o.teacher, o.threads);
     }
     FinetuneResult r;
     std::vector<std::vector<float>> uses(tn.parameters().size());
@@ -230,7 +211,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
                 tn.zero_grad();
                 double loss = 0;
                 if (teacher) {
-                    const Tensor& t = teacher->logits(x);
+                    const Tensor& t = teacher->forward(x);
                     Tensor dlogits;
                     loss = softmax_distillation(tn.forward(x), t, o.distill, &dlogits);
                     tn.backward(dlogits);

@@ -45,6 +45,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,9 @@ struct FinetuneOptions {
     // labels still choose the best epoch (held-out top-1). 0: cross-entropy on the labels.
     double distill = 0;
     // The teacher when distill > 0, normally the float network the quantized one came from; same
-    // input and output shapes as the network trained. Not owned; must outlive finetune().
-    const Network* teacher = nullptr;
+    // input and output shapes as the network trained. Shared: finetune() runs it through an
+    // Engine (core/graph/plan.h) of its own.
+    std::shared_ptr<const Network> teacher;
 };
 
 struct FinetuneEpoch {

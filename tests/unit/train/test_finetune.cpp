@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "core/io/onnx_import.h"
 #include "core/quant/calibration.h"
@@ -117,10 +118,10 @@ TEST(Finetune, RaisesHeldOutTop1OverTheUntunedNetwork) {
 // from the cross-entropy run's on the same images and order).
 TEST(Finetune, DistillationFromTheFloatNetworkRaisesHeldOutTop1) {
     if (!have_data()) GTEST_SKIP() << "Fashion-MNIST not installed";
-    const Network teacher = import_onnx(std::string(QCNN_DATASETS_DIR) + "/lenet5.onnx");
+    const auto teacher = std::make_shared<const Network>(import_onnx(std::string(QCNN_DATASETS_DIR) + "/lenet5.onnx"));
     FinetuneOptions o = base_options();
     o.distill = 2.0;
-    o.teacher = &teacher;
+    o.teacher = teacher;
     const FinetuneResult r = finetune(coarse_lenet(), train_data(), o);
     ASSERT_EQ(r.epochs.size(), 2u);
     EXPECT_FALSE(r.cancelled || r.diverged) << r.status;
@@ -134,7 +135,7 @@ TEST(Finetune, DistillationFromTheFloatNetworkRaisesHeldOutTop1) {
     // Without a teacher, or with a negative temperature: refused before any work.
     o.teacher = nullptr;
     EXPECT_THROW(finetune(coarse_lenet(), train_data(), o), Error);
-    o.teacher = &teacher;
+    o.teacher = teacher;
     o.distill = -1;
     EXPECT_THROW(finetune(coarse_lenet(), train_data(), o), Error);
 }
