@@ -79,6 +79,7 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
         w.field("finetune_val_images", f.val_images).field("finetune_val_top1_before", f.initial_val_top1);
         w.field("finetune_best_epoch", static_cast<int64_t>(f.best_epoch)).field("finetune_status", f.status);
         w.field("finetune_seconds", r.finetune_seconds).field("finetune_distill", static_cast<double>(s.ft_distill));
+        w.field("finetune_optimizer", s.ft_optimizer);
         w.key("finetune");
         write_finetune_epochs(w, f.epochs);
     }
@@ -143,7 +144,7 @@ void print_text(const RunResult& r, const std::string& output, std::ostream& out
     }
     if (s.finetune || !r.steps.empty()) {
         const FinetuneResult& f = r.finetune;
-        out << "fine-tuning:          " << last_ft_params(s)
+        out << "fine-tuning:          " << last_ft_params(s) << (s.ft_optimizer == "adam" ? " with Adam" : "")
             << (s.ft_distill > 0 ? cat(" distilled from the float network (T = ", s.ft_distill, ")") : std::string())
             << " on " << thousands(f.train_images) << " images, held-out "
             << thousands(f.val_images) << ": top-1 " << percent(f.initial_val_top1);

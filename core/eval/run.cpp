@@ -99,6 +99,7 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         FinetuneOptions fopt;
         fopt.epochs = spec.ft_epochs;
         fopt.lr = spec.ft_lr;
+        fopt.optimizer = parse_finetune_optimizer(spec.ft_optimizer);
         fopt.batch = spec.ft_batch;
         fopt.params = parse_finetune_params(params);
         fopt.images = spec.ft_images;

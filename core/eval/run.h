@@ -46,6 +46,7 @@ struct RunSpec {
     bool finetune = false;
     int ft_epochs = FinetuneOptions{}.epochs;
     float ft_lr = static_cast<float>(FinetuneOptions{}.lr);
+    std::string ft_optimizer = to_string(FinetuneOptions{}.optimizer);  // "sgd" or "adam"
     int64_t ft_batch = FinetuneOptions{}.batch;
     std::string ft_params = to_string(FinetuneParams{});  // parse_finetune_params syntax
     // Training-split images fine-tuning uses (0: all): 5,000 keeps an epoch of the bundled VGG-7

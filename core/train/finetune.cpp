@@ -107,6 +107,14 @@ FinetuneParams parse_finetune_params(const std::string& text) {
     return p;
 }
 
+FinetuneOptimizer parse_finetune_optimizer(const std::string& text) {
+    if (text == "sgd") return FinetuneOptimizer::Sgd;
+    if (text == "adam") return FinetuneOptimizer::Adam;
+    fail("fine-tuning optimizer '", text, "' is not known; expected sgd or adam");
+}
+
+std::string to_string(FinetuneOptimizer o) { return o == FinetuneOptimizer::Adam ? "adam" : "sgd"; }
+
 std::string to_string(const FinetuneParams& p) {
     std::string s;
     for (const auto& [on, name] : {std::pair{p.codebooks, "codebooks"}, std::pair{p.bias, "bias"},
@@ -187,7 +195,14 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
         r.status = "fine-tuning cancelled before the first step";
         return r;
     }
-    Sgd sgd(SgdOptions{o.lr, o.momentum, o.weight_decay});
+    std::unique_ptr<Optimizer> opt;
+    if (o.optimizer == FinetuneOptimizer::Adam)
+        opt = std::make_unique<Adam>(AdamOptions{.lr = o.lr, .weight_decay = o.weight_decay});
+    else
+        opt = std::make_unique<Sgd>(SgdOptions{o.lr, o.momentum, o.weight_decay});
+    // SGD: a codeword's gradient is the sum over its members; divided by their number, every
+    // codeword moves like a single weight. Adam's step is scale-free per element already.
+    const bool normalise_codewords = o.optimizer == FinetuneOptimizer::Sgd;
     // A diverging step: the status names the epoch and step; r keeps the best epoch so far.
     auto stop = [&](const std::string& what, int e, int64_t b) {
         r.diverged = true;
@@ -223,15 +238,15 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
                     return r;
                 }
                 loss_sum += loss;
-                for (size_t k = 0; k < uses.size(); ++k) {
+                for (size_t k = 0; normalise_codewords && k < uses.size(); ++k) {
                     if (uses[k].empty()) continue;
                     Tensor& g = tn.parameters()[k].grad;
                     const int64_t dsub = g.shape.back();
                     for (int64_t i = 0; i < g.size(); ++i) g.data[i] /= uses[k][i / dsub];
                 }
-                sgd.set_lr(o.lr * 0.5 * (1 + std::cos(std::numbers::pi * static_cast<double>(step) / total)));
+                opt->set_lr(o.lr * 0.5 * (1 + std::cos(std::numbers::pi * static_cast<double>(step) / total)));
                 try {
-                    sgd.step(tn);
+                    opt->step(tn);
                 } catch (const Error& err) {  // a rebuild refusing non-finite values
                     stop(cat("the update is not finite (", err.what(), ")"), e, b);
                     return r;

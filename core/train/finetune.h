@@ -1,4 +1,4 @@
-// Fine-tuning after quantization (issue 19 section 2): SGD on a (quantized) network's selected
+// Fine-tuning after quantization (issue 19 section 2): SGD or Adam on a (quantized) network's selected
 // parameters over a labelled training split, the best epoch by a held-out part of that split kept.
 //
 // Data: `images` samples of the training split (0: all) are drawn as a seeded random subset
@@ -15,6 +15,8 @@
 // dL/dW over those sub-vectors (core/train/backward.h), so a codeword shared by 2,000 weights would
 // otherwise step 2,000 times further than one dense weight; with the division each codeword moves
 // by the mean of its members' dense steps, and one lr suits codebooks, biases and dense weights.
+// Or Adam (FinetuneOptimizer::Adam, core/train Adam) on the same schedule: its step is scale-free
+// per element, so no division; it wants a smaller peak rate (1e-3 and below).
 //
 // Which parameters train (FinetuneParams): codebooks (QConv/QFc codewords; codes stay fixed),
 // bias (biases of weight layers, dense or quantized), bn (BatchNorm scale/shift), float (weights
@@ -74,9 +76,18 @@ FinetuneParams parse_finetune_params(const std::string& text);
 // The canonical text: the chosen kinds in the order codebooks,bias,bn,float.
 std::string to_string(const FinetuneParams& p);
 
+// The optimizer (core/train/trainable_network.h): SGD with momentum (the default, with each
+// codeword's gradient divided by its number of members), or Adam (momentum 0.9, 0.999; no
+// normalisation needed; wants a smaller learning rate, e.g. 1e-3 to 1e-4).
+enum class FinetuneOptimizer { Sgd, Adam };
+// "sgd" / "adam"; throws qcnn::Error quoting the text.
+FinetuneOptimizer parse_finetune_optimizer(const std::string& text);
+std::string to_string(FinetuneOptimizer o);
+
 struct FinetuneOptions {
     int epochs = 3;
     double lr = 0.01;            // peak learning rate (cosine schedule, see the top)
+    FinetuneOptimizer optimizer = FinetuneOptimizer::Sgd;
     int64_t batch = 32;
     double momentum = 0.9;
     double weight_decay = 0.0;

@@ -1,6 +1,7 @@
 #include "core/train/trainable_network.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/util/error.h"
 #include "core/util/parallel.h"
@@ -199,6 +200,35 @@ void Sgd::step(TrainableNetwork& net) {
             const double v = opt_.momentum * velocity_[k].data[i] + g;
             velocity_[k].data[i] = static_cast<float>(v);
             p.value.data[i] = static_cast<float>(p.value.data[i] - opt_.lr * v);
+        }
+    }
+    net.commit();
+}
+
+void Adam::step(TrainableNetwork& net) {
+    std::vector<Parameter>& ps = net.parameters();
+    if (m_.size() != ps.size()) {
+        m_.clear();
+        v_.clear();
+        for (const Parameter& p : ps) {
+            m_.emplace_back(p.value.shape);
+            v_.emplace_back(p.value.shape);
+        }
+    }
+    ++t_;
+    const double c1 = 1 - std::pow(opt_.beta1, static_cast<double>(t_));
+    const double c2 = 1 - std::pow(opt_.beta2, static_cast<double>(t_));
+    for (size_t k = 0; k < ps.size(); ++k) {
+        Parameter& p = ps[k];
+        if (!p.trainable) continue;
+        for (int64_t i = 0; i < p.value.size(); ++i) {
+            const double g = p.grad.data[i];
+            const double m = opt_.beta1 * m_[k].data[i] + (1 - opt_.beta1) * g;
+            const double v = opt_.beta2 * v_[k].data[i] + (1 - opt_.beta2) * g * g;
+            m_[k].data[i] = static_cast<float>(m);
+            v_[k].data[i] = static_cast<float>(v);
+            const double w = p.value.data[i] * (1 - opt_.lr * opt_.weight_decay);
+            p.value.data[i] = static_cast<float>(w - opt_.lr * (m / c1) / (std::sqrt(v / c2) + opt_.eps));
         }
     }
     net.commit();

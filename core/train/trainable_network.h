@@ -90,18 +90,50 @@ struct SgdOptions {
     double weight_decay = 0.0;  // g += weight_decay * value
 };
 
-// Plain SGD over a TrainableNetwork's trainable parameters (velocities kept per parameter).
-class Sgd {
+// An optimizer over a TrainableNetwork's trainable parameters: step() applies the accumulated
+// gradients, then TrainableNetwork::commit(); set_lr() sets the learning rate of the next steps
+// (a schedule; the optimizer's state is kept).
+class Optimizer {
+public:
+    virtual ~Optimizer() = default;
+    virtual void step(TrainableNetwork& net) = 0;
+    virtual void set_lr(double lr) = 0;
+};
+
+// Plain SGD (velocities kept per parameter).
+class Sgd final : public Optimizer {
 public:
     explicit Sgd(SgdOptions opt) : opt_(opt) {}
-    // One step from the accumulated gradients, then TrainableNetwork::commit().
-    void step(TrainableNetwork& net);
-    // The learning rate of the next steps (a schedule; velocities are kept).
-    void set_lr(double lr) { opt_.lr = lr; }
+    void step(TrainableNetwork& net) override;
+    void set_lr(double lr) override { opt_.lr = lr; }
 
 private:
     SgdOptions opt_;
     std::vector<Tensor> velocity_;
+};
+
+struct AdamOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;  // decoupled (AdamW): value -= lr * weight_decay * value
+};
+
+// Adam (Kingma & Ba 2015) with bias correction and decoupled weight decay: per element
+// m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2, value -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+// Its step is invariant to a per-element scale of the gradient, so it needs no per-codeword
+// normalisation: a codeword used by few sub-vectors moves as fast as a popular one.
+class Adam final : public Optimizer {
+public:
+    explicit Adam(AdamOptions opt) : opt_(opt) {}
+    void step(TrainableNetwork& net) override;
+    void set_lr(double lr) override { opt_.lr = lr; }
+
+private:
+    AdamOptions opt_;
+    int64_t t_ = 0;
+    std::vector<Tensor> m_, v_;
 };
 
 }  // namespace qcnn

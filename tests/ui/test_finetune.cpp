@@ -208,7 +208,7 @@ TEST(Finetune, OptionsAreGreyedWhileFinetuningIsOff) {
     RunOptionsForm* form = w.runOptionsForm();
     auto* check = qobject_cast<QCheckBox*>(form->widget("finetune"));
     ASSERT_NE(check, nullptr);
-    const std::vector<std::string> keys = {"ft_epochs", "ft_lr", "ft_batch", "ft_params", "ft_images", "ft_distill"};
+    const std::vector<std::string> keys = {"ft_epochs", "ft_lr", "ft_optimizer", "ft_batch", "ft_params", "ft_images", "ft_distill"};
     const auto enabled = [&](bool want) {
         for (const std::string& k : keys) {
             ASSERT_NE(form->widget(k), nullptr) << k;

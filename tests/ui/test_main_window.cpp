@@ -462,7 +462,8 @@ TEST(MainWindow, EveryKeySpecGivesTheSameRowsInTheWorkbenchAndQcnnSweep) {
     s.measure_speed = true;
     s.base.finetune = true;  // fine-tuning (issue 19): a little, on 64 training images
     s.base.ft_epochs = 1;
-    s.base.ft_lr = 0.02f;
+    s.base.ft_lr = 0.002f;
+    s.base.ft_optimizer = "adam";
     s.base.ft_batch = 16;
     s.base.ft_params = "codebooks";
     s.base.ft_images = 64;
