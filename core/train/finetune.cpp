@@ -147,7 +147,9 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
         p.trainable = selects(o.params, p.role, is_quantized_layer(op));
         if (!p.trainable) continue;
         r.trained.push_back(p.name);
-        if (p.role == ParamRole::Codebooks) uses[k] = codeword_uses(op);
+        // SGD: a codeword's gradient is the sum over its members; divided by their number, every
+        // codeword moves like a single weight. Adam's step is scale-free per element already.
+        if (p.role == ParamRole::Codebooks && o.optimizer == FinetuneOptimizer::Sgd) uses[k] = codeword_uses(op);
     }
     if (r.trained.empty())
         fail(net.source, net.source.empty() ? "" : ": ", "fine-tuning ", to_string(o.params),
@@ -200,9 +202,6 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
         opt = std::make_unique<Adam>(AdamOptions{.lr = o.lr, .weight_decay = o.weight_decay});
     else
         opt = std::make_unique<Sgd>(SgdOptions{o.lr, o.momentum, o.weight_decay});
-    // SGD: a codeword's gradient is the sum over its members; divided by their number, every
-    // codeword moves like a single weight. Adam's step is scale-free per element already.
-    const bool normalise_codewords = o.optimizer == FinetuneOptimizer::Sgd;
     // A diverging step: the status names the epoch and step; r keeps the best epoch so far.
     auto stop = [&](const std::string& what, int e, int64_t b) {
         r.diverged = true;
@@ -238,7 +237,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
                     return r;
                 }
                 loss_sum += loss;
-                for (size_t k = 0; normalise_codewords && k < uses.size(); ++k) {
+                for (size_t k = 0; k < uses.size(); ++k) {
                     if (uses[k].empty()) continue;
                     Tensor& g = tn.parameters()[k].grad;
                     const int64_t dsub = g.shape.back();

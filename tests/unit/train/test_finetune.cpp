@@ -88,6 +88,17 @@ double held_out_top1(const Network& net, const FinetuneOptions& o) {
     return static_cast<double>(hits) / static_cast<double>(n_val);
 }
 
+// A two-epoch run that finished, gained > 2 points held out, and whose network reproduces the
+// reported best held-out top-1.
+void expect_two_epochs_gaining(const FinetuneResult& r, const FinetuneOptions& o, const char* what) {
+    ASSERT_EQ(r.epochs.size(), 2u) << what;
+    EXPECT_FALSE(r.cancelled || r.diverged) << what << ": " << r.status;
+    std::printf("%s: held-out top-1 as given %.4f, best %.4f (epoch %d), losses %.4f %.4f\n", what, r.initial_val_top1,
+                r.best_val_top1, r.best_epoch, r.epochs[0].train_loss, r.epochs[1].train_loss);
+    EXPECT_GT(r.best_val_top1, r.initial_val_top1 + 0.02) << what << " should gain > 2 points at this setting";
+    EXPECT_DOUBLE_EQ(held_out_top1(r.network, o), r.best_val_top1) << what;
+}
+
 TEST(Finetune, RaisesHeldOutTop1OverTheUntunedNetwork) {
     if (!have_data()) GTEST_SKIP() << "Fashion-MNIST not installed";
     const FinetuneOptions o = base_options();
@@ -123,12 +134,7 @@ TEST(Finetune, DistillationFromTheFloatNetworkRaisesHeldOutTop1) {
     o.distill = 2.0;
     o.teacher = teacher;
     const FinetuneResult r = finetune(coarse_lenet(), train_data(), o);
-    ASSERT_EQ(r.epochs.size(), 2u);
-    EXPECT_FALSE(r.cancelled || r.diverged) << r.status;
-    std::printf("distilled: held-out top-1 as given %.4f, best %.4f (epoch %d), losses %.4f %.4f\n", r.initial_val_top1,
-                r.best_val_top1, r.best_epoch, r.epochs[0].train_loss, r.epochs[1].train_loss);
-    EXPECT_GT(r.best_val_top1, r.initial_val_top1 + 0.02) << "distillation should gain > 2 points at this setting";
-    EXPECT_DOUBLE_EQ(held_out_top1(r.network, o), r.best_val_top1);
+    expect_two_epochs_gaining(r, o, "distillation");
     EXPECT_LT(r.epochs[1].train_loss, r.epochs[0].train_loss);
     const FinetuneResult ce = finetune(coarse_lenet(), train_data(), base_options());
     EXPECT_NE(ce.epochs[0].train_loss, r.epochs[0].train_loss);
@@ -148,12 +154,7 @@ TEST(Finetune, AdamRaisesHeldOutTop1) {
     o.optimizer = FinetuneOptimizer::Adam;
     o.lr = 2e-3;
     const FinetuneResult r = finetune(coarse_lenet(), train_data(), o);
-    ASSERT_EQ(r.epochs.size(), 2u);
-    EXPECT_FALSE(r.cancelled || r.diverged) << r.status;
-    std::printf("Adam: held-out top-1 as given %.4f, best %.4f (epoch %d), losses %.4f %.4f\n", r.initial_val_top1,
-                r.best_val_top1, r.best_epoch, r.epochs[0].train_loss, r.epochs[1].train_loss);
-    EXPECT_GT(r.best_val_top1, r.initial_val_top1 + 0.02) << "Adam should gain > 2 points at this setting";
-    EXPECT_DOUBLE_EQ(held_out_top1(r.network, o), r.best_val_top1);
+    expect_two_epochs_gaining(r, o, "Adam");
     const FinetuneResult sgd = finetune(coarse_lenet(), train_data(), base_options());
     EXPECT_NE(sgd.epochs[0].train_loss, r.epochs[0].train_loss);
     EXPECT_EQ(parse_finetune_optimizer("adam"), FinetuneOptimizer::Adam);
