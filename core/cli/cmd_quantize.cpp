@@ -69,6 +69,7 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
         for (const RunStep& st : r.steps) {
             w.begin_object();
             w.field("step", st.step).field("top1", st.top1).field("top5", st.top5).field("seconds", st.seconds);
+            if (!st.params.empty()) w.field("params", st.params);
             w.end_object();
         }
         w.end_array();
@@ -138,7 +139,9 @@ void print_text(const RunResult& r, const std::string& output, std::ostream& out
     if (!r.steps.empty()) {
         out << "steps:               ";
         for (size_t i = 0; i < r.steps.size(); ++i)
-            out << (i ? " ->" : "") << " " << r.steps[i].step << " " << percent(r.steps[i].top1) << " ("
+            out << (i ? " ->" : "") << " " << r.steps[i].step
+                << (r.steps[i].params.empty() ? std::string() : " [" + r.steps[i].params + "]") << " "
+                << percent(r.steps[i].top1) << " ("
                 << fixed(r.steps[i].seconds, 1) << " s)";
         out << (s.recipe == "paper" ? "  [recipe paper]" : "") << "\n";
     }

@@ -19,6 +19,17 @@ ProgressFn staged(const ProgressFn& progress, const std::string& stage) {
     };
 }
 
+// The recipe's step 2: the paper's float,bias; with a final fine-tune, also the kinds it selects.
+std::string recipe_fc_params(const RunSpec& spec) {
+    FinetuneParams p{.codebooks = false, .bias = true, .bn = false, .float_weights = true};
+    if (spec.finetune) {
+        const FinetuneParams chosen = parse_finetune_params(spec.ft_params);
+        p.codebooks = chosen.codebooks;
+        p.bn = chosen.bn;
+    }
+    return to_string(p);
+}
+
 }  // namespace
 
 RunSpec resolve_preprocess(RunSpec spec) {
@@ -130,10 +141,14 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         r.q = quantize_network(*net, convs, qopt, images, progress);
         r.quantize_seconds = since(t0);
         evaluate_step("quantize conv", r.q.network, r.quantize_seconds);
-        // (2) The still-dense layers and the biases, on the training split.
+        // (2) The still-dense layers and the biases, on the training split; with a final fine-tune
+        // (spec.finetune), also the kinds it selects (ft_params: the conv codebooks adapt to the
+        // fine-tuned FC layers here instead of only after those are quantized).
         announce(1, "fine-tune fc");
-        const Network tuned = fine_tune(r.q.network, "float,bias");
+        const std::string fc_params = recipe_fc_params(spec);
+        const Network tuned = fine_tune(r.q.network, fc_params);
         evaluate_step("fine-tune fc", tuned, r.finetune_seconds);
+        r.steps.back().params = fc_params;
         // (3) The FC layers, from the fine-tuned weights, error-corrected against the fine-tuned network.
         announce(2, "quantize fc");
         ResolvedSettings fcs = resolved;
@@ -151,7 +166,8 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         announce(3, "fine-tune");
         const double before = r.finetune_seconds;
         r.q.network = fine_tune(r.q.network, spec.ft_params);
-        r.steps.push_back({"fine-tune", 0, 0, r.finetune_seconds - before});
+        r.steps.push_back({"fine-tune", 0, 0, r.finetune_seconds - before,
+                           to_string(parse_finetune_params(spec.ft_params))});
     } else if (paper) {
         r.steps.push_back({"quantize fc", 0, 0, since(t0)});
     }

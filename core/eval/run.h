@@ -73,6 +73,7 @@ struct RunStep {
     std::string step;   // "quantize", "quantize conv", "fine-tune fc", "quantize fc", "fine-tune"
     double top1 = 0, top5 = 0;
     double seconds = 0;
+    std::string params;  // a fine-tuning step's trained kinds (to_string(FinetuneParams)); "" otherwise
 };
 
 struct RunResult {
@@ -95,7 +96,9 @@ struct RunResult {
 
 // recipe "paper" (Wu et al., CVPR 2016, section 5): (1) quantize the conv layers (FC layers kept
 // dense) with the run's error correction; (2) fine-tune the still-dense layers' weights and all
-// biases ("float,bias") on the calibration/training split with the ft_* options; (3) quantize the
+// biases ("float,bias") on the calibration/training split with the ft_* options, with `finetune`
+// also the other kinds ft_params selects (codebooks: the conv layers' codewords adapt to the FC
+// layers being tuned, bn); (3) quantize the
 // FC layers, error correction against the fine-tuned network; with `finetune` also (4) fine-tune
 // the result with ft_params. Each step is evaluated (RunResult::steps) and announced through
 // progress as stage "recipe" ("step 2/3: fine-tune fc", done = steps finished).

@@ -324,7 +324,8 @@ std::vector<RunOption> make_table() {
 
     t.push_back(added_choice("recipe", "--recipe", "R", "recipe", "recipeCombo",
                              "none, or paper (Wu et al.): quantize the conv layers, fine-tune the dense layers and\n"
-                             "biases (float,bias; the ft_* options), then quantize the FC layers against the result",
+                             "biases (float,bias, with --finetune also ft_params' kinds; the ft_* options), then quantize\n"
+                             "the FC layers against the result",
                              {"none", "paper"}, &RunSpec::recipe));
     return t;
 }
