@@ -20,14 +20,13 @@ ProgressFn staged(const ProgressFn& progress, const std::string& stage) {
 }
 
 // The recipe's step 2: the paper's float,bias; with a final fine-tune, also the kinds it selects.
-std::string recipe_fc_params(const RunSpec& spec) {
+FinetuneParams recipe_fc_params(bool finetune, const FinetuneParams& chosen) {
     FinetuneParams p{.codebooks = false, .bias = true, .bn = false, .float_weights = true};
-    if (spec.finetune) {
-        const FinetuneParams chosen = parse_finetune_params(spec.ft_params);
+    if (finetune) {
         p.codebooks = chosen.codebooks;
         p.bn = chosen.bn;
     }
-    return to_string(p);
+    return p;
 }
 
 }  // namespace
@@ -68,8 +67,9 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     check_compatible(*net, *calib, r.spec.calib_data);
     const bool paper = spec.recipe == "paper";
     if (!paper && spec.recipe != "none") fail("recipe '", spec.recipe, "': expected none or paper");
+    FinetuneParams chosen;  // spec.ft_params, parsed (and refused) only when fine-tuning runs
     if (spec.finetune || paper) {  // what fine-tuning would refuse is said before k-means
-        parse_finetune_params(spec.ft_params);
+        chosen = parse_finetune_params(spec.ft_params);
         if (!calib->has_labels())
             fail("fine-tuning needs a labelled training set; ", r.spec.calib_data, " has no labels");
         check_backward_support(*net);
@@ -104,15 +104,15 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
     auto evaluate_step = [&](const std::string& step, const Network& n, double seconds) {
         const EvalResult e = evaluate(std::make_shared<const Network>(n), *data, spec.data, eopt,
                                       staged(progress, "evaluate " + step));
-        r.steps.push_back({step, e.top1, e.top5, seconds});
+        r.steps.push_back({step, e.top1, e.top5, seconds, {}});
     };
-    auto fine_tune = [&](const Network& n, const std::string& params) {
+    auto fine_tune = [&](const Network& n, const FinetuneParams& params) {
         FinetuneOptions fopt;
         fopt.epochs = spec.ft_epochs;
         fopt.lr = spec.ft_lr;
         fopt.optimizer = parse_finetune_optimizer(spec.ft_optimizer);
         fopt.batch = spec.ft_batch;
-        fopt.params = parse_finetune_params(params);
+        fopt.params = params;
         fopt.images = spec.ft_images;
         fopt.distill = spec.ft_distill;
         fopt.teacher = net;
@@ -145,10 +145,10 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         // (spec.finetune), also the kinds it selects (ft_params: the conv codebooks adapt to the
         // fine-tuned FC layers here instead of only after those are quantized).
         announce(1, "fine-tune fc");
-        const std::string fc_params = recipe_fc_params(spec);
+        const FinetuneParams fc_params = recipe_fc_params(spec.finetune, chosen);
         const Network tuned = fine_tune(r.q.network, fc_params);
         evaluate_step("fine-tune fc", tuned, r.finetune_seconds);
-        r.steps.back().params = fc_params;
+        r.steps.back().params = to_string(fc_params);
         // (3) The FC layers, from the fine-tuned weights, error-corrected against the fine-tuned network.
         announce(2, "quantize fc");
         ResolvedSettings fcs = resolved;
@@ -165,11 +165,10 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         evaluate_step(paper ? "quantize fc" : "quantize", r.q.network, paper ? since(t0) : r.quantize_seconds);
         announce(3, "fine-tune");
         const double before = r.finetune_seconds;
-        r.q.network = fine_tune(r.q.network, spec.ft_params);
-        r.steps.push_back({"fine-tune", 0, 0, r.finetune_seconds - before,
-                           to_string(parse_finetune_params(spec.ft_params))});
+        r.q.network = fine_tune(r.q.network, chosen);
+        r.steps.push_back({"fine-tune", 0, 0, r.finetune_seconds - before, to_string(chosen)});
     } else if (paper) {
-        r.steps.push_back({"quantize fc", 0, 0, since(t0)});
+        r.steps.push_back({"quantize fc", 0, 0, since(t0), {}});
     }
 
     std::vector<QuantSetting> per_layer;
