@@ -50,6 +50,7 @@ FinetuneRecord finetuneFromJson(const std::string& text, const std::string& what
         ep.train_loss = number(e["train_loss"]);
         ep.val_top1 = number(e["val_top1"]);
         ep.seconds = number(e["seconds"]);
+        if (e.find("codes_changed")) ep.codes_changed = number(e["codes_changed"]);
         f.epochs.push_back(ep);
     }
     return f;

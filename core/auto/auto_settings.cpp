@@ -102,8 +102,9 @@ struct CandidateSink : RunSink {
 SensitivityRequest without_finetune(SensitivityRequest r) {
     const RunSpec d;
     RunSpec& b = r.options.base;
-    std::tie(b.finetune, b.ft_epochs, b.ft_lr, b.ft_optimizer, b.ft_batch, b.ft_params, b.ft_images, b.ft_distill) =
-        std::tie(d.finetune, d.ft_epochs, d.ft_lr, d.ft_optimizer, d.ft_batch, d.ft_params, d.ft_images, d.ft_distill);
+    std::tie(b.finetune, b.ft_epochs, b.ft_lr, b.ft_optimizer, b.ft_batch, b.ft_params, b.ft_images, b.ft_distill,
+             b.ft_codes_lr) = std::tie(d.finetune, d.ft_epochs, d.ft_lr, d.ft_optimizer, d.ft_batch, d.ft_params, d.ft_images,
+                                       d.ft_distill, d.ft_codes_lr);
     return r;
 }
 

@@ -81,6 +81,8 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
         w.field("finetune_best_epoch", static_cast<int64_t>(f.best_epoch)).field("finetune_status", f.status);
         w.field("finetune_seconds", r.finetune_seconds).field("finetune_distill", static_cast<double>(s.ft_distill));
         w.field("finetune_optimizer", s.ft_optimizer);
+        if (s.finetune && parse_finetune_params(s.ft_params).codes)
+            w.field("finetune_codes_lr", static_cast<double>(s.ft_codes_lr));
         w.key("finetune");
         write_finetune_epochs(w, f.epochs);
     }
@@ -152,7 +154,8 @@ void print_text(const RunResult& r, const std::string& output, std::ostream& out
             << " on " << thousands(f.train_images) << " images, held-out "
             << thousands(f.val_images) << ": top-1 " << percent(f.initial_val_top1);
         for (const FinetuneEpoch& e : f.epochs)
-            out << " -> " << percent(e.val_top1) << " (epoch " << e.epoch << ", loss " << fixed(e.train_loss, 4) << ")";
+            out << " -> " << percent(e.val_top1) << " (epoch " << e.epoch << ", loss " << fixed(e.train_loss, 4)
+                << (e.codes_changed >= 0 ? cat(", ", percent(e.codes_changed), " of the codes re-assigned") : std::string()) << ")";
         out << "; kept " << (f.best_epoch ? cat("epoch ", f.best_epoch) : std::string("the network as quantized"))
             << ", " << fixed(r.finetune_seconds, 2) << " s\n";
     }

@@ -30,7 +30,7 @@ std::vector<OptionSpec> run_detail_options() {
 // Fine-tuning after quantization (issue 19): `qcnn quantize` and `qcnn auto`'s candidates.
 std::vector<OptionSpec> finetune_options() {
     std::vector<OptionSpec> v;
-    for (const char* key : {"finetune", "ft_epochs", "ft_lr", "ft_optimizer", "ft_batch", "ft_params", "ft_images", "ft_distill"})
+    for (const char* key : {"finetune", "ft_epochs", "ft_lr", "ft_optimizer", "ft_batch", "ft_params", "ft_images", "ft_distill", "ft_codes_lr"})
         v.push_back(run_option_spec(key));
     return v;
 }

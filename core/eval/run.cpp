@@ -21,10 +21,11 @@ ProgressFn staged(const ProgressFn& progress, const std::string& stage) {
 
 // The recipe's step 2: the paper's float,bias; with a final fine-tune, also the kinds it selects.
 FinetuneParams recipe_fc_params(bool finetune, const FinetuneParams& chosen) {
-    FinetuneParams p{.codebooks = false, .bias = true, .bn = false, .float_weights = true};
+    FinetuneParams p{.codebooks = false, .bias = true, .bn = false, .float_weights = true, .codes = false};
     if (finetune) {
         p.codebooks = chosen.codebooks;
         p.bn = chosen.bn;
+        p.codes = chosen.codes;
     }
     return p;
 }
@@ -115,6 +116,7 @@ RunResult run_quantization(const RunSpec& spec_in, const EvalResult* float_eval,
         fopt.params = params;
         fopt.images = spec.ft_images;
         fopt.distill = spec.ft_distill;
+        fopt.codes_lr = spec.ft_codes_lr;
         fopt.teacher = net;
         fopt.seed = spec.seed;
         fopt.threads = spec.threads;

@@ -55,6 +55,9 @@ struct RunSpec {
     // Distillation temperature (FinetuneOptions::distill): > 0 trains on the float network's soft
     // targets instead of the labels; 0: cross-entropy on the labels.
     float ft_distill = 0;
+    // The latent codes' learning rate as a multiple of ft_lr (FinetuneOptions::codes_lr); used when
+    // ft_params has codes.
+    float ft_codes_lr = static_cast<float>(FinetuneOptions{}.codes_lr);
     // "paper": Wu et al.'s whole-network recipe in one run (run_quantization below); "none": one
     // quantization (then fine-tuning when `finetune`).
     std::string recipe = "none";

@@ -293,9 +293,10 @@ std::vector<RunOption> make_table() {
     t.push_back(ft_batch);
 
     RunOption ft_params = text("ft_params", "--ft-params", "P[,P..]", "FT parameters", "ftParamsEdit",
-                               "fine-tuning: what trains, any of codebooks (codewords of quantized layers; codes\n"
-                               "fixed), bias (of weight layers), bn (BatchNorm scale/shift), float (weights of layers\n"
-                               "left dense), or all");
+                               "fine-tuning: what trains, any of codebooks (codewords of quantized layers), codes\n"
+                               "(re-assigned to the codeword nearest a latent weight trained straight-through), bias\n"
+                               "(of weight layers), bn (BatchNorm scale/shift), float (weights of layers left dense),\n"
+                               "or all (codebooks,bias,bn,float: the codes stay as quantized)");
     ft_params.omit_default = true;
     ft_params.example = "all";
     ft_params.canonical = [](const std::string& v) { return to_string(parse_finetune_params(v)); };
@@ -321,6 +322,20 @@ std::vector<RunOption> make_table() {
     ft_distill.get = [](const SweepSpec& s) { return Texts{json::number(s.base.ft_distill)}; };
     ft_distill.set = [](SweepSpec& s, const Texts& v) { s.base.ft_distill = std::stof(v.at(0)); };
     t.push_back(ft_distill);
+
+    RunOption ft_codes_lr = option("ft_codes_lr", "--ft-codes-lr", "X", OptionKind::Float, "FT codes lr factor",
+                                   "ftCodesLrEdit",
+                                   "fine-tuning with codes in --ft-params: the latent weights' learning rate as a\n"
+                                   "multiple of --ft-lr (higher: more codes re-assigned per step)");
+    ft_codes_lr.omit_default = true;
+    ft_codes_lr.canonical = [](const std::string& v) {
+        const float x = std::stof(v);
+        if (!(x > 0) || !std::isfinite(x)) fail("a learning-rate factor must be > 0, got ", v);
+        return v;
+    };
+    ft_codes_lr.get = [](const SweepSpec& s) { return Texts{json::number(s.base.ft_codes_lr)}; };
+    ft_codes_lr.set = [](SweepSpec& s, const Texts& v) { s.base.ft_codes_lr = std::stof(v.at(0)); };
+    t.push_back(ft_codes_lr);
 
     t.push_back(added_choice("recipe", "--recipe", "R", "recipe", "recipeCombo",
                              "none, or paper (Wu et al.): quantize the conv layers, fine-tune the dense layers and\n"

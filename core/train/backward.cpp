@@ -151,10 +151,16 @@ BackwardEntry quantized_entry(std::string name, std::function<bool(const Op&)> a
     e.backward = [](const Op& op, const BackwardArgs& a) {
         const PQWeights q = pq_weights(*op.as_weight_layer());
         const Tensor w = q.decode();
+        const bool want = a.grad_params[0] || a.grad_weight;
         Tensor dw;
-        if (a.grad_params[0]) dw = Tensor(w.shape);
-        weight_layer_backward(op, a, w, a.grad_params[0] ? &dw : nullptr);
+        if (want) dw = Tensor(w.shape);
+        weight_layer_backward(op, a, w, want ? &dw : nullptr);
         if (a.grad_params[0]) scatter_codebook_grad(q, dw, *a.grad_params[0]);
+        if (a.grad_weight) {
+            QCNN_ASSERT(a.grad_weight->shape == dw.shape, "latent weight gradient of shape ", to_string(a.grad_weight->shape),
+                        " for a weight of shape ", to_string(dw.shape));
+            for (int64_t i = 0; i < dw.size(); ++i) a.grad_weight->data[i] += dw.data[i];
+        }
     };
     e.params = [](const Op& op) {
         const WeightLayer v = *op.as_weight_layer();
@@ -163,13 +169,7 @@ BackwardEntry quantized_entry(std::string name, std::function<bool(const Op&)> a
         std::copy(q.codebooks.begin(), q.codebooks.end(), cb.ptr());
         return layer_params(ParamRole::Codebooks, std::move(cb), {v.bias.begin(), v.bias.end()});
     };
-    e.rebuild = [](const Op& op, const std::vector<Tensor>& v) {
-        const WeightLayer view = *op.as_weight_layer();
-        PQWeights q = pq_weights(view);
-        q.codebooks = tensor_vector(v[0]);
-        const std::vector<float> b = bias_of(v);
-        return make_quantized_layer(view, q, b);
-    };
+    e.rebuild = [](const Op& op, const std::vector<Tensor>& v) { return rebuild_quantized(op, v[0], bias_of(v), nullptr); };
     return e;
 }
 
@@ -444,8 +444,51 @@ const char* param_role_name(ParamRole r) {
         case ParamRole::Bias: return "bias";
         case ParamRole::BnScale: return "scale";
         case ParamRole::BnShift: return "shift";
+        case ParamRole::Codes: return "codes";
     }
     return "?";
+}
+
+std::vector<uint8_t> nearest_codes(const PQWeights& q, const Tensor& latent) {
+    const PQGeometry& g = q.geo;
+    if (latent.shape != g.weight_shape())
+        fail("code re-assignment: a latent weight of shape ", to_string(latent.shape), " for a ", g.config_string(),
+             " layer of weight shape ", to_string(g.weight_shape()));
+    const int64_t P = g.kernel_size(), cg = g.channels_per_group(), Mg = g.subspaces_per_group();
+    const int64_t ctg = g.outputs_per_group(), dsub = g.dsub;
+    std::vector<uint8_t> codes(static_cast<size_t>(g.num_codes()));
+    std::vector<float> v(static_cast<size_t>(dsub));
+    for (int64_t c = 0; c < g.out_channels; ++c) {
+        const int64_t gi = c / ctg;
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t j = 0; j < Mg; ++j) {
+                for (int64_t l = 0; l < dsub; ++l) v[l] = latent.data[(c * cg + j * dsub + l) * P + p];
+                int64_t best = 0;
+                double best_d = 0;
+                for (int64_t k = 0; k < g.K; ++k) {
+                    const float* w = q.codeword(gi * Mg + j, k);
+                    double d = 0;
+                    for (int64_t l = 0; l < dsub; ++l) {
+                        const double e = static_cast<double>(v[l]) - w[l];
+                        d += e * e;
+                    }
+                    if (k == 0 || d < best_d) best = k, best_d = d;
+                }
+                codes[(c * P + p) * Mg + j] = static_cast<uint8_t>(best);
+            }
+    }
+    return codes;
+}
+
+OpPtr rebuild_quantized(const Op& op, const Tensor& codebooks, const std::vector<float>& bias, const Tensor* latent) {
+    const WeightLayer view = *op.as_weight_layer();
+    PQWeights q = pq_weights(view);
+    if (codebooks.size() != static_cast<int64_t>(q.codebooks.size()))
+        fail("rebuilding a quantized layer: ", codebooks.size(), " codebook values, its ", q.geo.config_string(), " codebooks have ",
+             q.codebooks.size());
+    q.codebooks = tensor_vector(codebooks);
+    if (latent) q.codes = pack_codes(nearest_codes(q, *latent), q.geo.bits());
+    return make_quantized_layer(view, q, bias);
 }
 
 const std::vector<BackwardEntry>& backward_registry() {

@@ -13,7 +13,10 @@
 //   Conv      weight {C_t, C_s/g, kh, kw}, bias {C_t} (when the layer has one)
 //   FC        weight {C_t, C_s}, bias {C_t} (when present)        (Gemm / MatMul by a constant)
 //   QConv/QFc codebooks {M, K, dsub}, bias {C_t} (when present); the codes are fixed:
-//             dL/d codeword(m, k) = sum of dL/dW over the sub-vectors whose code is k
+//             dL/d codeword(m, k) = sum of dL/dW over the sub-vectors whose code is k.
+//             A training loop that re-assigns codes (TrainableNetwork with latent codes) also
+//             asks for dL/dW itself (BackwardArgs::grad_weight, the straight-through gradient
+//             of the layer's dense latent weight) and rebuilds with rebuild_quantized().
 //   BatchNormalization (inference form y = x scale[c] + shift[c]): scale {C}, shift {C}
 // Threads: ExecContext::threads, static partitions whose partial sums are added in a fixed
 // order, so results are deterministic for a given thread count.
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "core/graph/op.h"
+#include "core/quant/product_quantizer.h"
 
 namespace qcnn {
 
@@ -35,12 +39,16 @@ struct BackwardArgs {
     const std::vector<Tensor*>& grad_in;           // dL/d in, += ; nullptr: not wanted
     const std::vector<Tensor*>& grad_params;       // dL/d params in params() order, += ; nullptr: frozen
     const ExecContext& ctx;
+    // Quantized layers only: dL/dW of the decoded weight W_hat (weight layout), += ; nullptr: not
+    // wanted. Other ops ignore it.
+    Tensor* grad_weight;
 };
 
 // What a parameter is, so a training loop can choose which to train (codebooks, biases,
-// BatchNorm, dense weights of layers left float).
-enum class ParamRole { Weight, Codebooks, Bias, BnScale, BnShift };
-const char* param_role_name(ParamRole r);  // "weight", "codebooks", "bias", "scale", "shift"
+// BatchNorm, dense weights of layers left float). Codes: the dense latent weight of a quantized
+// layer whose nearest codewords are its codes (not an op parameter: TrainableNetwork adds it).
+enum class ParamRole { Weight, Codebooks, Bias, BnScale, BnShift, Codes };
+const char* param_role_name(ParamRole r);  // "weight", "codebooks", "bias", "scale", "shift", "codes"
 
 struct NamedParam {
     ParamRole role;
@@ -62,6 +70,15 @@ const std::vector<BackwardEntry>& backward_registry();
 const BackwardEntry* backward_entry(const Op& op);
 // "Conv, QConv, Gemm, ..." for messages and docs.
 std::string backward_supported_list();
+
+// Code re-assignment (straight-through training of the codes): per sub-vector of `latent` (the
+// dense weight layout of q.geo), the index of the nearest codeword of its subspace in q's
+// codebooks by squared Euclidean distance, ties to the lower index; C_t x P x Mg codes as
+// PQWeights::unpacked_codes() orders them. Throws qcnn::Error on a shape mismatch.
+std::vector<uint8_t> nearest_codes(const PQWeights& q, const Tensor& latent);
+// A quantized layer (QConv/QFc) rebuilt with new codebooks {M, K, dsub} and bias (empty: none);
+// its codes re-assigned to the codewords nearest `latent` when given, kept otherwise.
+OpPtr rebuild_quantized(const Op& op, const Tensor& codebooks, const std::vector<float>& bias, const Tensor* latent);
 
 // The pieces the registry is made of, public for the tests and for reuse.
 // Dense conv backward via im2col GEMM: dx += conv^T(dy), dw += dy * cols^T, db += sum dy.

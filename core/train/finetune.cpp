@@ -19,7 +19,7 @@ namespace qcnn {
 
 namespace {
 
-constexpr const char* kParamKinds = "codebooks, bias, bn, float (comma-separated) or all";
+constexpr const char* kParamKinds = "codebooks, codes, bias, bn, float (comma-separated) or all (codebooks,bias,bn,float)";
 
 bool selects(const FinetuneParams& p, ParamRole role, bool quantized_layer) {
     switch (role) {
@@ -28,6 +28,7 @@ bool selects(const FinetuneParams& p, ParamRole role, bool quantized_layer) {
         case ParamRole::BnScale:
         case ParamRole::BnShift: return p.bn;
         case ParamRole::Weight: return p.float_weights && !quantized_layer;
+        case ParamRole::Codes: return p.codes;
     }
     return false;
 }
@@ -62,6 +63,20 @@ std::vector<float> codeword_uses(const Op& op) {
     return uses;
 }
 
+// The fraction of the quantized layers' codes of `now` that differ from those of `before` (the
+// same graph, the codes possibly re-assigned by training).
+double codes_changed(const Network& before, const Network& now) {
+    int64_t changed = 0, total = 0;
+    for (size_t ni = 0; ni < now.nodes.size(); ++ni) {
+        if (!is_quantized_layer(*now.nodes[ni].op)) continue;
+        const std::vector<uint8_t> a = pq_weights(*before.nodes[ni].op->as_weight_layer()).unpacked_codes();
+        const std::vector<uint8_t> b = pq_weights(*now.nodes[ni].op->as_weight_layer()).unpacked_codes();
+        for (size_t i = 0; i < a.size(); ++i) changed += a[i] != b[i];
+        total += static_cast<int64_t>(a.size());
+    }
+    return total ? static_cast<double>(changed) / static_cast<double>(total) : 0.0;
+}
+
 // Top-1 hit by evaluate()'s ranking rule: rank 0 of the true class.
 bool top1_hit(const float* logits, int64_t classes, int label) {
     const float y = logits[label];
@@ -84,13 +99,15 @@ void check_options(const FinetuneOptions& o) {
     if (!o.params.any()) fail("fine-tuning: no parameter kind selected; choose from ", kParamKinds);
     if (!(o.distill >= 0) || !std::isfinite(o.distill))
         fail("fine-tuning: the distillation temperature must be a finite number >= 0 (0: off), got ", o.distill);
+    if (!(o.codes_lr > 0) || !std::isfinite(o.codes_lr))
+        fail("fine-tuning: the codes' learning-rate factor must be a finite number > 0, got ", o.codes_lr);
     if (o.distill > 0 && !o.teacher) fail("fine-tuning: distillation (temperature ", o.distill, ") needs a teacher network");
 }
 
 }  // namespace
 
 FinetuneParams parse_finetune_params(const std::string& text) {
-    FinetuneParams p{false, false, false, false};
+    FinetuneParams p{false, false, false, false, false};
     size_t pos = 0;
     for (;;) {
         const size_t comma = text.find(',', pos);
@@ -99,7 +116,8 @@ FinetuneParams parse_finetune_params(const std::string& text) {
         else if (item == "bias") p.bias = true;
         else if (item == "bn") p.bn = true;
         else if (item == "float") p.float_weights = true;
-        else if (item == "all") p = FinetuneParams{true, true, true, true};
+        else if (item == "codes") p.codes = true;
+        else if (item == "all") p.codebooks = p.bias = p.bn = p.float_weights = true;
         else fail("fine-tuning parameters '", text, "': '", item, "' is not a parameter kind; expected ", kParamKinds);
         if (comma == std::string::npos) break;
         pos = comma + 1;
@@ -117,7 +135,7 @@ std::string to_string(FinetuneOptimizer o) { return o == FinetuneOptimizer::Adam
 
 std::string to_string(const FinetuneParams& p) {
     std::string s;
-    for (const auto& [on, name] : {std::pair{p.codebooks, "codebooks"}, std::pair{p.bias, "bias"},
+    for (const auto& [on, name] : {std::pair{p.codebooks, "codebooks"}, std::pair{p.codes, "codes"}, std::pair{p.bias, "bias"},
                                    std::pair{p.bn, "bn"}, std::pair{p.float_weights, "float"}})
         if (on) {
             if (!s.empty()) s += ',';
@@ -131,7 +149,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
     // Everything that can be wrong with the input is said before any work.
     check_options(o);
     if (!train.has_labels()) fail("fine-tuning needs a labelled training set; ", train.description(), " has no labels");
-    TrainableNetwork tn(net, o.threads);  // refuses an op without a backward pass
+    TrainableNetwork tn(net, o.threads, o.params.codes);  // refuses an op without a backward pass
     std::optional<Engine> teacher;  // the float logits per batch, plans cached by batch shape
     if (o.distill > 0) {
         if (o.teacher->inputs.size() != 1 || o.teacher->sample_shape() != net.sample_shape())
@@ -146,6 +164,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
         const Op& op = *net.nodes[p.node].op;
         p.trainable = selects(o.params, p.role, is_quantized_layer(op));
         if (!p.trainable) continue;
+        if (p.role == ParamRole::Codes) p.lr_scale = o.codes_lr;
         r.trained.push_back(p.name);
         // SGD: a codeword's gradient is the sum over its members; divided by their number, every
         // codeword moves like a single weight. Adam's step is scale-free per element already.
@@ -153,7 +172,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
     }
     if (r.trained.empty())
         fail(net.source, net.source.empty() ? "" : ": ", "fine-tuning ", to_string(o.params),
-             ": the network has no such parameter (codebooks: quantized layers; float: layers left dense)");
+             ": the network has no such parameter (codebooks, codes: quantized layers; float: layers left dense)");
     const int64_t n = o.images > 0 ? std::min(o.images, train.size()) : train.size();
     const int64_t n_val = std::llround(o.val_fraction * static_cast<double>(n));
     if (n_val < 1 || n - n_val < 1)
@@ -258,6 +277,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
             ep.epoch = e;
             ep.train_loss = loss_sum / steps_per_epoch;
             ep.val_top1 = validate(e);
+            if (o.params.codes) ep.codes_changed = codes_changed(net, tn.network());
             ep.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
             r.epochs.push_back(ep);
             if (ep.val_top1 > r.best_val_top1) {

@@ -18,9 +18,13 @@
 // Or Adam (FinetuneOptimizer::Adam, core/train Adam) on the same schedule: its step is scale-free
 // per element, so no division; it wants a smaller peak rate (1e-3 and below).
 //
-// Which parameters train (FinetuneParams): codebooks (QConv/QFc codewords; codes stay fixed),
-// bias (biases of weight layers, dense or quantized), bn (BatchNorm scale/shift), float (weights
-// of layers left dense). The others are frozen.
+// Which parameters train (FinetuneParams): codebooks (QConv/QFc codewords), bias (biases of weight
+// layers, dense or quantized), bn (BatchNorm scale/shift), float (weights of layers left dense),
+// codes (straight-through code re-assignment: each quantized layer keeps a dense latent weight,
+// starting at its decoded weight, that the optimizer steps with dL/dW_hat; after every step each
+// sub-vector takes the code of the codeword nearest its latent sub-vector, TrainableNetwork with
+// latent codes). The others are frozen; without codes the codes stay as quantization chose them.
+// SGD divides a codeword's gradient by its number of members counted once, before training.
 //
 // Validation top-1 (argmax rule of core/eval/evaluate.h: ties to the lower class, a NaN score of
 // the true class never a hit) is measured before training (epoch 0: the network as given) and at
@@ -66,14 +70,16 @@ struct FinetuneParams {
     bool bias = true;
     bool bn = true;
     bool float_weights = false;
+    bool codes = false;
 
     bool operator==(const FinetuneParams&) const = default;
-    bool any() const { return codebooks || bias || bn || float_weights; }
+    bool any() const { return codebooks || bias || bn || float_weights || codes; }
 };
-// "codebooks,bias,bn,float" in any order and subset (at least one; "all" = every kind); throws
-// qcnn::Error quoting the text and listing the kinds.
+// "codebooks,codes,bias,bn,float" in any order and subset (at least one); "all" = codebooks,bias,
+// bn,float, every kind that keeps the codes quantization chose (add codes to re-assign them too);
+// throws qcnn::Error quoting the text and listing the kinds.
 FinetuneParams parse_finetune_params(const std::string& text);
-// The canonical text: the chosen kinds in the order codebooks,bias,bn,float.
+// The canonical text: the chosen kinds in the order codebooks,codes,bias,bn,float.
 std::string to_string(const FinetuneParams& p);
 
 // The optimizer (core/train/trainable_network.h): SGD with momentum (the default, with each
@@ -100,6 +106,11 @@ struct FinetuneOptions {
     // (softmax_distillation, core/train/backward.h) instead of the labels' cross-entropy; the
     // labels still choose the best epoch (held-out top-1). 0: cross-entropy on the labels.
     double distill = 0;
+    // The latent codes' learning rate (params.codes), a multiple of lr: the latent weights start at
+    // the codewords, so at 1 they rarely reach another codeword's cell (Adam, lr 1e-3, VGG-7:
+    // 0.01% of the codes in 560 steps); 3 re-assigns some 18% over two epochs, 10 and more re-assign
+    // so many per step that the loss rises (docs/results.md, session 12).
+    double codes_lr = 3;
     // The teacher when distill > 0, normally the float network the quantized one came from; same
     // input and output shapes as the network trained. Shared: finetune() runs it through an
     // Engine (core/graph/plan.h) of its own.
@@ -111,6 +122,9 @@ struct FinetuneEpoch {
     double train_loss = 0;    // mean loss over the epoch's steps (cross-entropy, or distillation)
     double val_top1 = 0;      // held-out top-1, fraction in [0, 1]
     double seconds = 0;       // wall time of the epoch incl. its validation
+    // With codes trained: the fraction of all quantized layers' codes that differ from those of the
+    // network as given, at the end of the epoch; -1 when the codes are not trained.
+    double codes_changed = -1;
 };
 
 struct FinetuneResult {

@@ -1,6 +1,7 @@
 // The per-epoch fine-tuning record as JSON, one writer for every output that has it
 // (`qcnn quantize --json`, `qcnn auto --json`, the workbench's stored record):
-// [{"epoch": 1, "train_loss": 0.52, "val_top1": 0.85, "seconds": 1.9}, ...]
+// [{"epoch": 1, "train_loss": 0.52, "val_top1": 0.85, "seconds": 1.9}, ...], with "codes_changed"
+// (fraction of the quantized layers' codes re-assigned so far) when the codes are trained.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@ inline void write_finetune_epochs(json::Writer& w, const std::vector<FinetuneEpo
         w.begin_object();
         w.field("epoch", static_cast<int64_t>(e.epoch)).field("train_loss", e.train_loss);
         w.field("val_top1", e.val_top1).field("seconds", e.seconds);
+        if (e.codes_changed >= 0) w.field("codes_changed", e.codes_changed);
         w.end_object();
     }
     w.end_array();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/quant/weight_layer_factory.h"
 #include "core/util/error.h"
 #include "core/util/parallel.h"
 
@@ -31,11 +32,12 @@ void check_backward_support(const Network& net) {
     }
 }
 
-TrainableNetwork::TrainableNetwork(const Network& net, int threads) : net_(net) {
+TrainableNetwork::TrainableNetwork(const Network& net, int threads, bool latent_codes) : net_(net) {
     check_backward_support(net_);
     ctx_.threads = resolve_threads(threads);
     ctx_.lut_kernel = LutKernel::Reference;
     params_of_node_.resize(net_.nodes.size());
+    codes_of_node_.assign(net_.nodes.size(), -1);
     for (size_t ni = 0; ni < net_.nodes.size(); ++ni) {
         const Node& n = net_.nodes[ni];
         const BackwardEntry* e = backward_entry(*n.op);
@@ -50,6 +52,18 @@ TrainableNetwork::TrainableNetwork(const Network& net, int threads) : net_(net) 
             p.grad = Tensor(ps[k].value.shape);
             p.value = std::move(ps[k].value);
             params_of_node_[ni].push_back(static_cast<int>(params_.size()));
+            params_.push_back(std::move(p));
+        }
+        const std::optional<WeightLayer> view = n.op->as_weight_layer();
+        if (latent_codes && view && view->quantized()) {
+            Parameter p;
+            p.node = static_cast<int>(ni);
+            p.index = -1;
+            p.role = ParamRole::Codes;
+            p.name = layer_name(n) + "." + param_role_name(ParamRole::Codes);
+            p.value = pq_weights(*view).decode();
+            p.grad = Tensor(p.value.shape);
+            codes_of_node_[ni] = static_cast<int>(params_.size());
             params_.push_back(std::move(p));
         }
     }
@@ -137,10 +151,12 @@ void TrainableNetwork::backward(const Tensor& grad_output, Tensor* input_grad) {
             gout.push_back(&grad(id));
         }
         for (int pi : params_of_node_[ni]) gparams.push_back(params_[pi].trainable ? &params_[pi].grad : nullptr);
+        const int ci = codes_of_node_[ni];
+        Tensor* gweight = ci >= 0 && params_[ci].trainable ? &params_[ci].grad : nullptr;
         const BackwardEntry* e = backward_entry(*n.op);
         QCNN_ASSERT(e, "node ", n.name, " passed the backward check but has no entry");
         try {
-            e->backward(*n.op, BackwardArgs{in, in_info, out, gout, gin, gparams, ctx_});
+            e->backward(*n.op, BackwardArgs{in, in_info, out, gout, gin, gparams, ctx_, gweight});
         } catch (const Cancelled&) {
             throw;
         } catch (const Error& err) {
@@ -170,14 +186,23 @@ void TrainableNetwork::zero_grad() {
 void TrainableNetwork::commit() {
     for (size_t ni = 0; ni < net_.nodes.size(); ++ni) {
         const std::vector<int>& ids = params_of_node_[ni];
-        bool any = false;
+        const int ci = codes_of_node_[ni];
+        const bool codes = ci >= 0 && params_[ci].trainable;
+        bool any = codes;
         for (int pi : ids) any = any || params_[pi].trainable;
         if (!any) continue;
         std::vector<Tensor> values;
         for (int pi : ids) values.push_back(params_[pi].value);
         Node& n = net_.nodes[ni];
         try {
-            n.op = backward_entry(*n.op)->rebuild(*n.op, values);
+            if (codes) {
+                // The op's own parameters of a quantized layer: codebooks, then the bias if any.
+                const std::vector<float> bias = values.size() > 1 ? std::vector<float>(values[1].data.begin(), values[1].data.end())
+                                                                  : std::vector<float>{};
+                n.op = rebuild_quantized(*n.op, values.at(0), bias, &params_[ci].value);
+            } else {
+                n.op = backward_entry(*n.op)->rebuild(*n.op, values);
+            }
         } catch (const Error& err) {
             fail("node '", n.name, "': rebuilding ", n.op->type(), " from trained values: ", err.what());
         }
@@ -195,11 +220,12 @@ void Sgd::step(TrainableNetwork& net) {
     for (size_t k = 0; k < ps.size(); ++k) {
         Parameter& p = ps[k];
         if (!p.trainable) continue;
+        const double lr = opt_.lr * p.lr_scale;
         for (int64_t i = 0; i < p.value.size(); ++i) {
             const double g = p.grad.data[i] + opt_.weight_decay * p.value.data[i];
             const double v = opt_.momentum * velocity_[k].data[i] + g;
             velocity_[k].data[i] = static_cast<float>(v);
-            p.value.data[i] = static_cast<float>(p.value.data[i] - opt_.lr * v);
+            p.value.data[i] = static_cast<float>(p.value.data[i] - lr * v);
         }
     }
     net.commit();
@@ -221,14 +247,15 @@ void Adam::step(TrainableNetwork& net) {
     for (size_t k = 0; k < ps.size(); ++k) {
         Parameter& p = ps[k];
         if (!p.trainable) continue;
+        const double lr = opt_.lr * p.lr_scale;
         for (int64_t i = 0; i < p.value.size(); ++i) {
             const double g = p.grad.data[i];
             const double m = opt_.beta1 * m_[k].data[i] + (1 - opt_.beta1) * g;
             const double v = opt_.beta2 * v_[k].data[i] + (1 - opt_.beta2) * g * g;
             m_[k].data[i] = static_cast<float>(m);
             v_[k].data[i] = static_cast<float>(v);
-            const double w = p.value.data[i] * (1 - opt_.lr * opt_.weight_decay);
-            p.value.data[i] = static_cast<float>(w - opt_.lr * (m / c1) / (std::sqrt(v / c2) + opt_.eps));
+            const double w = p.value.data[i] * (1 - lr * opt_.weight_decay);
+            p.value.data[i] = static_cast<float>(w - lr * (m / c1) / (std::sqrt(v / c2) + opt_.eps));
         }
     }
     net.commit();

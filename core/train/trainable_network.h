@@ -29,12 +29,13 @@ namespace qcnn {
 
 struct Parameter {
     int node = -1;         // index into Network::nodes
-    int index = 0;         // position in its op's parameter list (BackwardEntry::params)
+    int index = 0;         // position in its op's parameter list (BackwardEntry::params); -1: codes
     ParamRole role = ParamRole::Weight;
     std::string name;      // "<layer alias or node name>.<role>", e.g. "conv1.codebooks"
     Tensor value;          // the op's layout (core/train/backward.h)
     Tensor grad;           // same shape; accumulated by backward(), cleared by zero_grad()
     bool trainable = true; // frozen parameters get no gradient and no step
+    double lr_scale = 1;   // the optimizers step this parameter at lr * lr_scale
 };
 
 // Throws qcnn::Error naming the first run-time node whose op has no backward pass, e.g.
@@ -42,10 +43,16 @@ struct Parameter {
 // Planned for the network's own sample shape at batch 1.
 void check_backward_support(const Network& net);
 
+// Latent codes (latent_codes = true): every quantized layer gets one more parameter,
+// "<layer>.codes" (ParamRole::Codes), a dense latent weight in the layer's weight layout that
+// starts as the decoded weight W_hat. Backward gives it the straight-through gradient dL/dW_hat;
+// commit() re-assigns each sub-vector's code to the codeword nearest its latent sub-vector
+// (nearest_codes, core/train/backward.h) when the codes parameter is trainable. Without it (the
+// default) the codes are fixed and only the codewords train.
 class TrainableNetwork {
 public:
     // threads: 0 = all cores. Calls check_backward_support(net).
-    explicit TrainableNetwork(const Network& net, int threads = 1);
+    explicit TrainableNetwork(const Network& net, int threads = 1, bool latent_codes = false);
 
     std::vector<Parameter>& parameters() { return params_; }
     const std::vector<Parameter>& parameters() const { return params_; }
@@ -64,7 +71,8 @@ public:
     void zero_grad();
 
     // Rebuilds the ops whose parameter values changed (all with a trainable parameter) from
-    // Parameter::value; the next forward() uses them.
+    // Parameter::value, re-assigning the codes of those with trainable latent codes; the next
+    // forward() uses them.
     void commit();
     // The network with the committed parameter values.
     const Network& network() const { return net_; }
@@ -74,7 +82,8 @@ private:
     Network net_;
     ExecContext ctx_;
     std::vector<Parameter> params_;
-    std::vector<std::vector<int>> params_of_node_;  // node -> indices into params_
+    std::vector<std::vector<int>> params_of_node_;  // node -> indices into params_ (the op's own parameters)
+    std::vector<int> codes_of_node_;                // node -> index into params_ of its codes, or -1
     std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
     Plan* last_ = nullptr;  // plan of the last forward()
     Tensor input_;          // input of the last forward()

@@ -468,6 +468,7 @@ TEST(MainWindow, EveryKeySpecGivesTheSameRowsInTheWorkbenchAndQcnnSweep) {
     s.base.ft_params = "codebooks";
     s.base.ft_images = 64;
     s.base.ft_distill = 2.0f;
+    s.base.ft_codes_lr = 2.0f;
     s.base.recipe = "paper";  // conv layers all dense here: step 1 quantizes none, step 3 the FC layers
     for (const RunOption& o : run_options()) {
         if (o.key != "preprocess") {  // image folders only; the form and the spec round trips cover it

@@ -342,7 +342,7 @@ TEST_F(BadInputs, EachGetsItsOneLineMessage) {
         {"sweep spec: misspelt key", {"sweep", "<dir>/typo.json", "-o", "<dir>/out.h5"},
          "<dir>/typo.json: modle: unknown key (expected one of: qcnn_sweep, model, data, calib_data, "
          "calib_images, mean, std, preprocess, limit, batch, base, grid, vary, ec, seeds, threads, kmeans_iters, ec_iters, ec_conv_images, "
-         "ec_positions, kernel, measure_speed, finetune, ft_epochs, ft_lr, ft_optimizer, ft_batch, ft_params, ft_images, ft_distill, recipe)"},
+         "ec_positions, kernel, measure_speed, finetune, ft_epochs, ft_lr, ft_optimizer, ft_batch, ft_params, ft_images, ft_distill, ft_codes_lr, recipe)"},
         {"sweep spec: JSON syntax error", {"sweep", "<dir>/syntax.json", "-o", "<dir>/out.h5"},
          "<dir>/syntax.json:2:21: invalid JSON: expected ',' or '}' in an object"},
         {"sweep spec: K out of range", {"sweep", "<dir>/bad_k.json", "-o", "<dir>/out.h5"},

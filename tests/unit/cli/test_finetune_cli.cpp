@@ -62,6 +62,38 @@ TEST(FinetuneCli, RaisesTop1AndTheSavedModelReproducesIt) {
     fs::remove(out);
 }
 
+// Codes trained (--ft-params with codes): the JSON gives the factor and, per epoch, the fraction
+// of codes re-assigned; the saved model holds the re-assigned codes (eval reproduces the top-1);
+// a factor <= 0 is refused before any work.
+TEST(FinetuneCli, TrainedCodesAreReportedSavedAndReproduced) {
+    const fs::path out = fs::temp_directory_path() / "qcnn_cli_lenet_codes.h5";
+    std::vector<std::string> args = coarse_run();
+    for (const char* a : {"--finetune", "--ft-epochs", "1", "--ft-images", "1000", "--ft-optimizer", "adam", "--ft-lr",
+                          "0.01", "--ft-params", "codes,codebooks,bias", "--ft-codes-lr", "2", "-o"})
+        args.push_back(a);
+    args.push_back(out.string());
+    const CliRun ft = run_qcnn(args);
+    ASSERT_EQ(ft.rc, 0) << ft.err;
+    const json::Value r = json::parse(ft.out);
+    EXPECT_EQ(r["finetune_params"].as_string(), "codebooks,codes,bias");
+    EXPECT_EQ(r["finetune_codes_lr"].as_number(), 2.0);
+    ASSERT_EQ(r["finetune"].size(), 1u);
+    const double changed = r["finetune"][0]["codes_changed"].as_number();
+    std::printf("codes re-assigned in one epoch: %.4f; top-1 %.4f\n", changed, r["top1"].as_number());
+    EXPECT_GT(changed, 0.0);
+    EXPECT_LT(changed, 1.0);
+    const CliRun e = run_qcnn({"eval", "--model", out.string(), "--limit", "1000", "--threads", "1", "--kernel", "fast",
+                               "--json"});
+    ASSERT_EQ(e.rc, 0) << e.err;
+    EXPECT_EQ(json::parse(e.out)["top1"].as_number(), r["top1"].as_number());
+    fs::remove(out);
+    std::vector<std::string> bad = coarse_run();
+    for (const char* a : {"--finetune", "--ft-params", "codes", "--ft-codes-lr", "0"}) bad.push_back(a);
+    const CliRun b = run_qcnn(bad);
+    EXPECT_NE(b.rc, 0);
+    EXPECT_NE(b.err.find("a learning-rate factor must be > 0, got 0"), std::string::npos) << b.err;
+}
+
 TEST(FinetuneCli, SavingKeepsFineTunedDenseLayers) {
     const fs::path out = fs::temp_directory_path() / "qcnn_cli_lenet_ft_dense.h5";
     // conv2 quantized; conv1 and the FC layers stay dense and train (float,bias): the file holds

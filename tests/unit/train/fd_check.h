@@ -123,7 +123,7 @@ inline Backward run_backward(const FdCase& c, const std::vector<Tensor>& ys, con
     for (size_t k = 0; k < c.extra_infos.size(); ++k) gin.push_back(nullptr);
     for (Tensor& t : b.grad_params) gpar.push_back(&t);
     ExecContext ctx{threads, LutKernel::Reference};
-    e->backward(*c.op, BackwardArgs{in, in_info, out, gout, gin, gpar, ctx});
+    e->backward(*c.op, BackwardArgs{in, in_info, out, gout, gin, gpar, ctx, nullptr});
     return b;
 }
 

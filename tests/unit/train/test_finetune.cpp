@@ -14,6 +14,7 @@
 #include "core/quant/calibration.h"
 #include "core/quant/quantize_network.h"
 #include "core/quant/random.h"
+#include "core/quant/weight_layer_factory.h"
 #include "core/train/backward.h"
 #include "core/train/finetune.h"
 #include "core/train/trainable_network.h"
@@ -228,6 +229,49 @@ TEST(Finetune, BiasOnlyChangesOnlyBiases) {
     }
     EXPECT_THROW(parse_finetune_params("bias,weights"), Error);
     EXPECT_EQ(to_string(parse_finetune_params("float,bias")), "bias,float");
+}
+
+// The quantized layers' codes of a network (conv2 and fc layers of the coarse LeNet-5), in order.
+std::vector<uint8_t> all_codes(const Network& net) {
+    std::vector<uint8_t> out;
+    for (const Node& n : net.nodes) {
+        const std::optional<WeightLayer> v = n.op->as_weight_layer();
+        if (!v || !v->quantized()) continue;
+        const std::vector<uint8_t> c = pq_weights(*v).unpacked_codes();
+        out.insert(out.end(), c.begin(), c.end());
+    }
+    return out;
+}
+
+// codes: the latent weights re-assign some codes, each epoch reports the fraction re-assigned
+// (recomputed here from the kept network), and without codes the codes stay as quantized.
+TEST(Finetune, TrainingTheCodesReassignsSomeAndReportsHowMany) {
+    if (!have_data()) GTEST_SKIP() << "Fashion-MNIST not installed";
+    EXPECT_EQ(to_string(parse_finetune_params("all")), "codebooks,bias,bn,float");
+    EXPECT_EQ(to_string(parse_finetune_params("bias,codes")), "codes,bias");
+    EXPECT_EQ(to_string(parse_finetune_params("codes,all")), "codebooks,codes,bias,bn,float");
+    FinetuneOptions o = base_options();
+    o.epochs = 1;
+    o.optimizer = FinetuneOptimizer::Adam;
+    o.lr = 0.01;
+    o.params = parse_finetune_params("codebooks,codes,bias");
+    const FinetuneResult r = finetune(coarse_lenet(), train_data(), o);
+    ASSERT_EQ(r.epochs.size(), 1u) << r.status;
+    const std::vector<uint8_t> start = all_codes(coarse_lenet()), kept = all_codes(r.network);
+    ASSERT_EQ(start.size(), kept.size());
+    int64_t changed = 0;
+    for (size_t i = 0; i < start.size(); ++i) changed += start[i] != kept[i];
+    std::printf("codes re-assigned after one epoch: %.4f (best epoch %d)\n", r.epochs[0].codes_changed, r.best_epoch);
+    EXPECT_GT(r.epochs[0].codes_changed, 0.0);
+    EXPECT_LT(r.epochs[0].codes_changed, 1.0);
+    EXPECT_DOUBLE_EQ(r.best_epoch == 1 ? r.epochs[0].codes_changed : 0.0,
+                     static_cast<double>(changed) / static_cast<double>(start.size()));
+    EXPECT_NE(std::find(r.trained.begin(), r.trained.end(), "conv2.codes"), r.trained.end());
+    EXPECT_DOUBLE_EQ(held_out_top1(r.network, o), r.best_val_top1);
+    o.params = parse_finetune_params("codebooks,bias");
+    const FinetuneResult fixed = finetune(coarse_lenet(), train_data(), o);
+    EXPECT_EQ(fixed.epochs.at(0).codes_changed, -1.0);
+    EXPECT_EQ(all_codes(fixed.network), start) << "without codes the codes stay";
 }
 
 TEST(Finetune, CancelKeepsTheBestEpochSoFar) {

@@ -24,6 +24,7 @@
 #include "core/ops/pool.h"
 #include "core/ops/softmax.h"
 #include "core/quant/weight_layer_factory.h"
+#include "core/train/backward.h"
 #include "core/train/trainable_network.h"
 #include "tests/unit/train/fd_check.h"
 
@@ -306,6 +307,91 @@ TEST(TrainableNetwork, AdamStepsFollowTheFormulaAndLowerTheLoss) {
     std::printf("\n");
     EXPECT_LT(a.back(), 0.9 * a.front());
     EXPECT_EQ(a, losses()) << "same seed and thread count, same bits";
+}
+
+// Code re-assignment: nearest_codes on awkward geometries (groups, a 3x2 kernel, dsub 3, K 5; an
+// FC with dsub 1): the decoded weight keeps the codes k-means chose; a latent sub-vector moved next
+// to another codeword takes that codeword's code, and only it changes.
+TEST(NearestCodes, DecodedWeightKeepsItsCodesAMovedSubVectorTakesTheNearestCodeword) {
+    struct Case {
+        LayerKind kind;
+        Shape shape;
+        int64_t groups;
+        PQConfig cfg;
+    };
+    for (const Case& c : {Case{LayerKind::Conv, {6, 6, 3, 2}, 2, {3, 5}}, Case{LayerKind::Conv, {4, 9, 1, 1}, 1, {9, 3}},
+                          Case{LayerKind::Fc, {7, 5}, 1, {1, 4}}}) {
+        PQTrainOptions o;
+        o.seed = 9;
+        const PQWeights q = train_pq(random_tensor(c.shape, 17, 0.5f), c.kind, c.groups, c.cfg, o);
+        const std::vector<uint8_t> codes = q.unpacked_codes();
+        EXPECT_EQ(nearest_codes(q, q.decode()), codes) << to_string(c.shape);
+        // Move sub-vector (c = last output, p = 0, j = 0) onto another codeword plus a little.
+        const PQGeometry& g = q.geo;
+        const int64_t P = g.kernel_size(), cg = g.channels_per_group(), Mg = g.subspaces_per_group();
+        const int64_t co = g.out_channels - 1, m = (co / g.outputs_per_group()) * Mg;
+        const int64_t i = co * P * Mg;  // code index of (co, 0, 0)
+        const uint8_t other = static_cast<uint8_t>((codes[i] + 1) % g.K);
+        Tensor latent = q.decode();
+        for (int64_t l = 0; l < g.dsub; ++l) latent.data[(co * cg + l) * P] = q.codeword(m, other)[l] + 1e-4f;
+        std::vector<uint8_t> want = codes;
+        want[i] = other;
+        EXPECT_EQ(nearest_codes(q, latent), want) << to_string(c.shape);
+    }
+    PQTrainOptions o;
+    const PQWeights q = train_pq(random_tensor({4, 6}, 3, 0.5f), LayerKind::Fc, 1, {2, 3}, o);
+    EXPECT_THROW(nearest_codes(q, Tensor(Shape{4, 5})), Error);
+}
+
+// LeNet-5 with conv2 quantized and latent codes: the codes parameter holds the decoded weight and
+// receives dL/dW_hat, the same gradient the dense twin of the layer (its decoded weight as a
+// plain Conv) gives its weight; commit() re-assigns codes only while the codes train.
+TEST(TrainableNetwork, LatentCodesGetTheDenseGradientAndReassignOnlyWhenTrained) {
+    Network net = lenet();
+    Network twin = net;
+    PQTrainOptions o;
+    o.seed = 5;
+    int conv2 = -1;
+    for (int ni : net.weight_layers())
+        if (net.nodes[ni].alias == "conv2") conv2 = ni;
+    ASSERT_GE(conv2, 0);
+    const WeightLayer v = *net.nodes[conv2].op->as_weight_layer();
+    const PQWeights q = train_pq(*v.weight, v.kind, v.groups, PQConfig{2, 8}, o);
+    net.nodes[conv2].op = make_quantized_layer(v, q, v.bias);
+    twin.nodes[conv2].op = make_dense_layer(v, q.decode(), {v.bias.begin(), v.bias.end()});
+    EXPECT_EQ(TrainableNetwork(net, 1).find("conv2.codes"), nullptr) << "codes only on request";
+    TrainableNetwork tn(net, 2, true), dense(twin, 2);
+    Parameter* codes = tn.find("conv2.codes");
+    ASSERT_NE(codes, nullptr);
+    EXPECT_EQ(codes->value.data, q.decode().data);
+    const Tensor x = image_batch({3, 1, 28, 28}, 51);
+    const std::vector<int> labels = seeded_labels(3, 10, 52);
+    tn.zero_grad();
+    dense.zero_grad();
+    // The quantized layer's float-table path sums in another order than the dense conv: equal to
+    // float rounding, not bit for bit.
+    const double lq = tn.loss_and_backward(x, labels), ld = dense.loss_and_backward(x, labels);
+    EXPECT_NEAR(lq, ld, 1e-5 * ld);
+    const Tensor& want = dense.find("conv2.weight")->grad;
+    EXPECT_GT(testutil::max_abs(want), 0.0);
+    ASSERT_EQ(codes->grad.shape, want.shape);
+    for (int64_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(codes->grad.data[i], want.data[i], 1e-5 * (1 + std::fabs(want.data[i]))) << "element " << i;
+    // Move the latent of (c 0, p 0, j 0) onto codeword (code + 1) mod K of subspace 0.
+    const uint8_t code0 = q.unpacked_codes()[0];
+    const uint8_t other = static_cast<uint8_t>((code0 + 1) % 8);
+    const int64_t P = q.geo.kernel_size();
+    for (int64_t l = 0; l < 2; ++l) codes->value.data[l * P] = q.codeword(0, other)[l];
+    auto code_of_first = [&] { return pq_weights(*tn.network().nodes[conv2].op->as_weight_layer()).unpacked_codes()[0]; };
+    codes->trainable = false;
+    tn.commit();
+    EXPECT_EQ(code_of_first(), code0) << "frozen codes stay";
+    codes->trainable = true;
+    tn.commit();
+    EXPECT_EQ(code_of_first(), other) << "trained codes follow the latent weight";
+    const std::vector<uint8_t> after = pq_weights(*tn.network().nodes[conv2].op->as_weight_layer()).unpacked_codes();
+    const std::vector<uint8_t> before = q.unpacked_codes();
+    EXPECT_TRUE(std::equal(after.begin() + 1, after.end(), before.begin() + 1)) << "only the moved sub-vector changed";
 }
 
 TEST(TrainableNetwork, BackwardNeedsAForward) {
