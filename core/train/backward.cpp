@@ -169,7 +169,7 @@ BackwardEntry quantized_entry(std::string name, std::function<bool(const Op&)> a
         std::copy(q.codebooks.begin(), q.codebooks.end(), cb.ptr());
         return layer_params(ParamRole::Codebooks, std::move(cb), {v.bias.begin(), v.bias.end()});
     };
-    e.rebuild = [](const Op& op, const std::vector<Tensor>& v) { return rebuild_quantized(op, v[0], bias_of(v), nullptr); };
+    e.rebuild = [](const Op& op, const std::vector<Tensor>& v) { return rebuild_quantized(op, v, nullptr); };
     return e;
 }
 
@@ -480,7 +480,8 @@ std::vector<uint8_t> nearest_codes(const PQWeights& q, const Tensor& latent) {
     return codes;
 }
 
-OpPtr rebuild_quantized(const Op& op, const Tensor& codebooks, const std::vector<float>& bias, const Tensor* latent) {
+OpPtr rebuild_quantized(const Op& op, const std::vector<Tensor>& values, const Tensor* latent) {
+    const Tensor& codebooks = values.at(0);
     const WeightLayer view = *op.as_weight_layer();
     PQWeights q = pq_weights(view);
     if (codebooks.size() != static_cast<int64_t>(q.codebooks.size()))
@@ -488,7 +489,7 @@ OpPtr rebuild_quantized(const Op& op, const Tensor& codebooks, const std::vector
              q.codebooks.size());
     q.codebooks = tensor_vector(codebooks);
     if (latent) q.codes = pack_codes(nearest_codes(q, *latent), q.geo.bits());
-    return make_quantized_layer(view, q, bias);
+    return make_quantized_layer(view, q, bias_of(values));
 }
 
 const std::vector<BackwardEntry>& backward_registry() {

@@ -76,9 +76,10 @@ std::string backward_supported_list();
 // codebooks by squared Euclidean distance, ties to the lower index; C_t x P x Mg codes as
 // PQWeights::unpacked_codes() orders them. Throws qcnn::Error on a shape mismatch.
 std::vector<uint8_t> nearest_codes(const PQWeights& q, const Tensor& latent);
-// A quantized layer (QConv/QFc) rebuilt with new codebooks {M, K, dsub} and bias (empty: none);
-// its codes re-assigned to the codewords nearest `latent` when given, kept otherwise.
-OpPtr rebuild_quantized(const Op& op, const Tensor& codebooks, const std::vector<float>& bias, const Tensor* latent);
+// A quantized layer (QConv/QFc) rebuilt from its parameter values in params() order (codebooks
+// {M, K, dsub}, then the bias when it has one): the registry's rebuild, with the codes re-assigned
+// to the codewords nearest `latent` when given, kept otherwise.
+OpPtr rebuild_quantized(const Op& op, const std::vector<Tensor>& values, const Tensor* latent);
 
 // The pieces the registry is made of, public for the tests and for reuse.
 // Dense conv backward via im2col GEMM: dx += conv^T(dy), dw += dy * cols^T, db += sum dy.

@@ -195,14 +195,7 @@ void TrainableNetwork::commit() {
         for (int pi : ids) values.push_back(params_[pi].value);
         Node& n = net_.nodes[ni];
         try {
-            if (codes) {
-                // The op's own parameters of a quantized layer: codebooks, then the bias if any.
-                const std::vector<float> bias = values.size() > 1 ? std::vector<float>(values[1].data.begin(), values[1].data.end())
-                                                                  : std::vector<float>{};
-                n.op = rebuild_quantized(*n.op, values.at(0), bias, &params_[ci].value);
-            } else {
-                n.op = backward_entry(*n.op)->rebuild(*n.op, values);
-            }
+            n.op = codes ? rebuild_quantized(*n.op, values, &params_[ci].value) : backward_entry(*n.op)->rebuild(*n.op, values);
         } catch (const Error& err) {
             fail("node '", n.name, "': rebuilding ", n.op->type(), " from trained values: ", err.what());
         }
