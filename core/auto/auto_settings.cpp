@@ -1,5 +1,6 @@
 #include "core/auto/auto_settings.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -89,6 +90,7 @@ struct CandidateSink : RunSink {
         network = std::make_shared<const Network>(r.q.network);
         float_eval = r.float_eval;
         finetune.ran = r.spec.finetune;
+        finetune.steps = r.steps;
         if (finetune.ran) {
             finetune.result = r.finetune;
             finetune.result.network = Network{};  // the candidate's network is `network`
@@ -97,14 +99,15 @@ struct CandidateSink : RunSink {
     }
 };
 
-// The sensitivity runs' options: the request's without fine-tuning (its options back at their
-// defaults, so the table is the one `qcnn sensitivity` with the same options stores and reuses).
+// The sensitivity runs' options: the request's without fine-tuning and without the recipe (its
+// options back at their defaults, so the table is the one `qcnn sensitivity` with the same
+// options stores and reuses; the recipe's step 2 trains too).
 SensitivityRequest without_finetune(SensitivityRequest r) {
     const RunSpec d;
     RunSpec& b = r.options.base;
     std::tie(b.finetune, b.ft_epochs, b.ft_lr, b.ft_optimizer, b.ft_batch, b.ft_params, b.ft_images, b.ft_distill,
-             b.ft_codes_lr) = std::tie(d.finetune, d.ft_epochs, d.ft_lr, d.ft_optimizer, d.ft_batch, d.ft_params, d.ft_images,
-                                       d.ft_distill, d.ft_codes_lr);
+             b.ft_codes_lr, b.recipe) = std::tie(d.finetune, d.ft_epochs, d.ft_lr, d.ft_optimizer, d.ft_batch, d.ft_params,
+                                                 d.ft_images, d.ft_distill, d.ft_codes_lr, d.recipe);
     return r;
 }
 
@@ -123,6 +126,10 @@ std::string to_string(AutoObjective o) {
     for (const auto& [x, name] : objective_names())
         if (x == o) return name;
     return "?";
+}
+
+bool another_candidate_fits(double budget_seconds, double elapsed_seconds, double longest_candidate_seconds) {
+    return budget_seconds <= 0 || elapsed_seconds + std::max(0.0, longest_candidate_seconds) <= budget_seconds;
 }
 
 const RunRow* AutoOutcome::reported() const {
@@ -198,6 +205,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
     };
 
     double best_objective = -std::numeric_limits<double>::infinity(), best_drop = 0;
+    double longest_candidate = 0;  // seconds, for the time budget
     std::shared_ptr<const Network> latest;
     const VerifyFn verify = [&](const std::string& settings) {
         SweepSpec s = q.sensitivity.options;
@@ -221,7 +229,9 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
                 return progress(x);
             };
         CandidateSink sink;
+        const double started = elapsed();
         runner.run("", "", &sink, nested);
+        longest_candidate = std::max(longest_candidate, elapsed() - started);
         if (!float_eval) float_eval = sink.float_eval;
         sink.row.run_index = i;
         for (LayerRow& l : sink.layers) l.run_index = i;
@@ -248,7 +258,7 @@ AutoOutcome run_auto(const AutoRequest& q, const std::string& results_path, int 
         latest.reset();
         if (progress) report(progress, {"auto", "", static_cast<int64_t>(out.rows.size()),
                                         static_cast<int64_t>(q.max_candidates)});
-        return q.time_budget_seconds <= 0 || elapsed() < q.time_budget_seconds;
+        return another_candidate_fits(q.time_budget_seconds, elapsed(), longest_candidate);
     };
     try {
         out.search = auto_search(out.choices, so, verify, on_candidate);

@@ -30,7 +30,8 @@ struct AutoRequest {
     double max_drop = 0.01;           // top-1 drop bound (fraction); +inf: none
     double min_compression = 0;       // > 0: the converse form (objective accuracy): the most
                                       // accurate verified run with at least this compression
-    double time_budget_seconds = 0;   // 0: none; the search stops starting candidates after it
+    double time_budget_seconds = 0;   // 0: none; no candidate is started that would end after it
+                                      // (another_candidate_fits)
     int max_candidates = 8;
     // Called on run_auto's thread once the sensitivity table is ready, and after each candidate's
     // rows are in the results file (the workbench streams them into its heat map and plots).
@@ -46,7 +47,13 @@ struct CandidateFinetune {
     bool ran = false;
     FinetuneResult result;  // epochs, best epoch, held-out top-1 before and after (network left empty)
     double seconds = 0;
+    std::vector<RunStep> steps;  // with fine-tuning or --recipe paper: each step's top-1 (run.h)
 };
+
+// The time budget's rule: another candidate starts only when it is expected to end within the
+// budget, taking it to last as long as the longest candidate so far (the first one always runs).
+// budget_seconds <= 0: no budget. elapsed_seconds counts from run_auto's start (sensitivity too).
+bool another_candidate_fits(double budget_seconds, double elapsed_seconds, double longest_candidate_seconds);
 
 struct AutoOutcome {
     SensitivityTable sensitivity;

@@ -316,6 +316,9 @@ SensitivityPlan plan_sensitivity(const Network& net, const SensitivityRequest& r
     if (o.base.finetune)
         fail("sensitivity: --finetune does not apply to one layer at a time (the table is each layer's drop as "
              "quantized; `qcnn auto --finetune` fine-tunes its verification candidates)");
+    if (o.base.recipe != RunSpec{}.recipe)
+        fail("sensitivity: --recipe ", o.base.recipe, " does not apply to one layer at a time (its second step "
+             "fine-tunes; `qcnn auto --recipe paper` runs it on its verification candidates)");
     if (request.grid.empty()) fail("sensitivity: the grid is empty (give --grid C_s'/K,...)");
     for (const std::string& g : request.grid) {
         const LayerSettings parsed = parse_layer_settings("conv=" + g);

@@ -78,6 +78,12 @@ void print_text(const AutoOutcome& o, const AutoRequest& q, const std::string& r
             << percent(f.result.best_val_top1) << " (best epoch " << f.result.best_epoch << " of "
             << f.result.epochs.size() << ", " << fixed(f.seconds, 1) << " s)"
             << (f.result.status.empty() ? "" : "; " + f.result.status) << "\n";
+        if (f.steps.size() > 1) {
+            out << "    steps:";
+            for (size_t k = 0; k < f.steps.size(); ++k)
+                out << (k ? "," : "") << " " << f.steps[k].step << " " << percent(f.steps[k].top1);
+            out << "\n";
+        }
     }
     out << "\n";
     const RunRow* r = o.reported();
@@ -121,6 +127,16 @@ void print_json(const AutoOutcome& o, const std::string& results, const std::str
         w.field("top1", x.top1).field("drop", x.top1_float - x.top1).field("compression", x.compression);
         w.field("theoretical_speedup", x.theoretical_speedup).field("measured_speedup", x.measured_speedup);
         w.field("memory_bytes_quantized", x.memory_bytes_quantized);
+        if (i < o.finetune.size() && !o.finetune[i].steps.empty()) {
+            w.key("recipe").begin_array();  // the steps, as `qcnn quantize --json` lists them
+            for (const RunStep& st : o.finetune[i].steps) {
+                w.begin_object();
+                w.field("step", st.step).field("top1", st.top1).field("top5", st.top5).field("seconds", st.seconds);
+                if (!st.params.empty()) w.field("params", st.params);
+                w.end_object();
+            }
+            w.end_array();
+        }
         if (i < o.finetune.size() && o.finetune[i].ran) {
             const CandidateFinetune& f = o.finetune[i];
             w.key("finetune").begin_object();

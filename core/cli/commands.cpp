@@ -188,7 +188,8 @@ const std::vector<Command>& commands() {
           {"--min-compression", "X", "the converse form: at least X times compression, most accurate"},
           {"--ec", "MODE", "error correction of the verification runs: none, layer, network (default: network)"},
           {"--sensitivity-ec", "MODE", "error correction of the sensitivity runs: none or layer (default: none)"},
-          {"--time-budget", "T", "stop starting candidates after T (90s, 30m, 1.5h; default: no limit)"},
+          {"--time-budget", "T", "wall time of the whole search (90s, 30m, 1.5h; default: no limit): no candidate is\n"
+                                 "started that would end after it, taking it to last as long as the longest so far"},
           {"--max-candidates", "N", "verification runs at most (default: 8)"},
           {"--layers", "L", "layers to set: conv, fc, aliases or node names (default: conv,fc); the others stay dense"},
           {"--grid", "G", "settings C_s'/K per layer to choose from (default: qcnn sensitivity's)"}},
@@ -196,6 +197,7 @@ const std::vector<Command>& commands() {
          preprocessing_options(),
          finetune_options(),
          {run_option_spec("kernel"),
+          run_option_spec("recipe"),
           {"--parallel", "N", "sensitivity runs at once (qcnn sensitivity --parallel; default: 0 = automatic)"},
           {"--results", "R.h5", "HDF5 results file of the sensitivity table and the candidates (default: qcnn-auto.h5)"},
           {"-o", "FILE", "save the best verified run's quantized model (docs/model-format.md)"},

@@ -71,5 +71,16 @@ TEST(AutoCallbacks, SensitivityThenEveryCandidateInOrder) {
     }());
 }
 
+// The time budget covers the whole search: a candidate starts only when one as long as the
+// longest so far still ends within it; the first always runs; 0 is no budget.
+TEST(AutoTimeBudget, ACandidateStartsOnlyWhenItIsExpectedToEndWithinTheBudget) {
+    EXPECT_TRUE(another_candidate_fits(0, 1e9, 1e9));        // no budget
+    EXPECT_TRUE(another_candidate_fits(1800, 600, 0));       // nothing ran yet
+    EXPECT_TRUE(another_candidate_fits(1800, 1100, 700));    // ends at 1800 s: exactly within
+    EXPECT_FALSE(another_candidate_fits(1800, 1101, 700));   // would end at 1801 s
+    EXPECT_FALSE(another_candidate_fits(1800, 1200, 700));   // the old rule (elapsed < budget) started it
+    EXPECT_FALSE(another_candidate_fits(1800, 1900, 0));     // already past the budget
+}
+
 }  // namespace
 }  // namespace qcnn

@@ -432,6 +432,11 @@ TEST(AutoFinetune, CandidatesFinetuneAndTheSensitivityRunsDoNot) {
         EXPECT_NE(std::string(e.what()).find("--finetune does not apply to one layer at a time"), std::string::npos)
             << e.what();
     }
+    // So is the paper's recipe (its step 2 trains the dense layers).
+    SensitivityRequest recipe = plain;
+    recipe.options.base.recipe = "paper";
+    EXPECT_NE(error_of([&] { plan_sensitivity(*net, recipe); }).find("--recipe paper does not apply to one layer"),
+              std::string::npos);
 }
 
 }  // namespace

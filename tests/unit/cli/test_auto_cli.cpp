@@ -56,6 +56,39 @@ TEST(AutoCli, FinetunesTheCandidatesNotTheSensitivityRuns) {
     EXPECT_EQ(json::parse(p.out)["candidates"][0].find("finetune"), nullptr);
 }
 
+// --recipe paper runs Wu et al.'s three steps (and the final fine-tune) on every candidate, lists
+// them per candidate as `qcnn quantize --json` does, and leaves the sensitivity table plain.
+TEST(AutoCli, RunsThePaperRecipeOnTheCandidates) {
+    test::TempDir dir;
+    const std::string results = dir.file("auto.h5");
+    std::vector<std::string> args = tiny("auto", "--results", results);
+    for (const char* a : {"--ec", "none", "--max-drop", "2", "--max-candidates", "1", "--recipe", "paper", "--finetune",
+                          "--ft-epochs", "1", "--ft-images", "300", "--ft-params", "codebooks,bias"})
+        args.push_back(a);
+    const CliRun r = run_qcnn(args);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const json::Value v = json::parse(r.out);
+    ASSERT_EQ(v["candidates"].size(), 1u);
+    const json::Value& c = v["candidates"][0];
+    ASSERT_NE(c.find("recipe"), nullptr) << r.out;
+    const std::vector<std::string> names = {"quantize conv", "fine-tune fc", "quantize fc", "fine-tune"};
+    ASSERT_EQ(c["recipe"].size(), names.size()) << r.out;
+    for (size_t k = 0; k < names.size(); ++k) EXPECT_EQ(c["recipe"][k]["step"].as_string(), names[k]);
+    EXPECT_EQ(c["recipe"][3]["top1"].as_number(), c["top1"].as_number());
+    EXPECT_EQ(c["recipe"][1]["params"].as_string(), "codebooks,bias,float");  // the paper's float,bias + ft_params
+    ASSERT_NE(c.find("finetune"), nullptr);
+
+    // The table it stored is the plain analysis: `qcnn sensitivity` with the same options reuses it,
+    // and has no --recipe of its own.
+    const CliRun s = run_qcnn(tiny("sensitivity", "-o", results));
+    ASSERT_EQ(s.rc, 0) << s.err;
+    EXPECT_TRUE(json::parse(s.out)["reused"].as_bool());
+    EXPECT_EQ(json::parse(s.out)["id"].as_string(), v["sensitivity_id"].as_string());
+    std::vector<std::string> bad = tiny("sensitivity", "-o", dir.file("s.h5"));
+    for (const char* a : {"--recipe", "paper"}) bad.push_back(a);
+    EXPECT_EQ(run_qcnn(bad).rc, 2);
+}
+
 TEST(AutoCli, SensitivityRefusesFinetuneAndSaysHowManyRunAtOnce) {
     test::TempDir dir;
     std::vector<std::string> args = tiny("sensitivity", "-o", dir.file("s.h5"));
