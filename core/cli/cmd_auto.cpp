@@ -73,13 +73,13 @@ void print_text(const AutoOutcome& o, const AutoRequest& q, const std::string& r
         << "search: " << o.search.stop_reason << ", " << fixed(o.seconds, 1) << " s\n";
     for (size_t i = 0; i < o.finetune.size(); ++i) {
         const CandidateFinetune& f = o.finetune[i];
-        if (!f.ran) continue;
-        out << "  candidate " << i + 1 << " fine-tuned: held-out top-1 " << percent(f.result.initial_val_top1) << " -> "
-            << percent(f.result.best_val_top1) << " (best epoch " << f.result.best_epoch << " of "
-            << f.result.epochs.size() << ", " << fixed(f.seconds, 1) << " s)"
-            << (f.result.status.empty() ? "" : "; " + f.result.status) << "\n";
-        if (f.steps.size() > 1) {
-            out << "    steps:";
+        if (f.ran)
+            out << "  candidate " << i + 1 << " fine-tuned: held-out top-1 " << percent(f.result.initial_val_top1)
+                << " -> " << percent(f.result.best_val_top1) << " (best epoch " << f.result.best_epoch << " of "
+                << f.result.epochs.size() << ", " << fixed(f.seconds, 1) << " s)"
+                << (f.result.status.empty() ? "" : "; " + f.result.status) << "\n";
+        if (f.steps.size() > 1) {  // the recipe's steps (with or without the final fine-tune)
+            out << "  candidate " << i + 1 << " steps:";
             for (size_t k = 0; k < f.steps.size(); ++k)
                 out << (k ? "," : "") << " " << f.steps[k].step << " " << percent(f.steps[k].top1);
             out << "\n";

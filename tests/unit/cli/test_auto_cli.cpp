@@ -84,6 +84,19 @@ TEST(AutoCli, RunsThePaperRecipeOnTheCandidates) {
     ASSERT_EQ(s.rc, 0) << s.err;
     EXPECT_TRUE(json::parse(s.out)["reused"].as_bool());
     EXPECT_EQ(json::parse(s.out)["id"].as_string(), v["sensitivity_id"].as_string());
+    // Without --finetune the recipe's three steps, in the text report too (no fine-tuning line).
+    std::vector<std::string> text = tiny("auto", "--results", results);
+    text.pop_back();  // --json
+    for (const char* a : {"--ec", "none", "--max-drop", "2", "--max-candidates", "1", "--recipe", "paper", "--ft-images",
+                          "300", "--ft-epochs", "1"})
+        text.push_back(a);
+    const CliRun t = run_qcnn(text);
+    ASSERT_EQ(t.rc, 0) << t.err;
+    EXPECT_NE(t.out.find("candidate 1 steps: quantize conv "), std::string::npos) << t.out;
+    EXPECT_NE(t.out.find(", fine-tune fc "), std::string::npos) << t.out;
+    EXPECT_NE(t.out.find(", quantize fc "), std::string::npos) << t.out;
+    EXPECT_EQ(t.out.find("fine-tuned: held-out"), std::string::npos) << t.out;
+
     std::vector<std::string> bad = tiny("sensitivity", "-o", dir.file("s.h5"));
     for (const char* a : {"--recipe", "paper"}) bad.push_back(a);
     EXPECT_EQ(run_qcnn(bad).rc, 2);
