@@ -14,6 +14,7 @@
 #include "core/io/model_file.h"
 #include "core/quant/settings.h"
 #include "core/train/finetune.h"
+#include "core/eval/run_steps_json.h"
 #include "core/train/finetune_json.h"
 #include "core/util/json.h"
 #include "core/util/sha256.h"
@@ -128,14 +129,8 @@ void print_json(const AutoOutcome& o, const std::string& results, const std::str
         w.field("theoretical_speedup", x.theoretical_speedup).field("measured_speedup", x.measured_speedup);
         w.field("memory_bytes_quantized", x.memory_bytes_quantized);
         if (i < o.finetune.size() && !o.finetune[i].steps.empty()) {
-            w.key("recipe").begin_array();  // the steps, as `qcnn quantize --json` lists them
-            for (const RunStep& st : o.finetune[i].steps) {
-                w.begin_object();
-                w.field("step", st.step).field("top1", st.top1).field("top5", st.top5).field("seconds", st.seconds);
-                if (!st.params.empty()) w.field("params", st.params);
-                w.end_object();
-            }
-            w.end_array();
+            w.key("recipe");  // the steps, as `qcnn quantize --json` lists them
+            write_run_steps(w, o.finetune[i].steps);
         }
         if (i < o.finetune.size() && o.finetune[i].ran) {
             const CandidateFinetune& f = o.finetune[i];

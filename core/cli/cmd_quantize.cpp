@@ -20,6 +20,7 @@
 #include "core/quant/calibration.h"
 #include "core/quant/quantize_network.h"
 #include "core/sweep/sweep.h"
+#include "core/eval/run_steps_json.h"
 #include "core/train/finetune_json.h"
 #include "core/util/sha256.h"
 
@@ -65,14 +66,8 @@ void print_json(const RunResult& r, const std::string& output, std::ostream& out
     w.field("quantize_seconds", r.quantize_seconds);
     if (!r.steps.empty()) {
         w.field("recipe_name", s.recipe);
-        w.key("recipe").begin_array();
-        for (const RunStep& st : r.steps) {
-            w.begin_object();
-            w.field("step", st.step).field("top1", st.top1).field("top5", st.top5).field("seconds", st.seconds);
-            if (!st.params.empty()) w.field("params", st.params);
-            w.end_object();
-        }
-        w.end_array();
+        w.key("recipe");
+        write_run_steps(w, r.steps);
     }
     if (s.finetune || !r.steps.empty()) {
         const FinetuneResult& f = r.finetune;
