@@ -533,7 +533,12 @@ void conv_backward(const Tensor& x, const ConvParams& params, const Tensor& w, c
     const int t = static_cast<int>(std::min<int64_t>(useful, std::max<int64_t>(n, 1)));
     std::vector<RowMatrixXf> dw_part(dw ? t : 0);
     auto run_part = [&](int part) {
-        RowMatrixXf col(rows, cols), dcol(rows, cols);
+        // Per-thread scratch that keeps its pages between calls: a fresh 1-2 MB buffer per call
+        // was a page fault per 4 KiB every step.
+        thread_local std::vector<float> col_buf, dcol_buf;
+        if (col_buf.size() < static_cast<size_t>(rows * cols)) col_buf.resize(rows * cols);
+        if (dcol_buf.size() < static_cast<size_t>(rows * cols)) dcol_buf.resize(rows * cols);
+        MatMap col(col_buf.data(), rows, cols), dcol(dcol_buf.data(), rows, cols);
         if (dw) dw_part[part] = RowMatrixXf::Zero(ct, rows);
         for (int64_t i = n * part / t; i < n * (part + 1) / t; ++i)
             for (int64_t gi = 0; gi < g; ++gi) {

@@ -38,6 +38,7 @@ TrainableNetwork::TrainableNetwork(const Network& net, int threads, bool latent_
     ctx_.lut_kernel = LutKernel::Reference;
     params_of_node_.resize(net_.nodes.size());
     codes_of_node_.assign(net_.nodes.size(), -1);
+    twin_of_node_.assign(net_.nodes.size(), nullptr);
     for (size_t ni = 0; ni < net_.nodes.size(); ++ni) {
         const Node& n = net_.nodes[ni];
         const BackwardEntry* e = backward_entry(*n.op);
@@ -55,6 +56,7 @@ TrainableNetwork::TrainableNetwork(const Network& net, int threads, bool latent_
             params_.push_back(std::move(p));
         }
         const std::optional<WeightLayer> view = n.op->as_weight_layer();
+        if (view && view->quantized()) twin_of_node_[ni] = dense_twin(*n.op);
         if (latent_codes && view && view->quantized()) {
             Parameter p;
             p.node = static_cast<int>(ni);
@@ -81,7 +83,16 @@ Plan& TrainableNetwork::plan_for(const Shape& s) {
     if (plans_.size() >= 4) plans_.erase(plans_.begin());
     std::vector<int> keep(net_.values.size());
     for (size_t i = 0; i < keep.size(); ++i) keep[i] = static_cast<int>(i);
-    plans_.emplace_back(s, std::make_unique<Plan>(net_, std::vector<Shape>{s}, keep));
+    if (forward_path_ == TrainForward::Reference) {
+        plans_.emplace_back(s, std::make_unique<Plan>(net_, std::vector<Shape>{s}, keep));
+    } else {
+        // The same graph with each quantized layer's dense twin in its place: same node and
+        // value ids, so backward() walks this plan with net_'s ops (a Plan copies the nodes).
+        Network twins = net_;
+        for (size_t ni = 0; ni < twins.nodes.size(); ++ni)
+            if (twin_of_node_[ni]) twins.nodes[ni].op = twin_of_node_[ni];
+        plans_.emplace_back(s, std::make_unique<Plan>(twins, std::vector<Shape>{s}, keep));
+    }
     return *plans_.back().second;
 }
 
@@ -179,6 +190,13 @@ double TrainableNetwork::loss(const Tensor& x, const std::vector<int>& labels) {
     return softmax_cross_entropy(forward(x), labels, nullptr);
 }
 
+void TrainableNetwork::set_forward(TrainForward f) {
+    if (f == forward_path_) return;
+    forward_path_ = f;
+    plans_.clear();
+    last_ = nullptr;
+}
+
 void TrainableNetwork::zero_grad() {
     for (Parameter& p : params_) std::fill(p.grad.data.begin(), p.grad.data.end(), 0.0f);
 }
@@ -199,6 +217,7 @@ void TrainableNetwork::commit() {
         } catch (const Error& err) {
             fail("node '", n.name, "': rebuilding ", n.op->type(), " from trained values: ", err.what());
         }
+        if (twin_of_node_[ni]) twin_of_node_[ni] = dense_twin(*n.op);
     }
     plans_.clear();
     last_ = nullptr;

@@ -12,8 +12,12 @@
 //
 // Gradients: a value read by several nodes (a residual Add's input) receives the sum of their
 // contributions; constants and int64 values receive none; graph inputs only on request.
-// Quantized layers run their float-table reference path (LutKernel::Reference) while training,
-// the exact function the codebook gradient is the derivative of.
+// Quantized layers: forward() runs each as its dense twin, a Conv / FC on the decoded weight
+// W_hat (TrainForward::Decoded, the default): the same function as the float-table reference
+// path, summed in another order, and 2-3x faster while training, where batches make the dense
+// GEMM the quicker way to compute it. TrainForward::Reference runs the reference path
+// (LutKernel::Reference) instead; tests hold the two to each other. Backward is the same for
+// both: the codebook gradient is the derivative of either.
 // Threads: ExecContext::threads for every op, forward and backward; results are deterministic
 // for a given thread count.
 #pragma once
@@ -49,6 +53,9 @@ void check_backward_support(const Network& net);
 // commit() re-assigns each sub-vector's code to the codeword nearest its latent sub-vector
 // (nearest_codes, core/train/backward.h) when the codes parameter is trainable. Without it (the
 // default) the codes are fixed and only the codewords train.
+// How forward() computes the quantized layers (see above).
+enum class TrainForward { Decoded, Reference };
+
 class TrainableNetwork {
 public:
     // threads: 0 = all cores. Calls check_backward_support(net).
@@ -69,6 +76,9 @@ public:
     // Loss of a forward pass only (no gradients).
     double loss(const Tensor& x, const std::vector<int>& labels);
     void zero_grad();
+    // Selects the quantized layers' forward path for the next forward() (default Decoded).
+    void set_forward(TrainForward f);
+    TrainForward forward_path() const { return forward_path_; }
 
     // Rebuilds the ops whose parameter values changed (all with a trainable parameter) from
     // Parameter::value, re-assigning the codes of those with trainable latent codes; the next
@@ -84,6 +94,8 @@ private:
     std::vector<Parameter> params_;
     std::vector<std::vector<int>> params_of_node_;  // node -> indices into params_ (the op's own parameters)
     std::vector<int> codes_of_node_;                // node -> index into params_ of its codes, or -1
+    std::vector<OpPtr> twin_of_node_;               // node -> dense twin of a quantized layer, or nullptr
+    TrainForward forward_path_ = TrainForward::Decoded;
     std::vector<std::pair<Shape, std::unique_ptr<Plan>>> plans_;
     Plan* last_ = nullptr;  // plan of the last forward()
     Tensor input_;          // input of the last forward()

@@ -2,7 +2,8 @@
 // differences of the softmax cross-entropy loss on sampled parameters: a small residual graph
 // (conv-bn-relu, Add, GlobalAveragePool, Gemm) and the bundled LeNet-5 (dense, and with two
 // layers product-quantized: codebook gradients). Also: the refusal of an op without a
-// backward, before any training; an SGD step lowering the loss on a fixed batch; determinism.
+// backward, before any training; an SGD step lowering the loss on a fixed batch; determinism;
+// the training forward of quantized layers (dense twins) against the reference tables.
 //
 // Tolerance rule for the network checks (eps = 2^-24): the logits z carry a float error of
 // about eps * sqrt(R) * (max|z| + T) where R sums the reduction lengths of the weight layers
@@ -170,20 +171,26 @@ TEST(TrainableNetwork, LeNet5MatchesFiniteDifferences) {
 
 // LeNet-5 with conv2 and fc1 product-quantized (codes from k-means, fixed): the codebook and
 // bias gradients of the QConv / QFc layers inside the network.
-TEST(TrainableNetwork, QuantizedLeNet5CodebookGradientsMatchFiniteDifferences) {
+// LeNet-5 with conv2 and fc1 product-quantized at the given settings (k-means with `seed`).
+Network quantized_lenet(PQConfig conv2, PQConfig fc1, uint64_t seed) {
     Network net = lenet();
     PQTrainOptions o;
-    o.seed = 5;
+    o.seed = seed;
     int quantized = 0;
     for (int ni : net.weight_layers()) {
         Node& n = net.nodes[ni];
         if (n.alias != "conv2" && n.alias != "fc1") continue;
         const WeightLayer v = *n.op->as_weight_layer();
-        const PQConfig cfg = v.kind == LayerKind::Conv ? PQConfig{2, 64} : PQConfig{4, 32};
+        const PQConfig cfg = v.kind == LayerKind::Conv ? conv2 : fc1;
         n.op = make_quantized_layer(v, train_pq(*v.weight, v.kind, v.groups, cfg, o), v.bias);
         ++quantized;
     }
-    ASSERT_EQ(quantized, 2);
+    EXPECT_EQ(quantized, 2);
+    return net;
+}
+
+TEST(TrainableNetwork, QuantizedLeNet5CodebookGradientsMatchFiniteDifferences) {
+    const Network net = quantized_lenet({2, 64}, {4, 32}, 5);
     TrainableNetwork tn(net, 1);
     ASSERT_NE(tn.find("conv2.codebooks"), nullptr);
     ASSERT_NE(tn.find("fc1.codebooks"), nullptr);
@@ -198,6 +205,62 @@ TEST(TrainableNetwork, QuantizedLeNet5CodebookGradientsMatchFiniteDifferences) {
         }
     const double worst = network_fd_check(tn, x, seeded_labels(2, 10, 32), 25 + 150 + 400 + 120, 8, 33);
     std::printf("quantized lenet5: worst |analytic - fd| / tol = %.3f\n", worst);
+}
+
+// The training forward runs quantized layers as their dense twins (TrainForward::Decoded);
+// the float-table reference path is its twin: logits, loss and every gradient agree within the
+// float rule above (R = the reduction lengths on the path), before and after a step that
+// re-assigns codes, and the paths keep agreeing as the ops are rebuilt.
+TEST(TrainableNetwork, DecodedForwardMatchesTheReferenceTablesForwardAndGradients) {
+    const Network net = quantized_lenet({2, 16}, {4, 16}, 7);
+    const Tensor x = image_batch({5, 1, 28, 28}, 41);
+    const std::vector<int> labels = seeded_labels(5, 10, 42);
+    const double reduction = 25 + 150 + 400 + 120;
+    TrainableNetwork dec(net, 2, true), ref(net, 2, true);
+    ref.set_forward(TrainForward::Reference);
+    ASSERT_EQ(dec.forward_path(), TrainForward::Decoded);
+    for (int step = 0; step < 3; ++step) {
+        const Tensor zd = dec.forward(x), zr = ref.forward(x);
+        ASSERT_EQ(zd.shape, zr.shape);
+        const double zmax = testutil::max_abs(zr);
+        const double tol_z = 8 * testutil::kEps * std::sqrt(reduction) * (zmax + 4);
+        double worst_z = 0;
+        for (int64_t i = 0; i < zd.size(); ++i) worst_z = std::max<double>(worst_z, std::fabs(zd.data[i] - zr.data[i]));
+        EXPECT_LE(worst_z, tol_z) << "logits, step " << step;
+        dec.zero_grad();
+        ref.zero_grad();
+        const double ld = dec.loss_and_backward(x, labels), lr = ref.loss_and_backward(x, labels);
+        EXPECT_NEAR(ld, lr, 2 * tol_z) << "loss, step " << step;
+        ASSERT_EQ(dec.parameters().size(), ref.parameters().size());
+        for (size_t k = 0; k < dec.parameters().size(); ++k) {
+            const Parameter &pd = dec.parameters()[k], &pr = ref.parameters()[k];
+            ASSERT_EQ(pd.name, pr.name);
+            const double scale = testutil::max_abs(pr.grad) + 1e-3;
+            double worst = 0;
+            for (int64_t i = 0; i < pd.grad.size(); ++i)
+                worst = std::max<double>(worst, std::fabs(pd.grad.data[i] - pr.grad.data[i]));
+            // The logits differ by tol_z at most; dL/dz by 2 tol_z per logit, carried back
+            // through the same layers: relative to the gradient's scale.
+            EXPECT_LE(worst, 1e-3 * scale) << pd.name << ", step " << step;
+        }
+        // Plain SGD (not Adam, whose first step is lr * sign(g) for the smallest gradients too):
+        // the two latent weights stay within rounding, so both re-assign the same codes.
+        for (Parameter& p : dec.parameters()) p.lr_scale = p.role == ParamRole::Codes ? 20 : 1;
+        for (Parameter& p : ref.parameters()) p.lr_scale = p.role == ParamRole::Codes ? 20 : 1;
+        Sgd(SgdOptions{0.05, 0.0, 0.0}).step(dec);
+        Sgd(SgdOptions{0.05, 0.0, 0.0}).step(ref);
+        for (int ni : net.weight_layers()) {
+            const WeightLayer a = *dec.network().nodes[ni].op->as_weight_layer();
+            const WeightLayer b = *ref.network().nodes[ni].op->as_weight_layer();
+            if (!a.quantized()) continue;
+            const std::vector<uint8_t> ca = pq_weights(a).unpacked_codes(), cb = pq_weights(b).unpacked_codes();
+            EXPECT_EQ(ca, cb) << net.nodes[ni].alias << ", step " << step;
+            if (step == 0) {
+                const std::vector<uint8_t> c0 = pq_weights(*net.nodes[ni].op->as_weight_layer()).unpacked_codes();
+                EXPECT_NE(ca, c0) << net.nodes[ni].alias << ": the step re-assigned no code (a check that cannot fail)";
+            }
+        }
+    }
 }
 
 TEST(TrainableNetwork, RefusesAnOpWithoutBackwardBeforeTraining) {
