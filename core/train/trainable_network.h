@@ -14,10 +14,11 @@
 // contributions; constants and int64 values receive none; graph inputs only on request.
 // Quantized layers: forward() runs each as its dense twin, a Conv / FC on the decoded weight
 // W_hat (TrainForward::Decoded, the default): the same function as the float-table reference
-// path, summed in another order, and 2-3x faster while training, where batches make the dense
-// GEMM the quicker way to compute it. TrainForward::Reference runs the reference path
-// (LutKernel::Reference) instead; tests hold the two to each other. Backward is the same for
-// both: the codebook gradient is the derivative of either.
+// path, summed in another order, and about 1.6x faster per fine-tuning step on VGG-7 (batched
+// GEMMs instead of one table per position; docs/results.md, "Session 14").
+// TrainForward::Reference runs the reference path (LutKernel::Reference) instead; tests hold
+// the two to each other. Backward is the same for both: the codebook gradient is the
+// derivative of either.
 // Threads: ExecContext::threads for every op, forward and backward; results are deterministic
 // for a given thread count.
 #pragma once
@@ -47,15 +48,15 @@ struct Parameter {
 // Planned for the network's own sample shape at batch 1.
 void check_backward_support(const Network& net);
 
+// How forward() computes the quantized layers (see the top of this file).
+enum class TrainForward { Decoded, Reference };
+
 // Latent codes (latent_codes = true): every quantized layer gets one more parameter,
 // "<layer>.codes" (ParamRole::Codes), a dense latent weight in the layer's weight layout that
 // starts as the decoded weight W_hat. Backward gives it the straight-through gradient dL/dW_hat;
 // commit() re-assigns each sub-vector's code to the codeword nearest its latent sub-vector
 // (nearest_codes, core/train/backward.h) when the codes parameter is trainable. Without it (the
 // default) the codes are fixed and only the codewords train.
-// How forward() computes the quantized layers (see above).
-enum class TrainForward { Decoded, Reference };
-
 class TrainableNetwork {
 public:
     // threads: 0 = all cores. Calls check_backward_support(net).
