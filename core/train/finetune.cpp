@@ -13,6 +13,7 @@
 #include "core/quant/weight_layer_factory.h"
 #include "core/train/trainable_network.h"
 #include "core/util/error.h"
+#include "core/util/heap_policy.h"
 #include "core/util/parallel.h"
 
 namespace qcnn {
@@ -149,6 +150,7 @@ FinetuneResult finetune(const Network& net, const Dataset& train, const Finetune
     // Everything that can be wrong with the input is said before any work.
     check_options(o);
     if (!train.has_labels()) fail("fine-tuning needs a labelled training set; ", train.description(), " has no labels");
+    const KeepHeapWhileTraining keep_heap;  // every step frees and reallocates the same big buffers
     TrainableNetwork tn(net, o.threads, o.params.codes);  // refuses an op without a backward pass
     std::optional<Engine> teacher;  // the float logits per batch, plans cached by batch shape
     if (o.distill > 0) {
