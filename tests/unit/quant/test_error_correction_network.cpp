@@ -241,6 +241,46 @@ TEST(QuantizeNetworkEc, NetworkModeFeedsQuantizedInputs) {
     EXPECT_LT(layer_err, plain_err);
 }
 
+// A network whose conv layers come quantized (a model file, the paper recipe's third step):
+// error correction runs them as dense twins on the decoded weights, not through the lookup
+// tables. Its statistics must still be those of the network as it is: the response errors it
+// reports for the FC layers match response_errors(), which runs the quantized ops themselves.
+TEST(QuantizeNetworkEc, AlreadyQuantizedLayersRunAsTwinsWithTheTablesResponses) {
+    const Network net = small_net(5);
+    const Tensor calib = images(40, 6);
+    const QuantizedNetwork pre =
+        quantize_network(net, resolve_settings(net, parse_layer_settings("conv=1/8,conv2=2/4,fc=dense")),
+                         ec_options(EcMode::None));
+    const ResolvedSettings rs = resolve_settings(pre.network, parse_layer_settings("fc=4/8,fc2=2/4"));
+    ASSERT_TRUE(rs.layers[0].already_quantized && rs.layers[1].already_quantized);
+    const QuantizedNetwork plain = quantize_network(pre.network, rs, ec_options(EcMode::None));
+    for (EcMode mode : {EcMode::Layer, EcMode::Network}) {
+        SCOPED_TRACE(to_string(mode));
+        const QuantizedNetwork q = quantize_network(pre.network, rs, ec_options(mode), calib);
+        const std::vector<int> layers = net.weight_layers();
+        for (size_t i = 2; i < layers.size(); ++i) {
+            SCOPED_TRACE(q.layers[i].alias);
+            ASSERT_TRUE(q.layers[i].error_corrected);
+            // Before: k-means weights at layer i; the layers above float (network: below as corrected).
+            Network before_net = mode == EcMode::Network ? q.network : pre.network;
+            before_net.nodes[layers[i]].op = plain.network.nodes[layers[i]].op;
+            for (size_t j = i + 1; j < layers.size(); ++j) before_net.nodes[layers[j]].op = pre.network.nodes[layers[j]].op;
+            Network after_net = mode == EcMode::Network ? q.network : pre.network;
+            after_net.nodes[layers[i]].op = q.network.nodes[layers[i]].op;
+            for (size_t j = i + 1; j < layers.size(); ++j) after_net.nodes[layers[j]].op = pre.network.nodes[layers[j]].op;
+            const auto before = response_errors(pre.network, before_net, calib, 16, 2)[i];
+            const auto after = response_errors(pre.network, after_net, calib, 16, 2)[i];
+            const double b = mode == EcMode::Network ? before.network_error : before.layer_error;
+            const double a = mode == EcMode::Network ? after.network_error : after.layer_error;
+            EXPECT_NEAR(q.layers[i].response_error_before, b, 1e-4 * b);
+            EXPECT_NEAR(q.layers[i].response_error_after, a, 1e-4 * a);
+            EXPECT_LT(q.layers[i].response_error_after, q.layers[i].response_error_before);
+        }
+        // The conv layers are left as they came.
+        for (size_t i = 0; i < 2; ++i) EXPECT_EQ(q.network.nodes[layers[i]].op, pre.network.nodes[layers[i]].op);
+    }
+}
+
 TEST(QuantizeNetworkEc, SameSeedSameBitsForAnyThreadCount) {
     const Network net = small_net(7);
     const ResolvedSettings rs = resolve_settings(net, parse_layer_settings(kSettings));
