@@ -14,8 +14,18 @@
 namespace qcnn {
 namespace {
 
+// The sanitizers replace malloc, and mallinfo2 then says nothing. GCC defines __SANITIZE_*__;
+// clang (the hardening builds, .ci/hardening.sh) answers __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define QCNN_TEST_OWN_MALLOC 1
+#endif
+#endif
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kOwnMalloc = true;  // the sanitizers replace malloc; mallinfo2 says nothing
+#define QCNN_TEST_OWN_MALLOC 1
+#endif
+#if defined(QCNN_TEST_OWN_MALLOC)
+constexpr bool kOwnMalloc = true;
 #else
 constexpr bool kOwnMalloc = false;
 #endif
