@@ -14,12 +14,12 @@ std::mutex g_mutex;
 int g_scopes = 0;
 
 #if defined(__GLIBC__)
-// glibc refuses an mmap threshold above half its heap size (32 MiB on 64-bit); the buffers of a
-// training step (VGG-7 at batch 64: 13 MB for the largest activation) are below it.
-constexpr int kKeepMmapThreshold = 32 << 20;
+// glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX, 32 MiB on 64-bit): the buffers of
+// a training step (VGG-7 at batch 64: 13 MB for the largest activation) are below it, and it is
+// also where glibc's dynamic rule ends after a large free, so it stays set after the scope.
+constexpr int kMmapThreshold = 32 << 20;
 constexpr int kKeepTrimThreshold = 1 << 30;      // the heap top is not trimmed below 1 GiB free
-constexpr int kAfterMmapThreshold = 32 << 20;    // glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
-constexpr int kAfterTrimThreshold = 64 << 20;    // twice it, as glibc's dynamic rule sets
+constexpr int kAfterTrimThreshold = 64 << 20;    // twice the mmap threshold, as glibc's dynamic rule sets
 #endif
 
 }  // namespace
@@ -28,7 +28,7 @@ KeepHeapWhileTraining::KeepHeapWhileTraining() {
     const std::lock_guard lock(g_mutex);
     if (g_scopes++ > 0) return;
 #if defined(__GLIBC__)
-    mallopt(M_MMAP_THRESHOLD, kKeepMmapThreshold);
+    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
     mallopt(M_TRIM_THRESHOLD, kKeepTrimThreshold);
 #endif
 }
@@ -37,7 +37,6 @@ KeepHeapWhileTraining::~KeepHeapWhileTraining() {
     const std::lock_guard lock(g_mutex);
     if (--g_scopes > 0) return;
 #if defined(__GLIBC__)
-    mallopt(M_MMAP_THRESHOLD, kAfterMmapThreshold);
     mallopt(M_TRIM_THRESHOLD, kAfterTrimThreshold);
     malloc_trim(0);
 #endif
