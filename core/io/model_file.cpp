@@ -36,8 +36,13 @@ constexpr const char* kFormat = "qcnn-quantized-model";
 // "overrides_sha256"): the trained values of layers left dense and of BatchNorm nodes, written
 // only when the network's values differ from its source graph's (fine-tuning); a file without
 // any stays version 2, readable by builds that know only version 2.
+// Version 4 = version 3 without the second copy: the initializers of a node whose parameters
+// the overrides give in full are stored without values (dims and type kept; attribute
+// "emptied", one "initializer node" line each) and refilled with zeros before import, so a
+// fine-tuned dense layer's weights are in the file once. Written whenever there are overrides.
 constexpr const char* kVersion = "2";
 constexpr const char* kVersionOverrides = "3";
+constexpr const char* kVersionEmptied = "4";
 // The op type and doc string of a quantized layer's placeholder node in /onnx.
 constexpr const char* kPlaceholderOp = "Relu";
 constexpr const char* kPlaceholderDoc = "qcnn: quantized layer, built from its record in the 'layers' attribute";
@@ -193,8 +198,10 @@ bool is_quantized_layer(const Op& op) {
 }
 
 // The records of `net` against `source` (the network its stored graph imports to), their
-// values appended to `data`.
-std::string override_table(const Network& net, const Network& source, std::string& data, const std::string& path) {
+// values appended to `data`. A node with any parameter changed gets a record for every
+// parameter (so its initializers can be stored emptied); its name goes to `complete`.
+std::string override_table(const Network& net, const Network& source, std::string& data, const std::string& path,
+                           std::set<std::string>& complete) {
     std::string table;
     for (const Node& n : net.nodes) {
         const BackwardEntry* e = backward_entry(*n.op);
@@ -206,11 +213,16 @@ std::string override_table(const Network& net, const Network& source, std::strin
         if (before.size() != now.size())
             fail(path, ": node '", n.name, "' (", n.op->type(), ") has no counterpart with the same parameters in the source model ",
                  net.source);
+        bool changed = false;
+        for (size_t i = 0; i < now.size() && !changed; ++i) {
+            const Tensor& v = now[i].value;
+            changed = v.shape != before[i].value.shape ||
+                      std::memcmp(v.data.data(), before[i].value.data.data(), v.data.size() * sizeof(float)) != 0;
+        }
+        if (!changed) continue;
+        complete.insert(n.name);
         for (size_t i = 0; i < now.size(); ++i) {
             const Tensor& v = now[i].value;
-            if (v.shape == before[i].value.shape &&
-                std::memcmp(v.data.data(), before[i].value.data.data(), v.data.size() * sizeof(float)) == 0)
-                continue;
             int64_t off = 0, len = 0;
             append(data, v.data.data(), v.data.size(), off, len);
             table += cat(n.name, ' ', i, ' ', param_role_name(now[i].role), ' ', shape_token(v.shape), ' ', off, ' ', len, '\n');
@@ -221,7 +233,10 @@ std::string override_table(const Network& net, const Network& source, std::strin
 
 // Applies version 3's records to the loaded network: every record is checked (node, parameter,
 // shape, bounds, finite values) and the node rebuilt from its stored values.
-void apply_overrides(Network& net, const std::string& table, const std::string& data, const std::string& path) {
+// Returns, per node name, the parameter indices the records gave.
+std::map<std::string, std::set<int64_t>> apply_overrides(Network& net, const std::string& table, const std::string& data,
+                                                         const std::string& path) {
+    std::map<std::string, std::set<int64_t>> given;
     std::map<int, std::vector<NamedParam>> changed;  // node -> its parameters, overrides applied
     std::stringstream ts(table);
     std::string line;
@@ -255,6 +270,7 @@ void apply_overrides(Network& net, const std::string& table, const std::string& 
                  " within /overrides of ", data.size(), " bytes");
         std::memcpy(v.data.data(), data.data() + r.off, bytes);
         check_finite(v.data.data(), v.size(), cat(what, ": ", r.role));
+        given[r.node].insert(r.index);
     }
     for (auto& [ni, params] : changed) {
         Node& n = net.nodes[ni];
@@ -262,6 +278,114 @@ void apply_overrides(Network& net, const std::string& table, const std::string& 
         for (NamedParam& p : params) values.push_back(std::move(p.value));
         n.op = backward_entry(*n.op)->rebuild(*n.op, values);
     }
+    return given;
+}
+
+// Version 4's "emptied" attribute: (initializer, node whose overrides give its values) pairs.
+std::vector<std::pair<std::string, std::string>> parse_emptied(const std::string& table, const std::string& path) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::stringstream ts(table);
+    std::string line;
+    while (std::getline(ts, line)) {
+        if (line.empty()) continue;
+        std::stringstream ls(line);
+        std::string init, node, extra;
+        if (!(ls >> init >> node) || (ls >> extra))
+            fail(path, ": malformed emptied-initializer record '", line, "' (format version ", kVersionEmptied,
+                 " has 2 fields: initializer node)");
+        out.emplace_back(init, node);
+    }
+    return out;
+}
+
+// /onnx of a version 4 file with its emptied initializers filled with zeros, so it imports; the
+// overrides then give every value of their nodes.
+std::string refill_emptied(const std::string& onnx_bytes, const std::string& emptied, const std::string& path) {
+    if (emptied.empty()) return onnx_bytes;
+    std::map<std::string, std::string> want;  // initializer -> node
+    for (auto& [init, node] : parse_emptied(emptied, path)) want[init] = node;
+    onnx::ModelProto model;
+    if (onnx_bytes.size() > static_cast<size_t>(INT32_MAX) || !model.ParseFromString(onnx_bytes))
+        fail(path, ": /onnx is not a valid ONNX model (protobuf parse failed)");
+    for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
+        const auto it = want.find(t.name());
+        if (it == want.end()) continue;
+        const std::string what = cat(path, ": emptied initializer '", t.name(), "' of node '", it->second, "'");
+        if (t.data_type() != onnx::TensorProto::FLOAT || t.has_raw_data() || t.float_data_size() != 0 ||
+            t.data_location() == onnx::TensorProto_DataLocation_EXTERNAL)
+            fail(what, ": not an emptied FLOAT tensor in the stored graph (corrupt file?)");
+        Shape dims(t.dims().begin(), t.dims().end());
+        for (int64_t d : dims)
+            if (d < 0) fail(what, ": negative dimension (corrupt file?)");
+        const int64_t n = dims.empty() ? 1 : checked_numel(dims, kMaxOnnxTensorElements, what);
+        t.set_raw_data(std::string(static_cast<size_t>(n) * 4, '\0'));
+        want.erase(it);
+    }
+    if (!want.empty())
+        fail(path, ": emptied initializer '", want.begin()->first, "' is not an initializer of the stored graph (corrupt file?)");
+    std::string out;
+    if (!model.SerializeToString(&out)) fail(path, ": cannot serialise the stored graph");
+    return out;
+}
+
+// The initializers of `complete` nodes (their overrides give all their values) that only they
+// read, emptied in `g` (values cleared; name, dims and type kept): for a dense Conv/Gemm/MatMul
+// or a BatchNormalization node, its own initializers and those of the bias Add / BatchNorm nodes
+// the importer folded into it. Returns the "emptied" attribute's lines.
+std::string empty_overridden_initializers(onnx::GraphProto& g, const Network& net, const std::set<std::string>& complete) {
+    std::map<std::string, int> by_name;
+    std::map<std::string, std::vector<int>> consumers;
+    for (int i = 0; i < g.node_size(); ++i) {
+        by_name[g.node(i).name()] = i;
+        for (const std::string& in : g.node(i).input()) consumers[in].push_back(i);
+    }
+    std::set<std::string> outputs;
+    for (const auto& o : g.output()) outputs.insert(o.name());
+    std::map<std::string, onnx::TensorProto*> inits;
+    for (onnx::TensorProto& t : *g.mutable_initializer()) inits[t.name()] = &t;
+    std::string lines;
+    for (const Node& n : net.nodes) {
+        if (!complete.count(n.name)) continue;
+        if (!n.op->as_weight_layer() && n.op->type() != "BatchNormalization") continue;
+        const auto head = by_name.find(n.name);
+        if (head == by_name.end() || g.node(head->second).output_size() < 1) continue;
+        const std::string& head_type = g.node(head->second).op_type();
+        if (head_type != "Conv" && head_type != "Gemm" && head_type != "MatMul" && head_type != "BatchNormalization") continue;
+        // The ONNX nodes the imported node stands for: the head and the chain folded into it.
+        std::set<int> group{head->second};
+        const std::string out = net.values.at(n.outputs.at(0)).name;
+        bool traced = true;
+        for (std::string v = g.node(head->second).output(0); v != out;) {
+            const auto c = consumers.find(v);
+            if (c == consumers.end() || c->second.size() != 1) {
+                traced = false;
+                break;
+            }
+            const onnx::NodeProto& f = g.node(c->second[0]);
+            if ((f.op_type() != "Add" && f.op_type() != "BatchNormalization") || f.output_size() < 1 || !group.insert(c->second[0]).second) {
+                traced = false;
+                break;
+            }
+            v = f.output(0);
+        }
+        if (!traced) continue;
+        for (int gi : group)
+            for (const std::string& in : g.node(gi).input()) {
+                const auto t = inits.find(in);
+                if (t == inits.end() || outputs.count(in)) continue;
+                onnx::TensorProto& tp = *t->second;
+                if (tp.data_type() != onnx::TensorProto::FLOAT || tp.data_location() == onnx::TensorProto_DataLocation_EXTERNAL ||
+                    (!tp.has_raw_data() && tp.float_data_size() == 0))
+                    continue;
+                bool only_group = true;
+                for (int ci : consumers[in]) only_group = only_group && group.count(ci);
+                if (!only_group) continue;
+                tp.clear_raw_data();
+                tp.clear_float_data();
+                lines += cat(in, ' ', n.name, '\n');
+            }
+    }
+    return lines;
 }
 
 }  // namespace
@@ -279,6 +403,7 @@ namespace {
 struct StoredModel {
     std::string onnx, payload, layers, stripped;
     std::string overrides, override_data;  // version 3: the records and their float32 values
+    std::string emptied;                   // version 4: "initializer node" lines
     ModelProvenance prov;
 };
 
@@ -289,9 +414,9 @@ StoredModel read_stored_in_process(const std::string& path) {
     const hid_t id = f.get();
     if (get_attr(id, path, "format") != kFormat) fail(path, ": not a QCNN quantized model file");
     const std::string version = get_attr(id, path, "format_version");
-    if (version != kVersion && version != kVersionOverrides)
+    if (version != kVersion && version != kVersionOverrides && version != kVersionEmptied)
         fail(path, ": quantized model format version ", version, " is not supported: this build reads versions ",
-             kVersion, " and ", kVersionOverrides,
+             kVersion, ", ", kVersionOverrides, " and ", kVersionEmptied,
              version == "1" ? " (version 1 files rebuilt dense layers on load; quantize the float model again with "
                               "`qcnn quantize -o`)"
                             : " (docs/model-format.md)");
@@ -311,12 +436,13 @@ StoredModel read_stored_in_process(const std::string& path) {
     m.prov.app_version = get_attr(id, path, "app_version", false);
     m.layers = get_attr(id, path, "layers");
     m.stripped = get_attr(id, path, "stripped");
-    if (version == kVersionOverrides) {
+    if (version == kVersionOverrides || version == kVersionEmptied) {
         m.override_data = read_u8(id, path, "overrides");
         if (sha256_hex(m.override_data) != get_attr(id, path, "overrides_sha256"))
             fail(path, ": checksum mismatch in /overrides: the file is corrupt");
         m.overrides = get_attr(id, path, "overrides");
     }
+    if (version == kVersionEmptied) m.emptied = get_attr(id, path, "emptied");
     return m;
 }
 
@@ -329,7 +455,8 @@ StoredModel read_stored(const std::string& path) {
 // The source ONNX bytes of a network: its ONNX file, or the /onnx data set of a quantized file.
 std::string source_onnx_bytes(const std::string& source) {
     if (!is_hdf5_file(source)) return read_bytes(source);
-    return read_stored(source).onnx;
+    StoredModel m = read_stored(source);
+    return refill_emptied(m.onnx, m.emptied, source);
 }
 
 }  // namespace
@@ -338,12 +465,13 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
     if (net.source.empty()) fail("cannot save a quantized model without its source ONNX model");
     onnx::ModelProto model;
     std::string override_data, overrides;
+    std::set<std::string> overridden;  // nodes whose every parameter has a record
     {
         const std::string bytes = source_onnx_bytes(net.source);
         if (bytes.size() > static_cast<size_t>(INT32_MAX) || !model.ParseFromString(bytes))
             fail(net.source, ": not a valid ONNX model (protobuf parse failed)");
         // Values the network holds that its source graph does not (fine-tuned dense layers, BatchNorm).
-        overrides = override_table(net, import_onnx_bytes(bytes, net.source), override_data, path);
+        overrides = override_table(net, import_onnx_bytes(bytes, net.source), override_data, path, overridden);
     }
     auto* g = model.mutable_graph();
     // Every node gets its importer name ("<OpType>_<index>" when unnamed) before nodes are removed.
@@ -472,6 +600,8 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
             if (!removed.count(v.name())) *inputs.Add() = std::move(v);
         g->mutable_input()->Swap(&inputs);
     }
+    // The overridden nodes' own values are in /overrides: their initializers keep no second copy.
+    const std::string emptied = empty_overridden_initializers(*g, net, overridden);
     std::string onnx_bytes;
     if (!model.SerializeToString(&onnx_bytes)) fail(path, ": cannot serialise the model graph");
 
@@ -484,11 +614,12 @@ void save_quantized_model(const std::string& path, const Network& net, const Mod
         write_u8(id, path, "onnx", onnx_bytes);
         write_u8(id, path, "payload", payload);
         set_attr(id, path, "format", kFormat);
-        set_attr(id, path, "format_version", overrides.empty() ? kVersion : kVersionOverrides);
+        set_attr(id, path, "format_version", overrides.empty() ? kVersion : kVersionEmptied);
         if (!overrides.empty()) {
             write_u8(id, path, "overrides", override_data);
             set_attr(id, path, "overrides", overrides);
             set_attr(id, path, "overrides_sha256", sha256_hex(override_data));
+            set_attr(id, path, "emptied", emptied);
         }
         set_attr(id, path, "layers", table);
         set_attr(id, path, "stripped", stripped);
@@ -544,7 +675,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
     if (records.empty()) fail(path, ": the file holds no quantized layer");
 
     // The graph holds a weightless placeholder per quantized layer: nothing dense is built for them.
-    Network net = import_onnx_bytes(stored.onnx, path);
+    Network net = import_onnx_bytes(refill_emptied(stored.onnx, stored.emptied, path), path);
     stored.onnx = {};
     const std::string& payload = stored.payload;
     for (LayerRecord& r : records) {
@@ -592,7 +723,16 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
         }
         node.op = make_quantized_layer(like, geo, codebooks, codes, bias, what);
     }
-    apply_overrides(net, stored.overrides, stored.override_data, path);
+    const std::map<std::string, std::set<int64_t>> given = apply_overrides(net, stored.overrides, stored.override_data, path);
+    // An emptied initializer was refilled with zeros: its node's overrides must give every value.
+    for (const auto& [init, node] : parse_emptied(stored.emptied, path)) {
+        const int ni = net.find_node(node);
+        const BackwardEntry* e = ni < 0 ? nullptr : backward_entry(*net.nodes[ni].op);
+        const auto it = given.find(node);
+        if (!e || !e->params || it == given.end() || it->second.size() != e->params(*net.nodes[ni].op).size())
+            fail(path, ": initializer '", init, "' is stored without values for node '", node,
+                 "', but the overrides do not give all of that node's parameters (corrupt file?)");
+    }
     net.assign_aliases();  // the placeholders had none: conv1.., fc1.. as the float network has them
     net.source = path;
     return net;

@@ -1,6 +1,6 @@
 // Model files: ONNX (float, as exported) and the project's quantized model format.
 //
-// Quantized model file (HDF5, format "qcnn-quantized-model", version 2 or 3; docs/model-format.md):
+// Quantized model file (HDF5, format "qcnn-quantized-model", version 2, 3 or 4; docs/model-format.md):
 //   /onnx      uint8 [bytes]  the source ONNX graph with each quantized layer as a weightless
 //                             placeholder node (op Relu, doc string "qcnn: quantized layer, ...",
 //                             the layer's input -> its output after folded nodes), the nodes
@@ -22,6 +22,12 @@
 //   attributes overrides (one line per parameter: "node index role shape offset length", index
 //     and role as backward_entry(op)->params lists them, core/train/backward.h) and
 //     overrides_sha256; applied after the quantized layers are built (each node rebuilt).
+// Version 4 = version 3 with the overridden values stored once, written whenever there are
+// overrides: a node with any changed parameter gets a record for every parameter, and the
+// initializers only it reads (a dense Conv/Gemm/MatMul's, the bias Add's and BatchNorm's folded
+// into it, a BatchNormalization's) are kept in /onnx without values (name, dims, type):
+//   attribute emptied (one line per such initializer: "initializer node"); on load they are
+//     filled with zeros for the import and the node's records must give all its parameters.
 // Loading builds each quantized layer straight from its record (no dense weight at any point);
 // any other format version (e.g. 1, which rebuilt dense layers) is refused naming the version.
 #pragma once

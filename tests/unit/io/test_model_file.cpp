@@ -1,5 +1,7 @@
 // Quantized model files: save/load round trip, size, and refusal of corrupt files.
 #include <gtest/gtest.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
 
 #include <filesystem>
 #include <fstream>
@@ -224,8 +226,9 @@ TEST(ModelFile, LoadingBuildsNoDenseWeightForAQuantizedLayer) {
     EXPECT_EQ(dense_loaded, dense);
 }
 
-// Format version 3: fine-tuning trained a dense FC's weights and the biases; the file holds them
-// as parameter overrides, and the loaded network gives the fine-tuned logits bit for bit.
+// Format version 4: fine-tuning trained the dense layers' weights and the biases; the file holds
+// them once, as parameter overrides (their initializers in /onnx emptied), and the loaded network
+// gives the fine-tuned logits bit for bit.
 TEST(ModelFile, FineTunedDenseLayersRoundTripAsOverrides) {
     if (!fs::exists(std::string(QCNN_FASHION_MNIST_DIR) + "/train-images-idx3-ubyte.gz"))
         GTEST_SKIP() << "Fashion-MNIST not installed";
@@ -258,7 +261,14 @@ TEST(ModelFile, FineTunedDenseLayersRoundTripAsOverrides) {
     const std::string bytes = file_bytes(path);
     const size_t name = bytes.find("format_version");
     ASSERT_NE(name, std::string::npos);
-    EXPECT_NE(bytes.find(std::string("3\0", 2), name + 15), std::string::npos) << "not saved as version 3";
+    EXPECT_NE(bytes.find(std::string("4\0", 2), name + 15), std::string::npos) << "not saved as version 4";
+    // Stored once: the file is no larger than the untuned network's (same layers, same settings)
+    // but for the records' text and HDF5's headers; a second copy of the dense weights would
+    // add conv1's, fc1's and fc2's 4 x 48,120 values.
+    const fs::path plain = temp_file("lenet_plain.h5");
+    save_quantized_model(plain.string(), q, {});
+    EXPECT_LE(static_cast<int64_t>(bytes.size()), static_cast<int64_t>(fs::file_size(plain)) + 8192)
+        << "fine-tuned file " << bytes.size() << " bytes, untuned " << fs::file_size(plain);
     const Network loaded = load_model_file(path.string());
     const Tensor x = sample_input();
     const Tensor a = logits(tuned, x), b = logits(loaded, x), c = logits(q, x);
@@ -280,6 +290,10 @@ TEST(ModelFile, FineTunedDenseLayersRoundTripAsOverrides) {
     const std::string w(reinterpret_cast<const char*>(v->weight->data.data()), 64);
     const size_t at = bytes.find(w);
     ASSERT_NE(at, std::string::npos) << "the fine-tuned weights are not in the file";
+    EXPECT_EQ(bytes.find(w, at + 1), std::string::npos) << "the fine-tuned weights are in the file twice";
+    const std::optional<WeightLayer> v0 = q.nodes.back().op->as_weight_layer();
+    EXPECT_EQ(bytes.find(std::string(reinterpret_cast<const char*>(v0->weight->data.data()), 64)), std::string::npos)
+        << "the untuned weights of a fine-tuned layer are still in the file";
     std::string bad = bytes;
     bad[at + 9] ^= 0x5a;
     const fs::path p = temp_file("flip_overrides.h5");
@@ -289,6 +303,28 @@ TEST(ModelFile, FineTunedDenseLayersRoundTripAsOverrides) {
         FAIL() << "a flipped byte in /overrides was not detected";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("checksum mismatch in /overrides"), std::string::npos) << e.what();
+    }
+    // A record missing for a node whose initializers are emptied: refused (they would load as zeros).
+    const fs::path cut = temp_file("cut_overrides.h5");
+    fs::copy_file(path, cut, fs::copy_options::overwrite_existing);
+    std::string first;
+    {
+        const hid_t f = H5Fopen(cut.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+        ASSERT_GE(f, 0);
+        char table[1 << 14] = {};
+        ASSERT_GE(H5LTget_attribute_string(f, "/", "overrides", table), 0);
+        const std::string all(table);
+        first = all.substr(0, all.find(' '));  // conv1's node, "/0/Conv": its weight record goes
+        ASSERT_EQ(tuned.nodes.at(tuned.find_node(first)).alias, "conv1") << all;
+        ASSERT_GE(H5Adelete(f, "overrides"), 0);
+        ASSERT_GE(H5LTset_attribute_string(f, "/", "overrides", all.substr(all.find('\n') + 1).c_str()), 0);
+        H5Fclose(f);
+    }
+    try {
+        load_model_file(cut.string());
+        FAIL() << "a file whose overrides miss an emptied node's parameter was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(cat("stored without values for node '", first, "'")), std::string::npos) << e.what();
     }
 }
 
