@@ -217,16 +217,38 @@ AutoResult auto_search(const std::vector<LayerChoices>& layers, const AutoSearch
         // Mode 1: search of the estimated-drop budget on the verified drop. An allocation
         // verified before is not run again: its verdict moves the bound it belongs to.
         //
-        // The next budget is guessed from the last verified run (a secant step through zero):
-        // taking the verified drop as proportional to the estimate, the allocation whose estimate
-        // is e * max_drop / v would land on the bound; aim at kAim of it so that the guess tends
-        // to land feasible. Error correction makes v several times smaller than e (VGG-7, network
-        // EC: 0.26 pt verified for 0.97 pt estimated), where doubling needed 3 runs to get there.
+        // The next budget is guessed by a secant step in log-log space: the verified drop v is
+        // modelled as a power of the allocation's estimate e, v = c e^p, fitted through the last
+        // verified run and the latest earlier one of another estimate (a single run: p = 1, v
+        // proportional to e); the allocation estimated where the model reaches kAim x max_drop
+        // comes next, aiming below the bound so that the guess tends to land feasible. Error
+        // correction makes v several times smaller than e (VGG-7, network EC: 0.26 pt verified
+        // for 0.97 pt estimated), where doubling needed 3 runs to get there; fine-tuned
+        // candidates make v grow far slower than e (VGG-7, sessions 14-15: 0.35 pt @ 0.90,
+        // 0.40 @ 2.10, 0.75 @ 4.52, 0.63 @ 10.96 pt estimated, p ~ 0.4), where the proportional
+        // step crept up in small steps. p is kept in [0.25, 4] so that one noisy pair cannot
+        // send the step to infinity or to nothing.
         // Safeguards: before a bracket exists, a feasible run raises the budget by 1.25x to 8x and
         // an infeasible one lowers it by 1.25x to 8x; once a feasible and an infeasible budget
         // bracket the answer, the guess is kept inside the middle 60% of the bracket (bisection
         // when there is no guess), so the bracket shrinks by at least 20% per step.
         constexpr double kAim = 0.9, kMinStep = 1.25, kMaxStep = 8.0, kKeepOut = 0.2;
+        constexpr double kMinPower = 0.25, kMaxPower = 4.0;
+        // The budget whose allocation is expected to verify at kAim x max_drop, from run `last`
+        // and the latest earlier run of another estimate; NaN when `last` dropped nothing.
+        auto guess_from = [&](const AutoCandidate& last) {
+            const double e = last.allocation.estimated_drop, v = last.run.drop();
+            if (!(e > 0 && v > 0)) return std::nan("");
+            double p = 1;
+            for (auto it = result.candidates.rbegin(); it != result.candidates.rend(); ++it) {
+                const double e0 = it->allocation.estimated_drop, v0 = it->run.drop();
+                if (!(e0 > 0 && v0 > 0) || std::abs(std::log(e / e0)) < 1e-9) continue;
+                p = std::log(v / v0) / std::log(e / e0);
+                p = std::isfinite(p) ? std::clamp(p, kMinPower, kMaxPower) : 1.0;
+                break;
+            }
+            return e * std::pow(kAim * options.max_drop / v, 1.0 / p);
+        };
         const auto [full, res] = full_range(layers, options.resolution);
         const double top = static_cast<double>(full) * res;  // every allocation fits below it
         double budget = options.max_drop, feasible_budget = -1, infeasible_budget = -1;
@@ -253,8 +275,7 @@ AutoResult auto_search(const std::vector<LayerChoices>& layers, const AutoSearch
                 verdict = &result.candidates.back();
             }
             const bool ok = verdict->feasible;
-            const double e = verdict->allocation.estimated_drop, v = verdict->run.drop();
-            const double guess = (e > 0 && v > 0) ? kAim * e * options.max_drop / v : std::nan("");
+            const double guess = guess_from(*verdict);
             (ok ? feasible_budget : infeasible_budget) = budget;
             if (feasible_budget >= 0 && infeasible_budget >= 0) {
                 const double width = infeasible_budget - feasible_budget;
