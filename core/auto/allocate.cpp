@@ -226,14 +226,18 @@ AutoResult auto_search(const std::vector<LayerChoices>& layers, const AutoSearch
         // for 0.97 pt estimated), where doubling needed 3 runs to get there; fine-tuned
         // candidates make v grow far slower than e (VGG-7, sessions 14-15: 0.35 pt @ 0.90,
         // 0.40 @ 2.10, 0.75 @ 4.52, 0.63 @ 10.96 pt estimated, p ~ 0.4), where the proportional
-        // step crept up in small steps. p is kept in [0.25, 4] so that one noisy pair cannot
-        // send the step to infinity or to nothing.
+        // step crept up in small steps. p is kept in [0.4, 4] so that one noisy pair cannot
+        // send the step to infinity or to nothing: pairs of fine-tuned runs whose estimates are
+        // less than about 3x apart give any p at all (VGG-7, session 16: 0.35 pt @ 0.90 and 0.40 @
+        // 2.10 give p = 0.16; 0.49 @ 15.85 and 1.30 @ 130.5 give 0.46), because the fine-tuning's
+        // run-to-run spread (0.3-0.4 pt) is as large as the change; pairs far apart gave 0.4-0.46.
+        // With the floor at 0.25 such a pair sent every step to the 8x limit.
         // Safeguards: before a bracket exists, a feasible run raises the budget by 1.25x to 8x and
         // an infeasible one lowers it by 1.25x to 8x; once a feasible and an infeasible budget
         // bracket the answer, the guess is kept inside the middle 60% of the bracket (bisection
         // when there is no guess), so the bracket shrinks by at least 20% per step.
         constexpr double kAim = 0.9, kMinStep = 1.25, kMaxStep = 8.0, kKeepOut = 0.2;
-        constexpr double kMinPower = 0.25, kMaxPower = 4.0;
+        constexpr double kMinPower = 0.4, kMaxPower = 4.0;
         // The budget whose allocation is expected to verify at kAim x max_drop, from run `last`
         // and the latest earlier run of another estimate; NaN when `last` dropped nothing.
         auto guess_from = [&](const AutoCandidate& last) {

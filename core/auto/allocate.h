@@ -106,7 +106,7 @@ struct AutoResult {
 
 // The search described at the top. Mode 1 starts at budget = max_drop; each verified run gives
 // the next budget by a secant step in log-log space (verified drop = c x estimate^p through the
-// last two runs, p in [0.25, 4], p = 1 after one run; aiming at 90% of the bound; 1.25x to 8x up
+// last two runs, p in [0.4, 4], p = 1 after one run; aiming at 90% of the bound; 1.25x to 8x up
 // after a feasible run, down after an infeasible one), and once a
 // feasible and an infeasible budget bracket the answer, the step stays inside the middle 60% of
 // the bracket. Mode 2 verifies the least-drop allocation within max_cost, then the next

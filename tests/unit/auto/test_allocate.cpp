@@ -260,6 +260,40 @@ TEST(AutoSearch, SublinearDropsAreReachedInFewCandidates) {
     EXPECT_GT(best.run.drop(), 0.0085);
 }
 
+// Two fine-tuned runs whose estimates are close can give a tiny power (VGG-7, session 16: 0.35 pt
+// @ 0.90 and 0.40 @ 2.10, p = 0.16); the fit is floored at p = 0.4, so the third budget is
+// e (0.9 D / v)^2.5, not the 8x limit that p = 0.16 (or a floor of 0.25) would ask for.
+TEST(AutoSearch, ANoisyPairOfRunsIsFlooredAtPowerZeroPointFour) {
+    std::vector<LayerChoices> layers;
+    for (int l = 0; l < 4; ++l) {
+        LayerChoices lc{"layer" + std::to_string(l), {{"dense", 0, 1000}}};
+        for (int k = 1; k <= 40; ++k) lc.options.push_back({std::to_string(k) + "/16", 0.002 * k * (l + 1), 1000 / (k + 1)});
+        layers.push_back(lc);
+    }
+    int calls = 0;
+    const VerifyFn linear = fake_verify(layers, 1.0, &calls);
+    const VerifyFn flat = [&](const std::string& s) {
+        VerifiedRun r = linear(s);
+        const double e = r.top1_float - r.top1;
+        r.top1 = r.top1_float - 0.00731 * std::pow(e / 0.01, 0.16);  // 0.35 pt at 1 pt estimated
+        return r;
+    };
+    AutoSearchOptions opt;
+    opt.max_drop = 0.01;
+    opt.max_candidates = 3;
+    const AutoResult r = auto_search(layers, opt, flat);
+    ASSERT_EQ(r.candidates.size(), 3u);
+    const AutoCandidate &a = r.candidates[0], &b = r.candidates[1];
+    ASSERT_TRUE(a.feasible && b.feasible);
+    const double p = std::log(b.run.drop() / a.run.drop()) /
+                     std::log(b.allocation.estimated_drop / a.allocation.estimated_drop);
+    EXPECT_LT(p, 0.25);  // the pair asks for less than either floor
+    const double guess = b.allocation.estimated_drop * std::pow(0.9 * 0.01 / b.run.drop(), 1 / 0.4);
+    ASSERT_LT(guess, 7.5 * b.budget);  // inside the step limits, so the floor decides
+    ASSERT_GT(guess, 1.25 * b.budget);
+    EXPECT_NEAR(r.candidates[2].budget, guess, 0.01 * guess);
+}
+
 TEST(AutoSearch, UnderestimatedErrorsLowerTheBudget) {
     const auto layers = ladder(3);
     int calls = 0;
