@@ -228,24 +228,33 @@ TEST(AutoSearch, LargeHeadroomIsReachedInFewCandidates) {
     EXPECT_GT(best.run.drop(), 0.0085);  // close to the bound within 4 runs
 }
 
+// Four layers of `options` settings each, setting k of layer l estimated at step * k * (l + 1).
+std::vector<LayerChoices> graded_layers(int options, double step) {
+    std::vector<LayerChoices> layers;
+    for (int l = 0; l < 4; ++l) {
+        LayerChoices lc{"layer" + std::to_string(l), {{"dense", 0, 1000}}};
+        for (int k = 1; k <= options; ++k) lc.options.push_back({std::to_string(k) + "/16", step * k * (l + 1), 1000 / (k + 1)});
+        layers.push_back(lc);
+    }
+    return layers;
+}
+
+// Verified drop = scale x (fake_verify's linear drop)^power.
+VerifyFn power_verify(const std::vector<LayerChoices>& layers, double scale, double power, int* calls) {
+    return [linear = fake_verify(layers, 1.0, calls), scale, power](const std::string& s) {
+        VerifiedRun r = linear(s);
+        r.top1 = r.top1_float - scale * std::pow(r.top1_float - r.top1, power);
+        return r;
+    };
+}
+
 // Fine-tuned candidates: the verified drop grows as a power of the estimate well below 1 (VGG-7
 // measured about 0.4). A proportional step creeps up (here: its best after four runs verifies
 // at 0.69 pt); the log-log secant fits the power from two runs and lands near the bound.
 TEST(AutoSearch, SublinearDropsAreReachedInFewCandidates) {
-    std::vector<LayerChoices> layers;
-    for (int l = 0; l < 4; ++l) {
-        LayerChoices lc{"layer" + std::to_string(l), {{"dense", 0, 1000}}};
-        for (int k = 1; k <= 12; ++k) lc.options.push_back({std::to_string(k) + "/16", 0.004 * k * (l + 1), 1000 / (k + 1)});
-        layers.push_back(lc);
-    }
+    const std::vector<LayerChoices> layers = graded_layers(12, 0.004);
     int calls = 0;
-    const VerifyFn linear = fake_verify(layers, 1.0, &calls);
-    const VerifyFn sublinear = [&](const std::string& s) {
-        VerifiedRun r = linear(s);
-        const double e = r.top1_float - r.top1;
-        r.top1 = r.top1_float - 0.0251 * std::pow(e, 0.4);  // 0.40 pt at 1 pt estimated, 1 pt at 10
-        return r;
-    };
+    const VerifyFn sublinear = power_verify(layers, 0.0251, 0.4, &calls);  // 0.40 pt at 1 pt estimated, 1 pt at 10
     AutoSearchOptions opt;
     opt.max_drop = 0.01;
     opt.max_candidates = 4;
@@ -264,20 +273,9 @@ TEST(AutoSearch, SublinearDropsAreReachedInFewCandidates) {
 // @ 0.90 and 0.40 @ 2.10, p = 0.16); the fit is floored at p = 0.4, so the third budget is
 // e (0.9 D / v)^2.5, not the 8x limit that p = 0.16 (or a floor of 0.25) would ask for.
 TEST(AutoSearch, ANoisyPairOfRunsIsFlooredAtPowerZeroPointFour) {
-    std::vector<LayerChoices> layers;
-    for (int l = 0; l < 4; ++l) {
-        LayerChoices lc{"layer" + std::to_string(l), {{"dense", 0, 1000}}};
-        for (int k = 1; k <= 40; ++k) lc.options.push_back({std::to_string(k) + "/16", 0.002 * k * (l + 1), 1000 / (k + 1)});
-        layers.push_back(lc);
-    }
+    const std::vector<LayerChoices> layers = graded_layers(40, 0.002);
     int calls = 0;
-    const VerifyFn linear = fake_verify(layers, 1.0, &calls);
-    const VerifyFn flat = [&](const std::string& s) {
-        VerifiedRun r = linear(s);
-        const double e = r.top1_float - r.top1;
-        r.top1 = r.top1_float - 0.00731 * std::pow(e / 0.01, 0.16);  // 0.35 pt at 1 pt estimated
-        return r;
-    };
+    const VerifyFn flat = power_verify(layers, 0.00731 / std::pow(0.01, 0.16), 0.16, &calls);  // 0.35 pt at 1 pt estimated
     AutoSearchOptions opt;
     opt.max_drop = 0.01;
     opt.max_candidates = 3;
