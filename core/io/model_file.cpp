@@ -299,11 +299,25 @@ std::vector<std::pair<std::string, std::string>> parse_emptied(const std::string
 }
 
 // /onnx of a version 4 file with its emptied initializers filled with zeros, so it imports; the
-// overrides then give every value of their nodes.
-std::string refill_emptied(const std::string& onnx_bytes, const std::string& emptied, const std::string& path) {
+// overrides then give every value of their nodes. An emptied initializer holds no more values
+// than its node's records (a weight, a bias, a folded BatchNorm vector of the bias's size), so
+// a corrupt file cannot make the refill allocate more than its /overrides holds.
+std::string refill_emptied(const std::string& onnx_bytes, const std::string& emptied, const std::string& overrides,
+                           const std::string& path) {
     if (emptied.empty()) return onnx_bytes;
     std::map<std::string, std::string> want;  // initializer -> node
     for (auto& [init, node] : parse_emptied(emptied, path)) want[init] = node;
+    std::map<std::string, int64_t> node_bytes;  // node -> bytes its records give
+    {
+        std::stringstream ts(overrides);
+        std::string line;
+        while (std::getline(ts, line)) {
+            std::stringstream ls(line);
+            OverrideRecord r;
+            std::string shape;
+            if (ls >> r.node >> r.index >> r.role >> shape >> r.off >> r.len && r.len > 0) node_bytes[r.node] += r.len;
+        }
+    }
     onnx::ModelProto model;
     if (onnx_bytes.size() > static_cast<size_t>(INT32_MAX) || !model.ParseFromString(onnx_bytes))
         fail(path, ": /onnx is not a valid ONNX model (protobuf parse failed)");
@@ -318,6 +332,9 @@ std::string refill_emptied(const std::string& onnx_bytes, const std::string& emp
         for (int64_t d : dims)
             if (d < 0) fail(what, ": negative dimension (corrupt file?)");
         const int64_t n = dims.empty() ? 1 : checked_numel(dims, kMaxOnnxTensorElements, what);
+        if (n * 4 > node_bytes[it->second])
+            fail(what, ": ", n, " values, more than the node's parameter overrides hold (", node_bytes[it->second],
+                 " bytes; corrupt file?)");
         t.set_raw_data(std::string(static_cast<size_t>(n) * 4, '\0'));
         want.erase(it);
     }
@@ -456,7 +473,7 @@ StoredModel read_stored(const std::string& path) {
 std::string source_onnx_bytes(const std::string& source) {
     if (!is_hdf5_file(source)) return read_bytes(source);
     StoredModel m = read_stored(source);
-    return refill_emptied(m.onnx, m.emptied, source);
+    return refill_emptied(m.onnx, m.emptied, m.overrides, source);
 }
 
 }  // namespace
@@ -675,7 +692,7 @@ Network load_quantized(const std::string& path, ModelProvenance* prov) {
     if (records.empty()) fail(path, ": the file holds no quantized layer");
 
     // The graph holds a weightless placeholder per quantized layer: nothing dense is built for them.
-    Network net = import_onnx_bytes(refill_emptied(stored.onnx, stored.emptied, path), path);
+    Network net = import_onnx_bytes(refill_emptied(stored.onnx, stored.emptied, stored.overrides, path), path);
     stored.onnx = {};
     const std::string& payload = stored.payload;
     for (LayerRecord& r : records) {
