@@ -192,6 +192,16 @@ struct OverrideRecord {
     int64_t off = 0, len = 0;
 };
 
+// One record line's fields (the shape token left to the caller); a malformed line is refused.
+OverrideRecord parse_override(const std::string& line, std::string& shape, const std::string& path) {
+    std::stringstream ls(line);
+    OverrideRecord r;
+    std::string extra;
+    if (!(ls >> r.node >> r.index >> r.role >> shape >> r.off >> r.len) || (ls >> extra))
+        fail(path, ": malformed parameter override '", line, "' (format version ", kVersionOverrides, " has 6 fields)");
+    return r;
+}
+
 bool is_quantized_layer(const Op& op) {
     const std::optional<WeightLayer> v = op.as_weight_layer();
     return v && v->quantized();
@@ -242,11 +252,8 @@ std::map<std::string, std::set<int64_t>> apply_overrides(Network& net, const std
     std::string line;
     while (std::getline(ts, line)) {
         if (line.empty()) continue;
-        std::stringstream ls(line);
-        OverrideRecord r;
-        std::string shape, extra;
-        if (!(ls >> r.node >> r.index >> r.role >> shape >> r.off >> r.len) || (ls >> extra))
-            fail(path, ": malformed parameter override '", line, "' (format version ", kVersionOverrides, " has 6 fields)");
+        std::string shape;
+        OverrideRecord r = parse_override(line, shape, path);
         const std::string what = cat(path, ": parameter override of node '", r.node, "'");
         const int ni = net.find_node(r.node);
         if (ni < 0) fail(what, ": no such node in the stored graph");
@@ -312,10 +319,10 @@ std::string refill_emptied(const std::string& onnx_bytes, const std::string& emp
         std::stringstream ts(overrides);
         std::string line;
         while (std::getline(ts, line)) {
-            std::stringstream ls(line);
-            OverrideRecord r;
+            if (line.empty()) continue;
             std::string shape;
-            if (ls >> r.node >> r.index >> r.role >> shape >> r.off >> r.len && r.len > 0) node_bytes[r.node] += r.len;
+            const OverrideRecord r = parse_override(line, shape, path);
+            if (r.len > 0) node_bytes[r.node] += r.len;
         }
     }
     onnx::ModelProto model;
