@@ -52,9 +52,14 @@ ConvTiling conv_tiling(int64_t oh, int64_t ow, int64_t lut_row_bytes) {
 }
 
 // Output rectangle [oy0, oy1) x [ox0, ox1) of a tile and the clipped input rectangle it reads.
+// A strided 1x1 convolution without padding reads one input position per output position:
+// its tile is `gathered`, i.e. the input is the tile's own positions copied channel-major
+// (in_h x in_w = the output rectangle), so no table is built for a position no output reads
+// (3 of 4 at stride 2).
 struct FastConv::Tile {
     int64_t oy0 = 0, oy1 = 0, ox0 = 0, ox1 = 0;
     int64_t iy0 = 0, ix0 = 0, in_h = 0, in_w = 0;
+    bool gathered = false;
     int64_t width() const { return ox1 - ox0; }
     int64_t rows() const { return (oy1 - oy0) * (ox1 - ox0); }
     int64_t npos() const { return in_h * in_w; }
@@ -67,7 +72,7 @@ struct FastConv::TileBuffers {
     Scratch<float> lutf;            // Float: (npos + 1) x M x K LUT; row block npos is zero
     Scratch<float> off;             // M x npos row minima
     Scratch<float> offg;            // g x npos: sum of the minima of each group's subspaces
-    // planes x (npos + 1) x M x Kp 8-bit LUT + read pad; row block npos of each plane is zero;
+    // planes x (npos + 1) rows of rs_ >= M x Kp bytes (8-bit LUT) + read pad; row npos of each plane is zero;
     // Bits16: plane 0 holds the high bytes, plane 1 (at plane_stride) the low bytes
     Scratch<uint8_t> lutq;
     int64_t plane_stride = 0;
@@ -89,6 +94,7 @@ FastConv::FastConv(const LutGeometry& geo, std::span<const float> codebooks, Cod
     isa_ = resolve_isa(isa);
     method_ = choose_lut_method(geo_.K, isa_);
     kp_ = lut_row_length(method_, geo_.K);
+    rs_ = method_ == LutMethod::Float ? geo_.subspaces() * kp_ : lut_row_stride(geo_.subspaces(), kp_);
     dt_ = transpose_codebooks(codebooks, geo_.subspaces(), geo_.K, geo_.dsub, kp_);
     bias_.assign(geo_.out_channels, 0.0f);
     std::copy(bias.begin(), bias.end(), bias_.begin());
@@ -113,13 +119,21 @@ int64_t FastConv::lut_bytes(int64_t oh, int64_t ow, const ConvWindow& win) const
     const ConvTiling tl = tiling(oh, ow);
     const int64_t in_h = (tl.th - 1) * win.stride_h + (geo_.kernel_h - 1) * win.dilation_h + 1;
     const int64_t in_w = (tl.tw - 1) * win.stride_w + (geo_.kernel_w - 1) * win.dilation_w + 1;
-    const int64_t npos = in_h * in_w, rows = tl.th * tl.tw, M = geo_.subspaces(), P = geo_.kernel_size();
+    const int64_t rows = tl.th * tl.tw, npos = gathers(win) ? rows : in_h * in_w;
+    const int64_t M = geo_.subspaces(), P = geo_.kernel_size();
     const int64_t tables = method_ == LutMethod::Float
                                ? (npos + 1) * M * kp_ * 4
-                               : lut_planes(precision_) * ((npos + 1) * M * kp_ + rows * block_ * 4) +
+                               : lut_planes(precision_) * ((npos + 1) * rs_ + rows * block_ * 4) +
                                      lut_scan::kLutReadPad + npos * (M + geo_.groups) * 4 + geo_.groups * rows * 4;
-    const int64_t input_copy = tl.tiles_x > 1 ? geo_.in_channels * npos * 4 : 0;
+    const int64_t input_copy = gathers(win)      ? geo_.in_channels * rows * 4
+                               : tl.tiles_x > 1 ? geo_.in_channels * npos * 4
+                                                : 0;
     return tables + input_copy + rows * P * (4 + 8);
+}
+
+bool FastConv::gathers(const ConvWindow& win) const {
+    return geo_.kernel_h == 1 && geo_.kernel_w == 1 && (win.stride_h > 1 || win.stride_w > 1) && win.pad_top == 0 &&
+           win.pad_left == 0 && win.pad_bottom == 0 && win.pad_right == 0;
 }
 
 FastConv::Tile FastConv::make_tile(int64_t ti, const ConvTiling& tl, int64_t h, int64_t w, int64_t oh, int64_t ow,
@@ -129,6 +143,14 @@ FastConv::Tile FastConv::make_tile(int64_t ti, const ConvTiling& tl, int64_t h, 
     t.oy1 = std::min(t.oy0 + tl.th, oh);
     t.ox0 = (ti % tl.tiles_x) * tl.tw;
     t.ox1 = std::min(t.ox0 + tl.tw, ow);
+    if (gathers(win)) {
+        t.gathered = true;
+        t.iy0 = t.oy0 * win.stride_h;
+        t.ix0 = t.ox0 * win.stride_w;
+        t.in_h = t.oy1 - t.oy0;
+        t.in_w = t.ox1 - t.ox0;
+        return t;
+    }
     const int64_t iy_first = t.oy0 * win.stride_h - win.pad_top;
     const int64_t iy_last = (t.oy1 - 1) * win.stride_h - win.pad_top + (geo_.kernel_h - 1) * win.dilation_h;
     const int64_t ix_first = t.ox0 * win.stride_w - win.pad_left;
@@ -151,10 +173,20 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
     const int64_t npos = t.npos(), rows = t.rows(), tw = t.width(), th = t.oy1 - t.oy0;
 
     // The tile's input, channel stride xs: x itself when the tile spans whole input rows,
-    // else a channel-major copy of the rectangle.
+    // else a channel-major copy of the rectangle, or of the positions a gathered tile reads.
     const float* xt = xn + t.iy0 * w;
     int64_t xs = h * w;
-    if (t.in_w != w && npos > 0) {
+    if (t.gathered) {
+        b.xin.resize(cs * npos);
+        for (int64_t c = 0; c < cs; ++c)
+            for (int64_t ty = 0; ty < th; ++ty) {
+                const float* src = xn + (c * h + t.iy0 + ty * win.stride_h) * w + t.ix0;
+                float* dst = b.xin.data() + c * npos + ty * tw;
+                for (int64_t tx = 0; tx < tw; ++tx) dst[tx] = src[tx * win.stride_w];
+            }
+        xt = b.xin.data();
+        xs = npos;
+    } else if (t.in_w != w && npos > 0) {
         b.xin.resize(cs * npos);
         for (int64_t c = 0; c < cs; ++c)
             for (int64_t ly = 0; ly < t.in_h; ++ly) {
@@ -165,18 +197,22 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
         xs = npos;
     }
     b.idx.resize(rows * P);
-    for (int64_t ty = 0; ty < th; ++ty)
-        for (int64_t ki = 0; ki < kh; ++ki) {
-            const int64_t iy = (t.oy0 + ty) * win.stride_h - win.pad_top + ki * win.dilation_h;
-            const bool row_inside = iy >= 0 && iy < h;
-            for (int64_t tx = 0; tx < tw; ++tx)
-                for (int64_t kj = 0; kj < kw; ++kj) {
-                    const int64_t ix = (t.ox0 + tx) * win.stride_w - win.pad_left + kj * win.dilation_w;
-                    const bool inside = row_inside && ix >= 0 && ix < w;
-                    b.idx[(ty * tw + tx) * P + ki * kw + kj] =
-                        static_cast<int32_t>(inside ? (iy - t.iy0) * t.in_w + (ix - t.ix0) : npos);
-                }
-        }
+    if (t.gathered) {
+        for (int64_t r = 0; r < rows; ++r) b.idx[r] = static_cast<int32_t>(r);
+    } else {
+        for (int64_t ty = 0; ty < th; ++ty)
+            for (int64_t ki = 0; ki < kh; ++ki) {
+                const int64_t iy = (t.oy0 + ty) * win.stride_h - win.pad_top + ki * win.dilation_h;
+                const bool row_inside = iy >= 0 && iy < h;
+                for (int64_t tx = 0; tx < tw; ++tx)
+                    for (int64_t kj = 0; kj < kw; ++kj) {
+                        const int64_t ix = (t.ox0 + tx) * win.stride_w - win.pad_left + kj * win.dilation_w;
+                        const bool inside = row_inside && ix >= 0 && ix < w;
+                        b.idx[(ty * tw + tx) * P + ki * kw + kj] =
+                            static_cast<int32_t>(inside ? (iy - t.iy0) * t.in_w + (ix - t.ix0) : npos);
+                    }
+            }
+    }
     if (method_ == LutMethod::Float) {
         b.lutf.resize((npos + 1) * M * K);
         build_lut_rows(xt, xs, npos, dt_.data(), M, 0, M, geo_.dsub, K, b.lutf.data());
@@ -185,7 +221,8 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
     }
     const bool wide = precision_ == LutPrecision::Bits16;
     const int64_t planes = wide ? 2 : 1;
-    b.plane_stride = (npos + 1) * M * Kp;
+    const int64_t rs = rs_;
+    b.plane_stride = (npos + 1) * rs;
     b.off.resize(std::max<int64_t>(npos * M, 1));
     b.lutq.resize(planes * b.plane_stride + lut_scan::kLutReadPad);
     b.offs.resize(g * rows);
@@ -193,13 +230,13 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
     const LutRange range =
         lut_minima_positions(xt, xs, npos, dt_.data(), M, geo_.dsub, K, Kp, b.off.data(), npos);
     for (int64_t pl = 0; pl < planes; ++pl)
-        std::fill(b.lutq.data() + pl * b.plane_stride + npos * M * Kp, b.lutq.data() + (pl + 1) * b.plane_stride,
+        std::fill(b.lutq.data() + pl * b.plane_stride + npos * rs, b.lutq.data() + (pl + 1) * b.plane_stride,
                   uint8_t(0));
     std::fill(b.lutq.data() + planes * b.plane_stride,
               b.lutq.data() + planes * b.plane_stride + lut_scan::kLutReadPad, uint8_t(0));
     if (!range.finite) {
         for (int64_t pl = 0; pl < planes; ++pl)
-            std::fill(b.lutq.data() + pl * b.plane_stride, b.lutq.data() + pl * b.plane_stride + npos * M * Kp,
+            std::fill(b.lutq.data() + pl * b.plane_stride, b.lutq.data() + pl * b.plane_stride + npos * rs,
                       uint8_t(0));
         std::fill(b.offs.data(), b.offs.data() + g * rows, std::numeric_limits<float>::quiet_NaN());
         b.scale = 1.0f;
@@ -207,7 +244,7 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
     }
     b.scale = lut_scale(range.max_range, lut_levels(precision_));
     quantize_lut_rows(xt, xs, npos, dt_.data(), M, 0, M, geo_.dsub, K, Kp, b.off.data(), npos, b.scale,
-                      b.lutq.data(), lo);
+                      b.lutq.data(), lo, rs);
     b.offg.resize(std::max<int64_t>(npos * g, 1));
     for (int64_t gi = 0; gi < g; ++gi) {
         float* og = b.offg.data() + gi * npos;
@@ -279,7 +316,7 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
                 continue;
             }
             b.ptrs.resize(rows * P);
-            for (int64_t i = 0; i < rows * P; ++i) b.ptrs[i] = b.lutq.data() + b.idx[i] * M * Kp;
+            for (int64_t i = 0; i < rows * P; ++i) b.ptrs[i] = b.lutq.data() + b.idx[i] * rs_;
             b.acc.resize(B * rows);
             const bool wide = precision_ == LutPrecision::Bits16;
             if (wide) b.acc_lo.resize(B * rows);
@@ -323,7 +360,7 @@ void FastConv::run_reference(const float* x, int64_t n, int64_t h, int64_t w, co
     if (n < 0) fail("FastConv: negative batch size ", n);
     if (trace) *trace = {};
     const int64_t cs = geo_.in_channels, ct = geo_.out_channels, ctg = geo_.outputs_per_group();
-    const int64_t M = geo_.subspaces(), Mg = geo_.subspaces_per_group(), Kp = kp_;
+    const int64_t Mg = geo_.subspaces_per_group(), Kp = kp_;
     const int64_t kh = geo_.kernel_h, kw = geo_.kernel_w, P = kh * kw, ohw = oh * ow;
     const bool quantized = method_ != LutMethod::Float, wide = precision_ == LutPrecision::Bits16;
     const ConvTiling tl = tiling(oh, ow);
@@ -349,10 +386,11 @@ void FastConv::run_reference(const float* x, int64_t n, int64_t h, int64_t w, co
                             const int64_t iy = oy * win.stride_h - win.pad_top + ki * win.dilation_h;
                             const int64_t ix = ox * win.stride_w - win.pad_left + kj * win.dilation_w;
                             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                            const int64_t pos = (iy - t.iy0) * t.in_w + (ix - t.ix0);
+                            const int64_t pos = t.gathered ? (oy - t.oy0) * tw + (ox - t.ox0)
+                                                           : (iy - t.iy0) * t.in_w + (ix - t.ix0);
                             const uint8_t* code = codes.data() + (c * P + ki * kw + kj) * Mg;
                             for (int64_t j = 0; j < Mg; ++j) {
-                                const int64_t e = (pos * M + gi * Mg + j) * Kp + code[j];
+                                const int64_t e = pos * rs_ + (gi * Mg + j) * Kp + code[j];
                                 if (!quantized) fsum += b.lutf[e];
                                 else if (wide) qsum += (uint32_t(b.lutq[e]) << 8) + b.lutq[b.plane_stride + e];
                                 else qsum += b.lutq[e];

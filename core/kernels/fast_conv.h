@@ -103,6 +103,7 @@ private:
     struct TileBuffers;
     Tile make_tile(int64_t t, const ConvTiling& tl, int64_t h, int64_t w, int64_t oh, int64_t ow,
                    const ConvWindow& win) const;
+    bool gathers(const ConvWindow& win) const;  // a strided 1x1 window without padding (Tile::gathered)
     void tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, const ConvWindow& win, TileBuffers& b) const;
 
     LutGeometry geo_;
@@ -110,6 +111,7 @@ private:
     LutMethod method_ = LutMethod::Float;
     LutPrecision precision_ = LutPrecision::Bits8;
     int64_t kp_ = 0;     // table row length
+    int64_t rs_ = 0;     // bytes between two positions' 8-bit rows (lut_row_stride)
     int64_t block_ = 0;  // channels per scan block (8-bit methods)
     std::vector<float> dt_;         // M x dsub x Kp
     lut_scan::CodeStore codes_;     // scan layout (scan.h); Plain for Float

@@ -193,7 +193,7 @@ LutRange finish_range(F16 range, F16 nf) {
 template <int DSUB>
 void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
                 int64_t dsub_rt, int64_t K, const float* off, int64_t off_stride, float scale, uint8_t* q,
-                uint8_t* qlo) {
+                uint8_t* qlo, int64_t row_stride) {
     const int64_t dsub = DSUB > 0 ? DSUB : dsub_rt;
     const I16 lo{}, hi = I16{} + (qlo ? 65535 : 255);
     U16 keep;  // entries k >= K are 0
@@ -222,11 +222,11 @@ void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, 
             v = v > hi ? hi : v;
             if (qlo) {
                 const U16 l = __builtin_convertvector(v & 255, U16) & keep;
-                std::memcpy(qlo + m * 16 + pos * M * 16, &l, sizeof l);
+                std::memcpy(qlo + m * 16 + pos * row_stride, &l, sizeof l);
                 v = v >> 8;
             }
             const U16 b = __builtin_convertvector(v, U16) & keep;
-            std::memcpy(qm + pos * M * 16, &b, sizeof b);
+            std::memcpy(qm + pos * row_stride, &b, sizeof b);
         }
     }
 }
@@ -335,15 +335,17 @@ float lut_scale(float max_range, float levels) { return levels / std::max(max_ra
 
 void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0,
                        int64_t m1, int64_t dsub, int64_t K, int64_t Kp, const float* off, int64_t off_stride,
-                       float scale, uint8_t* q, uint8_t* lo) {
+                       float scale, uint8_t* q, uint8_t* lo, int64_t row_stride) {
     QCNN_ASSERT(Kp <= 256, "quantize_lut_rows: rows of at most 256 entries");
+    if (row_stride == 0) row_stride = M * Kp;
+    QCNN_ASSERT(row_stride >= M * Kp, "quantize_lut_rows: row stride below M * Kp");
     if (Kp == 16) {
         switch (dsub) {
-            case 1: quantize16<1>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
-            case 2: quantize16<2>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
-            case 4: quantize16<4>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
-            case 8: quantize16<8>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
-            default: quantize16<0>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo); return;
+            case 1: quantize16<1>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo, row_stride); return;
+            case 2: quantize16<2>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo, row_stride); return;
+            case 4: quantize16<4>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo, row_stride); return;
+            case 8: quantize16<8>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo, row_stride); return;
+            default: quantize16<0>(x, cstride, npos, dt, M, m0, m1, dsub, K, off, off_stride, scale, q, lo, row_stride); return;
         }
     }
     const float top = lo ? 65535.0f : 255.0f;
@@ -351,8 +353,8 @@ void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const floa
     for (int64_t pos = 0; pos < npos; ++pos)
         for (int64_t m = m0; m < m1; ++m) {
             const float o = off[m * off_stride + pos];
-            uint8_t* qr = q + (pos * M + m) * Kp;
-            uint8_t* lr = lo ? lo + (pos * M + m) * Kp : nullptr;
+            uint8_t* qr = q + pos * row_stride + m * Kp;
+            uint8_t* lr = lo ? lo + pos * row_stride + m * Kp : nullptr;
             row_any(x + m * dsub * cstride + pos, cstride, dt + m * dsub * Kp, dsub, Kp, buf);
             for (int64_t k = 0; k < K; ++k) {
                 const int32_t e = static_cast<int32_t>(std::clamp((buf[k] - o) * scale + 0.5f, 0.0f, top));
@@ -363,6 +365,11 @@ void quantize_lut_rows(const float* x, int64_t cstride, int64_t npos, const floa
             if (lr)
                 for (int64_t k = K; k < Kp; ++k) lr[k] = 0;
         }
+}
+
+int64_t lut_row_stride(int64_t M, int64_t Kp) {
+    const int64_t bytes = M * Kp;
+    return bytes % 1024 == 0 ? bytes + 64 : bytes;
 }
 
 void combine_lut_planes(uint32_t* acc, const uint32_t* lo, int64_t n) {

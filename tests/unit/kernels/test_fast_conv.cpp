@@ -116,6 +116,11 @@ const std::vector<ConvCase>& cases() {
         {6, 34, 2, 3, 3, window(1, 1, 1, 1, 1, 1, 1, 1), 7, 8, 2, 3, 128},     // K = 128, groups 2
         {4, 17, 1, 3, 3, window(1, 1, 1, 1, 1, 1, 1, 1), 6, 7, 1, 2, 256},     // K = 256
         {4, 1, 1, 2, 2, window(1, 1, 0, 0, 1, 1, 1, 1), 4, 5, 1, 4, 7},        // C_t = 1, M = 1, even kernel
+        {8, 20, 1, 1, 1, window(2, 2, 0, 0, 0, 0, 1, 1), 9, 11, 2, 4, 16},     // 1x1 stride 2: gathered tiles
+        {6, 33, 1, 1, 1, window(3, 2, 0, 0, 0, 0, 1, 1), 14, 9, 1, 2, 16},     // 1x1 stride 3x2, odd sizes
+        {32, 9, 1, 1, 1, window(2, 2, 0, 0, 0, 0, 1, 1), 7, 6, 1, 2, 64},      // gathered, K = 64, rows 1 KiB: padded
+        {256, 65, 1, 3, 3, window(1, 1, 1, 1, 1, 1, 1, 1), 5, 7, 1, 4, 16},    // M = 64: rows of 1 KiB, padded
+        {8, 20, 1, 1, 1, window(2, 2, 1, 0, 0, 1, 1, 1), 9, 11, 1, 4, 16},     // 1x1 stride 2 with padding: not gathered
     };
     return v;
 }

@@ -159,6 +159,46 @@ TEST(LutTables, QuantizationErrorIsAtMostHalfAStep) {
     }
 }
 
+// A row stride past M * Kp (lut_row_stride) moves each position's rows and nothing else: the
+// entries equal the packed layout's, both planes, and the padding bytes are not written.
+TEST(LutTables, StridedRowsHoldThePackedEntriesAndLeaveThePadding) {
+    EXPECT_EQ(lut_row_stride(64, 16), 64 * 16 + 64);    // 1 KiB: padded
+    EXPECT_EQ(lut_row_stride(256, 16), 256 * 16 + 64);  // 4 KiB: padded
+    EXPECT_EQ(lut_row_stride(16, 64), 16 * 64 + 64);
+    EXPECT_EQ(lut_row_stride(12, 16), 12 * 16);         // not a multiple of 1 KiB
+    EXPECT_EQ(lut_row_stride(5, 16), 5 * 16);
+    for (int64_t Kp : {16, 64})
+        for (bool wide : {false, true}) {
+            const LutProblem p = lut_problem(6, 13, 2, 21, 31);
+            const std::vector<float> dt = transpose_codebooks(p.cb, p.M, p.K, p.dsub, Kp);
+            std::vector<float> off(p.M * p.npos);
+            const LutRange range = lut_minima_positions(p.x.data(), p.cstride, p.npos, dt.data(), p.M, p.dsub, p.K,
+                                                        Kp, off.data(), p.npos);
+            const float scale = lut_scale(range.max_range, wide ? 65535.0f : 255.0f);
+            const int64_t row = p.M * Kp, stride = row + 40;
+            std::vector<uint8_t> q(p.npos * row), lo(wide ? p.npos * row : 0);
+            std::vector<uint8_t> qs(p.npos * stride, 201), los(wide ? p.npos * stride : 0, 201);
+            quantize_lut_rows(p.x.data(), p.cstride, p.npos, dt.data(), p.M, 0, p.M, p.dsub, p.K, Kp, off.data(),
+                              p.npos, scale, q.data(), wide ? lo.data() : nullptr);
+            quantize_lut_rows(p.x.data(), p.cstride, p.npos, dt.data(), p.M, 0, p.M, p.dsub, p.K, Kp, off.data(),
+                              p.npos, scale, qs.data(), wide ? los.data() : nullptr, stride);
+            for (int64_t pos = 0; pos < p.npos; ++pos) {
+                for (int64_t i = 0; i < row; ++i) {
+                    ASSERT_EQ(qs[pos * stride + i], q[pos * row + i]) << "Kp " << Kp << " pos " << pos << " byte " << i;
+                    if (wide) {
+                        ASSERT_EQ(los[pos * stride + i], lo[pos * row + i]) << "Kp " << Kp << " low plane";
+                    }
+                }
+                for (int64_t i = row; i < stride; ++i) {
+                    ASSERT_EQ(qs[pos * stride + i], 201) << "padding written, Kp " << Kp << " pos " << pos;
+                    if (wide) {
+                        ASSERT_EQ(los[pos * stride + i], 201) << "low plane padding written";
+                    }
+                }
+            }
+        }
+}
+
 // 16-bit entries (two planes): e = 256 * high + low reconstructs to within 0.5 / scale with
 // scale = 65535 / range, the largest range maps to 65535, entries past K are 0 in both planes.
 TEST(LutTables, SixteenBitQuantizationErrorIsAtMostHalfAStep) {
