@@ -15,6 +15,7 @@
 #include <dnnl.hpp>
 #endif
 
+#include "core/ops/conv_direct.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -301,8 +302,22 @@ void set_conv_backend(ConvBackend b) {
 ConvBackend conv_backend() { return g_backend; }
 
 void ConvOp::run(const RunArgs& a) const {
-    if (conv_backend() == ConvBackend::OneDnn) run_onednn(a);
+    if (conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels())) run_direct(a);
+    else if (conv_backend() == ConvBackend::OneDnn) run_onednn(a);
     else run_im2col(a);
+}
+
+void ConvOp::run_direct(const RunArgs& a) const {
+    const Tensor& x = *a.in[0];
+    Tensor& y = *a.out[0];
+    ConvParams p;
+    const std::array<int64_t, 2> ohw = p_.output_hw(x.shape[2], x.shape[3], &p);
+    p.kernel_h = w_.shape[2];
+    p.kernel_w = w_.shape[3];
+    const int threads =
+        omp_in_parallel() ? 1 : a.ctx.threads_for(x.shape[0] * ohw[0] * ohw[1] * w_.size());
+    conv_direct(x.ptr(), x.shape[0], x.shape[1], x.shape[2], x.shape[3], p, w_.ptr(), b_.empty() ? nullptr : b_.data(),
+                w_.shape[0], a.post, y.ptr(), threads);
 }
 
 #ifdef QCNN_HAVE_DNNL

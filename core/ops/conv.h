@@ -6,6 +6,8 @@
 //     activation buffers and scratchpad kept per (shape, thread) so batch slices can run the
 //     op concurrently; threads: ExecContext::threads_for (1 inside the engine's batch slices).
 //     Measured 1.5-2x faster than im2col on ResNet-18 (docs/results.md, issue 14).
+//     Layers with <= 4 input channels (the RGB first convs) run core/ops/conv_direct.h's
+//     direct kernel instead, which writes NCHW without oneDNN's layout reorder.
 //   Im2col: im2col per group + Eigen GEMM. Large feature maps are cut into tiles of output
 //     rows whose im2col columns stay ~2 MiB (kept per thread between calls); small ones batch
 //     several images per GEMM. Threads over those work items when there are enough of them,
@@ -63,9 +65,11 @@ public:
     int64_t in_channels() const { return w_.shape[1] * p_.group; }
     int64_t out_channels() const { return w_.shape[0]; }
 
-    // The dense paths themselves (run() picks by conv_backend()).
+    // The dense paths themselves (run() picks by conv_backend(); with OneDnn, a layer that
+    // conv_direct_applies() to runs conv_direct instead).
     void run_im2col(const RunArgs& a) const;
     void run_onednn(const RunArgs& a) const;
+    void run_direct(const RunArgs& a) const;
 
 private:
     ConvParams p_;

@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "core/graph/plan.h"
 #include "core/ops/conv.h"
+#include "core/ops/conv_direct.h"
 #include "core/ops/fc.h"
 #include "core/util/error.h"
 
@@ -74,6 +76,81 @@ TEST_P(ConvVsReference, MatchesLoopNest) {
         }
     }
     set_conv_backend(before);
+}
+
+// The direct kernel for few input channels (first convs): against the loop nest with the
+// activation applied after it, over kernel / stride / padding / dilation shapes of the RGB
+// first convs (VGG 3x3 p1, ResNet 7x7 s2 p3, AlexNet 11x11 s4 p2) and awkward ones, output
+// widths that leave a partial vector or a partial 4-vector block, C_t not a multiple of 4;
+// bit-identical for 1-3 threads.
+TEST(ConvDirect, MatchesLoopNestWithEveryActivation) {
+    struct Case {
+        int64_t n, cin, cout, h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+    };
+    const std::vector<Case> cases = {
+        {1, 3, 8, 20, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      // VGG-like, W_t 37: a partial vector
+        {2, 3, 5, 23, 29, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1},      // ResNet-like stride 2, C_t 5
+        {1, 3, 6, 47, 51, 11, 11, 4, 4, 2, 2, 2, 2, 1, 1},    // AlexNet-like stride 4
+        {1, 1, 1, 5, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1},        // W_t 1, C_t 1
+        {3, 4, 9, 9, 70, 2, 3, 1, 2, 0, 2, 1, 0, 2, 1},       // asymmetric pads, dilation, W_t 36
+        {1, 2, 17, 6, 130, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},     // W_t 130: 2 blocks of 4 vectors + 1
+        {1, 3, 4, 4, 4, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1},        // kernel larger than the input
+    };
+    PostOp relu, clip, leaky;
+    clip.kind = PostOp::Kind::Clip;
+    clip.lo = -0.5f;
+    clip.hi = 0.75f;
+    leaky.kind = PostOp::Kind::LeakyRelu;
+    leaky.alpha = 0.125f;
+    const PostOp* posts[] = {nullptr, &relu, &clip, &leaky};
+    std::mt19937 rng(77);
+    for (const Case& c : cases) {
+        const ConvParams p{.kernel_h = c.kh, .kernel_w = c.kw, .stride_h = c.sh, .stride_w = c.sw, .pad_top = c.pt,
+                           .pad_left = c.pl, .pad_bottom = c.pb, .pad_right = c.pr, .dilation_h = c.dh,
+                           .dilation_w = c.dw};
+        const Tensor w = random_tensor({c.cout, c.cin, c.kh, c.kw}, rng);
+        const Tensor x = random_tensor({c.n, c.cin, c.h, c.w}, rng);
+        std::vector<float> b(c.cout);
+        for (auto& v : b) v = std::normal_distribution<float>(0, 1)(rng);
+        for (bool with_bias : {true, false}) {
+            const std::vector<float> bias = with_bias ? b : std::vector<float>();
+            const Tensor ref = conv_reference(x, p, w, bias);
+            for (const PostOp* post : posts) {
+                SCOPED_TRACE(testing::Message() << "cin " << c.cin << " cout " << c.cout << " " << c.h << "x" << c.w
+                                                << " k " << c.kh << "x" << c.kw << " s " << c.sh << "x" << c.sw
+                                                << " bias " << with_bias << " post " << (post ? int(post->kind) : -1));
+                Tensor first;
+                for (int threads : {1, 2, 3}) {
+                    Tensor y(ref.shape, std::nanf(""));
+                    conv_direct(x.ptr(), c.n, c.cin, c.h, c.w, p, w.ptr(), with_bias ? bias.data() : nullptr, c.cout,
+                                post, y.ptr(), threads);
+                    const float tol = tolerance(c.cin * c.kh * c.kw);
+                    for (int64_t i = 0; i < y.size(); ++i) {
+                        const float r = post ? (*post)(ref.data[i]) : ref.data[i];
+                        ASSERT_NEAR(y.data[i], r, tol) << "index " << i << " threads " << threads;
+                    }
+                    if (threads == 1) first = y;
+                    else ASSERT_EQ(0, std::memcmp(first.ptr(), y.ptr(), sizeof(float) * y.size())) << threads;
+                }
+            }
+        }
+    }
+}
+
+TEST(ConvDirect, AppliesToOneGroupOfAtMostFourChannelsAtStrideOne) {
+#ifdef __AVX512F__
+    ConvParams p;
+    EXPECT_TRUE(conv_direct_applies(p, 3));
+    EXPECT_TRUE(conv_direct_applies(p, 4));
+    EXPECT_FALSE(conv_direct_applies(p, 5));
+    p.stride_w = 2;
+    EXPECT_FALSE(conv_direct_applies(p, 3));
+    p.stride_w = 1;
+    p.group = 3;
+    EXPECT_FALSE(conv_direct_applies(p, 3));
+#else
+    EXPECT_FALSE(conv_direct_applies(ConvParams{}, 3));  // measured only against AVX-512 builds
+#endif
 }
 
 #ifdef QCNN_HAVE_DNNL
