@@ -1,5 +1,6 @@
 #include "core/ops/conv_direct.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -26,6 +27,20 @@ constexpr bool kDirectBuilt = false;
 using Vec = float __attribute__((vector_size(kVec * sizeof(float))));
 constexpr int kCo = 4;  // output channels per register block
 
+// Every lane = v, as one broadcast (Vec{} + v would be an addition, since 0 + v is not v
+// for v = -0: GCC then adds and broadcasts from a register, two FP-pipe operations per use).
+inline Vec splat(float v) {
+#if defined(__AVX512F__)
+    return (Vec)_mm512_set1_ps(v);
+#elif defined(__AVX__)
+    return (Vec)_mm256_set1_ps(v);
+#else
+    Vec r;
+    for (int64_t l = 0; l < kVec; ++l) r[l] = v;
+    return r;
+#endif
+}
+
 inline Vec load(const float* p) {
     Vec v;
     std::memcpy(&v, p, sizeof v);
@@ -39,7 +54,7 @@ inline Vec activate(Vec v, const PostOp* post) {
     switch (post->kind) {
         case PostOp::Kind::Relu: return v > zero ? v : zero;
         case PostOp::Kind::Clip: {
-            const Vec lo = zero + post->lo, hi = zero + post->hi;
+            const Vec lo = splat(post->lo), hi = splat(post->hi);
             const Vec m = v < lo ? lo : v;  // std::max(v, lo)
             return hi < m ? hi : m;         // std::min(m, hi)
         }
@@ -60,13 +75,13 @@ inline void block(const float* patches, int64_t ws, int64_t kk, int64_t x0, int6
     for (int i = 0; i < kCo; ++i) {
         const float b = bias ? bias[co0 + std::min(i, nco - 1)] : 0.0f;
 #pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) acc[i][j] = Vec{} + b;
+        for (int j = 0; j < NV; ++j) acc[i][j] = splat(b);
     }
     const float* col = patches + x0;
     for (int64_t k = 0; k < kk; ++k, col += ws) {
         Vec wv[kCo];
 #pragma GCC unroll 4
-        for (int i = 0; i < kCo; ++i) wv[i] = Vec{} + wr[i][k];
+        for (int i = 0; i < kCo; ++i) wv[i] = splat(wr[i][k]);
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) {
             Vec xj = load(col + j * kVec);
@@ -121,13 +136,16 @@ void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, c
                             std::fill(row, row + ws, 0.0f);
                             continue;
                         }
+                        // ix = ox * s + off lies in [0, w) for ox in [lo, hi).
+                        const int64_t sw = p.stride_w, off = kj * p.dilation_w - p.pad_left;
+                        const int64_t lo = std::min(ow, off >= 0 ? 0 : (-off + sw - 1) / sw);
+                        const int64_t hi = std::clamp<int64_t>(w - off > 0 ? (w - off + sw - 1) / sw : 0, lo, ow);
                         const float* xr = xn + (ci * h + iy) * w;
-                        const int64_t off = kj * p.dilation_w - p.pad_left;
-                        for (int64_t ox = 0; ox < ow; ++ox) {
-                            const int64_t ix = ox * p.stride_w + off;
-                            row[ox] = ix >= 0 && ix < w ? xr[ix] : 0.0f;
-                        }
-                        std::fill(row + ow, row + ws, 0.0f);
+                        std::fill(row, row + lo, 0.0f);
+                        if (lo < hi && sw == 1) std::copy(xr + lo + off, xr + hi + off, row + lo);
+                        else
+                            for (int64_t ox = lo; ox < hi; ++ox) row[ox] = xr[ox * sw + off];
+                        std::fill(row + hi, row + ws, 0.0f);
                     }
                 }
             float* yn = y + ni * cout * oh * ow + oy * ow;

@@ -23,9 +23,10 @@ namespace qcnn {
 
 // Whether ConvOp runs a layer on conv_direct: built with AVX-512, one group, at most
 // kConvDirectMaxChannels input channels, stride 1. Measured against oneDNN + reorder (1 thread,
-// 224x224 input, 3 -> 64, ReLU fused): 3x3 p1 (VGG) 1.78 vs 2.40 ms; the strided first convs
-// stay on oneDNN, whose reorder is smaller there: 7x7 s2 (ResNet) 2.05 vs 1.51 ms, 11x11 s4
-// (AlexNet) 1.34 vs 0.80 ms (the gather of strided patches is scalar).
+// 224x224 input, 3 -> 64, ReLU fused, AMD Zen 5): 3x3 p1 (VGG) 1.42 vs 2.18 ms; the strided
+// first convs stay on oneDNN, whose reorder is smaller there: 7x7 s2 (ResNet) 1.71 vs 1.39 ms,
+// 11x11 s4 (AlexNet) 1.19 vs 0.76 ms (their patch gather is strided, and AlexNet's 55 output
+// columns fill 4 vectors of 16).
 inline constexpr int64_t kConvDirectMaxChannels = 4;
 bool conv_direct_applies(const ConvParams& p, int64_t in_channels);
 
