@@ -90,6 +90,10 @@ struct RunArgs {
     // A fused activation for out[0] (nullptr: none). An op whose applies_post_op() is true
     // applies it itself; for any other op the Plan applies it to out[0] right after run().
     const PostOp* post = nullptr;
+    // A fused 2x2 max pool (stride 2, no padding, floor): out[0] is {N, C, H_t/2, W_t/2} and
+    // gets the max of each 2x2 window of the (activated) output, taken in MaxPool's order.
+    // Only set for an op whose applies_max_pool2() is true.
+    bool max_pool2 = false;
 };
 
 class Op {
@@ -128,6 +132,13 @@ public:
     // For an activation that can be fused into the layer before it (Relu, Clip with plan-time
     // constant bounds, LeakyRelu): that activation as a PostOp; nullopt for every other op.
     virtual std::optional<PostOp> as_post_op(const std::vector<const ValueInfo*>& in) const { return std::nullopt; }
+
+    // Whether run() can write the 2x2 max pool of its output itself (RunArgs::max_pool2) for
+    // these inputs; the inference Plan then drops the MaxPool node that follows.
+    virtual bool applies_max_pool2(const std::vector<const ValueInfo*>& in) const { return false; }
+    // Whether this op is a MaxPool a layer may absorb: 2x2 kernel, stride 2, no padding or
+    // dilation, floor mode, on a 4-D input.
+    virtual bool is_max_pool2(const std::vector<const ValueInfo*>& in) const { return false; }
 
     // One-line description of attributes for tables ("3x3 s1 p1", "9216->4096").
     virtual std::string describe() const { return {}; }

@@ -1,6 +1,7 @@
 #include "core/graph/plan.h"
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <exception>
 
@@ -114,7 +115,11 @@ Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std
     for (int id : outputs_)
         if (id < 0 || !known[id]) fail(source_, ": a graph output is never produced");
     post_.assign(nodes_.size(), std::nullopt);
-    if (options.fuse_activations) fuse_activations(keep);
+    pool_.assign(nodes_.size(), 0);
+    if (options.fuse_activations) {
+        fuse_activations(keep);
+        fuse_max_pools(keep);
+    }
 
     // Buffer assignment: runtime values get slots, reused once their last reader has run.
     std::vector<int> last_use(nv, -1);
@@ -163,7 +168,13 @@ Plan::Plan(const Network& net, const std::vector<Shape>& input_shapes, const std
     for (size_t s = 0; s < slots_.size(); ++s) slots_[s].data.reserve(slot_capacity_[s]);
 }
 
-void Plan::fuse_activations(const std::vector<int>& keep) {
+std::vector<const ValueInfo*> Plan::input_infos(const Node& n) const {
+    std::vector<const ValueInfo*> in;
+    for (int id : n.inputs) in.push_back(id < 0 ? nullptr : &infos_[id]);
+    return in;
+}
+
+void Plan::absorb_readers(const std::vector<int>& keep, const std::function<bool(int, int, const Node&)>& absorb) {
     const size_t nv = infos_.size();
     std::vector<int> readers(nv, 0), reader(nv, -1);
     for (int ni : run_nodes_)
@@ -184,17 +195,34 @@ void Plan::fuse_activations(const std::vector<int>& keep) {
         if (v < 0 || pinned[v] || readers[v] != 1 || infos_[v].is_const()) continue;
         const int bi = reader[v];
         const Node& b = nodes_[bi];
-        if (b.inputs.empty() || b.inputs[0] != v || b.outputs.size() != 1) continue;
-        std::vector<const ValueInfo*> in;
-        for (int id : b.inputs) in.push_back(id < 0 ? nullptr : &infos_[id]);
-        std::optional<PostOp> post = b.op->as_post_op(in);
-        const int w = b.outputs[0];
-        if (!post || w < 0 || infos_[w].is_const() || infos_[w].shape != infos_[v].shape) continue;
-        post_[ni] = post;
-        a.outputs[0] = w;  // the layer writes the activation's output; v is never materialised
+        if (b.inputs.empty() || b.inputs[0] != v || b.outputs.size() != 1 || b.outputs[0] < 0 ||
+            infos_[b.outputs[0]].is_const() || !absorb(ni, v, b))
+            continue;
+        a.outputs[0] = b.outputs[0];  // the layer writes the reader's output; v is never materialised
         dropped[bi] = 1;
     }
     std::erase_if(run_nodes_, [&](int ni) { return dropped[ni] != 0; });
+}
+
+void Plan::fuse_activations(const std::vector<int>& keep) {
+    absorb_readers(keep, [&](int ni, int v, const Node& b) {
+        std::optional<PostOp> post = b.op->as_post_op(input_infos(b));
+        if (!post || infos_[b.outputs[0]].shape != infos_[v].shape) return false;
+        post_[ni] = post;
+        return true;
+    });
+}
+
+void Plan::fuse_max_pools(const std::vector<int>& keep) {
+    absorb_readers(keep, [&](int ni, int v, const Node& b) {
+        if (b.inputs.size() != 1 || !b.op->is_max_pool2(input_infos(b)) ||
+            !nodes_[ni].op->applies_max_pool2(input_infos(nodes_[ni])))
+            return false;
+        const Shape& s = infos_[v].shape;
+        if (infos_[b.outputs[0]].shape != Shape{s[0], s[1], s[2] / 2, s[3] / 2}) return false;
+        pool_[ni] = 1;
+        return true;
+    });
 }
 
 Tensor& Plan::buffer(int value_id) {
@@ -241,7 +269,7 @@ void Plan::run(const std::vector<const Tensor*>& inputs, const ExecContext& ctx,
         for (int id : n.outputs) out.push_back(slot_of_[id] >= 0 ? &buffer(id) : nullptr);
         const PostOp* post = post_[ni] ? &*post_[ni] : nullptr;
         auto t0 = std::chrono::steady_clock::now();
-        n.op->run(RunArgs{in, in_info, out, ctx, post});
+        n.op->run(RunArgs{in, in_info, out, ctx, post, pool_[ni] != 0});
         if (post && !n.op->applies_post_op()) {
             // Right after the layer wrote it: still in cache unless the map outgrows the L2.
             float* y = out[0]->ptr();

@@ -3,6 +3,7 @@
 // buffers assigned with reuse by liveness. Re-plan for another batch size (cheap).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -15,8 +16,11 @@ struct PlanOptions {
     // Fuse a Relu / Clip (constant bounds) / LeakyRelu into the Conv / FC / QConv / QFc before
     // it (Op::as_post_op, RunArgs::post) when that activation is the only reader of the layer's
     // output and the output is neither a graph output nor kept: the layer writes the
-    // activation's output and the activation node does not run. An inference feature: the
-    // Engine turns it on; a plain Plan (training, calibration, kernel timing) runs every node.
+    // activation's output and the activation node does not run. Then a 2x2 stride-2 MaxPool
+    // (Op::is_max_pool2) that is the only reader of such a layer's (activated) output is fused
+    // the same way when the layer can pool its own output (Op::applies_max_pool2,
+    // RunArgs::max_pool2): the layer writes the pooled map. An inference feature: the Engine
+    // turns it on; a plain Plan (training, calibration, kernel timing) runs every node.
     bool fuse_activations = false;
 };
 
@@ -46,6 +50,9 @@ public:
     // The activation fused into node `node` (an index into Network::nodes), if any; the fused
     // activation node itself is not among runtime_nodes().
     const std::optional<PostOp>& fused_post_op(int node) const { return post_.at(node); }
+    // Whether node `node` writes the 2x2 max pool of its output (the MaxPool node is then not
+    // among runtime_nodes()).
+    bool fused_max_pool(int node) const { return pool_.at(node) != 0; }
 
 private:
     std::vector<Node> nodes_;
@@ -56,10 +63,17 @@ private:
     std::vector<int64_t> slot_capacity_;
     std::vector<int> run_nodes_;
     std::vector<std::optional<PostOp>> post_;  // per node: fused activation
+    std::vector<char> pool_;                   // per node: fused 2x2 max pool
     std::string source_;
 
     Tensor& buffer(int value_id);
+    std::vector<const ValueInfo*> input_infos(const Node& n) const;
+    // For each weight layer whose one output has exactly one runtime reader and is neither a
+    // graph output nor kept: when absorb(layer node, that value, reader) accepts, the layer
+    // writes the reader's output and the reader no longer runs.
+    void absorb_readers(const std::vector<int>& keep, const std::function<bool(int, int, const Node&)>& absorb);
     void fuse_activations(const std::vector<int>& keep);
+    void fuse_max_pools(const std::vector<int>& keep);
 };
 
 // Runs a single-input network on batches, caching plans per input shape.

@@ -301,8 +301,12 @@ void set_conv_backend(ConvBackend b) {
 }
 ConvBackend conv_backend() { return g_backend; }
 
+bool ConvOp::applies_max_pool2(const std::vector<const ValueInfo*>& in) const {
+    return conv_direct_applies(p_, in_channels()) && !in.empty() && in[0] && in[0]->shape.size() == 4;
+}
+
 void ConvOp::run(const RunArgs& a) const {
-    if (conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels())) run_direct(a);
+    if (a.max_pool2 || (conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels()))) run_direct(a);
     else if (conv_backend() == ConvBackend::OneDnn) run_onednn(a);
     else run_im2col(a);
 }
@@ -317,7 +321,7 @@ void ConvOp::run_direct(const RunArgs& a) const {
     const int threads =
         omp_in_parallel() ? 1 : a.ctx.threads_for(x.shape[0] * ohw[0] * ohw[1] * w_.size());
     conv_direct(x.ptr(), x.shape[0], x.shape[1], x.shape[2], x.shape[3], p, w_.ptr(), b_.empty() ? nullptr : b_.data(),
-                w_.shape[0], a.post, y.ptr(), threads);
+                w_.shape[0], a.post, y.ptr(), threads, a.max_pool2);
 }
 
 #ifdef QCNN_HAVE_DNNL

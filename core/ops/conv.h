@@ -54,6 +54,8 @@ public:
     void run(const RunArgs& a) const override;
     // RunArgs::post: a oneDNN eltwise post-op, or applied per im2col tile after the bias.
     bool applies_post_op() const override { return true; }
+    // With the direct kernel (conv_direct_applies): the 2x2 max pool in its output rows.
+    bool applies_max_pool2(const std::vector<const ValueInfo*>& in) const override;
     int64_t params() const override;
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
     std::optional<WeightLayer> as_weight_layer() const override;  // kind Conv, dense weight

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/tensor.h"
 #include "core/util/error.h"
@@ -108,30 +109,35 @@ bool conv_direct_applies(const ConvParams& p, int64_t in_channels) {
 }
 
 void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, const ConvParams& p,
-                 const float* weight, const float* bias, int64_t cout, const PostOp* post, float* y, int threads) {
+                 const float* weight, const float* bias, int64_t cout, const PostOp* post, float* y, int threads,
+                 bool max_pool2) {
     const int64_t kh = p.kernel_h, kw = p.kernel_w, kk = cin * kh * kw;
     const int64_t ekh = p.dilation_h * (kh - 1) + 1, ekw = p.dilation_w * (kw - 1) + 1;
     const int64_t oh = (h + p.pad_top + p.pad_bottom - ekh) / p.stride_h + 1;
     const int64_t ow = (w + p.pad_left + p.pad_right - ekw) / p.stride_w + 1;
     QCNN_ASSERT(oh >= 1 && ow >= 1 && p.group == 1, "conv_direct: invalid window");
+    QCNN_ASSERT(!max_pool2 || (oh >= 2 && ow >= 2), "conv_direct: a 2x2 pool needs at least 2x2 outputs");
     const int64_t ws = (ow + kVec - 1) / kVec * kVec;  // patch row stride: whole vectors
-    const int64_t items = n * oh;
+    const int64_t ph = oh / 2, pw = ow / 2;             // pooled size (floor)
+    const int64_t rows = max_pool2 ? ph : oh;           // work items per image: output rows written
+    const int64_t items = n * rows;
     const int team = static_cast<int>(std::clamp<int64_t>(items, 1, std::max(threads, 1)));
 
 #pragma omp parallel num_threads(team) if (team > 1)
     {
-        static thread_local AlignedVector<float> patches;
-        if (static_cast<int64_t>(patches.size()) < kk * ws) patches.resize(kk * ws);
-#pragma omp for schedule(static)
-        for (int64_t item = 0; item < items; ++item) {
-            const int64_t ni = item / oh, oy = item % oh;
-            const float* xn = x + ni * cin * h * w;
-            // Gather: patches[(ci*kh + ki)*kw + kj][ox] = x[ci, iy, ix] or 0 outside.
+        // Patches of one conv row (two with the pool), and with the pool the conv rows of one
+        // block of kCo channels before pooling.
+        static thread_local AlignedVector<float> patches, conv_rows;
+        const int64_t pbytes = kk * ws;
+        if (static_cast<int64_t>(patches.size()) < 2 * pbytes) patches.resize(2 * pbytes);
+        if (max_pool2 && static_cast<int64_t>(conv_rows.size()) < 2 * kCo * ws) conv_rows.resize(2 * kCo * ws);
+        // patches[(ci*kh + ki)*kw + kj][ox] = x[ci, iy, ix] or 0 outside.
+        auto gather = [&](const float* xn, int64_t oy, float* pt) {
             for (int64_t ci = 0; ci < cin; ++ci)
                 for (int64_t ki = 0; ki < kh; ++ki) {
                     const int64_t iy = oy * p.stride_h - p.pad_top + ki * p.dilation_h;
                     for (int64_t kj = 0; kj < kw; ++kj) {
-                        float* row = patches.data() + ((ci * kh + ki) * kw + kj) * ws;
+                        float* row = pt + ((ci * kh + ki) * kw + kj) * ws;
                         if (iy < 0 || iy >= h) {
                             std::fill(row, row + ws, 0.0f);
                             continue;
@@ -148,19 +154,55 @@ void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, c
                         std::fill(row + hi, row + ws, 0.0f);
                     }
                 }
-            float* yn = y + ni * cout * oh * ow + oy * ow;
+        };
+        // One conv row of channels co0 .. co0+nco-1 from its patches into yrow[i] (ow floats).
+        auto conv_row = [&](const float* pt, int64_t co0, int nco, float* const* yrow) {
+            int64_t x0 = 0;
+            for (; x0 + 4 * kVec <= ws; x0 += 4 * kVec) block<4>(pt, ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow);
+            switch ((ws - x0) / kVec) {
+                case 3: block<3>(pt, ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow); break;
+                case 2: block<2>(pt, ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow); break;
+                case 1: block<1>(pt, ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow); break;
+                default: break;
+            }
+        };
+#pragma omp for schedule(static)
+        for (int64_t item = 0; item < items; ++item) {
+            const int64_t ni = item / rows, r = item % rows;
+            const float* xn = x + ni * cin * h * w;
+            if (!max_pool2) {
+                gather(xn, r, patches.data());
+                float* yn = y + ni * cout * oh * ow + r * ow;
+                for (int64_t co0 = 0; co0 < cout; co0 += kCo) {
+                    const int nco = static_cast<int>(std::min<int64_t>(kCo, cout - co0));
+                    float* yrow[kCo];
+                    for (int i = 0; i < kCo; ++i) yrow[i] = yn + (co0 + std::min(i, nco - 1)) * oh * ow;
+                    conv_row(patches.data(), co0, nco, yrow);
+                }
+                continue;
+            }
+            gather(xn, 2 * r, patches.data());
+            gather(xn, 2 * r + 1, patches.data() + pbytes);
+            float* yn = y + ni * cout * ph * pw + r * pw;
             for (int64_t co0 = 0; co0 < cout; co0 += kCo) {
                 const int nco = static_cast<int>(std::min<int64_t>(kCo, cout - co0));
-                float* yrow[kCo];
-                for (int i = 0; i < kCo; ++i) yrow[i] = yn + (co0 + std::min(i, nco - 1)) * oh * ow;
-                int64_t x0 = 0;
-                for (; x0 + 4 * kVec <= ws; x0 += 4 * kVec)
-                    block<4>(patches.data(), ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow);
-                switch ((ws - x0) / kVec) {
-                    case 3: block<3>(patches.data(), ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow); break;
-                    case 2: block<2>(patches.data(), ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow); break;
-                    case 1: block<1>(patches.data(), ws, kk, x0, ow - x0, weight, co0, nco, bias, post, yrow); break;
-                    default: break;
+                float* top[kCo];
+                float* bottom[kCo];
+                for (int i = 0; i < kCo; ++i) {
+                    top[i] = conv_rows.data() + i * ws;
+                    bottom[i] = conv_rows.data() + (kCo + i) * ws;
+                }
+                conv_row(patches.data(), co0, nco, top);
+                conv_row(patches.data() + pbytes, co0, nco, bottom);
+                for (int i = 0; i < nco; ++i) {
+                    const float *a = top[i], *b = bottom[i];
+                    float* yr = yn + (co0 + i) * ph * pw;
+                    for (int64_t px = 0; px < pw; ++px) {
+                        // PoolOp's order: -inf, then row 2r (columns 2px, 2px+1), then row 2r+1.
+                        float v = -std::numeric_limits<float>::infinity();
+                        for (float e : {a[2 * px], a[2 * px + 1], b[2 * px], b[2 * px + 1]}) v = v < e ? e : v;
+                        yr[px] = v;
+                    }
                 }
             }
         }

@@ -32,8 +32,12 @@ bool conv_direct_applies(const ConvParams& p, int64_t in_channels);
 
 // x {n, cin, h, w}; weight {cout, cin, kh, kw} (p.kernel_h/w); p: pads resolved
 // (ConvParams::output_hw's `resolved`); bias: cout floats or nullptr; post: nullptr or the fused
-// activation; y {n, cout, oh, ow}. threads >= 1.
+// activation; y {n, cout, oh, ow}, or with max_pool2 {n, cout, oh/2, ow/2}: the max of each 2x2
+// window of the activated output, in MaxPool's order (PoolOp: rows, then columns, starting
+// from -inf, max(a, b) = a < b ? b : a), so the same bits as the conv followed by the pool.
+// threads >= 1.
 void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, const ConvParams& p,
-                 const float* weight, const float* bias, int64_t cout, const PostOp* post, float* y, int threads);
+                 const float* weight, const float* bias, int64_t cout, const PostOp* post, float* y, int threads,
+                 bool max_pool2 = false);
 
 }  // namespace qcnn

@@ -143,6 +143,15 @@ std::vector<ValueInfo> PoolOp::infer(const std::vector<const ValueInfo*>& in) co
     return {float_value(pool_output_shape(p_, x.shape))};
 }
 
+bool PoolOp::is_max_pool2(const std::vector<const ValueInfo*>& in) const {
+    auto all = [](const std::vector<int64_t>& v, int64_t x) {
+        return std::all_of(v.begin(), v.end(), [x](int64_t e) { return e == x; });
+    };
+    return p_.kind == PoolKind::Max && p_.kernel == std::vector<int64_t>{2, 2} && p_.strides == std::vector<int64_t>{2, 2} &&
+           all(p_.pads, 0) && all(p_.dilations, 1) && !p_.ceil_mode && (p_.auto_pad == "NOTSET" || p_.auto_pad == "VALID") &&
+           !in.empty() && in[0] && in[0]->shape.size() == 4 && in[0]->shape[2] >= 2 && in[0]->shape[3] >= 2;
+}
+
 void PoolOp::run(const RunArgs& a) const {
     const Tensor& x = *a.in[0];
     Tensor& y = *a.out[0];

@@ -44,6 +44,7 @@ public:
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
     std::string describe() const override;
+    bool is_max_pool2(const std::vector<const ValueInfo*>& in) const override;
     const PoolParams& pool_params() const { return p_; }
 
 private:

@@ -6,14 +6,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 
 #include "core/graph/plan.h"
 #include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
+#include "core/ops/conv_direct.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/fc.h"
+#include "core/ops/pool.h"
 #include "core/quant/bitpack.h"
 #include "core/quant/product_quantizer.h"
 #include "core/quant/quantized_ops.h"
@@ -69,6 +72,7 @@ float max_abs(const Tensor& t) {
 // post-op (for the caller's checks) and expects the outputs to agree.
 struct FusionRun {
     std::vector<int> fused_nodes;
+    std::vector<int> pooling_nodes;  // nodes that write a fused 2x2 max pool
     std::vector<int> runtime_nodes;
     double max_diff = 0;
     float max_y = 0;
@@ -84,7 +88,10 @@ FusionRun run_both(const Network& net, const Tensor& x, int threads, const std::
     fused.run({&x}, ctx);
     FusionRun r;
     for (size_t ni = 0; ni < net.nodes.size(); ++ni)
+    {
         if (fused.fused_post_op(static_cast<int>(ni))) r.fused_nodes.push_back(static_cast<int>(ni));
+        if (fused.fused_max_pool(static_cast<int>(ni))) r.pooling_nodes.push_back(static_cast<int>(ni));
+    }
     r.runtime_nodes = fused.runtime_nodes();
     for (size_t o = 0; o < ref.num_outputs(); ++o) {
         const Tensor& a = ref.output(o);
@@ -253,6 +260,84 @@ TEST(PlanFusion, ClipWithRunTimeBoundsIsNotFused) {
     EXPECT_EQ(fused.runtime_nodes(), (std::vector<int>{0, 1}));
 }
 
+OpPtr max_pool(std::vector<int64_t> k, std::vector<int64_t> s, std::vector<int64_t> pads = {}) {
+    PoolParams p;
+    p.kernel = std::move(k);
+    p.strides = std::move(s);
+    p.pads = std::move(pads);
+    return std::make_shared<PoolOp>(p);
+}
+
+// x -> conv (3 input channels) [-> relu] -> MaxPool 2x2 s2 (-> relu), odd and even sizes: the
+// conv writes the pooled map (the MaxPool node stops running) with the unfused graph's bits.
+TEST(PlanFusion, ConvThenMaxPoolFusesAndMatchesTheUnfusedGraph) {
+    ConvParams p;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    for (const Shape& xs : {Shape{1, 3, 11, 14}, Shape{2, 3, 8, 9}})
+        for (bool relu : {true, false})
+            for (int threads : {1, 2}) {
+                Builder b;
+                const int x = b.value("x", {-1, -1, -1, -1});
+                b.net.inputs = {x};
+                int v = b.node("conv", std::make_shared<ConvOp>(p, random_tensor({6, 3, 3, 3}, 11), random_bias(6, 12)), {x});
+                if (relu) v = b.node("relu", std::make_shared<ActivationOp>(ActivationKind::Relu), {v});
+                b.net.outputs = {b.node("pool", max_pool({2, 2}, {2, 2}), {v})};
+                const Tensor in = random_tensor(xs, 13);
+                Plan ref(b.net, {in.shape});
+                Plan fused(b.net, {in.shape}, {}, PlanOptions{.fuse_activations = true});
+                ref.run({&in}, ExecContext{threads});
+                fused.run({&in}, ExecContext{threads});
+                fused.run({&in}, ExecContext{threads});
+                const std::string what = to_string(xs) + (relu ? " relu" : "") + " threads " + std::to_string(threads);
+                EXPECT_EQ(fused.fused_max_pool(0), conv_direct_applies(p, 3)) << what;
+                if (conv_direct_applies(p, 3)) {
+                    EXPECT_EQ(fused.runtime_nodes(), std::vector<int>{0}) << what;
+                }
+                const Tensor& a = ref.output(0);
+                const Tensor& c = fused.output(0);
+                ASSERT_EQ(a.shape, c.shape) << what;
+                EXPECT_EQ(0, std::memcmp(a.ptr(), c.ptr(), sizeof(float) * a.size())) << what;
+            }
+}
+
+// Pools that are not 2x2 stride 2 without padding, a conv the direct kernel does not run
+// (8 input channels), and a conv output also read elsewhere stay unfused.
+TEST(PlanFusion, OtherPoolsAndLayersAreNotFusedWithTheirMaxPool) {
+    struct Case {
+        std::string what;
+        OpPtr pool;
+        int64_t cin;
+        bool second_reader;
+    };
+    const Case cases[] = {
+        {"3x3 s2", max_pool({3, 3}, {2, 2}), 3, false},
+        {"2x2 s1", max_pool({2, 2}, {1, 1}), 3, false},
+        {"2x2 s2 padded", max_pool({2, 2}, {2, 2}, {1, 1, 1, 1}), 3, false},
+        {"8 input channels", max_pool({2, 2}, {2, 2}), 8, false},
+        {"conv output read twice", max_pool({2, 2}, {2, 2}), 3, true},
+    };
+    for (const Case& c : cases) {
+        Builder b;
+        const int x = b.value("x", {-1, -1, -1, -1});
+        b.net.inputs = {x};
+        const int v =
+            b.node("conv", std::make_shared<ConvOp>(ConvParams{}, random_tensor({4, c.cin, 1, 1}, 21), random_bias(4, 22)), {x});
+        b.net.outputs = {b.node("pool", c.pool, {v})};
+        if (c.second_reader) b.net.outputs.push_back(b.node("relu", std::make_shared<ActivationOp>(ActivationKind::Relu), {v}));
+        const Tensor in = random_tensor({1, c.cin, 6, 6}, 23);
+        Plan ref(b.net, {in.shape});
+        Plan fused(b.net, {in.shape}, {}, PlanOptions{.fuse_activations = true});
+        ref.run({&in}, ExecContext{1});
+        fused.run({&in}, ExecContext{1});
+        EXPECT_FALSE(fused.fused_max_pool(0)) << c.what;
+        EXPECT_TRUE(contains(fused.runtime_nodes(), 1)) << c.what << ": the MaxPool must run";
+        const Tensor& a = ref.output(0);
+        const Tensor& f = fused.output(0);
+        ASSERT_EQ(a.shape, f.shape) << c.what;
+        EXPECT_EQ(0, std::memcmp(a.ptr(), f.ptr(), sizeof(float) * a.size())) << c.what;
+    }
+}
+
 // The bundled networks, float and with every layer that fits C_s' = 4 quantized (random
 // codebooks), through the Engine (fusion on) against the unfused Engine.
 TEST(PlanFusion, BundledNetworksFusedEqualUnfused) {
@@ -276,6 +361,10 @@ TEST(PlanFusion, BundledNetworksFusedEqualUnfused) {
                 const std::string what = name + (n == &q ? " quantized" : " float") + " threads " + std::to_string(threads);
                 const FusionRun r = run_both(*n, x, threads);
                 EXPECT_FALSE(r.fused_nodes.empty()) << what;
+                // LeNet-5's conv1 (1 channel) -> relu -> 2x2 max pool: the direct kernel pools.
+                if (name == "lenet5") {
+                    EXPECT_EQ(r.pooling_nodes.size(), conv_direct_applies(ConvParams{}, 1) ? 1u : 0u) << what;
+                }
                 EXPECT_LE(r.max_diff, 1e-4 * std::max(1.0f, r.max_y)) << what;
                 auto shared = std::make_shared<const Network>(*n);
                 Engine fused(shared, threads), plain(shared, threads);

@@ -9,6 +9,7 @@
 #include "core/ops/conv.h"
 #include "core/ops/conv_direct.h"
 #include "core/ops/fc.h"
+#include "core/ops/pool.h"
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -132,6 +133,43 @@ TEST(ConvDirect, MatchesLoopNestWithEveryActivation) {
                     if (threads == 1) first = y;
                     else ASSERT_EQ(0, std::memcmp(first.ptr(), y.ptr(), sizeof(float) * y.size())) << threads;
                 }
+            }
+        }
+    }
+}
+
+// With the 2x2 max pool fused (RunArgs::max_pool2): the same bits as conv_direct followed by
+// PoolOp (MaxPool 2x2 s2), for odd and even output sizes, every activation, 1-3 threads.
+TEST(ConvDirect, FusedMaxPoolGivesTheBitsOfConvThenMaxPool) {
+    PoolParams pp;
+    pp.kernel = {2, 2};
+    pp.strides = {2, 2};
+    const PoolOp pool(pp);
+    PostOp relu, leaky;
+    leaky.kind = PostOp::Kind::LeakyRelu;
+    leaky.alpha = 0.2f;
+    std::mt19937 rng(91);
+    struct Case {
+        int64_t n, cin, cout, h, w, k, pad;
+    };
+    for (const Case& c : {Case{1, 3, 8, 12, 34, 3, 1}, Case{2, 3, 5, 9, 17, 3, 1}, Case{1, 1, 6, 7, 6, 5, 0},
+                          Case{1, 4, 17, 2, 35, 1, 0}}) {
+        const ConvParams p{.kernel_h = c.k, .kernel_w = c.k, .pad_top = c.pad, .pad_left = c.pad,
+                           .pad_bottom = c.pad, .pad_right = c.pad};
+        const Tensor w = random_tensor({c.cout, c.cin, c.k, c.k}, rng);
+        const Tensor x = random_tensor({c.n, c.cin, c.h, c.w}, rng);
+        std::vector<float> b(c.cout, 0.25f);
+        const int64_t oh = c.h + 2 * c.pad - c.k + 1, ow = c.w + 2 * c.pad - c.k + 1;
+        for (const PostOp* post : std::vector<const PostOp*>{nullptr, &relu, &leaky}) {
+            Tensor full({c.n, c.cout, oh, ow});
+            conv_direct(x.ptr(), c.n, c.cin, c.h, c.w, p, w.ptr(), b.data(), c.cout, post, full.ptr(), 1);
+            const Tensor expect = run_op(pool, full, 1);
+            for (int threads : {1, 2, 3}) {
+                Tensor y(expect.shape, std::nanf(""));
+                conv_direct(x.ptr(), c.n, c.cin, c.h, c.w, p, w.ptr(), b.data(), c.cout, post, y.ptr(), threads, true);
+                ASSERT_EQ(0, std::memcmp(y.ptr(), expect.ptr(), sizeof(float) * y.size()))
+                    << "cin " << c.cin << " cout " << c.cout << " " << oh << "x" << ow << " threads " << threads
+                    << " post " << (post ? int(post->kind) : -1);
             }
         }
     }
