@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,24 @@ struct PostOp {
     }
 };
 
+// One row of a fused 2x2 stride-2 max pool: out[i] = max of top[2i], top[2i+1], bottom[2i],
+// bottom[2i+1], taken in PoolOp's order (from -inf, max(v, e) = v < e ? e : v), so a layer
+// that pools its own rows (RunArgs::max_pool2) gives the bits of the MaxPool node.
+inline void max_pool2_row(const float* top, const float* bottom, int64_t count, float* out) {
+    for (int64_t i = 0; i < count; ++i) {
+        float v = -std::numeric_limits<float>::infinity();
+        for (float e : {top[2 * i], top[2 * i + 1], bottom[2 * i], bottom[2 * i + 1]}) v = v < e ? e : v;
+        out[i] = v;
+    }
+}
+
+// The 2x2 stride-2 max pool (floor) of `planes` maps of h x w into planes of h/2 x w/2.
+inline void max_pool2_planes(const float* x, int64_t planes, int64_t h, int64_t w, float* y) {
+    for (int64_t p = 0; p < planes; ++p)
+        for (int64_t py = 0; py < h / 2; ++py)
+            max_pool2_row(x + (p * h + 2 * py) * w, x + (p * h + 2 * py + 1) * w, w / 2, y + (p * (h / 2) + py) * (w / 2));
+}
+
 struct RunArgs {
     const std::vector<const Tensor*>& in;    // float inputs; nullptr for int64 or omitted ones
     const std::vector<const ValueInfo*>& in_info;  // every input's plan-time info (nullptr if omitted)
@@ -92,7 +111,8 @@ struct RunArgs {
     const PostOp* post = nullptr;
     // A fused 2x2 max pool (stride 2, no padding, floor): out[0] is {N, C, H_t/2, W_t/2} and
     // gets the max of each 2x2 window of the (activated) output, taken in MaxPool's order.
-    // Only set for an op whose applies_max_pool2() is true.
+    // Only set for an op whose applies_max_pool2() is true; that op then applies `post` itself
+    // (before the pool) whatever its applies_post_op().
     bool max_pool2 = false;
 };
 

@@ -270,7 +270,7 @@ void Plan::run(const std::vector<const Tensor*>& inputs, const ExecContext& ctx,
         const PostOp* post = post_[ni] ? &*post_[ni] : nullptr;
         auto t0 = std::chrono::steady_clock::now();
         n.op->run(RunArgs{in, in_info, out, ctx, post, pool_[ni] != 0});
-        if (post && !n.op->applies_post_op()) {
+        if (post && !n.op->applies_post_op() && !pool_[ni]) {  // a pooling layer applies it first
             // Right after the layer wrote it: still in cache unless the map outgrows the L2.
             float* y = out[0]->ptr();
             const int64_t size = out[0]->size();

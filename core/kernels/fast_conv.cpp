@@ -33,21 +33,27 @@ ConvTiling conv_tiling(int64_t oh, int64_t ow, int64_t lut_row_bytes) {
     // the plane is split evenly either way.
     const int64_t target = std::clamp<int64_t>((int64_t(1) << 18) / std::max<int64_t>(lut_row_bytes, 1), 16, 400);
     ConvTiling t;
+    // A tile narrower or shorter than the plane has an even height / width, so every tile
+    // starts on an even row and column and a fused 2x2 pool never straddles two tiles.
+    auto even = [](int64_t v, int64_t whole) { return v < whole && v % 2 != 0 ? v + 1 : v; };
     if (ow * 4 <= target) {
         t.tiles_x = 1;
         t.tw = ow;
         const int64_t th_max = std::max<int64_t>(target / ow, 1);
         t.tiles_y = (oh + th_max - 1) / th_max;
-        t.th = (oh + t.tiles_y - 1) / t.tiles_y;
+        t.th = even((oh + t.tiles_y - 1) / t.tiles_y, oh);
+        t.tiles_y = (oh + t.th - 1) / t.th;
         return t;
     }
     int64_t side = 1;
     while ((side + 1) * (side + 1) <= target) ++side;
     t.tiles_y = (oh + std::min(oh, side) - 1) / std::min(oh, side);
-    t.th = (oh + t.tiles_y - 1) / t.tiles_y;
+    t.th = even((oh + t.tiles_y - 1) / t.tiles_y, oh);
+    t.tiles_y = (oh + t.th - 1) / t.th;
     const int64_t tw_max = std::max<int64_t>(target / t.th, 1);
     t.tiles_x = (ow + tw_max - 1) / tw_max;
-    t.tw = (ow + t.tiles_x - 1) / t.tiles_x;
+    t.tw = even((ow + t.tiles_x - 1) / t.tiles_x, ow);
+    t.tiles_x = (ow + t.tw - 1) / t.tw;
     return t;
 }
 
@@ -80,6 +86,7 @@ struct FastConv::TileBuffers {
     Scratch<float> offs;            // g x rows: offset sum of each output position
     Scratch<const uint8_t*> ptrs;   // rows x P scan pointers
     Scratch<uint32_t> acc, acc_lo;  // scan sums, channel-major: B x rows (acc_lo: Bits16 low plane)
+    Scratch<float> pooled;          // run_max_pool2: one block's finished outputs before the pool
     float scale = 1.0f;
 };
 
@@ -267,9 +274,37 @@ void FastConv::tile_lut(const float* xn, int64_t h, int64_t w, const Tile& t, co
 
 void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y, int threads,
                    LutTrace* trace) const {
+    run_impl(x, n, h, w, win, y, threads, trace, nullptr, false);
+}
+
+void FastConv::run_max_pool2(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y,
+                             int threads, const PostOp* post) const {
+    run_impl(x, n, h, w, win, y, threads, nullptr, post, true);
+}
+
+// Activation and 2x2 max pool of a finished tile: t holds channels x (th x tw) outputs of the
+// tile at (oy0, ox0) (both even); writes the pooled outputs it covers into y (channel stride
+// ph * pw, row stride pw).
+static void pool_tile(float* t, int64_t channels, int64_t th, int64_t tw, int64_t oy0, int64_t ox0, int64_t ph,
+                      int64_t pw, const PostOp* post, float* y) {
+    if (post) post->apply(t, channels * th * tw);
+    const int64_t py0 = oy0 / 2, px0 = ox0 / 2;
+    const int64_t py1 = std::min(ph, (oy0 + th) / 2), px1 = std::min(pw, (ox0 + tw) / 2);
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t py = py0; py < py1; ++py) {
+            const float* a = t + (c * th + 2 * (py - py0)) * tw;
+            const float* b = a + tw;
+            if (px1 > px0) max_pool2_row(a, b, px1 - px0, y + (c * ph + py) * pw + px0);
+        }
+}
+
+void FastConv::run_impl(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y, int threads,
+                        LutTrace* trace, const PostOp* post, bool max_pool2) const {
     const auto out_hw = conv_window_output(h, w, geo_.kernel_h, geo_.kernel_w, win);
     const int64_t oh = out_hw[0], ow = out_hw[1];  // not a structured binding: clang 14 cannot capture those in OpenMP regions
     if (n < 0) fail("FastConv: negative batch size ", n);
+    if (max_pool2 && (oh < 2 || ow < 2)) fail("FastConv: a 2x2 pool needs at least 2x2 outputs, got ", oh, "x", ow);
+    const int64_t ph = oh / 2, pw = ow / 2;
     if (trace) *trace = {};
     if (n == 0) return;
     const int64_t cs = geo_.in_channels, ct = geo_.out_channels, ctg = geo_.outputs_per_group();
@@ -295,8 +330,9 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
             const Tile t = make_tile(ti, tl, h, w, oh, ow, win);
             tile_lut(x + ni * cs * h * w, h, w, t, win, b);
             const int64_t rows = t.rows(), tw = t.width(), th = t.oy1 - t.oy0;
-            float* yn = y + ni * ct * ohw;
+            float* yn = y + ni * ct * (max_pool2 ? ph * pw : ohw);
             const int64_t b0 = nblocks * si / nsplit, b1 = nblocks * (si + 1) / nsplit;
+            if (max_pool2) b.pooled.resize(B * rows);
             if (!quantized) {
                 for (int64_t blk = b0; blk < b1; ++blk) {
                     const int64_t gi = blk / nbg, c0 = gi * ctg + (blk % nbg) * B;
@@ -310,8 +346,11 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
                                 const uint8_t* code = codes_.data() + (c * P + p) * Mg;  // Plain
                                 for (int64_t j = 0; j < Mg; ++j) acc += row[j * K + code[j]];
                             }
-                            yn[c * ohw + (t.oy0 + r / tw) * ow + t.ox0 + r % tw] = acc + bias_[c];
+                            float& out = max_pool2 ? b.pooled[(c - c0) * rows + r]
+                                                   : yn[c * ohw + (t.oy0 + r / tw) * ow + t.ox0 + r % tw];
+                            out = acc + bias_[c];
                         }
+                    if (max_pool2) pool_tile(b.pooled.data(), c1 - c0, th, tw, t.oy0, t.ox0, ph, pw, post, yn + c0 * ph * pw);
                 }
                 continue;
             }
@@ -340,9 +379,15 @@ void FastConv::run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWi
                     lut_scan::scan(isa_, method_, job);
                     combine_lut_planes(b.acc.data(), b.acc_lo.data(), B * rows);
                 }
-                float* yt = yn + c0 * ohw + t.oy0 * ow + t.ox0;
-                finish_lut_tile(b.acc.data(), rows, nc, th, tw, inv_scale, b.offs.data() + gi * rows,
-                                bias_.data() + c0, yt, ohw, ow);
+                if (max_pool2) {
+                    finish_lut_tile(b.acc.data(), rows, nc, th, tw, inv_scale, b.offs.data() + gi * rows,
+                                    bias_.data() + c0, b.pooled.data(), rows, tw);
+                    pool_tile(b.pooled.data(), nc, th, tw, t.oy0, t.ox0, ph, pw, post, yn + c0 * ph * pw);
+                } else {
+                    float* yt = yn + c0 * ohw + t.oy0 * ow + t.ox0;
+                    finish_lut_tile(b.acc.data(), rows, nc, th, tw, inv_scale, b.offs.data() + gi * rows,
+                                    bias_.data() + c0, yt, ohw, ow);
+                }
                 if (trace)
                     for (int64_t c = 0; c < nc; ++c)
                         for (int64_t r = 0; r < rows; ++r)

@@ -32,6 +32,7 @@
 #include <span>
 #include <vector>
 
+#include "core/graph/op.h"
 #include "core/kernels/isa.h"
 #include "core/kernels/lut_tables.h"
 #include "core/kernels/scan.h"
@@ -57,7 +58,9 @@ struct ConvTiling {
     int64_t count() const { return tiles_y * tiles_x; }
 };
 // `lut_row_bytes` = M * Kp (bytes of one position's 8-bit LUT): larger tables get smaller tiles.
-// E.g. a 56x56 plane with M * Kp = 256 gets 8 bands of 7 x 56.
+// E.g. a 56x56 plane with M * Kp = 256 gets 7 bands of 8 x 56. A tile smaller than the plane
+// has an even height and width (tiles start on even rows and columns: a fused 2x2 pool stays
+// inside a tile).
 ConvTiling conv_tiling(int64_t out_h, int64_t out_w, int64_t lut_row_bytes);
 
 class FastConv {
@@ -75,6 +78,11 @@ public:
     // threads >= 1 (values < 1 count as 1). Throws qcnn::Error for an invalid window.
     void run(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y, int threads,
              LutTrace* trace = nullptr) const;
+    // The same outputs with `post` (may be null) applied and the 2x2 stride-2 max pool (floor)
+    // taken inside each output tile: y {n, C_t, H_t/2, W_t/2}, the bits of run() followed by
+    // PostOp::apply and PoolOp's MaxPool (max in its order: -inf, then the window row by row).
+    void run_max_pool2(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y,
+                       int threads, const PostOp* post) const;
     // The scalar twin: one thread, same tiles and tables, plain loops over the unpacked codes
     // that skip out-of-range taps.
     void run_reference(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y,
@@ -101,6 +109,8 @@ public:
 private:
     struct Tile;
     struct TileBuffers;
+    void run_impl(const float* x, int64_t n, int64_t h, int64_t w, const ConvWindow& win, float* y, int threads,
+                  LutTrace* trace, const PostOp* post, bool max_pool2) const;
     Tile make_tile(int64_t t, const ConvTiling& tl, int64_t h, int64_t w, int64_t oh, int64_t ow,
                    const ConvWindow& win) const;
     bool gathers(const ConvWindow& win) const;  // a strided 1x1 window without padding (Tile::gathered)

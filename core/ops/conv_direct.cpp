@@ -196,13 +196,7 @@ void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, c
                 conv_row(patches.data() + pbytes, co0, nco, bottom);
                 for (int i = 0; i < nco; ++i) {
                     const float *a = top[i], *b = bottom[i];
-                    float* yr = yn + (co0 + i) * ph * pw;
-                    for (int64_t px = 0; px < pw; ++px) {
-                        // PoolOp's order: -inf, then row 2r (columns 2px, 2px+1), then row 2r+1.
-                        float v = -std::numeric_limits<float>::infinity();
-                        for (float e : {a[2 * px], a[2 * px + 1], b[2 * px], b[2 * px + 1]}) v = v < e ? e : v;
-                        yr[px] = v;
-                    }
+                    max_pool2_row(a, b, pw, yn + (co0 + i) * ph * pw);
                 }
             }
         }

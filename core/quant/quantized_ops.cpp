@@ -242,6 +242,23 @@ void QConvOp::run(const RunArgs& a) const {
     const int64_t M = g.subspaces(), Mg = g.subspaces_per_group(), K = g.K, dsub = g.dsub;
     const int64_t kh = p.kernel_h, kw = p.kernel_w, P = kh * kw;
     const int threads = a.ctx.threads_for(n * (hw * cs * K + oh * ow * ct * P * Mg));
+    if (a.max_pool2 && a.ctx.lut_kernel == LutKernel::Fast) {
+        fast_->run_max_pool2(x.ptr(), n, h, w,
+                             ConvWindow{p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.pad_bottom, p.pad_right,
+                                        p.dilation_h, p.dilation_w},
+                             y.ptr(), threads, a.post);
+        return;
+    }
+    if (a.max_pool2) {
+        // The float reference tables: the whole map, then the activation and the pool.
+        static thread_local Tensor full;
+        full.resize_for_overwrite({n, ct, oh, ow});
+        std::vector<Tensor*> outs{&full};
+        run(RunArgs{a.in, a.in_info, outs, a.ctx});
+        if (a.post) a.post->apply(full.ptr(), full.size());
+        max_pool2_planes(full.ptr(), n * ct, oh, ow, y.ptr());
+        return;
+    }
     if (a.ctx.lut_kernel == LutKernel::Fast) {
         fast_->run(x.ptr(), n, h, w,
                    ConvWindow{p.stride_h, p.stride_w, p.pad_top, p.pad_left, p.pad_bottom, p.pad_right, p.dilation_h,

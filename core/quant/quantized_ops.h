@@ -98,6 +98,11 @@ public:
     std::string type() const override { return "QConv"; }
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
+    // The 2x2 max pool of its activated output (RunArgs::max_pool2): inside the fast kernel's
+    // tiles (FastConv::run_max_pool2); the float reference tables pool the whole map after it.
+    bool applies_max_pool2(const std::vector<const ValueInfo*>& in) const override {
+        return !in.empty() && in[0] && in[0]->shape.size() == 4;
+    }
     // Codebook floats + codes + bias values.
     int64_t params() const override;
     // Per sample: H*W*C_s*K (LUT) + H_t*W_t*C_t*kh*kw*Mg (lookup-adds).

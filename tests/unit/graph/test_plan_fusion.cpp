@@ -300,6 +300,43 @@ TEST(PlanFusion, ConvThenMaxPoolFusesAndMatchesTheUnfusedGraph) {
             }
 }
 
+// x -> QConv -> LeakyRelu -> MaxPool 2x2 s2: the quantized layer pools inside its tiles with
+// the fast kernel, and after the whole map with the float reference tables; both give the
+// unfused graph's bits.
+TEST(PlanFusion, QConvThenMaxPoolFusesAndMatchesTheUnfusedGraph) {
+    ConvParams p;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    p.kernel_h = p.kernel_w = 3;
+    const auto layer = std::make_shared<QConvOp>(p, random_pq(LayerKind::Conv, {20, 16, 3, 3}, 1, PQConfig{4, 16}, 31),
+                                                 random_bias(20, 32));
+    Builder b;
+    const int x = b.value("x", {-1, -1, -1, -1});
+    b.net.inputs = {x};
+    const int v = b.node("qconv", layer, {x});
+    const int a = b.node("act", std::make_shared<ActivationOp>(ActivationKind::LeakyRelu, 0.1f), {v});
+    b.net.outputs = {b.node("pool", max_pool({2, 2}, {2, 2}), {a})};
+    for (const Shape& xs : {Shape{1, 16, 30, 41}, Shape{2, 16, 9, 8}})
+        for (LutKernel k : {LutKernel::Fast, LutKernel::Reference})
+            for (int threads : {1, 2}) {
+                const Tensor in = random_tensor(xs, 33);
+                Plan ref(b.net, {in.shape});
+                Plan fused(b.net, {in.shape}, {}, PlanOptions{.fuse_activations = true});
+                ExecContext ctx{threads};
+                ctx.lut_kernel = k;
+                ref.run({&in}, ctx);
+                fused.run({&in}, ctx);
+                fused.run({&in}, ctx);
+                const std::string what = to_string(xs) + (k == LutKernel::Fast ? " fast" : " reference") + " threads " +
+                                         std::to_string(threads);
+                EXPECT_TRUE(fused.fused_max_pool(0)) << what;
+                EXPECT_EQ(fused.runtime_nodes(), std::vector<int>{0}) << what;
+                const Tensor& r = ref.output(0);
+                const Tensor& f = fused.output(0);
+                ASSERT_EQ(r.shape, f.shape) << what;
+                EXPECT_EQ(0, std::memcmp(r.ptr(), f.ptr(), sizeof(float) * r.size())) << what;
+            }
+}
+
 // Pools that are not 2x2 stride 2 without padding, a conv the direct kernel does not run
 // (8 input channels), and a conv output also read elsewhere stay unfused.
 TEST(PlanFusion, OtherPoolsAndLayersAreNotFusedWithTheirMaxPool) {
@@ -361,9 +398,14 @@ TEST(PlanFusion, BundledNetworksFusedEqualUnfused) {
                 const std::string what = name + (n == &q ? " quantized" : " float") + " threads " + std::to_string(threads);
                 const FusionRun r = run_both(*n, x, threads);
                 EXPECT_FALSE(r.fused_nodes.empty()) << what;
-                // LeNet-5's conv1 (1 channel) -> relu -> 2x2 max pool: the direct kernel pools.
+                // LeNet-5: conv1 (1 channel, float) -> relu -> 2x2 max pool is pooled by the direct
+                // kernel; conv2 -> relu -> 2x2 max pool by its QConv once quantized.
                 if (name == "lenet5") {
-                    EXPECT_EQ(r.pooling_nodes.size(), conv_direct_applies(ConvParams{}, 1) ? 1u : 0u) << what;
+                    const size_t direct = conv_direct_applies(ConvParams{}, 1) ? 1 : 0;
+                    EXPECT_EQ(r.pooling_nodes.size(), direct + (n == &q ? 1 : 0)) << what;
+                }
+                if (name == "vgg7" && n == &q) {
+                    EXPECT_EQ(r.pooling_nodes.size(), 3u) << what;  // its three conv -> relu -> pool stages
                 }
                 EXPECT_LE(r.max_diff, 1e-4 * std::max(1.0f, r.max_y)) << what;
                 auto shared = std::make_shared<const Network>(*n);

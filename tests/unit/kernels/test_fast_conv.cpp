@@ -135,6 +135,39 @@ TEST(FastConv, MatchesTwinAndFloatLutOnAwkwardShapes) {
             }
 }
 
+// run_max_pool2 = run, then the activation, then the 2x2 max pool, bit for bit: every case
+// with a 2x2 output or more (tiles of odd and even sizes, groups, K up to 256), every
+// instruction set, 1-3 threads, with and without an activation.
+TEST(FastConv, FusedMaxPoolGivesTheBitsOfRunThenActivationThenPool) {
+    PostOp leaky;
+    leaky.kind = PostOp::Kind::LeakyRelu;
+    leaky.alpha = 0.3f;
+    uint64_t seed = 900;
+    for (const ConvCase& cc : cases())
+        for (KernelIsa isa : test::isas_to_test(cc.K)) {
+            const auto [oh, ow] = conv_window_output(cc.h, cc.w, cc.kh, cc.kw, cc.win);
+            if (oh < 2 || ow < 2) continue;
+            const RandomLayer l = test::random_layer(conv_geometry(cc), ++seed, true);
+            const FastConv f(l.geo, l.codebooks, l.codes, l.bias, isa);
+            const std::vector<float> x = test::random_input(cc.n * cc.cs * cc.h * cc.w, seed + 1);
+            std::vector<float> full(cc.n * cc.ct * oh * ow);
+            f.run(x.data(), cc.n, cc.h, cc.w, cc.win, full.data(), 1);
+            for (const PostOp* post : std::vector<const PostOp*>{nullptr, &leaky}) {
+                std::vector<float> act = full;
+                if (post) post->apply(act.data(), static_cast<int64_t>(act.size()));
+                std::vector<float> expect(cc.n * cc.ct * (oh / 2) * (ow / 2));
+                max_pool2_planes(act.data(), cc.n * cc.ct, oh, ow, expect.data());
+                for (int threads : {1, 2, 3}) {
+                    std::vector<float> y(expect.size(), -7.0f);
+                    f.run_max_pool2(x.data(), cc.n, cc.h, cc.w, cc.win, y.data(), threads, post);
+                    ASSERT_TRUE(test::same_bits(y, expect))
+                        << isa_name(isa) << " C_s " << cc.cs << " C_t " << cc.ct << " " << oh << "x" << ow << " K "
+                        << cc.K << " threads " << threads << " post " << (post != nullptr);
+                }
+            }
+        }
+}
+
 // Worst case: every looked-up entry is 255 and an interior output sums 9 taps x 300 terms
 // (688,500: far past uint16); corners and edges sum fewer taps.
 TEST(FastConv, WorstCaseAccumulationIsExact) {
