@@ -121,7 +121,9 @@ NetworkGeometry network_geometry(const Network& net, const Shape& sample_shape) 
     const std::vector<int64_t> live = live_bytes(net, plan);
     const auto& run = plan.runtime_nodes();
     for (size_t s = 0; s < run.size(); ++s) geo.steps.push_back({run[s], layer_of[run[s]], live[s] / batch});
-    geo.buffer_bytes = plan.activation_bytes() / batch;
+    // The buffers the process holds are those of the Engine's plan, which fuses activations and
+    // 2x2 max pools into the layers before them (a fused layer writes the pooled map only).
+    geo.buffer_bytes = Plan(net, {input}, {}, PlanOptions{.fuse_activations = true}).activation_bytes() / batch;
     return geo;
 }
 

@@ -64,8 +64,10 @@ struct NetworkGeometry {
     std::vector<LayerGeometry> layers;   // weight layers in network order
     std::vector<ActivationStep> steps;   // run-time nodes in execution order
     // Bytes per sample of the activation buffers the engine's plan allocates for a whole run
-    // (Plan::activation_bytes(): liveness-reused slots, each as large as the largest value it
-    // holds); 0 when built without a Network (then the peak live bytes stand in).
+    // (Plan::activation_bytes() of the Engine's plan, activations and 2x2 max pools fused:
+    // liveness-reused slots, each as large as the largest value it holds); 0 when built without
+    // a Network (then the peak live bytes stand in). The steps' live bytes are those of the
+    // unfused graph (every node's output), an upper bound of what the fused plan keeps.
     int64_t buffer_bytes = 0;
 };
 

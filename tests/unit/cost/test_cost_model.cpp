@@ -7,6 +7,7 @@
 #include "core/cost/cost_model.h"
 #include "core/graph/plan.h"
 #include "core/ops/conv.h"
+#include "core/ops/conv_direct.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/fc.h"
 #include "core/ops/pool.h"
@@ -322,10 +323,22 @@ TEST(CostModel, MemoryReportOfASmallNetwork) {
 TEST(CostModel, RuntimeBytesAddPlanBuffersAndDenseScratch) {
     auto net = small_network();
     const NetworkGeometry geo = network_geometry(*net, {2, 5, 5});
-    EXPECT_EQ(geo.buffer_bytes, Plan(*net, {Shape{1, 2, 5, 5}}).activation_bytes());
+    EXPECT_EQ(geo.buffer_bytes,
+              Plan(*net, {Shape{1, 2, 5, 5}}, {}, PlanOptions{.fuse_activations = true}).activation_bytes());
+    // conv (2 channels: the direct kernel) -> relu -> 2x2 pool run as one step: the buffers hold
+    // the pooled map and the flattened copy (4 x 2 x 2 floats each; the logits reuse a slot),
+    // not the 4 x 5 x 5 conv map and its activation (the unfused plan's 800 bytes).
+    if (conv_direct_applies(ConvParams{}, 2)) {
+        EXPECT_EQ(geo.buffer_bytes, 2 * 4 * 16);
+        EXPECT_EQ(Plan(*net, {Shape{1, 2, 5, 5}}).activation_bytes(), 800);
+    }
     int64_t peak_live = 0;
     for (const ActivationStep& st : geo.steps) peak_live = std::max(peak_live, st.live_bytes);
-    EXPECT_GE(geo.buffer_bytes, peak_live - 4 * 2 * 25);  // slots hold every live value but the input
+    // The steps count the unfused graph: its plan's slots hold every live value but the input,
+    // and the fused plan holds no more.
+    const int64_t unfused = Plan(*net, {Shape{1, 2, 5, 5}}).activation_bytes();
+    EXPECT_GE(unfused, peak_live - 4 * 2 * 25);
+    EXPECT_LE(geo.buffer_bytes, unfused);
     const int64_t conv_im2col = 4 * (2 * 9) * 25;          // conv1: C_s 2, 3x3, 5x5 output
     const NetworkCost dense = network_cost(geo, {QuantSetting::make_dense(), QuantSetting::make_dense()});
     EXPECT_EQ(dense.layers[0].scratch_bytes, conv_im2col);
