@@ -49,8 +49,14 @@ tsan_tests=(ops graph kernels quant eval sweep cli train ui)
 # reference tables). Under ASan the two LeNet-5 cases run (about a minute) and the two VGG-7
 # cases (several minutes each) do not; under TSan none does, as evaluation's threading is
 # covered by test_evaluate (1 and 2 threads) and test_concurrent_runs (docs/hardening.md, "CI").
+# The cost suite's two wall-clock checks (`TimeEstimate.WithinTwiceTheMeasuredTime*`: a run's
+# time estimated from an earlier run's stage times) are left out under ASan for their meaning:
+# ASan's first touch of shadow memory lands on whichever stage runs first, so the calibration
+# run's k-means took 2.69 s and the next run's, same settings, 1.26 s (CI, stop 32). Their code
+# paths (quantize + evaluate a bundled network) run under ASan in test_evaluate and test_cli.
 declare -A asan_skip=(
   [eval]='BundledNetworks/FastVsReference.*/vgg7_*'
+  [cost]='TimeEstimate.WithinTwiceTheMeasuredTime*'
 )
 # The session file's kill -9 test starts a child workbench, and the measured-memory tests start
 # `qcnn eval` (QProcess, fork + exec): TSan's runtime aborts in its fork handler ("CHECK failed:
