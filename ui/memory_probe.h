@@ -6,7 +6,8 @@
 // as a child process (QProcess: the GUI thread only receives its end), on the saved model and on
 // the float model (skipped when the caller already measured that model). Each child's JSON
 // `memory` object gives peak_rss_bytes, fixed_footprint_bytes (peak RSS once the data set is open,
-// before the model loads) and accounted_bytes (core/cli/cmd_eval.cpp).
+// before the model loads, plus the library code paged in afterwards to load and run it) and
+// accounted_bytes (core/cli/cmd_eval.cpp).
 //
 // One of finished / failed ends every start(): a missing binary, a failing or crashing child
 // (its stderr quoted), unreadable JSON, a child running longer than kTimeoutMs and cancel() all

@@ -46,7 +46,8 @@ struct FinetuneRecord {
 // in a child process: its `memory` object).
 struct MeasuredMemory {
     int64_t peakRss = 0;          // memory.peak_rss_bytes
-    int64_t fixedFootprint = 0;   // memory.fixed_footprint_bytes: the process before the model loaded
+    int64_t fixedFootprint = 0;   // memory.fixed_footprint_bytes: the process before the model loaded,
+                                  // plus the library code paged in to load and run it
     int64_t accounted = -1;       // memory.accounted_bytes (-1: the cost model could not price it)
     int64_t modelBytes() const { return peakRss - fixedFootprint; }  // what the model added
 };

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -38,19 +39,49 @@ int64_t peak_rss_bytes() {
     return static_cast<int64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
 }
 
-// The cost model's run-time memory of the network as evaluated (MemoryReport::runtime_bytes at
-// the evaluation batch: weights and biases as stored, the plan's activation buffers, and the
-// largest step's LUT buffer plus dense-conv scratch) beside what the process measured: its footprint without
-// the model (peak RSS once the data set is open, before the model is loaded: code, libraries
-// and their first-use allocations, the data set) and its peak RSS at the end.
+// Fields of /proc/self/status summed, in bytes (0 where the kernel does not give them).
+int64_t status_bytes(std::initializer_list<const char*> keys) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    int64_t kib = 0;
+    while (std::getline(f, line))
+        for (const char* key : keys)
+            if (line.rfind(key, 0) == 0 && line.size() > std::strlen(key) && line[std::strlen(key)] == ':') {
+                std::istringstream ls(line.substr(std::strlen(key) + 1));
+                int64_t v = 0;
+                if (ls >> v) kib += v;
+            }
+    return kib * 1024;
+}
+// Resident file-backed pages now: the program's and its libraries' code and read-only data.
+int64_t file_rss_bytes() { return status_bytes({"RssFile", "RssShmem"}); }
+
+// The run-time memory of the network as evaluated, accounted at the evaluation batch (weights
+// and biases as stored, the Engine plan's activation buffers, the largest LUT buffer, and what
+// the dense convs' backends hold: dense_backend_memory) beside what the process measured. The
+// process's fixed footprint is what it holds that does not depend on the model: its peak RSS
+// once the data set is open and before the model is loaded (code, libraries and their
+// first-use allocations, the data set), or, when larger, its RSS then plus the file-backed
+// pages first touched after that: the code and read-only data of the libraries that read the
+// model file (HDF5, protobuf) and run it (oneDNN), paged in on first use. (The peak before the
+// model can exceed the RSS then by a freed transient, which later allocations reuse.) peak RSS
+// is the process's at the end.
 struct MemoryCheck {
     bool accounted = false;  // false when the cost model could not price the network
     std::string why_not;     // its error then
-    MemoryReport model;      // accounted bytes
-    int64_t buffers = 0;     // the plan's activation buffers at the batch (part of model.runtime_bytes)
+    MemoryReport model;      // the cost model's report (weights, LUT)
+    DenseBackendMemory dense;  // the dense convs' backends
+    int64_t buffers = 0;     // the plan's activation buffers at the batch
     int64_t batch = 1;
-    int64_t fixed_footprint = 0, peak_rss = 0;
-    double ratio() const { return double(peak_rss) / double(model.runtime_bytes + fixed_footprint); }
+    int64_t before_model = 0;      // peak RSS before the model is loaded
+    int64_t rss_before_model = 0;  // RSS then (below the peak after a transient, e.g. a decompression)
+    int64_t code_paged_in = 0;     // file-backed pages first touched after that
+    int64_t peak_rss = 0;
+    int64_t fixed_footprint() const { return std::max(before_model, rss_before_model + code_paged_in); }
+    int64_t accounted_bytes() const {
+        return model.weight_bytes + model.bias_bytes + buffers + model.lut_bytes + dense.held_bytes + dense.work_bytes;
+    }
+    double ratio() const { return double(peak_rss) / double(accounted_bytes() + fixed_footprint()); }
 };
 
 std::string megabytes(int64_t bytes) {
@@ -109,15 +140,20 @@ void print_json(const EvalReport& e, std::ostream& out) {
     }
     const MemoryCheck& m = e.memory;
     w.key("memory").begin_object();
-    w.field("peak_rss_bytes", m.peak_rss).field("fixed_footprint_bytes", m.fixed_footprint);
+    w.field("peak_rss_bytes", m.peak_rss)
+        .field("fixed_footprint_bytes", m.fixed_footprint())
+        .field("peak_rss_before_model_bytes", m.before_model)
+        .field("rss_before_model_bytes", m.rss_before_model)
+        .field("code_paged_in_bytes", m.code_paged_in);
     if (m.accounted) {
         w.field("accounted_batch", m.batch)
-            .field("accounted_bytes", m.model.runtime_bytes)
+            .field("accounted_bytes", m.accounted_bytes())
             .field("accounted_weight_bytes", m.model.weight_bytes + m.model.bias_bytes)
             .field("accounted_activation_buffer_bytes", m.buffers)
             .field("accounted_peak_live_activation_bytes", m.model.activation_bytes)
             .field("accounted_lut_bytes", m.model.lut_bytes)
-            .field("accounted_scratch_bytes", m.model.scratch_bytes)
+            .field("accounted_dense_work_bytes", m.dense.work_bytes)
+            .field("accounted_dense_held_bytes", m.dense.held_bytes)
             .field("peak_rss_over_accounted_plus_fixed", m.ratio());
     } else {
         w.field("accounted_error", m.why_not);
@@ -155,15 +191,18 @@ void print_text(const EvalReport& e, std::ostream& out) {
             << " quantized layers run dense)";
     out << "\n";
     const MemoryCheck& m = e.memory;
-    out << "memory:  peak RSS " << megabytes(m.peak_rss) << "; without the model " << megabytes(m.fixed_footprint)
-        << " (peak RSS with the data set open, before loading the model)\n";
+    out << "memory:  peak RSS " << megabytes(m.peak_rss) << "; without the model " << megabytes(m.fixed_footprint())
+        << ": the larger of the peak RSS with the data set open, before loading the model, "
+        << megabytes(m.before_model) << ",\n         and the RSS then, " << megabytes(m.rss_before_model)
+        << ", plus the library code paged in to load and run the model, " << megabytes(m.code_paged_in) << "\n";
     if (m.accounted) {
         char ratio[32];
         std::snprintf(ratio, sizeof ratio, "%.2f", m.ratio());
-        out << "         accounted " << megabytes(m.model.runtime_bytes) << " at batch " << m.batch << " (weights "
+        out << "         accounted " << megabytes(m.accounted_bytes()) << " at batch " << m.batch << " (weights "
             << megabytes(m.model.weight_bytes + m.model.bias_bytes) << ", activation buffers "
-            << megabytes(m.buffers) << ", largest LUT " << megabytes(m.model.lut_bytes) << ", largest dense scratch "
-            << megabytes(m.model.scratch_bytes) << "); peak RSS / (accounted + without) = " << ratio << "\n";
+            << megabytes(m.buffers) << ", largest LUT " << megabytes(m.model.lut_bytes) << ", dense convs' backends "
+            << megabytes(m.dense.work_bytes + m.dense.held_bytes) << ");\n         peak RSS / (accounted + without) = "
+            << ratio << "\n";
     } else {
         out << "         accounted: not available (" << m.why_not << ")\n";
     }
@@ -221,7 +260,9 @@ int run_eval(const Args& args, CommandContext& ctx) {
     // without the model includes it and the libraries that read it.
     std::shared_ptr<const Dataset> data;
     if (!args.has("--convert")) data = open_dataset(e.data, dopts);
-    e.memory.fixed_footprint = peak_rss_bytes();
+    e.memory.before_model = peak_rss_bytes();
+    e.memory.rss_before_model = status_bytes({"VmRSS"});
+    const int64_t file_before_model = file_rss_bytes();
     std::shared_ptr<const Network> net = load_model(e.model);
     if (args.has("--convert")) {
         dopts.sample_shape = net->sample_shape();
@@ -261,6 +302,9 @@ int run_eval(const Args& args, CommandContext& ctx) {
         const NetworkGeometry geo = network_geometry(*net, data->sample_shape());
         e.memory.model = network_cost(geo, stored_settings(*net), co).quantized;
         e.memory.buffers = geo.buffer_bytes * co.batch;
+        Shape input{e.memory.batch};
+        for (int64_t d : data->sample_shape()) input.push_back(d);
+        e.memory.dense = dense_backend_memory(*net, input);
         e.memory.accounted = true;
     } catch (const Error& err) {
         e.memory.why_not = err.what();
@@ -269,6 +313,7 @@ int run_eval(const Args& args, CommandContext& ctx) {
     e.r = evaluate(net, *data, e.data, opts, bar.callback());
     bar.finish();
     e.memory.peak_rss = peak_rss_bytes();
+    e.memory.code_paged_in = std::max<int64_t>(0, file_rss_bytes() - file_before_model);
     if (logits.is_open()) {
         logits.close();
         if (!logits) fail("cannot write logits file ", e.logits_path);

@@ -1,6 +1,7 @@
 #include "core/cost/cost_model.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/graph/plan.h"
 #include "core/ops/conv.h"
@@ -125,6 +126,25 @@ NetworkGeometry network_geometry(const Network& net, const Shape& sample_shape) 
     // 2x2 max pools into the layers before them (a fused layer writes the pooled map only).
     geo.buffer_bytes = Plan(net, {input}, {}, PlanOptions{.fuse_activations = true}).activation_bytes() / batch;
     return geo;
+}
+
+DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input) {
+    const Plan plan(net, {input}, {}, PlanOptions{.fuse_activations = true});
+    DenseBackendMemory m;
+    std::map<std::string, int64_t> work;  // per backend: its largest layer's
+    for (int ni : plan.runtime_nodes()) {
+        const Node& n = net.nodes[ni];
+        const auto* conv = dynamic_cast<const ConvOp*>(n.op.get());
+        if (!conv) continue;
+        const std::optional<PostOp>& post = plan.fused_post_op(ni);
+        const DenseConvMemory d =
+            conv->dense_memory(plan.info(n.inputs.at(0)).shape, post ? &*post : nullptr, plan.fused_max_pool(ni));
+        m.held_bytes += d.held_bytes;
+        work[d.backend] = std::max(work[d.backend], d.work_bytes);
+        ++m.layers;
+    }
+    for (const auto& [backend, bytes] : work) m.work_bytes += bytes;
+    return m;
 }
 
 std::vector<LayerGeometry> layer_geometry(const Network& net, const Shape& sample_shape) {

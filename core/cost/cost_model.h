@@ -82,6 +82,21 @@ std::vector<LayerGeometry> layer_geometry(const Network& net, const Shape& sampl
 // QFcOp. network_cost(network_geometry(net, s), stored_settings(net)) costs a quantized network.
 std::vector<QuantSetting> stored_settings(const Network& net);
 
+// What the dense convs' backends hold to run `net` in the Engine on `input` (batch first), one
+// thread's: ConvOp::dense_memory of every ConvOp in the Engine's fused plan (activations and
+// 2x2 max pools fused, so the same backend choice as the run). Held bytes (oneDNN weight copies,
+// zero biases) are summed over layers; each backend keeps one work buffer per thread shared by
+// its layers, so work is the largest layer's per backend, summed over the backends in use.
+// The cost model's MemoryReport::scratch_bytes prices the im2col path from geometry alone (no
+// network needed); this asks the backends the Engine will actually run. qcnn eval's memory
+// check uses it.
+struct DenseBackendMemory {
+    int64_t held_bytes = 0;
+    int64_t work_bytes = 0;
+    int layers = 0;  // dense convs counted
+};
+DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input);
+
 // A chain of weight layers and nothing else: step l has layer l's input and output live.
 NetworkGeometry chain_geometry(std::vector<LayerGeometry> layers);
 

@@ -8,7 +8,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <tuple>
 
 #ifdef QCNN_HAVE_DNNL
@@ -22,24 +21,23 @@ namespace qcnn {
 
 #ifdef QCNN_HAVE_DNNL
 // Per input shape: the primitive, its source / destination layouts, the reorders from and to
-// NCHW when oneDNN chose another layout, and the weights in its layout. Per (shape, thread):
-// the activation buffers in that layout and the scratchpad.
+// NCHW when oneDNN chose another layout, and the weights in its layout (the ConvOp's own
+// weights when oneDNN keeps OIHW). The activation buffers in oneDNN's layout and the
+// scratchpad live in one buffer per thread that every ConvOp shares (dnnl_work): the process
+// holds the largest layer's, not one set per layer.
 struct DnnlConvCache {
     struct Plan {
         dnnl::convolution_forward conv;
         dnnl::memory::desc user_src, user_dst, src, dst, scratch;
         dnnl::memory weights, bias;
         std::optional<dnnl::reorder> to_src, from_dst;
-    };
-    struct Buffers {
-        dnnl::memory src, dst, scratch;
+        int64_t src_offset = 0, dst_offset = 0, scratch_offset = 0, work_bytes = 0;  // in dnnl_work
     };
     // A fused activation (RunArgs::post) is part of the primitive: key {kind, lo, hi, alpha},
     // kind -1 for none.
     using PostKey = std::tuple<int, float, float, float>;
     std::mutex mutex;
     std::map<std::pair<Shape, PostKey>, std::unique_ptr<Plan>> plans;
-    std::map<std::pair<const Plan*, std::thread::id>, std::unique_ptr<Buffers>> buffers;
 };
 
 #else
@@ -198,6 +196,37 @@ AlignedVector<float>& thread_scratch(int which) {
 // im2col scratch budget per tile, in floats (2 MiB: about one core's L2).
 constexpr int64_t kColBudget = int64_t(1) << 19;
 
+// How run_im2col cuts its work: (images, output rows) items. Small feature maps: several images
+// per GEMM, enough columns to keep it efficient. Large ones: one image in tiles of output rows,
+// so the im2col columns stay about kColBudget floats (at least 256 columns) instead of
+// kdim x H_t x W_t (VGG-16's conv1_2: 115 MB per call).
+struct Im2colTiling {
+    bool pointwise = false;  // 1x1, stride 1, no padding: the input is the GEMM's right side
+    int64_t kdim = 0, per_chunk = 1, rows_per_tile = 1;
+    // The thread_scratch floats the largest item uses: its im2col columns, and the product it
+    // copies out when it holds more than one image.
+    int64_t col_floats = 0, tmp_floats = 0;
+};
+
+Im2colTiling im2col_tiling(const ConvParams& p, int64_t n, int64_t cin, int64_t cout, int64_t oh, int64_t ow) {
+    Im2colTiling t;
+    const int64_t g = p.group, cout_g = cout / g, hw = oh * ow;
+    t.kdim = cin / g * p.kernel_h * p.kernel_w;
+    t.pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                  p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
+    t.per_chunk = t.pointwise ? 1 : std::clamp<int64_t>(512 / std::max<int64_t>(hw, 1), 1, n);
+    t.rows_per_tile =
+        t.pointwise || t.per_chunk > 1
+            ? oh
+            : std::clamp<int64_t>(std::max<int64_t>(kColBudget / std::max<int64_t>(t.kdim * ow, 1), 256 / ow + 1), 1, oh);
+    if (!t.pointwise) {
+        const int64_t ncols = t.per_chunk * t.rows_per_tile * ow;
+        t.col_floats = t.kdim * ncols;
+        t.tmp_floats = t.per_chunk > 1 ? cout_g * ncols : 0;
+    }
+    return t;
+}
+
 }  // namespace
 
 void ConvOp::run_im2col(const RunArgs& a) const {
@@ -208,19 +237,10 @@ void ConvOp::run_im2col(const RunArgs& a) const {
     const int64_t oh = ohw[0], ow = ohw[1];  // not a structured binding: clang 14 cannot capture those
     const int64_t n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3];
     const int64_t cout = w_.shape[0], g = p.group, cin_g = cin / g, cout_g = cout / g;
-    const int64_t kdim = cin_g * p.kernel_h * p.kernel_w;
     const int64_t hw = oh * ow;
-    const bool pointwise = p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 &&
-                           p.pad_top == 0 && p.pad_left == 0 && p.pad_bottom == 0 && p.pad_right == 0;
-    // Work items: (images, output rows). Small feature maps: several images per GEMM, enough
-    // columns to keep it efficient. Large ones: one image in tiles of output rows, so the
-    // im2col columns stay about kColBudget floats (at least 256 columns) instead of
-    // kdim x H_t x W_t (VGG-16's conv1_2: 115 MB per call).
-    const int64_t per_chunk = pointwise ? 1 : std::clamp<int64_t>(512 / std::max<int64_t>(hw, 1), 1, n);
-    const int64_t rows_per_tile =
-        pointwise || per_chunk > 1
-            ? oh
-            : std::clamp<int64_t>(std::max<int64_t>(kColBudget / std::max<int64_t>(kdim * ow, 1), 256 / ow + 1), 1, oh);
+    const Im2colTiling tiling = im2col_tiling(p, n, cin, cout, oh, ow);
+    const int64_t kdim = tiling.kdim, per_chunk = tiling.per_chunk, rows_per_tile = tiling.rows_per_tile;
+    const bool pointwise = tiling.pointwise;
     const int64_t tiles = (oh + rows_per_tile - 1) / rows_per_tile;
     const int64_t nchunks = (n + per_chunk - 1) / per_chunk;
     const int64_t items = nchunks * tiles;
@@ -327,20 +347,81 @@ void ConvOp::run_direct(const RunArgs& a) const {
 #ifdef QCNN_HAVE_DNNL
 
 namespace {
+using dnnl_dt = dnnl::memory::data_type;
+using dnnl_tag = dnnl::memory::format_tag;
+
 dnnl::engine& dnnl_cpu() {
     static dnnl::engine e(dnnl::engine::kind::cpu, 0);
     return e;
 }
+
+dnnl::memory::dims weight_dims(const Shape& ws, int64_t g) {
+    return g > 1 ? dnnl::memory::dims{g, ws[0] / g, ws[1], ws[2], ws[3]} : dnnl::memory::dims(ws.begin(), ws.end());
+}
+
+// The inference primitive descriptor for input shape xs, output ys, weights ws, with the fused
+// activation; oneDNN picks the layouts (tag::any), the scratchpad is the caller's.
+dnnl::convolution_forward::primitive_desc conv_primitive_desc(const ConvParams& params, const Shape& ws,
+                                                              const Shape& xs, const Shape& ys, const PostOp* post) {
+    ConvParams p;
+    params.output_hw(xs[2], xs[3], &p);
+    const dnnl::memory::dims xd(xs.begin(), xs.end()), yd(ys.begin(), ys.end());
+    const dnnl::convolution_forward::desc d(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, {xd, dnnl_dt::f32, dnnl_tag::any},
+        {weight_dims(ws, p.group), dnnl_dt::f32, dnnl_tag::any}, {{ws[0]}, dnnl_dt::f32, dnnl_tag::x},
+        {yd, dnnl_dt::f32, dnnl_tag::any}, {p.stride_h, p.stride_w}, {p.dilation_h - 1, p.dilation_w - 1},
+        {p.pad_top, p.pad_left}, {p.pad_bottom, p.pad_right});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (post) {
+        dnnl::post_ops ops;
+        switch (post->kind) {
+            case PostOp::Kind::Relu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+            case PostOp::Kind::LeakyRelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, post->alpha, 0.0f); break;
+            case PostOp::Kind::Clip: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, post->lo, post->hi); break;
+        }
+        attr.set_post_ops(ops);
+    }
+    return {d, attr, dnnl_cpu()};
+}
+
+dnnl::memory::desc user_weight_desc(const Shape& ws, int64_t g) {
+    return {weight_dims(ws, g), dnnl_dt::f32, g > 1 ? dnnl_tag::goihw : dnnl_tag::oihw};
+}
+
+int64_t round_up64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// The per-thread work buffer of every oneDNN conv: src and dst in oneDNN's layout when that is
+// not NCHW, and the scratchpad (offsets in DnnlConvCache::Plan). Kept between calls.
+AlignedVector<float>& dnnl_work() {
+    thread_local AlignedVector<float> buf;
+    return buf;
+}
+
+// Bytes of the work buffer for a primitive: the src / dst copies it needs and its scratchpad.
+struct DnnlWorkLayout {
+    int64_t src_offset = 0, dst_offset = 0, scratch_offset = 0, bytes = 0;
+};
+DnnlWorkLayout dnnl_work_layout(const dnnl::convolution_forward::primitive_desc& pd, const dnnl::memory::desc& user_src,
+                                const dnnl::memory::desc& user_dst) {
+    DnnlWorkLayout l;
+    int64_t at = 0;
+    l.src_offset = at;
+    if (pd.src_desc() != user_src) at += round_up64(static_cast<int64_t>(pd.src_desc().get_size()));
+    l.dst_offset = at;
+    if (pd.dst_desc() != user_dst) at += round_up64(static_cast<int64_t>(pd.dst_desc().get_size()));
+    l.scratch_offset = at;
+    at += round_up64(static_cast<int64_t>(pd.scratchpad_desc().get_size()));
+    l.bytes = at;
+    return l;
+}
 }  // namespace
 
 void ConvOp::run_onednn(const RunArgs& a) const {
-    using dt = dnnl::memory::data_type;
-    using tag = dnnl::memory::format_tag;
     const Tensor& x = *a.in[0];
     Tensor& y = *a.out[0];
     dnnl::engine& eng = dnnl_cpu();
     DnnlConvCache::Plan* plan;
-    DnnlConvCache::Buffers* buf;
     {
         std::lock_guard lock(dnnl_->mutex);
         const PostOp* post = a.post;
@@ -349,81 +430,70 @@ void ConvOp::run_onednn(const RunArgs& a) const {
                  : DnnlConvCache::PostKey{-1, 0.0f, 0.0f, 0.0f};
         auto& pl = dnnl_->plans[{x.shape, key}];
         if (!pl) {
-            ConvParams p;
-            p_.output_hw(x.shape[2], x.shape[3], &p);
             const Shape& ws = w_.shape;
-            const int64_t g = p.group;
-            const dnnl::memory::dims xd(x.shape.begin(), x.shape.end()), yd(y.shape.begin(), y.shape.end());
-            const dnnl::memory::dims wd =
-                g > 1 ? dnnl::memory::dims{g, ws[0] / g, ws[1], ws[2], ws[3]} : dnnl::memory::dims(ws.begin(), ws.end());
-            const dnnl::convolution_forward::desc d(
-                dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, {xd, dt::f32, tag::any},
-                {wd, dt::f32, tag::any}, {{ws[0]}, dt::f32, tag::x}, {yd, dt::f32, tag::any},
-                {p.stride_h, p.stride_w}, {p.dilation_h - 1, p.dilation_w - 1}, {p.pad_top, p.pad_left},
-                {p.pad_bottom, p.pad_right});
-            dnnl::primitive_attr attr;
-            attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-            if (post) {
-                dnnl::post_ops ops;
-                switch (post->kind) {
-                    case PostOp::Kind::Relu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
-                    case PostOp::Kind::LeakyRelu:
-                        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, post->alpha, 0.0f);
-                        break;
-                    case PostOp::Kind::Clip:
-                        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, post->lo, post->hi);
-                        break;
-                }
-                attr.set_post_ops(ops);
-            }
-            const dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+            const dnnl::convolution_forward::primitive_desc pd = conv_primitive_desc(p_, ws, x.shape, y.shape, post);
             pl = std::make_unique<DnnlConvCache::Plan>();
             pl->conv = dnnl::convolution_forward(pd);
-            pl->user_src = {xd, dt::f32, tag::nchw};
-            pl->user_dst = {yd, dt::f32, tag::nchw};
+            pl->user_src = {dnnl::memory::dims(x.shape.begin(), x.shape.end()), dnnl_dt::f32, dnnl_tag::nchw};
+            pl->user_dst = {dnnl::memory::dims(y.shape.begin(), y.shape.end()), dnnl_dt::f32, dnnl_tag::nchw};
             pl->src = pd.src_desc();
             pl->dst = pd.dst_desc();
             pl->scratch = pd.scratchpad_desc();
-            dnnl::stream s(eng);
-            dnnl::memory uw({wd, dt::f32, g > 1 ? tag::goihw : tag::oihw}, eng, const_cast<float*>(w_.ptr()));
-            for (const auto& [shape, other] : dnnl_->plans)  // one copy per weight layout, not per shape
-                if (other && other != pl && other->weights && other->weights.get_desc() == pd.weights_desc())
-                    pl->weights = other->weights;
-            if (!pl->weights) {
-                pl->weights = dnnl::memory(pd.weights_desc(), eng);
-                dnnl::reorder(uw, pl->weights).execute(s, uw, pl->weights);
+            const DnnlWorkLayout wl = dnnl_work_layout(pd, pl->user_src, pl->user_dst);
+            pl->src_offset = wl.src_offset;
+            pl->dst_offset = wl.dst_offset;
+            pl->scratch_offset = wl.scratch_offset;
+            pl->work_bytes = wl.bytes;
+            dnnl::memory uw(user_weight_desc(ws, p_.group), eng, const_cast<float*>(w_.ptr()));
+            if (pd.weights_desc() == uw.get_desc()) {
+                pl->weights = uw;  // oneDNN reads the op's own weights
+            } else {
+                for (const auto& [shape, other] : dnnl_->plans)  // one copy per weight layout, not per shape
+                    if (other && other != pl && other->weights && other->weights.get_desc() == pd.weights_desc())
+                        pl->weights = other->weights;
+                if (!pl->weights) {
+                    dnnl::stream s(eng);
+                    pl->weights = dnnl::memory(pd.weights_desc(), eng);
+                    dnnl::reorder(uw, pl->weights).execute(s, uw, pl->weights);
+                    s.wait();
+                }
             }
-            pl->bias = dnnl::memory({{ws[0]}, dt::f32, tag::x}, eng);
-            float* bp = static_cast<float*>(pl->bias.get_data_handle());
-            for (int64_t c = 0; c < ws[0]; ++c) bp[c] = b_.empty() ? 0.0f : b_[c];
+            const dnnl::memory::desc bias_desc({ws[0]}, dnnl_dt::f32, dnnl_tag::x);
+            if (!b_.empty()) {
+                pl->bias = dnnl::memory(bias_desc, eng, const_cast<float*>(b_.data()));
+            } else {
+                pl->bias = dnnl::memory(bias_desc, eng);
+                std::fill_n(static_cast<float*>(pl->bias.get_data_handle()), ws[0], 0.0f);
+            }
             if (pl->src != pl->user_src)
                 pl->to_src = dnnl::reorder(dnnl::reorder::primitive_desc(eng, pl->user_src, eng, pl->src));
             if (pl->dst != pl->user_dst)
                 pl->from_dst = dnnl::reorder(dnnl::reorder::primitive_desc(eng, pl->dst, eng, pl->user_dst));
-            s.wait();
         }
         plan = pl.get();
-        auto& b = dnnl_->buffers[{plan, std::this_thread::get_id()}];
-        if (!b) {
-            b = std::make_unique<DnnlConvCache::Buffers>();
-            if (plan->to_src) b->src = dnnl::memory(plan->src, eng);
-            if (plan->from_dst) b->dst = dnnl::memory(plan->dst, eng);
-            b->scratch = dnnl::memory(plan->scratch, eng);
-        }
-        buf = b.get();
     }
+    AlignedVector<float>& work = dnnl_work();
+    const int64_t floats = plan->work_bytes / 4;
+    if (static_cast<int64_t>(work.size()) < floats) {
+        work.clear();  // no copy of the old contents
+        work.resize(floats);
+    }
+    char* base = reinterpret_cast<char*>(work.data());
     if (!omp_in_parallel())
         omp_set_num_threads(a.ctx.threads_for(x.shape[0] * numel(Shape(y.shape.begin() + 1, y.shape.end())) *
                                               w_.size() / w_.shape[0]));
     dnnl::stream s(eng);
     dnnl::memory user_src(plan->user_src, eng, const_cast<float*>(x.ptr())), user_dst(plan->user_dst, eng, y.ptr());
-    if (plan->to_src) plan->to_src->execute(s, user_src, buf->src);
-    plan->conv.execute(s, {{DNNL_ARG_SRC, plan->to_src ? buf->src : user_src},
+    dnnl::memory src = plan->to_src ? dnnl::memory(plan->src, eng, base + plan->src_offset) : user_src;
+    dnnl::memory dst = plan->from_dst ? dnnl::memory(plan->dst, eng, base + plan->dst_offset) : user_dst;
+    dnnl::memory scratch(plan->scratch, eng, base + plan->scratch_offset);
+    if (plan->to_src) plan->to_src->execute(s, user_src, src);
+    plan->conv.execute(s, {{DNNL_ARG_SRC, src},
                            {DNNL_ARG_WEIGHTS, plan->weights},
                            {DNNL_ARG_BIAS, plan->bias},
-                           {DNNL_ARG_DST, plan->from_dst ? buf->dst : user_dst},
-                           {DNNL_ARG_SCRATCHPAD, buf->scratch}});
-    if (plan->from_dst) plan->from_dst->execute(s, buf->dst, user_dst);
+                           {DNNL_ARG_DST, dst},
+                           {DNNL_ARG_SCRATCHPAD, scratch}});
+    if (plan->from_dst) plan->from_dst->execute(s, dst, user_dst);
 }
 
 #else
@@ -431,6 +501,47 @@ void ConvOp::run_onednn(const RunArgs& a) const {
 void ConvOp::run_onednn(const RunArgs& a) const { run_im2col(a); }
 
 #endif
+
+int64_t conv_thread_work_bytes() {
+    int64_t bytes = conv_direct_thread_bytes() + 4 * static_cast<int64_t>(thread_scratch(0).size() + thread_scratch(1).size());
+#ifdef QCNN_HAVE_DNNL
+    bytes += 4 * static_cast<int64_t>(dnnl_work().size());
+#endif
+    return bytes;
+}
+
+DenseConvMemory ConvOp::dense_memory(const Shape& x, const PostOp* post, bool max_pool2) const {
+    DenseConvMemory m;
+    const Shape y = conv_output_shape(x, p_, w_.shape);
+    ConvParams p;
+    p_.output_hw(x[2], x[3], &p);
+    p.kernel_h = w_.shape[2];
+    p.kernel_w = w_.shape[3];
+    if (max_pool2 || (conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels()))) {
+        m.backend = "direct";
+        m.work_bytes = conv_direct_work_bytes(x[1], p.kernel_h, p.kernel_w, y[3], max_pool2);
+        return m;
+    }
+#ifdef QCNN_HAVE_DNNL
+    if (conv_backend() == ConvBackend::OneDnn) {
+        m.backend = "onednn";
+        const dnnl::convolution_forward::primitive_desc pd = conv_primitive_desc(p_, w_.shape, x, y, post);
+        const dnnl::memory::desc user_src(dnnl::memory::dims(x.begin(), x.end()), dnnl_dt::f32, dnnl_tag::nchw);
+        const dnnl::memory::desc user_dst(dnnl::memory::dims(y.begin(), y.end()), dnnl_dt::f32, dnnl_tag::nchw);
+        m.work_bytes = dnnl_work_layout(pd, user_src, user_dst).bytes;
+        if (pd.weights_desc() != user_weight_desc(w_.shape, p_.group))
+            m.held_bytes += static_cast<int64_t>(pd.weights_desc().get_size());
+        if (b_.empty()) m.held_bytes += 4 * w_.shape[0];
+        return m;
+    }
+#else
+    (void)post;
+#endif
+    m.backend = "im2col";
+    const Im2colTiling t = im2col_tiling(p, x[0], x[1], w_.shape[0], y[2], y[3]);
+    m.work_bytes = 4 * (t.col_floats + t.tmp_floats);
+    return m;
+}
 
 Tensor conv_reference(const Tensor& x, const ConvParams& params, const Tensor& weight, const std::vector<float>& bias) {
     Shape os = conv_output_shape(x.shape, params, weight.shape);

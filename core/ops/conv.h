@@ -2,9 +2,11 @@
 // weight: {C_t, C_s/group, k_h, k_w} row-major (ONNX/PyTorch layout); bias: {C_t} or empty.
 // Dense paths (ConvBackend), both tested against conv_reference(), the plain loop nest:
 //   OneDnn (default when built with QCNN_DNNL): oneDNN's fp32 convolution, primitive and
-//     reordered weights made once per input shape, activations reordered from / to NCHW, the
-//     activation buffers and scratchpad kept per (shape, thread) so batch slices can run the
-//     op concurrently; threads: ExecContext::threads_for (1 inside the engine's batch slices).
+//     reordered weights made once per input shape (the op's own when oneDNN keeps OIHW),
+//     activations reordered from / to NCHW; those buffers and the scratchpad live in one
+//     buffer per thread shared by all convs, so batch slices can run the op concurrently and
+//     the process holds the largest layer's; threads: ExecContext::threads_for (1 inside the
+//     engine's batch slices).
 //     Measured 1.5-2x faster than im2col on ResNet-18 (docs/results.md, issue 14).
 //     Layers with <= 4 input channels (the RGB first convs) run core/ops/conv_direct.h's
 //     direct kernel instead, which writes NCHW without oneDNN's layout reorder.
@@ -16,6 +18,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 
 #include "core/graph/op.h"
 
@@ -44,6 +47,20 @@ ConvBackend conv_backend();
 
 struct DnnlConvCache;  // conv.cpp: oneDNN primitives per input shape
 
+// What a dense ConvOp's backend holds in memory for one input shape, beyond the op's weights
+// and the activation buffers (ConvOp::dense_memory).
+struct DenseConvMemory {
+    std::string backend;     // "direct", "onednn" or "im2col": the path ConvOp::run takes
+    // Kept for the op's lifetime: oneDNN's copy of the weights when its layout is not OIHW, and
+    // a zero bias when the layer has none.
+    int64_t held_bytes = 0;
+    // The calling thread's working buffer for this layer: kept per thread between calls and
+    // shared by every layer of the same backend, so the process holds the largest layer's
+    // (oneDNN: src / dst in its layout when not NCHW, and the scratchpad; im2col: the columns
+    // of one tile and the batched product; direct: one or two rows of patches).
+    int64_t work_bytes = 0;
+};
+
 class ConvOp : public Op {
 public:
     // Throws qcnn::Error if shapes do not fit (bias length, C_t divisible by group, ...).
@@ -67,6 +84,11 @@ public:
     int64_t in_channels() const { return w_.shape[1] * p_.group; }
     int64_t out_channels() const { return w_.shape[0]; }
 
+    // The memory run() needs for input shape x (with the fused activation and pool of
+    // RunArgs), on the backend it would take; oneDNN's sizes come from its primitive
+    // descriptor (no primitive is made).
+    DenseConvMemory dense_memory(const Shape& x, const PostOp* post = nullptr, bool max_pool2 = false) const;
+
     // The dense paths themselves (run() picks by conv_backend(); with OneDnn, a layer that
     // conv_direct_applies() to runs conv_direct instead).
     void run_im2col(const RunArgs& a) const;
@@ -79,6 +101,10 @@ private:
     std::vector<float> b_;
     std::shared_ptr<DnnlConvCache> dnnl_;  // built lazily, thread-safe
 };
+
+// Bytes of the calling thread's dense-conv work buffers as they stand (oneDNN's, im2col's and
+// conv_direct's): what ConvOp::dense_memory's work_bytes accounts for. For tests.
+int64_t conv_thread_work_bytes();
 
 // Plain loop-nest convolution: the reference twin of ConvOp::run. x: {N,C_s,H,W}.
 Tensor conv_reference(const Tensor& x, const ConvParams& p, const Tensor& weight,

@@ -28,6 +28,20 @@ constexpr bool kDirectBuilt = false;
 using Vec = float __attribute__((vector_size(kVec * sizeof(float))));
 constexpr int kCo = 4;  // output channels per register block
 
+// The per-thread buffers: two output rows' patches (kk taps x ws columns each), and with the
+// pool two conv rows of one block of kCo channels.
+int64_t patch_floats(int64_t kk, int64_t ws) { return 2 * kk * ws; }
+int64_t conv_row_floats(int64_t ws) { return 2 * kCo * ws; }
+int64_t vector_columns(int64_t ow) { return (ow + kVec - 1) / kVec * kVec; }
+
+struct DirectBuffers {
+    AlignedVector<float> patches, conv_rows;
+};
+DirectBuffers& direct_buffers() {
+    static thread_local DirectBuffers b;
+    return b;
+}
+
 // Every lane = v, as one broadcast (Vec{} + v would be an addition, since 0 + v is not v
 // for v = -0: GCC then adds and broadcasts from a register, two FP-pipe operations per use).
 inline Vec splat(float v) {
@@ -108,6 +122,16 @@ bool conv_direct_applies(const ConvParams& p, int64_t in_channels) {
     return kDirectBuilt && p.group == 1 && in_channels <= kConvDirectMaxChannels && p.stride_h == 1 && p.stride_w == 1;
 }
 
+int64_t conv_direct_work_bytes(int64_t cin, int64_t kh, int64_t kw, int64_t ow, bool max_pool2) {
+    const int64_t ws = vector_columns(ow);
+    return 4 * (patch_floats(cin * kh * kw, ws) + (max_pool2 ? conv_row_floats(ws) : 0));
+}
+
+int64_t conv_direct_thread_bytes() {
+    const DirectBuffers& b = direct_buffers();
+    return 4 * static_cast<int64_t>(b.patches.size() + b.conv_rows.size());
+}
+
 void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, const ConvParams& p,
                  const float* weight, const float* bias, int64_t cout, const PostOp* post, float* y, int threads,
                  bool max_pool2) {
@@ -117,7 +141,7 @@ void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, c
     const int64_t ow = (w + p.pad_left + p.pad_right - ekw) / p.stride_w + 1;
     QCNN_ASSERT(oh >= 1 && ow >= 1 && p.group == 1, "conv_direct: invalid window");
     QCNN_ASSERT(!max_pool2 || (oh >= 2 && ow >= 2), "conv_direct: a 2x2 pool needs at least 2x2 outputs");
-    const int64_t ws = (ow + kVec - 1) / kVec * kVec;  // patch row stride: whole vectors
+    const int64_t ws = vector_columns(ow);  // patch row stride: whole vectors
     const int64_t ph = oh / 2, pw = ow / 2;             // pooled size (floor)
     const int64_t rows = max_pool2 ? ph : oh;           // work items per image: output rows written
     const int64_t items = n * rows;
@@ -127,10 +151,13 @@ void conv_direct(const float* x, int64_t n, int64_t cin, int64_t h, int64_t w, c
     {
         // Patches of one conv row (two with the pool), and with the pool the conv rows of one
         // block of kCo channels before pooling.
-        static thread_local AlignedVector<float> patches, conv_rows;
+        // (Sizes: conv_direct_work_bytes.)
+        AlignedVector<float>& patches = direct_buffers().patches;
+        AlignedVector<float>& conv_rows = direct_buffers().conv_rows;
         const int64_t pbytes = kk * ws;
-        if (static_cast<int64_t>(patches.size()) < 2 * pbytes) patches.resize(2 * pbytes);
-        if (max_pool2 && static_cast<int64_t>(conv_rows.size()) < 2 * kCo * ws) conv_rows.resize(2 * kCo * ws);
+        if (static_cast<int64_t>(patches.size()) < patch_floats(kk, ws)) patches.resize(patch_floats(kk, ws));
+        if (max_pool2 && static_cast<int64_t>(conv_rows.size()) < conv_row_floats(ws))
+            conv_rows.resize(conv_row_floats(ws));
         // patches[(ci*kh + ki)*kw + kj][ox] = x[ci, iy, ix] or 0 outside.
         auto gather = [&](const float* xn, int64_t oy, float* pt) {
             for (int64_t ci = 0; ci < cin; ++ci)

@@ -30,6 +30,14 @@ namespace qcnn {
 inline constexpr int64_t kConvDirectMaxChannels = 4;
 bool conv_direct_applies(const ConvParams& p, int64_t in_channels);
 
+// Bytes of the calling thread's working buffers conv_direct keeps (the patches of one or two
+// output rows, and with the pool one block of conv rows) for a layer of cin x kh x kw taps
+// and ow output columns; they stay allocated between calls and grow to the largest layer's.
+int64_t conv_direct_work_bytes(int64_t cin, int64_t kh, int64_t kw, int64_t ow, bool max_pool2);
+
+// Bytes of those buffers the calling thread holds now (for tests).
+int64_t conv_direct_thread_bytes();
+
 // x {n, cin, h, w}; weight {cout, cin, kh, kw} (p.kernel_h/w); p: pads resolved
 // (ConvParams::output_hw's `resolved`); bias: cout floats or nullptr; post: nullptr or the fused
 // activation; y {n, cout, oh, ow}, or with max_pool2 {n, cout, oh/2, ow/2}: the max of each 2x2

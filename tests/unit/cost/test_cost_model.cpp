@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
+#include <string>
+#include <thread>
 
 #include "core/cost/cost_model.h"
 #include "core/graph/plan.h"
+#include "core/io/onnx_import.h"
 #include "core/ops/conv.h"
 #include "core/ops/conv_direct.h"
 #include "core/ops/elementwise.h"
@@ -354,6 +358,35 @@ TEST(CostModel, RuntimeBytesAddPlanBuffersAndDenseScratch) {
                                         CostOptions{GroupCodebooks::PerGroup, 2});
     EXPECT_EQ(b2.dense.scratch_bytes, 2 * (conv_im2col + 4 * 4 * 25));
     EXPECT_EQ(b2.dense.runtime_bytes, 480 + 28 + 2 * geo.buffer_bytes + 2 * (conv_im2col + 4 * 4 * 25));
+}
+
+// dense_backend_memory accounts what running a network in the Engine makes a fresh thread's
+// dense-conv buffers hold: one work buffer per backend, as large as its largest layer's, not one
+// per layer. The bundled VGG-7 and ResNet-8 (float) run their 1-channel first conv on the
+// direct kernel (AVX-512 builds) and the others on oneDNN.
+TEST(CostModel, DenseBackendMemoryIsWhatTheEngineMakesAThreadAllocate) {
+    for (const char* name : {"vgg7", "resnet8"}) {
+        auto net = std::make_shared<const Network>(import_onnx(std::string(QCNN_DATASETS_DIR) + "/" + name + ".onnx"));
+        const Shape input{1, 1, 28, 28};
+        const DenseBackendMemory m = dense_backend_memory(*net, input);
+        int convs = 0;
+        int64_t sum = 0;
+        for (const Node& n : net->nodes)
+            if (const auto* c = dynamic_cast<const ConvOp*>(n.op.get())) {
+                ++convs;
+                sum += c->dense_memory(Plan(*net, {input}).info(n.inputs[0]).shape).work_bytes;
+            }
+        EXPECT_EQ(m.layers, convs) << name;
+        ASSERT_GE(convs, 5) << name;
+        EXPECT_LT(m.work_bytes, sum) << name << ": per backend the largest layer's, not the sum";
+        int64_t allocated = -1;
+        std::thread([&] {
+            Engine engine(net, 1);
+            engine.forward(Tensor(input, 0.25f));
+            allocated = conv_thread_work_bytes();
+        }).join();
+        EXPECT_EQ(allocated, m.work_bytes) << name;
+    }
 }
 
 // The dense FLOPs agree with the ops' own multiply-add counts.

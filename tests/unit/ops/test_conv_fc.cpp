@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
+#include <thread>
 
 #include "core/graph/plan.h"
 #include "core/ops/conv.h"
@@ -218,6 +220,61 @@ INSTANTIATE_TEST_SUITE_P(AwkwardShapes, ConvVsReference,
                                            ConvCase{2, 128, 6, 45, 40, 3, 1, 1, 1, 1},
                                            ConvCase{1, 96, 7, 50, 61, 3, 1, 2, 2, 1},
                                            ConvCase{1, 256, 6, 33, 129, 3, 2, 1, 1, 2}));
+
+// ConvOp::dense_memory's work bytes are what run() makes a fresh thread allocate, on every
+// backend: the direct kernel (few channels, stride 1; with the fused pool), oneDNN (strided RGB
+// conv, a grouped conv, a blocked-layout 16-channel conv), im2col (row tiles; several images per
+// GEMM with the copied-out product; the pointwise case that needs none).
+TEST(ConvOp, DenseMemoryIsWhatRunMakesAFreshThreadAllocate) {
+    struct Case {
+        int64_t n, cin, cout, h, w, k, stride, pad, group;
+        bool pool;
+    };
+    const Case cases[] = {
+        {1, 3, 8, 20, 37, 3, 1, 1, 1, false}, {2, 3, 8, 20, 36, 3, 1, 1, 1, true}, {1, 3, 16, 45, 45, 7, 2, 3, 1, false},
+        {2, 16, 32, 14, 14, 3, 1, 1, 1, false}, {1, 6, 9, 11, 6, 3, 2, 1, 3, false}, {1, 64, 8, 67, 65, 3, 1, 1, 1, false},
+        {5, 6, 4, 9, 8, 3, 1, 1, 2, false},     {3, 8, 8, 16, 16, 1, 1, 0, 1, false},
+    };
+    const ConvBackend before = conv_backend();
+    std::mt19937 rng(77);
+    for (ConvBackend backend : {ConvBackend::OneDnn, ConvBackend::Im2col}) {
+        set_conv_backend(backend);
+        for (const Case& c : cases) {
+            ConvParams p;
+            p.stride_h = p.stride_w = c.stride;
+            p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = c.pad;
+            p.group = c.group;
+            ConvOp op(p, random_tensor({c.cout, c.cin / c.group, c.k, c.k}, rng), std::vector<float>(c.cout, 0.5f));
+            const Tensor x = random_tensor({c.n, c.cin, c.h, c.w}, rng);
+            const bool pool = c.pool && conv_direct_applies(p, c.cin);
+            const DenseConvMemory m = op.dense_memory(x.shape, nullptr, pool);
+            int64_t held = -1;
+            std::thread([&] {  // a fresh thread: its buffers start empty
+                ValueInfo xi;
+                xi.shape = x.shape;
+                Shape ys = op.infer({&xi})[0].shape;
+                if (pool) ys = {ys[0], ys[1], ys[2] / 2, ys[3] / 2};
+                Tensor y(ys);
+                std::vector<const Tensor*> in{&x};
+                std::vector<const ValueInfo*> info{&xi};
+                std::vector<Tensor*> outs{&y};
+                ExecContext ctx{1};
+                op.run(RunArgs{in, info, outs, ctx, nullptr, pool});
+                held = conv_thread_work_bytes();
+            }).join();
+            const std::string what = cat(m.backend, " n", c.n, " cin", c.cin, " k", c.k, " s", c.stride, " g", c.group,
+                                         pool ? " pooled" : "");
+            EXPECT_EQ(held, m.work_bytes) << what;
+            if (c.k == 1 && m.backend == "im2col") EXPECT_EQ(m.work_bytes, 0) << what;  // the input is the GEMM's
+            if (c.k > 1) EXPECT_GT(m.work_bytes, 0) << what;
+            if (pool || (conv_direct_applies(p, c.cin) && conv_backend() == ConvBackend::OneDnn))
+                EXPECT_EQ(m.backend, "direct") << what;
+            else if (conv_backend() == ConvBackend::Im2col) EXPECT_EQ(m.backend, "im2col") << what;
+            else EXPECT_EQ(m.backend, "onednn") << what;
+        }
+    }
+    set_conv_backend(before);
+}
 
 TEST(ConvParams, AutoPadSameUpperMatchesOnnxRule) {
     ConvParams p;
