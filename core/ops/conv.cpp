@@ -321,12 +321,17 @@ void set_conv_backend(ConvBackend b) {
 }
 ConvBackend conv_backend() { return g_backend; }
 
+bool ConvOp::runs_direct() const {
+    return conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels());
+}
+
 bool ConvOp::applies_max_pool2(const std::vector<const ValueInfo*>& in) const {
-    return conv_direct_applies(p_, in_channels()) && !in.empty() && in[0] && in[0]->shape.size() == 4;
+    // Not on the im2col backend: its unfused sums differ from the direct kernel's.
+    return runs_direct() && !in.empty() && in[0] && in[0]->shape.size() == 4;
 }
 
 void ConvOp::run(const RunArgs& a) const {
-    if (a.max_pool2 || (conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels()))) run_direct(a);
+    if (a.max_pool2 || runs_direct()) run_direct(a);
     else if (conv_backend() == ConvBackend::OneDnn) run_onednn(a);
     else run_im2col(a);
 }
@@ -517,7 +522,7 @@ DenseConvMemory ConvOp::dense_memory(const Shape& x, const PostOp* post, bool ma
     p_.output_hw(x[2], x[3], &p);
     p.kernel_h = w_.shape[2];
     p.kernel_w = w_.shape[3];
-    if (max_pool2 || (conv_backend() == ConvBackend::OneDnn && conv_direct_applies(p_, in_channels()))) {
+    if (max_pool2 || runs_direct()) {
         m.backend = "direct";
         m.work_bytes = conv_direct_work_bytes(x[1], p.kernel_h, p.kernel_w, y[3], max_pool2);
         return m;

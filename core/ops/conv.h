@@ -71,7 +71,7 @@ public:
     void run(const RunArgs& a) const override;
     // RunArgs::post: a oneDNN eltwise post-op, or applied per im2col tile after the bias.
     bool applies_post_op() const override { return true; }
-    // With the direct kernel (conv_direct_applies): the 2x2 max pool in its output rows.
+    // With the direct kernel (runs_direct): the 2x2 max pool in its output rows.
     bool applies_max_pool2(const std::vector<const ValueInfo*>& in) const override;
     int64_t params() const override;
     int64_t flops(const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) const override;
@@ -83,6 +83,11 @@ public:
     const std::vector<float>& bias() const { return b_; }
     int64_t in_channels() const { return w_.shape[1] * p_.group; }
     int64_t out_channels() const { return w_.shape[0]; }
+
+    // Whether run() takes the direct kernel for this layer without a fused pool: the OneDnn
+    // backend and conv_direct_applies. Only then is a 2x2 max pool fused (applies_max_pool2),
+    // so the fused conv computes the same sums as the unfused one (same bits).
+    bool runs_direct() const;
 
     // The memory run() needs for input shape x (with the fused activation and pool of
     // RunArgs), on the backend it would take; oneDNN's sizes come from its primitive
