@@ -570,8 +570,9 @@ MemoryPlot::MemoryPlot(QWidget* parent) : RunPlot(tr("Run-time memory"), parent)
         tr("Bars: the bytes the cost model accounts: weights and biases as stored, peak live activations and the "
            "largest LUT buffer.\nDiamonds (after Results > Measure Run-time Memory): measured. The run's quantized "
            "model is saved and `qcnn eval --batch 1 --threads 1 --limit 1` runs on it in a child process (the float "
-           "model likewise, once per model); the diamond is its peak RSS minus its footprint before the model "
-           "loaded (code, libraries, the data set), i.e. what the model added to the process."));
+           "model likewise, once per model); the diamond is its peak RSS minus its fixed footprint (the footprint "
+           "before the model loaded: code, libraries, the data set; plus the library code paged in to load and run "
+           "the model), i.e. what the model added to the process."));
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     ticker->addTick(1, tr("dense"));
     ticker->addTick(2, tr("Q-CNN"));
