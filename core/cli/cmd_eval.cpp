@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <initializer_list>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -23,38 +22,38 @@ namespace qcnn::cli {
 
 namespace {
 
-// Peak resident set size of this process so far (VmHWM of /proc/self/status; getrusage's
-// ru_maxrss where that is missing), in bytes.
-int64_t peak_rss_bytes() {
+// This process's memory now, from one read of /proc/self/status, in bytes: the peak resident
+// set size so far (VmHWM; getrusage's ru_maxrss where that is missing), the resident set
+// (VmRSS) and its file-backed part (RssFile + RssShmem: the program's and its libraries' code
+// and read-only data; 0 where the kernel does not give them).
+struct ProcessMemory {
+    int64_t peak_rss = 0, rss = 0, file_rss = 0;
+};
+ProcessMemory process_memory() {
+    ProcessMemory m;
     std::ifstream f("/proc/self/status");
     std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0) {
-            std::istringstream ls(line.substr(6));
-            int64_t kib = 0;
-            if (ls >> kib) return kib * 1024;
-        }
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<int64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
+    bool have_peak = false;
+    while (std::getline(f, line)) {
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        const std::string key = line.substr(0, colon);
+        int64_t* field = key == "VmHWM" ? &m.peak_rss : key == "VmRSS" ? &m.rss
+                       : key == "RssFile" || key == "RssShmem" ? &m.file_rss : nullptr;
+        if (!field) continue;
+        std::istringstream ls(line.substr(colon + 1));
+        int64_t kib = 0;
+        if (!(ls >> kib)) continue;
+        *field += kib * 1024;
+        have_peak = have_peak || key == "VmHWM";
+    }
+    if (!have_peak) {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        m.peak_rss = static_cast<int64_t>(u.ru_maxrss) * 1024;  // KiB on Linux
+    }
+    return m;
 }
-
-// Fields of /proc/self/status summed, in bytes (0 where the kernel does not give them).
-int64_t status_bytes(std::initializer_list<const char*> keys) {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    int64_t kib = 0;
-    while (std::getline(f, line))
-        for (const char* key : keys)
-            if (line.rfind(key, 0) == 0 && line.size() > std::strlen(key) && line[std::strlen(key)] == ':') {
-                std::istringstream ls(line.substr(std::strlen(key) + 1));
-                int64_t v = 0;
-                if (ls >> v) kib += v;
-            }
-    return kib * 1024;
-}
-// Resident file-backed pages now: the program's and its libraries' code and read-only data.
-int64_t file_rss_bytes() { return status_bytes({"RssFile", "RssShmem"}); }
 
 // The run-time memory of the network as evaluated, accounted at the evaluation batch (weights
 // and biases as stored, the Engine plan's activation buffers, the largest LUT buffer, and what
@@ -260,9 +259,9 @@ int run_eval(const Args& args, CommandContext& ctx) {
     // without the model includes it and the libraries that read it.
     std::shared_ptr<const Dataset> data;
     if (!args.has("--convert")) data = open_dataset(e.data, dopts);
-    e.memory.before_model = peak_rss_bytes();
-    e.memory.rss_before_model = status_bytes({"VmRSS"});
-    const int64_t file_before_model = file_rss_bytes();
+    const ProcessMemory before = process_memory();
+    e.memory.before_model = before.peak_rss;
+    e.memory.rss_before_model = before.rss;
     std::shared_ptr<const Network> net = load_model(e.model);
     if (args.has("--convert")) {
         dopts.sample_shape = net->sample_shape();
@@ -312,8 +311,9 @@ int run_eval(const Args& args, CommandContext& ctx) {
     ProgressBar bar(ctx.err, ctx.err_is_terminal, "evaluate");
     e.r = evaluate(net, *data, e.data, opts, bar.callback());
     bar.finish();
-    e.memory.peak_rss = peak_rss_bytes();
-    e.memory.code_paged_in = std::max<int64_t>(0, file_rss_bytes() - file_before_model);
+    const ProcessMemory after = process_memory();
+    e.memory.peak_rss = after.peak_rss;
+    e.memory.code_paged_in = std::max<int64_t>(0, after.file_rss - before.file_rss);
     if (logits.is_open()) {
         logits.close();
         if (!logits) fail("cannot write logits file ", e.logits_path);

@@ -330,10 +330,17 @@ bool ConvOp::applies_max_pool2(const std::vector<const ValueInfo*>& in) const {
     return runs_direct() && !in.empty() && in[0] && in[0]->shape.size() == 4;
 }
 
+ConvOp::Path ConvOp::path(bool max_pool2) const {
+    if (max_pool2 || runs_direct()) return Path::Direct;
+    return conv_backend() == ConvBackend::OneDnn ? Path::OneDnn : Path::Im2col;
+}
+
 void ConvOp::run(const RunArgs& a) const {
-    if (a.max_pool2 || runs_direct()) run_direct(a);
-    else if (conv_backend() == ConvBackend::OneDnn) run_onednn(a);
-    else run_im2col(a);
+    switch (path(a.max_pool2)) {
+        case Path::Direct: run_direct(a); break;
+        case Path::OneDnn: run_onednn(a); break;
+        case Path::Im2col: run_im2col(a); break;
+    }
 }
 
 void ConvOp::run_direct(const RunArgs& a) const {
@@ -522,13 +529,14 @@ DenseConvMemory ConvOp::dense_memory(const Shape& x, const PostOp* post, bool ma
     p_.output_hw(x[2], x[3], &p);
     p.kernel_h = w_.shape[2];
     p.kernel_w = w_.shape[3];
-    if (max_pool2 || runs_direct()) {
+    const Path path_taken = path(max_pool2);
+    if (path_taken == Path::Direct) {
         m.backend = "direct";
         m.work_bytes = conv_direct_work_bytes(x[1], p.kernel_h, p.kernel_w, y[3], max_pool2);
         return m;
     }
 #ifdef QCNN_HAVE_DNNL
-    if (conv_backend() == ConvBackend::OneDnn) {
+    if (path_taken == Path::OneDnn) {
         m.backend = "onednn";
         const dnnl::convolution_forward::primitive_desc pd = conv_primitive_desc(p_, w_.shape, x, y, post);
         const dnnl::memory::desc user_src(dnnl::memory::dims(x.begin(), x.end()), dnnl_dt::f32, dnnl_tag::nchw);

@@ -101,6 +101,10 @@ public:
     void run_direct(const RunArgs& a) const;
 
 private:
+    enum class Path { Direct, OneDnn, Im2col };
+    // The dense path run() takes, with or without a fused pool (dense_memory follows it too).
+    Path path(bool max_pool2) const;
+
     ConvParams p_;
     Tensor w_;
     std::vector<float> b_;

@@ -265,12 +265,16 @@ TEST(ConvOp, DenseMemoryIsWhatRunMakesAFreshThreadAllocate) {
             const std::string what = cat(m.backend, " n", c.n, " cin", c.cin, " k", c.k, " s", c.stride, " g", c.group,
                                          pool ? " pooled" : "");
             EXPECT_EQ(held, m.work_bytes) << what;
-            if (c.k == 1 && m.backend == "im2col") EXPECT_EQ(m.work_bytes, 0) << what;  // the input is the GEMM's
-            if (c.k > 1) EXPECT_GT(m.work_bytes, 0) << what;
-            if (pool || (conv_direct_applies(p, c.cin) && conv_backend() == ConvBackend::OneDnn))
-                EXPECT_EQ(m.backend, "direct") << what;
-            else if (conv_backend() == ConvBackend::Im2col) EXPECT_EQ(m.backend, "im2col") << what;
-            else EXPECT_EQ(m.backend, "onednn") << what;
+            if (c.k == 1 && m.backend == "im2col") {
+                EXPECT_EQ(m.work_bytes, 0) << what;  // the input is the GEMM's
+            }
+            if (c.k > 1) {
+                EXPECT_GT(m.work_bytes, 0) << what;
+            }
+            const char* expected = pool || (conv_direct_applies(p, c.cin) && conv_backend() == ConvBackend::OneDnn)
+                                       ? "direct"
+                                       : conv_backend() == ConvBackend::Im2col ? "im2col" : "onednn";
+            EXPECT_EQ(m.backend, expected) << what;
         }
     }
     set_conv_backend(before);
