@@ -14,6 +14,7 @@
 #include "core/util/json.h"
 #include "core/cli/progress_bar.h"
 #include "core/cost/cost_model.h"
+#include "core/util/parallel.h"
 #include "core/eval/evaluate.h"
 #include "core/eval/kernel_choice.h"
 #include "core/eval/model_summary.h"
@@ -303,7 +304,7 @@ int run_eval(const Args& args, CommandContext& ctx) {
         e.memory.buffers = geo.buffer_bytes * co.batch;
         Shape input{e.memory.batch};
         for (int64_t d : data->sample_shape()) input.push_back(d);
-        e.memory.dense = dense_backend_memory(*net, input);
+        e.memory.dense = dense_backend_memory(*net, input, resolve_threads(opts.threads));
         e.memory.accounted = true;
     } catch (const Error& err) {
         e.memory.why_not = err.what();

@@ -128,7 +128,7 @@ NetworkGeometry network_geometry(const Network& net, const Shape& sample_shape) 
     return geo;
 }
 
-DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input) {
+DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input, int threads) {
     const Plan plan(net, {input}, {}, PlanOptions{.fuse_activations = true});
     DenseBackendMemory m;
     std::map<std::string, int64_t> work;  // per backend: its largest layer's
@@ -138,7 +138,7 @@ DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input) 
         if (!conv) continue;
         const std::optional<PostOp>& post = plan.fused_post_op(ni);
         const DenseConvMemory d =
-            conv->dense_memory(plan.info(n.inputs.at(0)).shape, post ? &*post : nullptr, plan.fused_max_pool(ni));
+            conv->dense_memory(plan.info(n.inputs.at(0)).shape, post ? &*post : nullptr, plan.fused_max_pool(ni), threads);
         m.held_bytes += d.held_bytes;
         work[d.backend] = std::max(work[d.backend], d.work_bytes);
         ++m.layers;

@@ -89,13 +89,13 @@ std::vector<QuantSetting> stored_settings(const Network& net);
 // its layers, so work is the largest layer's per backend, summed over the backends in use.
 // The cost model's MemoryReport::scratch_bytes prices the im2col path from geometry alone (no
 // network needed); this asks the backends the Engine will actually run. qcnn eval's memory
-// check uses it.
+// check uses it. threads: the Engine's thread count (oneDNN sizes its scratchpad by its team).
 struct DenseBackendMemory {
     int64_t held_bytes = 0;
     int64_t work_bytes = 0;
     int layers = 0;  // dense convs counted
 };
-DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input);
+DenseBackendMemory dense_backend_memory(const Network& net, const Shape& input, int threads = 1);
 
 // A chain of weight layers and nothing else: step l has layer l's input and output live.
 NetworkGeometry chain_geometry(std::vector<LayerGeometry> layers);

@@ -7,7 +7,8 @@
 //                           luts[r*P + p][lut_offset + j*Kp + code(c, p, j)]
 // where luts[r*P + p] points at the 8-bit LUT rows (subspaces j = 0.., Kp bytes each) that row r
 // reads for kernel tap p (FC: P = 1). A tap outside a padded input points at zero rows. Tables
-// must stay readable kLutReadPad bytes past the last row a scan reads.
+// must stay readable kLutReadPad bytes past the last row a scan reads (what is there is never
+// added).
 //
 // Packed codes (pack_codes): blocks of B output channels (per group; the last block of a group
 // is zero-padded), block index gi*blocks_per_group + bi, each block P x V vectors (p-major):

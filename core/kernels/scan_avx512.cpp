@@ -27,13 +27,13 @@ namespace {
 constexpr int kChunk = 256;  // terms per uint16 chunk: 256 * 255 < 2^16
 constexpr int kRows = 4;     // rows sharing one code load
 
-// Writes R <= 4 rows of 16 int32 lanes (lane i = channel c0 + i) channel-major:
-// out[(c0 + i)*stride + r] = rows[r][i]. A 4x4 transpose per 128-bit lane leaves channel
-// 4L + k of rows 0..3 in lane L of u[k].
+// Writes R <= 4 rows a, b, c, d of 16 int32 lanes (lane i = channel c0 + i) channel-major:
+// out[(c0 + i)*stride + r] = row r's lane i; rows past R are not written (pass any value). A 4x4
+// transpose per 128-bit lane leaves channel 4L + k of rows 0..3 in lane L of u[k]. The rows come
+// by value: a pointer to the caller's accumulator array kept GCC from holding it in registers.
 template <int R>
-QCNN_AVX512 QCNN_ALWAYS_INLINE void store_transposed(const __m512i* rows, uint32_t* out, int64_t stride) {
-    const __m512i z = _mm512_setzero_si512();
-    const __m512i a = rows[0], b = R > 1 ? rows[1] : z, c = R > 2 ? rows[2] : z, d = R > 3 ? rows[3] : z;
+QCNN_AVX512 QCNN_ALWAYS_INLINE void store_transposed(__m512i a, __m512i b, __m512i c, __m512i d, uint32_t* out,
+                                                     int64_t stride) {
     const __m512i t0 = _mm512_unpacklo_epi32(a, b), t1 = _mm512_unpackhi_epi32(a, b);
     const __m512i t2 = _mm512_unpacklo_epi32(c, d), t3 = _mm512_unpackhi_epi32(c, d);
     const __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), _mm512_unpacklo_epi64(t1, t3),
@@ -87,7 +87,8 @@ struct Sums16 {
         for (int q = 0; q < 4; ++q) {
             __m512i rows[R];
             for (int r = 0; r < R; ++r) rows[r] = total[r][q];
-            store_transposed<R>(rows, job.acc + 16 * q * job.acc_stride + r0, job.acc_stride);
+            store_transposed<R>(rows[0], R > 1 ? rows[1] : rows[0], R > 2 ? rows[2] : rows[0], R > 3 ? rows[3] : rows[0],
+                                job.acc + 16 * q * job.acc_stride + r0, job.acc_stride);
         }
     }
 };
@@ -180,43 +181,71 @@ QCNN_AVX512VBMI void scan_perm_rows(const ScanJob& job, int64_t r0) {
 
 // ------------------------------------------------------------- int32 accumulation (VNNI) --
 
+// A row's 64-byte table, loaded once into a register. Without the empty asm GCC folds the load
+// into each of the four vpermb that read it (four loads of one table per row and quad); on Zen 5
+// that form scans at about half the rate (128 against 231 G lookup-adds/s on a VGG-11 conv tile,
+// docs/results.md, session 19).
+QCNN_AVX512 QCNN_ALWAYS_INLINE __m512i load_table(const uint8_t* p) {
+    __m512i t = _mm512_loadu_si512(p);
+    asm("" : "+v"(t));
+    return t;
+}
+
+// Writes the sums of R rows (sums[q][r]: channels 16q .. 16q+15 of row r) channel-major. Out of
+// line on purpose: with the transposed stores inlined after the scan loop, GCC 12 spilled and
+// shuffled the accumulators on every quad of the loop.
+template <int R>
+QCNN_AVX512 __attribute__((noinline)) void store_sums(const uint32_t (&sums)[4][R][16], uint32_t* out,
+                                                      int64_t stride) {
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+        const __m512i a = _mm512_load_si512(sums[q][0]), b = _mm512_load_si512(sums[q][R > 1 ? 1 : 0]);
+        const __m512i c = _mm512_load_si512(sums[q][R > 2 ? 2 : 0]), d = _mm512_load_si512(sums[q][R > 3 ? 3 : 0]);
+        store_transposed<R>(a, b, c, d, out + 16 * q * stride, stride);
+    }
+}
+
+// Terms past Mg (the last quad when Mg is not a multiple of 4) are zeroed by the vpermb mask.
+// The body is written out in the loop: with it in a helper taking the accumulators by
+// reference, or with a per-quad choice of vpdpbusd weights, GCC 12 also spilled them.
 template <int R>
 QCNN_AVX512VNNI void scan16_vnni_rows(const ScanJob& job, int64_t r0) {
     const __m512i nib = _mm512_set1_epi8(0x0F);
     const __m512i term_offset = _mm512_set1_epi32(0x30201000);  // byte 4i + t: 16t
     const __m512i ones = _mm512_set1_epi8(1);
     const int64_t quads = (job.terms + 3) / 4, rem = job.terms % 4;
-    const __m512i last_weights =
-        rem == 0 ? ones : _mm512_set1_epi32(rem == 1 ? 0x00000001 : rem == 2 ? 0x00000101 : 0x00010101);
+    const __mmask64 all = ~__mmask64(0);
+    const __mmask64 last = rem == 0 ? all : __mmask64(0x1111111111111111ull * ((1u << rem) - 1));  // bytes 4i + t, t < rem
     __m512i acc[4][R];  // acc[q][r]: channels 16q .. 16q+15 of row r
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q)
-        for (int r = 0; r < R; ++r) acc[q][r] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+    for (int i = 0; i < 4 * R; ++i) acc[i / R][i % R] = _mm512_setzero_si512();
     const uint8_t* code = job.codes;
     for (int64_t p = 0; p < job.taps; ++p) {
         const uint8_t* L[R];
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) L[r] = job.luts[(r0 + r) * job.taps + p] + job.lut_offset;
         for (int64_t v = 0; v < quads; ++v, code += 128) {
+            const __mmask64 m = v + 1 == quads ? last : all;
             const __m512i c01 = _mm512_loadu_si512(code), c23 = _mm512_loadu_si512(code + 64);
             // (nibble & 0x0F) | 16t
             const __m512i i0 = _mm512_ternarylogic_epi32(c01, nib, term_offset, 0xEA);
             const __m512i i1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(c01, 4), nib, term_offset, 0xEA);
             const __m512i i2 = _mm512_ternarylogic_epi32(c23, nib, term_offset, 0xEA);
             const __m512i i3 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(c23, 4), nib, term_offset, 0xEA);
-            const __m512i w = v + 1 == quads ? last_weights : ones;
 #pragma GCC unroll 4
             for (int r = 0; r < R; ++r) {
-                const __m512i t = _mm512_loadu_si512(L[r] + 64 * v);
-                acc[0][r] = _mm512_dpbusd_epi32(acc[0][r], _mm512_permutexvar_epi8(i0, t), w);
-                acc[1][r] = _mm512_dpbusd_epi32(acc[1][r], _mm512_permutexvar_epi8(i1, t), w);
-                acc[2][r] = _mm512_dpbusd_epi32(acc[2][r], _mm512_permutexvar_epi8(i2, t), w);
-                acc[3][r] = _mm512_dpbusd_epi32(acc[3][r], _mm512_permutexvar_epi8(i3, t), w);
+                const __m512i t = load_table(L[r] + 64 * v);
+                acc[0][r] = _mm512_dpbusd_epi32(acc[0][r], _mm512_maskz_permutexvar_epi8(m, i0, t), ones);
+                acc[1][r] = _mm512_dpbusd_epi32(acc[1][r], _mm512_maskz_permutexvar_epi8(m, i1, t), ones);
+                acc[2][r] = _mm512_dpbusd_epi32(acc[2][r], _mm512_maskz_permutexvar_epi8(m, i2, t), ones);
+                acc[3][r] = _mm512_dpbusd_epi32(acc[3][r], _mm512_maskz_permutexvar_epi8(m, i3, t), ones);
             }
         }
     }
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) store_transposed<R>(acc[q], job.acc + 16 * q * job.acc_stride + r0, job.acc_stride);
+    alignas(64) uint32_t sums[4][R][16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 4 * R; ++i) _mm512_store_si512(sums[i / R][i % R], acc[i / R][i % R]);
+    store_sums<R>(sums, job.acc + r0, job.acc_stride);
 }
 
 template <template <int> class F>

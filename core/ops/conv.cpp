@@ -34,10 +34,12 @@ struct DnnlConvCache {
         int64_t src_offset = 0, dst_offset = 0, scratch_offset = 0, work_bytes = 0;  // in dnnl_work
     };
     // A fused activation (RunArgs::post) is part of the primitive: key {kind, lo, hi, alpha},
-    // kind -1 for none.
+    // kind -1 for none. So is the thread count: oneDNN's OpenMP kernels fix their team size when
+    // the primitive descriptor is made (from omp_get_max_threads()), so a plan made for 2
+    // threads runs on 2 whatever the RunContext says.
     using PostKey = std::tuple<int, float, float, float>;
     std::mutex mutex;
-    std::map<std::pair<Shape, PostKey>, std::unique_ptr<Plan>> plans;
+    std::map<std::tuple<Shape, PostKey, int>, std::unique_ptr<Plan>> plans;
 };
 
 #else
@@ -433,6 +435,9 @@ void ConvOp::run_onednn(const RunArgs& a) const {
     const Tensor& x = *a.in[0];
     Tensor& y = *a.out[0];
     dnnl::engine& eng = dnnl_cpu();
+    // Inside a parallel region oneDNN runs on the calling thread alone.
+    const int nthr = omp_in_parallel() ? 1 : onednn_threads(x.shape, a.ctx.threads);
+    if (!omp_in_parallel()) omp_set_num_threads(nthr);
     DnnlConvCache::Plan* plan;
     {
         std::lock_guard lock(dnnl_->mutex);
@@ -440,7 +445,7 @@ void ConvOp::run_onednn(const RunArgs& a) const {
         const DnnlConvCache::PostKey key =
             post ? DnnlConvCache::PostKey{static_cast<int>(post->kind), post->lo, post->hi, post->alpha}
                  : DnnlConvCache::PostKey{-1, 0.0f, 0.0f, 0.0f};
-        auto& pl = dnnl_->plans[{x.shape, key}];
+        auto& pl = dnnl_->plans[{x.shape, key, nthr}];
         if (!pl) {
             const Shape& ws = w_.shape;
             const dnnl::convolution_forward::primitive_desc pd = conv_primitive_desc(p_, ws, x.shape, y.shape, post);
@@ -491,9 +496,6 @@ void ConvOp::run_onednn(const RunArgs& a) const {
         work.resize(floats);
     }
     char* base = reinterpret_cast<char*>(work.data());
-    if (!omp_in_parallel())
-        omp_set_num_threads(a.ctx.threads_for(x.shape[0] * numel(Shape(y.shape.begin() + 1, y.shape.end())) *
-                                              w_.size() / w_.shape[0]));
     dnnl::stream s(eng);
     dnnl::memory user_src(plan->user_src, eng, const_cast<float*>(x.ptr())), user_dst(plan->user_dst, eng, y.ptr());
     dnnl::memory src = plan->to_src ? dnnl::memory(plan->src, eng, base + plan->src_offset) : user_src;
@@ -522,7 +524,13 @@ int64_t conv_thread_work_bytes() {
     return bytes;
 }
 
-DenseConvMemory ConvOp::dense_memory(const Shape& x, const PostOp* post, bool max_pool2) const {
+int ConvOp::onednn_threads(const Shape& x, int threads) const {
+    const Shape y = conv_output_shape(x, p_, w_.shape);
+    return ExecContext{.threads = std::max(threads, 1)}.threads_for(x[0] * numel(Shape(y.begin() + 1, y.end())) *
+                                                                  (w_.size() / w_.shape[0]));
+}
+
+DenseConvMemory ConvOp::dense_memory(const Shape& x, const PostOp* post, bool max_pool2, int threads) const {
     DenseConvMemory m;
     const Shape y = conv_output_shape(x, p_, w_.shape);
     ConvParams p;
@@ -538,7 +546,11 @@ DenseConvMemory ConvOp::dense_memory(const Shape& x, const PostOp* post, bool ma
 #ifdef QCNN_HAVE_DNNL
     if (path_taken == Path::OneDnn) {
         m.backend = "onednn";
+        // The team size run() would give oneDNN (it sizes the scratchpad from it).
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(onednn_threads(x, threads));
         const dnnl::convolution_forward::primitive_desc pd = conv_primitive_desc(p_, w_.shape, x, y, post);
+        omp_set_num_threads(saved);
         const dnnl::memory::desc user_src(dnnl::memory::dims(x.begin(), x.end()), dnnl_dt::f32, dnnl_tag::nchw);
         const dnnl::memory::desc user_dst(dnnl::memory::dims(y.begin(), y.end()), dnnl_dt::f32, dnnl_tag::nchw);
         m.work_bytes = dnnl_work_layout(pd, user_src, user_dst).bytes;

@@ -90,9 +90,13 @@ public:
     bool runs_direct() const;
 
     // The memory run() needs for input shape x (with the fused activation and pool of
-    // RunArgs), on the backend it would take; oneDNN's sizes come from its primitive
-    // descriptor (no primitive is made).
-    DenseConvMemory dense_memory(const Shape& x, const PostOp* post = nullptr, bool max_pool2 = false) const;
+    // RunArgs) at ExecContext::threads = threads, on the backend it would take; oneDNN's sizes
+    // come from its primitive descriptor (no primitive is made).
+    DenseConvMemory dense_memory(const Shape& x, const PostOp* post = nullptr, bool max_pool2 = false,
+                                 int threads = 1) const;
+    // The team oneDNN runs this layer on for input shape x and ExecContext::threads = threads
+    // (fewer for small layers: ExecContext::threads_for).
+    int onednn_threads(const Shape& x, int threads) const;
 
     // The dense paths themselves (run() picks by conv_backend(); with OneDnn, a layer that
     // conv_direct_applies() to runs conv_direct instead).

@@ -39,13 +39,14 @@ Problem make_problem(int64_t rows, int64_t taps, int64_t terms, int64_t channels
                      bool worst_case) {
     const int64_t K = v.method == LutMethod::Shuffle16 ? 16 : lut_row_length(v.method, 0);
     Problem pr{rows, taps, terms, channels, lut_row_length(v.method, 16), 2 * lut_row_length(v.method, 16), {}, {}};
-    // Zero-filled read padding past the rows (the VNNI scan loads 4 rows at a time).
+    // Read padding past the rows (the VNNI scan loads 4 rows at a time) holds junk, as the next
+    // group's rows do in a layer's table: a scan must not add what it reads there.
     std::mt19937_64 rng(seed);
     std::uniform_int_distribution<int> byte(0, 255), code(0, static_cast<int>(K) - 1);
     pr.luts.resize(rows * taps);
     for (auto& l : pr.luts) {
-        l.assign(pr.lead + terms * pr.kp + lut_scan::kLutReadPad, 0);
-        for (int64_t i = 0; i < pr.lead + terms * pr.kp; ++i) l[i] = worst_case ? 255 : static_cast<uint8_t>(byte(rng));
+        l.resize(pr.lead + terms * pr.kp + lut_scan::kLutReadPad);
+        for (auto& b : l) b = worst_case ? 255 : static_cast<uint8_t>(byte(rng) | 1);
     }
     pr.codes.resize(channels * taps * terms);
     for (auto& c : pr.codes) c = static_cast<uint8_t>(code(rng));
