@@ -190,7 +190,7 @@ void Plan::absorb_readers(const std::vector<int>& keep, const std::function<bool
     std::vector<char> dropped(nodes_.size(), 0);
     for (int ni : run_nodes_) {
         Node& a = nodes_[ni];
-        if (dropped[ni] || a.outputs.size() != 1 || !a.op->weight_layer()) continue;
+        if (dropped[ni] || a.outputs.size() != 1 || !(a.op->weight_layer() || a.op->applies_post_op())) continue;
         const int v = a.outputs[0];
         if (v < 0 || pinned[v] || readers[v] != 1 || infos_[v].is_const()) continue;
         const int bi = reader[v];

@@ -68,9 +68,10 @@ private:
 
     Tensor& buffer(int value_id);
     std::vector<const ValueInfo*> input_infos(const Node& n) const;
-    // For each weight layer whose one output has exactly one runtime reader and is neither a
-    // graph output nor kept: when absorb(layer node, that value, reader) accepts, the layer
-    // writes the reader's output and the reader no longer runs.
+    // For each weight layer (or other op that applies a fused activation itself, such as an
+    // elementwise Add) whose one output has exactly one runtime reader and is neither a graph
+    // output nor kept: when absorb(node, that value, reader) accepts, the node writes the
+    // reader's output and the reader no longer runs.
     void absorb_readers(const std::vector<int>& keep, const std::function<bool(int, int, const Node&)>& absorb);
     void fuse_activations(const std::vector<int>& keep);
     void fuse_max_pools(const std::vector<int>& keep);

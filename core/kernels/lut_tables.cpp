@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
 #include "core/util/error.h"
 
 namespace qcnn {
@@ -190,10 +194,56 @@ LutRange finish_range(F16 range, F16 nf) {
 
 // Pass B for rows of 16 entries: subspace-outer, so the dsub codeword vectors stay in registers
 // while the positions stream by. DSUB > 0 fixes dsub at compile time.
+#if defined(__AVX512BW__)
+// The 8-bit rows of four subspaces [m, m + 4) at once (K = 16, DSUB fixed): each position's
+// 64 bytes leave in one store, instead of four 16-byte stores into one cache line. The entries
+// are quantize16's, computed by the same expressions.
+template <int DSUB>
+void quantize16_quads(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t m0, int64_t m1,
+                      const float* off, int64_t off_stride, float scale, uint8_t* q, int64_t row_stride) {
+    const I16 lo{}, hi = I16{} + 255;
+    for (int64_t m = m0; m + 4 <= m1; m += 4) {
+        F16 dv[4][DSUB];
+        for (int s = 0; s < 4; ++s)
+            for (int l = 0; l < DSUB; ++l) dv[s][l] = load16(dt + ((m + s) * DSUB + l) * 16);
+        const float* xm = x + m * DSUB * cstride;
+        const float* om = off + m * off_stride;
+        uint8_t* qm = q + m * 16;
+        for (int64_t pos = 0; pos < npos; ++pos) {
+            __m128i b[4];
+            for (int s = 0; s < 4; ++s) {
+                const float* xs = xm + s * DSUB * cstride;
+                F16 r = xs[pos] * dv[s][0];
+                for (int l = 1; l < DSUB; ++l) r += xs[l * cstride + pos] * dv[s][l];
+                I16 v = __builtin_convertvector((r - om[s * off_stride + pos]) * scale + 0.5f, I16);
+                v = v < 0 ? lo : v;
+                v = v > hi ? hi : v;
+                __m512i vi;
+                std::memcpy(&vi, &v, sizeof vi);
+                b[s] = _mm512_cvtepi32_epi8(vi);
+            }
+            __m512i row = _mm512_castsi128_si512(b[0]);
+            row = _mm512_inserti32x4(row, b[1], 1);
+            row = _mm512_inserti32x4(row, b[2], 2);
+            row = _mm512_inserti32x4(row, b[3], 3);
+            _mm512_storeu_si512(qm + pos * row_stride, row);
+        }
+    }
+}
+#endif
+
 template <int DSUB>
 void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
                 int64_t dsub_rt, int64_t K, const float* off, int64_t off_stride, float scale, uint8_t* q,
                 uint8_t* qlo, int64_t row_stride) {
+#if defined(__AVX512BW__)
+    if constexpr (DSUB > 0) {
+        if (K == 16 && !qlo && m1 - m0 >= 4) {
+            quantize16_quads<DSUB>(x, cstride, npos, dt, m0, m1, off, off_stride, scale, q, row_stride);
+            m0 += (m1 - m0) / 4 * 4;
+        }
+    }
+#endif
     const int64_t dsub = DSUB > 0 ? DSUB : dsub_rt;
     const I16 lo{}, hi = I16{} + (qlo ? 65535 : 255);
     U16 keep;  // entries k >= K are 0

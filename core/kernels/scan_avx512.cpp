@@ -14,6 +14,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "core/kernels/scan.h"
 
 #define QCNN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -48,6 +50,20 @@ QCNN_AVX512 QCNN_ALWAYS_INLINE void store_transposed(__m512i a, __m512i b, __m51
     }
 }
 
+// Writes the sums of R rows (sums[q][r]: channels 16q .. 16q+15 of row r) channel-major. Out of
+// line on purpose: with the transposed stores inlined after the scan loop, GCC 12 spilled and
+// shuffled the accumulators on every quad of the loop.
+template <int R>
+QCNN_AVX512 __attribute__((noinline)) void store_sums(const uint32_t (&sums)[4][R][16], uint32_t* out,
+                                                      int64_t stride) {
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+        const __m512i a = _mm512_load_si512(sums[q][0]), b = _mm512_load_si512(sums[q][R > 1 ? 1 : 0]);
+        const __m512i c = _mm512_load_si512(sums[q][R > 2 ? 2 : 0]), d = _mm512_load_si512(sums[q][R > 3 ? 3 : 0]);
+        store_transposed<R>(a, b, c, d, out + 16 * q * stride, stride);
+    }
+}
+
 // ------------------------------------------------- uint16 accumulation (vpshufb, vpermb) --
 
 QCNN_AVX512 QCNN_ALWAYS_INLINE void accumulate(__m512i& words, __m512i& odd, __m512i s) {
@@ -55,18 +71,18 @@ QCNN_AVX512 QCNN_ALWAYS_INLINE void accumulate(__m512i& words, __m512i& odd, __m
     odd = _mm512_add_epi16(odd, _mm512_srli_epi16(s, 8));
 }
 
-// R rows of uint16 chunk sums and their 32-bit totals (sum[r][q]: channels 16q .. 16q+15).
+// R rows of uint16 chunk sums and their 32-bit totals (total[q][r]: channels 16q .. 16q+15 of
+// row r). The totals live in memory: they are touched once per 256 terms, and held in
+// registers beside the chunk sums they made GCC spill inside the perm scans' loop.
 template <int R>
 struct Sums16 {
     __m512i words[R], odd[R];
-    __m512i total[R][4];
+    alignas(64) uint32_t total[4][R][16];
 
     QCNN_AVX512 QCNN_ALWAYS_INLINE void clear() {
 #pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-            words[r] = odd[r] = _mm512_setzero_si512();
-            for (int q = 0; q < 4; ++q) total[r][q] = _mm512_setzero_si512();
-        }
+        for (int r = 0; r < R; ++r) words[r] = odd[r] = _mm512_setzero_si512();
+        std::memset(total, 0, sizeof total);
     }
     // Adds the chunk sums to the totals and clears them. Word lane i holds channels i (even
     // byte) and 32 + i (odd byte).
@@ -74,22 +90,21 @@ struct Sums16 {
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
             const __m512i even = _mm512_sub_epi16(words[r], _mm512_slli_epi16(odd[r], 8));
-            total[r][0] = _mm512_add_epi32(total[r][0], _mm512_cvtepu16_epi32(_mm512_castsi512_si256(even)));
-            total[r][1] = _mm512_add_epi32(total[r][1], _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(even, 1)));
-            total[r][2] = _mm512_add_epi32(total[r][2], _mm512_cvtepu16_epi32(_mm512_castsi512_si256(odd[r])));
-            total[r][3] = _mm512_add_epi32(total[r][3], _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(odd[r], 1)));
+            add(total[0][r], _mm512_cvtepu16_epi32(_mm512_castsi512_si256(even)));
+            add(total[1][r], _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(even, 1)));
+            add(total[2][r], _mm512_cvtepu16_epi32(_mm512_castsi512_si256(odd[r])));
+            add(total[3][r], _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(odd[r], 1)));
             words[r] = odd[r] = _mm512_setzero_si512();
         }
     }
     QCNN_AVX512 QCNN_ALWAYS_INLINE void store(const ScanJob& job, int64_t r0) {
         flush();
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q) {
-            __m512i rows[R];
-            for (int r = 0; r < R; ++r) rows[r] = total[r][q];
-            store_transposed<R>(rows[0], R > 1 ? rows[1] : rows[0], R > 2 ? rows[2] : rows[0], R > 3 ? rows[3] : rows[0],
-                                job.acc + 16 * q * job.acc_stride + r0, job.acc_stride);
-        }
+        store_sums<R>(total, job.acc + r0, job.acc_stride);
+    }
+
+private:
+    QCNN_AVX512 QCNN_ALWAYS_INLINE static void add(uint32_t* t, __m512i v) {
+        _mm512_store_si512(t, _mm512_add_epi32(_mm512_load_si512(t), v));
     }
 };
 
@@ -189,20 +204,6 @@ QCNN_AVX512 QCNN_ALWAYS_INLINE __m512i load_table(const uint8_t* p) {
     __m512i t = _mm512_loadu_si512(p);
     asm("" : "+v"(t));
     return t;
-}
-
-// Writes the sums of R rows (sums[q][r]: channels 16q .. 16q+15 of row r) channel-major. Out of
-// line on purpose: with the transposed stores inlined after the scan loop, GCC 12 spilled and
-// shuffled the accumulators on every quad of the loop.
-template <int R>
-QCNN_AVX512 __attribute__((noinline)) void store_sums(const uint32_t (&sums)[4][R][16], uint32_t* out,
-                                                      int64_t stride) {
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-        const __m512i a = _mm512_load_si512(sums[q][0]), b = _mm512_load_si512(sums[q][R > 1 ? 1 : 0]);
-        const __m512i c = _mm512_load_si512(sums[q][R > 2 ? 2 : 0]), d = _mm512_load_si512(sums[q][R > 3 ? 3 : 0]);
-        store_transposed<R>(a, b, c, d, out + 16 * q * stride, stride);
-    }
 }
 
 // Terms past Mg (the last quad when Mg is not a multiple of 4) are zeroed by the vpermb mask.

@@ -82,12 +82,15 @@ void with_pow_kernel(float e, F&& f) {
 
 // The merged-dimension kernel: rows of the innermost merged dimension, each a contiguous or
 // scalar-broadcast loop per operand.
-template <class T, class F>
-void broadcast_run(const BroadcastLoop& L, const T* a, const T* b, T* y, int threads, F f) {
+// done(y0, n) runs on the n outputs from y0 right after one part of them was written.
+template <class T, class F, class D = void (*)(T*, int64_t)>
+void broadcast_run(const BroadcastLoop& L, const T* a, const T* b, T* y, int threads, F f,
+                   D done = [](T*, int64_t) {}) {
     const int64_t total = numel(L.out_shape);
     if (total == 0) return;
     if (L.dims.empty()) {
         y[0] = f(a[0], b[0]);
+        done(y, 1);
         return;
     }
     const int64_t r = static_cast<int64_t>(L.dims.size());
@@ -116,6 +119,7 @@ void broadcast_run(const BroadcastLoop& L, const T* a, const T* b, T* y, int thr
             const T v = f(pa[0], pb[0]);
             for (int64_t k = k0; k < k1; ++k) py[k] = v;
         }
+        done(py + k0, k1 - k0);
     };
     if (outer == 1) {
         parallel_chunks(inner, threads, kMinPerThread, [&](int64_t k0, int64_t k1) { row_part(0, k0, k1); });
@@ -302,10 +306,15 @@ const char* binary_name(BinaryKind kind) {
     return "?";
 }
 
-void binary_float(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y, int threads) {
+void binary_float(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y, int threads, const PostOp* post) {
     const BroadcastLoop L = make_broadcast_loop(a.shape, b.shape);
     QCNN_ASSERT(y.shape == L.out_shape, "binary output ", to_string(y.shape), " vs ", to_string(L.out_shape));
-    auto run = [&](auto f) { broadcast_run(L, a.ptr(), b.ptr(), y.ptr(), threads, f); };
+    auto run = [&](auto f) {
+        if (post)
+            broadcast_run(L, a.ptr(), b.ptr(), y.ptr(), threads, f, [post](float* p, int64_t n) { post->apply(p, n); });
+        else
+            broadcast_run(L, a.ptr(), b.ptr(), y.ptr(), threads, f);
+    };
     switch (kind) {
         case BinaryKind::Add: run([](float u, float v) { return u + v; }); break;
         case BinaryKind::Sub: run([](float u, float v) { return u - v; }); break;
@@ -389,10 +398,10 @@ void BinaryOp::run(const RunArgs& a) const {
         const ValueInfo& e = *a.in_info[1];
         Tensor b(e.shape);
         std::transform(e.iconst->begin(), e.iconst->end(), b.data.begin(), [](int64_t v) { return static_cast<float>(v); });
-        binary_float(kind_, *a.in[0], b, *a.out[0], a.ctx.threads);
+        binary_float(kind_, *a.in[0], b, *a.out[0], a.ctx.threads, a.post);
         return;
     }
-    binary_float(kind_, *a.in[0], *a.in[1], *a.out[0], a.ctx.threads);
+    binary_float(kind_, *a.in[0], *a.in[1], *a.out[0], a.ctx.threads, a.post);
 }
 
 }  // namespace qcnn

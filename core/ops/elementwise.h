@@ -74,6 +74,9 @@ public:
     std::string type() const override { return binary_name(kind_); }
     std::vector<ValueInfo> infer(const std::vector<const ValueInfo*>& in) const override;
     void run(const RunArgs& a) const override;
+    // A fused activation (a ResNet block's ReLU after its residual Add) is applied to each
+    // thread's part of the output as soon as it is written: one pass over the map, not two.
+    bool applies_post_op() const override { return true; }
     BinaryKind kind() const { return kind_; }
 
 private:
@@ -91,8 +94,10 @@ struct BroadcastLoop {
 };
 BroadcastLoop make_broadcast_loop(const Shape& a, const Shape& b);
 
-// y = a (op) b with broadcasting, using the merged-dimension kernel on `threads` threads.
-void binary_float(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y, int threads);
+// y = a (op) b with broadcasting, using the merged-dimension kernel on `threads` threads;
+// then post (if given) on every element, each part right after it is written.
+void binary_float(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y, int threads,
+                  const PostOp* post = nullptr);
 // The per-element twin: decodes every output index. y is resized to the broadcast shape.
 void binary_reference(BinaryKind kind, const Tensor& a, const Tensor& b, Tensor& y);
 

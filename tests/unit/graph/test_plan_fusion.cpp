@@ -245,6 +245,41 @@ TEST(PlanFusion, ActivationWhoseInputIsReadElsewhereIsNotFused) {
     EXPECT_EQ(o.max_diff, 0.0);
 }
 
+// A residual block's activation after its Add (x -> conv -> Add(conv, x) -> act) is applied by
+// the Add as it writes; so is one after a broadcast Add (a per-channel vector). Same bits as
+// the unfused graph, on 1 and 2 threads, for every fusable activation.
+TEST(PlanFusion, ActivationAfterAnAddIsFusedIntoItWithTheSameBits) {
+    ConvParams p;
+    p.kernel_h = p.kernel_w = 3;
+    p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = 1;
+    for (const Activation& act : activations())
+        for (bool broadcast : {false, true})
+            for (int threads : {1, 2}) {
+                Builder b;
+                const int x = b.value("x", {-1, 8, -1, -1});
+                b.net.inputs = {x};
+                const int v = b.node("conv", std::make_shared<ConvOp>(p, random_tensor({8, 8, 3, 3}, 1), random_bias(8, 2)), {x});
+                int other = x;
+                if (broadcast) {
+                    ValueDecl d;
+                    d.name = "per_channel";
+                    d.init_f = std::make_shared<const Tensor>(random_tensor({1, 8, 1, 1}, 9));
+                    other = b.net.add_value(d);
+                }
+                const int sum = b.node("add", std::make_shared<BinaryOp>(BinaryKind::Add), {v, other});
+                std::vector<int> in{sum};
+                if (act.constant_bounds) {
+                    in.push_back(b.constant("lo", -0.25f));
+                    in.push_back(b.constant("hi", 0.5f));
+                }
+                b.net.outputs = {b.node("act", act.op(), in)};
+                const FusionRun run = run_both(b.net, random_tensor({2, 8, 37, 29}, 5), threads);
+                EXPECT_TRUE(contains(run.fused_nodes, 1)) << act.name << " broadcast " << broadcast;
+                EXPECT_FALSE(contains(run.runtime_nodes, 2)) << act.name << ": the activation must not run";
+                EXPECT_EQ(run.max_diff, 0.0) << act.name << " broadcast " << broadcast << " threads " << threads;
+            }
+}
+
 // Clip whose bounds are computed at run time stays a node of its own.
 TEST(PlanFusion, ClipWithRunTimeBoundsIsNotFused) {
     Builder b;
