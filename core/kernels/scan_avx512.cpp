@@ -6,9 +6,11 @@
 //  - scan_perm_avx512 (+VBMI): vpermb / vpermi2b over 8-bit codes (Bytes), same accumulation;
 //  - scan16_avx512_vnni (+VBMI +VNNI): four consecutive 16-entry LUT rows (terms j .. j+3 of one
 //    row and tap) form one 64-byte table; for 16 channels at a time one vpermb looks up the 4
-//    terms of each channel (index byte 4i + t = 16t + code, NibbleQuads) and one vpdpbusd adds
-//    them into the channel's int32 lane (weights 1, or 0 for terms past Mg).
+//    terms of each channel (index byte 4i + t = 16t + code, NibbleQuads; the vpermb mask
+//    zeroes terms past Mg) and one vpdpbusd adds them into the channel's int32 lane.
 // Every scan keeps kRows rows in registers and writes their sums transposed (channel-major).
+// Check the hot loops' object code after changing them: GCC 12 spilled these accumulators for
+// small reasons (see load_table, store_sums and Sums16), and on Zen 5 that halved the rate.
 // GCC 12 reports its own _mm*_undefined_* helpers as uninitialised (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
