@@ -192,8 +192,23 @@ LutRange finish_range(F16 range, F16 nf) {
     return out;
 }
 
-// Pass B for rows of 16 entries: subspace-outer, so the dsub codeword vectors stay in registers
-// while the positions stream by. DSUB > 0 fixes dsub at compile time.
+// One position's 16 entries of a subspace from its DSUB codeword vectors dv (x_l = xm[l*cstride]),
+// and their 8/16-bit levels: floor((L - off) * scale + 0.5) clamped to [0, hi]. Pass B's two
+// loops below share them, so they give the same bits.
+template <int DSUB>
+inline F16 row16_regs(const float* xm, int64_t cstride, const F16* dv) {
+    F16 r = xm[0] * dv[0];
+    for (int l = 1; l < DSUB; ++l) r += xm[l * cstride] * dv[l];
+    return r;
+}
+inline I16 level16(F16 r, float off, float scale, I16 hi) {
+    // (L - off) * scale + 0.5 lies in [0.5, Q + 0.5] (pass A computes L alike); the integer
+    // clamp only guards the conversion.
+    I16 v = __builtin_convertvector((r - off) * scale + 0.5f, I16);
+    v = v < 0 ? I16{} : v;
+    return v > hi ? hi : v;
+}
+
 #if defined(__AVX512BW__)
 // The 8-bit rows of four subspaces [m, m + 4) at once (K = 16, DSUB fixed): each position's
 // 64 bytes leave in one store, instead of four 16-byte stores into one cache line. The entries
@@ -201,7 +216,7 @@ LutRange finish_range(F16 range, F16 nf) {
 template <int DSUB>
 void quantize16_quads(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t m0, int64_t m1,
                       const float* off, int64_t off_stride, float scale, uint8_t* q, int64_t row_stride) {
-    const I16 lo{}, hi = I16{} + 255;
+    const I16 hi = I16{} + 255;
     for (int64_t m = m0; m + 4 <= m1; m += 4) {
         F16 dv[4][DSUB];
         for (int s = 0; s < 4; ++s)
@@ -212,12 +227,8 @@ void quantize16_quads(const float* x, int64_t cstride, int64_t npos, const float
         for (int64_t pos = 0; pos < npos; ++pos) {
             __m128i b[4];
             for (int s = 0; s < 4; ++s) {
-                const float* xs = xm + s * DSUB * cstride;
-                F16 r = xs[pos] * dv[s][0];
-                for (int l = 1; l < DSUB; ++l) r += xs[l * cstride + pos] * dv[s][l];
-                I16 v = __builtin_convertvector((r - om[s * off_stride + pos]) * scale + 0.5f, I16);
-                v = v < 0 ? lo : v;
-                v = v > hi ? hi : v;
+                const I16 v = level16(row16_regs<DSUB>(xm + s * DSUB * cstride + pos, cstride, dv[s]),
+                                      om[s * off_stride + pos], scale, hi);
                 __m512i vi;
                 std::memcpy(&vi, &v, sizeof vi);
                 b[s] = _mm512_cvtepi32_epi8(vi);
@@ -232,6 +243,8 @@ void quantize16_quads(const float* x, int64_t cstride, int64_t npos, const float
 }
 #endif
 
+// Pass B for rows of 16 entries: subspace-outer, so the dsub codeword vectors stay in registers
+// while the positions stream by. DSUB > 0 fixes dsub at compile time.
 template <int DSUB>
 void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, int64_t M, int64_t m0, int64_t m1,
                 int64_t dsub_rt, int64_t K, const float* off, int64_t off_stride, float scale, uint8_t* q,
@@ -245,7 +258,7 @@ void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, 
     }
 #endif
     const int64_t dsub = DSUB > 0 ? DSUB : dsub_rt;
-    const I16 lo{}, hi = I16{} + (qlo ? 65535 : 255);
+    const I16 hi = I16{} + (qlo ? 65535 : 255);
     U16 keep;  // entries k >= K are 0
     for (int k = 0; k < 16; ++k) keep[k] = k < K ? 0xFF : 0;
     constexpr int kRegs = DSUB > 0 ? DSUB : 1;
@@ -259,17 +272,9 @@ void quantize16(const float* x, int64_t cstride, int64_t npos, const float* dt, 
         uint8_t* qm = q + m * 16;
         for (int64_t pos = 0; pos < npos; ++pos) {
             F16 r;
-            if (DSUB > 0) {
-                r = xm[pos] * dv[0];
-                for (int l = 1; l < DSUB; ++l) r += xm[l * cstride + pos] * dv[l];
-            } else {
-                r = row16(xm + pos, cstride, d, dsub);
-            }
-            // (L - off) * scale + 0.5 lies in [0.5, Q + 0.5] (pass A computes L alike); the
-            // integer clamp only guards the conversion.
-            I16 v = __builtin_convertvector((r - om[pos]) * scale + 0.5f, I16);
-            v = v < 0 ? lo : v;
-            v = v > hi ? hi : v;
+            if constexpr (DSUB > 0) r = row16_regs<DSUB>(xm + pos, cstride, dv);
+            else r = row16(xm + pos, cstride, d, dsub);
+            I16 v = level16(r, om[pos], scale, hi);
             if (qlo) {
                 const U16 l = __builtin_convertvector(v & 255, U16) & keep;
                 std::memcpy(qlo + m * 16 + pos * row_stride, &l, sizeof l);

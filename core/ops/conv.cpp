@@ -436,8 +436,9 @@ void ConvOp::run_onednn(const RunArgs& a) const {
     Tensor& y = *a.out[0];
     dnnl::engine& eng = dnnl_cpu();
     // Inside a parallel region oneDNN runs on the calling thread alone.
-    const int nthr = omp_in_parallel() ? 1 : onednn_threads(x.shape, a.ctx.threads);
-    if (!omp_in_parallel()) omp_set_num_threads(nthr);
+    const bool nested = omp_in_parallel();
+    const int nthr = nested ? 1 : onednn_threads(x.shape, a.ctx.threads);
+    if (!nested) omp_set_num_threads(nthr);
     DnnlConvCache::Plan* plan;
     {
         std::lock_guard lock(dnnl_->mutex);
